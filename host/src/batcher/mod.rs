@@ -1,0 +1,143 @@
+//! The batcher: the batch clock. It gathers what receivers send, cuts it into micro-batches at batch
+//! times `t = k × interval`, spreads each batch over the workers and then closes `t` on every worker
+//! (the timely epoch for `t` ends). Runs on its own thread so the clock never waits on a tokio task.
+
+mod manual;
+mod realtime;
+mod times;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use weir_sdk::packed::Batch;
+
+pub use realtime::first_batch_time as realtime_first_time;
+pub use times::BatchTimes;
+
+use crate::operator::dead_letter::DeadLetters;
+use crate::receiver::{Envelope, SourceEvent};
+
+/// What the batcher sends a worker.
+#[derive(Debug)]
+pub enum Feed {
+    /// This worker's share of source `source`'s records for batch `time`.
+    Data {
+        /// Source index.
+        source: usize,
+        /// Batch time.
+        time: u64,
+        /// Records.
+        batch: Batch,
+    },
+    /// Batch `time` is complete: advance every input past it.
+    Close {
+        /// Batch time.
+        time: u64,
+    },
+}
+
+/// State shared by the batcher and the workers.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// The latest batch time closed (0: none yet).
+    pub closed_through: AtomicU64,
+    /// Set to stop the job at the next batch boundary.
+    pub stop: AtomicBool,
+}
+
+/// When the batcher stops on its own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Limits {
+    /// Stop after this many batches.
+    pub max_batches: Option<u64>,
+    /// Stop at the first batch boundary after this instant.
+    pub until: Option<Instant>,
+}
+
+/// The batcher's settings and channels.
+pub struct Batcher {
+    /// Batch interval in milliseconds.
+    pub interval: u64,
+    /// Time of the first batch.
+    pub first_time: u64,
+    /// Number of sources.
+    pub sources: usize,
+    /// Where records arrive from.
+    pub rx: flume::Receiver<Envelope>,
+    /// One feed per worker.
+    pub feeds: Vec<flume::Sender<Feed>>,
+    /// Shared progress and stop flag.
+    pub shared: Arc<Shared>,
+    /// Stop conditions.
+    pub limits: Limits,
+    /// Refused input.
+    pub dead: Arc<DeadLetters>,
+}
+
+impl Batcher {
+    fn should_stop(&self, batches: u64) -> bool {
+        self.shared.stop.load(Ordering::SeqCst)
+            || self.limits.max_batches.is_some_and(|m| batches >= m)
+            || self.limits.until.is_some_and(|u| Instant::now() >= u)
+    }
+
+    /// Handles a source event that is not data; data goes to `pending`.
+    fn absorb(&self, event: SourceEvent, pending: &mut Batch) -> Option<SourceEvent> {
+        match event {
+            SourceEvent::Data(b) => {
+                if pending.is_empty() {
+                    *pending = b;
+                } else {
+                    pending.append(&b);
+                }
+                None
+            }
+            SourceEvent::Bad { input, reason } => {
+                self.dead.raw("source", &input, &reason);
+                None
+            }
+            other => Some(other),
+        }
+    }
+
+    /// Sends batch `time` to the workers and closes it. False when the workers are gone.
+    fn emit(&self, time: u64, parts: Vec<Batch>) -> bool {
+        for (source, mut batch) in parts.into_iter().enumerate() {
+            for t in batch.event_times.iter_mut().filter(|t| **t == 0) {
+                *t = time as i64;
+            }
+            for (worker, share) in split(batch, self.feeds.len()).into_iter().enumerate() {
+                if !share.is_empty() && self.feeds[worker].send(Feed::Data { source, time, batch: share }).is_err() {
+                    return false;
+                }
+            }
+        }
+        self.shared.closed_through.store(time, Ordering::SeqCst);
+        self.feeds.iter().all(|f| f.send(Feed::Close { time }).is_ok())
+    }
+
+    /// Runs the realtime or the manual clock until the sources finish or a limit is hit.
+    /// Returns the number of batches cut.
+    pub fn run(self, manual: bool) -> u64 {
+        if manual { manual::run(&self) } else { realtime::run(&self) }
+    }
+}
+
+/// Splits a batch into `n` contiguous shares of (nearly) equal record counts.
+fn split(batch: Batch, n: usize) -> Vec<Batch> {
+    if n == 1 || batch.len() < 2 {
+        let mut v = vec![batch];
+        v.resize_with(n, Batch::new);
+        return v;
+    }
+    let len = batch.len();
+    (0..n)
+        .map(|w| {
+            let (lo, hi) = (w * len / n, (w + 1) * len / n);
+            let mut share = Batch::with_capacity(hi - lo, 0);
+            (lo..hi).for_each(|i| share.push_from(&batch, i));
+            share
+        })
+        .collect()
+}

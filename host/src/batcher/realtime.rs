@@ -1,0 +1,52 @@
+//! The wall clock: batch `t` holds what arrived before wall time `t` (ms since the Unix epoch).
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use weir_sdk::packed::Batch;
+
+use super::Batcher;
+use crate::receiver::SourceEvent;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The first batch time at or after now: a multiple of the interval, as in Spark.
+pub fn first_batch_time(interval: u64) -> u64 {
+    now_ms().div_ceil(interval) * interval
+}
+
+pub(super) fn run(b: &Batcher) -> u64 {
+    let mut pending: Vec<Batch> = (0..b.sources).map(|_| Batch::new()).collect();
+    let mut finished = vec![false; b.sources];
+    let mut time = b.first_time;
+    let mut batches = 0;
+    loop {
+        let wait = Duration::from_millis(time.saturating_sub(now_ms()));
+        let deadline = Instant::now() + wait;
+        while !finished.iter().all(|f| *f) && !b.should_stop(batches) {
+            // Wake at least every 100ms so a stop request is seen promptly.
+            let step = deadline.min(Instant::now() + Duration::from_millis(100));
+            match b.rx.recv_deadline(step) {
+                Ok(env) => {
+                    if let Some(SourceEvent::Finished) = b.absorb(env.event, &mut pending[env.source]) {
+                        finished[env.source] = true;
+                    }
+                }
+                Err(flume::RecvTimeoutError::Timeout) if Instant::now() >= deadline => break,
+                Err(flume::RecvTimeoutError::Timeout) => {}
+                Err(flume::RecvTimeoutError::Disconnected) => finished.iter_mut().for_each(|f| *f = true),
+            }
+        }
+        let parts = pending.iter_mut().map(std::mem::take).collect();
+        if !b.emit(time, parts) {
+            return batches;
+        }
+        batches += 1;
+        if finished.iter().all(|f| *f) || b.should_stop(batches) {
+            return batches;
+        }
+        time += b.interval;
+    }
+}

@@ -1,0 +1,40 @@
+//! Which batch times are complete: timely's frontier says "nothing earlier than f will come", and batch
+//! times are known multiples of the interval, so every batch time below the frontier is finished —
+//! including batches that carried no data, which still get their `Time:` header and their zero count.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use timely::progress::frontier::MutableAntichain;
+
+use super::Shared;
+
+/// Walks batch times in order as they complete.
+pub struct BatchTimes {
+    next: u64,
+    interval: u64,
+    shared: Arc<Shared>,
+}
+
+impl BatchTimes {
+    /// Starts at `first`.
+    pub fn new(first: u64, interval: u64, shared: Arc<Shared>) -> BatchTimes {
+        BatchTimes { next: first, interval, shared }
+    }
+
+    /// The earliest batch time not yet complete.
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+
+    /// Batch times finished since the last call, oldest first.
+    pub fn completed(&mut self, frontier: &MutableAntichain<u64>) -> Vec<u64> {
+        let closed = self.shared.closed_through.load(Ordering::SeqCst);
+        let mut done = Vec::new();
+        while self.next <= closed && !frontier.less_equal(&self.next) {
+            done.push(self.next);
+            self.next += self.interval;
+        }
+        done
+    }
+}

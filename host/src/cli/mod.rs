@@ -1,0 +1,80 @@
+//! The `weir` command line: `weir run <job.toml>` and `weir op build|describe`.
+
+mod op;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::graph;
+use crate::job::{self, RunOptions};
+
+/// Weir: WebAssembly-pluggable stream processing.
+#[derive(Debug, Parser)]
+#[command(name = "weir", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one job in-process from its spec file, until the input ends, a limit, or Ctrl-C.
+    Run {
+        /// The job spec (TOML).
+        spec: PathBuf,
+        /// Stop after this many batches.
+        #[arg(long)]
+        batches: Option<u64>,
+        /// Stop after this long (e.g. 30s, 5m).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        duration: Option<Duration>,
+        /// Override the spec's worker count.
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Build and inspect operator components.
+    Op {
+        #[command(subcommand)]
+        command: op::OpCommand,
+    },
+}
+
+/// Exit code for a refused job spec.
+const EXIT_BAD_SPEC: u8 = 2;
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { spec, batches, duration, workers } => {
+            let mut plan = match graph::load(&spec) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_BAD_SPEC);
+                }
+            };
+            if let Some(w) = workers {
+                plan.workers = w.clamp(1, 64);
+            }
+            match job::run(plan, RunOptions { max_batches: batches, duration }) {
+                Ok(report) if report.failed_batches == 0 => {
+                    tracing::info!(batches = report.batches, dead_letters = report.dead_letters, "job finished");
+                    ExitCode::SUCCESS
+                }
+                Ok(report) => {
+                    eprintln!("error: {} of {} batches failed in a plugin (their records went to the dead letters)", report.failed_batches, report.batches);
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Op { command } => op::run(command),
+    }
+}

@@ -1,0 +1,95 @@
+//! `weir op build <dir>`: builds an operator crate into a component; `weir op describe <file>`: loads a
+//! component and prints what it says about itself.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use clap::Subcommand;
+
+use crate::operator::wasm::{Limits, PluginEngine, PluginInstance};
+
+/// `weir op` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OpCommand {
+    /// Build an operator crate (a folder with Cargo.toml) into a wasm32-wasip2 component.
+    Build {
+        /// The crate's folder.
+        dir: PathBuf,
+        /// Build without optimisations.
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Load a component and print its name, version, kind and parameters.
+    Describe {
+        /// The component (.wasm).
+        file: PathBuf,
+    },
+}
+
+fn crate_name(dir: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).map_err(|e| format!("{}: {e}", dir.join("Cargo.toml").display()))?;
+    let doc: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", dir.join("Cargo.toml").display()))?;
+    doc.get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .map(|n| n.replace('-', "_"))
+        .ok_or_else(|| format!("{}: no [package] name", dir.join("Cargo.toml").display()))
+}
+
+fn target_dir(dir: &Path) -> Result<PathBuf, String> {
+    let out = Command::new("cargo")
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    meta["target_directory"].as_str().map(PathBuf::from).ok_or_else(|| "cargo metadata has no target_directory".into())
+}
+
+fn build(dir: &Path, debug: bool) -> Result<PathBuf, String> {
+    let name = crate_name(dir)?;
+    let mut cmd = Command::new("cargo");
+    cmd.args(["build", "--target", "wasm32-wasip2"]).current_dir(dir);
+    if !debug {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build failed for {} (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)", dir.display()));
+    }
+    let wasm = target_dir(dir)?.join("wasm32-wasip2").join(if debug { "debug" } else { "release" }).join(format!("{name}.wasm"));
+    if !wasm.is_file() {
+        return Err(format!("cargo built no component at {} (is the crate a cdylib?)", wasm.display()));
+    }
+    Ok(wasm)
+}
+
+fn describe(file: &Path) -> Result<String, String> {
+    let engine = PluginEngine::new().map_err(|e| e.to_string())?;
+    let plugin = engine.load(file).map_err(|e| e.to_string())?;
+    let limits = Limits { deadline: std::time::Duration::from_secs(5), memory: 256 << 20 };
+    let mut inst = PluginInstance::new(&plugin, limits, "describe", "describe").map_err(|e| e.to_string())?;
+    let d = inst.describe().map_err(|e| e.to_string())?;
+    Ok(format!("name: {}\nversion: {}\nkind: {:?}\nparams: [{}]\nsha256: {}", d.name, d.version, d.kind, d.params.join(", "), plugin.hash))
+}
+
+/// Runs a `weir op` subcommand.
+pub fn run(cmd: OpCommand) -> ExitCode {
+    let result = match cmd {
+        OpCommand::Build { dir, debug } => build(&dir, debug).and_then(|wasm| {
+            let about = describe(&wasm)?;
+            Ok(format!("{}\n{about}", wasm.display()))
+        }),
+        OpCommand::Describe { file } => describe(&file),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

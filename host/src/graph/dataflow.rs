@@ -1,0 +1,106 @@
+//! Builds the timely dataflow for a plan on one worker: one input per source, one operator per stream
+//! (in plan order, so every input exists before it is used), one sink operator per sink.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use timely::dataflow::operators::Probe;
+use timely::dataflow::{InputHandleVec, ProbeHandle, Scope, Stream};
+use weir_sdk::packed::Batch;
+
+use super::Plan;
+use super::spec::{StreamSpec, WindowSpec};
+use crate::batcher::Shared;
+use crate::operator::apply::ApplyExt;
+use crate::operator::dead_letter::DeadLetters;
+use crate::operator::native::{MapToPair, Tokenize};
+use crate::operator::reduce::{Aggregation, ReduceConfig, ReduceExt};
+use crate::operator::wasm::{Limits, LoadedPlugin, WasmTransform};
+use crate::sink::{self, SinkExt};
+use crate::window::Window;
+
+/// A stream of packed batches, timestamped with batch times in milliseconds.
+pub type BatchStream<'s> = Stream<'s, u64, Vec<Batch>>;
+
+/// What every worker's dataflow shares.
+pub struct JobContext {
+    /// The plan.
+    pub plan: Arc<Plan>,
+    /// Compiled plugins by stream name.
+    pub plugins: HashMap<String, Arc<LoadedPlugin>>,
+    /// Refused records.
+    pub dead: Arc<DeadLetters>,
+    /// Failed batches, job-wide.
+    pub failures: Arc<AtomicU64>,
+    /// Batch progress and stop flag.
+    pub shared: Arc<Shared>,
+    /// Time of the first batch.
+    pub first_time: u64,
+}
+
+impl JobContext {
+    fn window(&self, w: Option<WindowSpec>) -> Option<Window> {
+        w.map(|w| Window { length: w.length.0, slide: w.slide.map_or(self.plan.interval, |s| s.0) })
+    }
+
+    fn reduce(&self, name: &str, aggregation: Aggregation, window: Option<WindowSpec>) -> ReduceConfig {
+        ReduceConfig {
+            name: name.into(),
+            aggregation,
+            window: self.window(window),
+            first_time: self.first_time,
+            interval: self.plan.interval,
+            shared: self.shared.clone(),
+            dead: self.dead.clone(),
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        Limits { deadline: Duration::from_millis(self.plan.limits.deadline.0), memory: self.plan.limits.memory.as_u64() as usize }
+    }
+}
+
+/// Builds the job's dataflow in `scope`. Returns one input handle per source, in plan order.
+pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) -> Result<Vec<InputHandleVec<u64, Batch>>, sink::SinkError> {
+    let plan = &ctx.plan;
+    let mut inputs = Vec::new();
+    let mut nodes: BTreeMap<&str, BatchStream<'_>> = BTreeMap::new();
+    for (name, _) in &plan.sources {
+        let mut input = InputHandleVec::new();
+        nodes.insert(name, input.to_stream(scope));
+        inputs.push(input);
+    }
+    for (name, spec) in &plan.streams {
+        let input = nodes[spec.from()].clone();
+        let out = match spec {
+            StreamSpec::Wasm { params, .. } => input.apply(
+                name,
+                WasmTransform {
+                    name: name.clone(),
+                    job: plan.name.clone(),
+                    plugin: ctx.plugins[name].clone(),
+                    params: params.clone(),
+                    limits: ctx.limits(),
+                    dead: ctx.dead.clone(),
+                    failures: ctx.failures.clone(),
+                    instance: None,
+                },
+            ),
+            StreamSpec::Tokenize { .. } => input.apply(name, Tokenize),
+            StreamSpec::MapToPair { value, .. } => input.apply(name, MapToPair { value: *value }),
+            StreamSpec::ReduceByKey { reducer, window, .. } => input.aggregate(ctx.reduce(name, Aggregation::ByKey(*reducer), *window)),
+            StreamSpec::Count { window, .. } => input.aggregate(ctx.reduce(name, Aggregation::Count, *window)),
+            StreamSpec::CountByValue { window, .. } => input.aggregate(ctx.reduce(name, Aggregation::CountByValue, *window)),
+        };
+        nodes.insert(name, out);
+    }
+    for (name, spec) in &plan.sinks {
+        // Only worker 0 writes, so only it opens files.
+        let sink = if scope.index() == 0 { Some(sink::build(name, spec)?) } else { None };
+        let input = nodes[spec.from()].clone().probe_with(probe);
+        input.sink_to(name, sink, ctx.first_time, plan.interval, ctx.shared.clone());
+    }
+    Ok(inputs)
+}

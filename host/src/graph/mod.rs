@@ -1,0 +1,8 @@
+//! The job graph: spec (TOML) → checked plan → timely dataflow, and the loop that drives each worker.
+
+pub mod dataflow;
+pub mod plan;
+pub mod spec;
+pub mod worker;
+
+pub use plan::{Plan, SpecError, load, parse};

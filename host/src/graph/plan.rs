@@ -1,0 +1,263 @@
+//! Turns a job spec into a checked plan: every name resolves, the graph has no cycle, windows fit the
+//! batch interval, plugin files exist. Errors name the file, line and field.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use super::spec::{ClockMode, JobSpec, SinkSpec, SourceSpec, StreamSpec, WindowSpec};
+
+/// Why a job spec was refused.
+#[derive(Debug, Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("cannot read job spec {path}: {source}")]
+    Read {
+        /// The spec file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has an unknown or mistyped field (the message names field and line).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The spec file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The TOML is well-formed but the job cannot run as written.
+    #[error("{path}:{line}: `{field}`: {message}")]
+    Invalid {
+        /// The spec file.
+        path: PathBuf,
+        /// 1-based line of the offending field (or of its table).
+        line: usize,
+        /// Dotted path of the offending field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A checked job, ready to become a dataflow.
+#[derive(Debug)]
+pub struct Plan {
+    /// Job name.
+    pub name: String,
+    /// Batch interval in milliseconds.
+    pub interval: u64,
+    /// Worker threads.
+    pub workers: usize,
+    /// What cuts batches.
+    pub clock: ClockMode,
+    /// Plugin limits.
+    pub limits: super::spec::LimitsSpec,
+    /// Sources by name, in name order (their index is their source id).
+    pub sources: Vec<(String, SourceSpec)>,
+    /// Streams in an order where every stream comes after its input.
+    pub streams: Vec<(String, StreamSpec)>,
+    /// Sinks by name.
+    pub sinks: Vec<(String, SinkSpec)>,
+    /// Dead-letter file, if any.
+    pub dead_letter: Option<PathBuf>,
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Checker<'_> {
+    /// The line of `field` inside table `[section.name]`, or of the table header, or 1.
+    fn line(&self, section: &str, name: &str, field: Option<&str>) -> usize {
+        let headers = [format!("[{section}.{name}]"), format!("[{section}.\"{name}\"]")];
+        let lines: Vec<&str> = self.text.lines().collect();
+        let Some(start) = lines.iter().position(|l| headers.iter().any(|h| l.trim() == h)) else {
+            return 1;
+        };
+        if let Some(field) = field {
+            for (i, l) in lines.iter().enumerate().skip(start + 1) {
+                let l = l.trim();
+                if l.starts_with('[') {
+                    break;
+                }
+                if l.split('=').next().is_some_and(|k| k.trim() == field) {
+                    return i + 1;
+                }
+            }
+        }
+        start + 1
+    }
+
+    fn err(&self, section: &str, name: &str, field: &str, message: impl Into<String>) -> SpecError {
+        let top = field.split('.').next();
+        SpecError::Invalid {
+            path: self.path.to_path_buf(),
+            line: self.line(section, name, top),
+            field: if name.is_empty() { format!("{section}.{field}") } else { format!("{section}.{name}.{field}") },
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads, parses and checks a job spec file. Relative paths inside it are resolved against its folder.
+pub fn load(path: &Path) -> Result<Plan, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.into(), source })?;
+    parse(path, &text)
+}
+
+/// Parses and checks spec `text` read from `path`.
+pub fn parse(path: &Path, text: &str) -> Result<Plan, SpecError> {
+    let spec: JobSpec = toml::from_str(text).map_err(|e| SpecError::Parse { path: path.into(), message: e.to_string() })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    check(&Checker { path, text }, spec, &base)
+}
+
+fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecError> {
+    let job = &spec.job;
+    if job.name.trim().is_empty() {
+        return Err(c.err("job", "", "name", "must not be empty"));
+    }
+    let interval = job.batch_interval.0;
+    if interval == 0 {
+        return Err(c.err("job", "", "batch_interval", "must be at least 1ms"));
+    }
+    if !(1..=64).contains(&job.workers) {
+        return Err(c.err("job", "", "workers", format!("must be between 1 and 64, not {}", job.workers)));
+    }
+    if spec.limits.deadline.0 == 0 || spec.limits.memory.as_u64() < 1 << 20 {
+        return Err(c.err("limits", "", "memory", "limits need a deadline above 0 and at least 1 MiB of memory"));
+    }
+    if spec.sources.is_empty() {
+        return Err(c.err("sources", "", "", "the job has no source; add a [sources.NAME] table"));
+    }
+    if spec.sinks.is_empty() {
+        return Err(c.err("sinks", "", "", "the job has no sink; add a [sinks.NAME] table"));
+    }
+    for (name, src) in spec.sources.iter_mut() {
+        check_source(c, job.clock, name, src, base)?;
+    }
+    for (name, stream) in spec.streams.iter_mut() {
+        if spec.sources.contains_key(name) {
+            return Err(c.err("streams", name, "", format!("`{name}` is already the name of a source")));
+        }
+        if let Some(w) = stream.window() {
+            check_window(c, name, w, interval)?;
+        }
+        if let StreamSpec::Wasm { plugin, .. } = stream {
+            *plugin = base.join(&*plugin);
+            if !plugin.is_file() {
+                let hint = "build the operators first (`weir op build operators/<name>` or scripts/demo.sh)";
+                return Err(c.err("streams", name, "plugin", format!("no plugin file at {}; {hint}", plugin.display())));
+            }
+        }
+    }
+    let known = |n: &str| spec.sources.contains_key(n) || spec.streams.contains_key(n);
+    for (name, stream) in &spec.streams {
+        if !known(stream.from()) {
+            return Err(c.err("streams", name, "from", format!("no source or stream named `{}`", stream.from())));
+        }
+    }
+    for (name, sink) in spec.sinks.iter_mut() {
+        if !known(sink.from()) {
+            return Err(c.err("sinks", name, "from", format!("no source or stream named `{}`", sink.from())));
+        }
+        match sink {
+            SinkSpec::Files { prefix, .. } => *prefix = base.join(&*prefix),
+            SinkSpec::Jsonl { path, .. } => *path = base.join(&*path),
+            SinkSpec::Print { .. } => {}
+        }
+    }
+    let order = topo_order(c, &spec.streams)?;
+    let mut streams: BTreeMap<String, StreamSpec> = std::mem::take(&mut spec.streams);
+    let streams = order.into_iter().map(|n| (n.clone(), streams.remove(&n).expect("ordered name exists"))).collect();
+    Ok(Plan {
+        name: spec.job.name,
+        interval,
+        workers: spec.job.workers,
+        clock: spec.job.clock,
+        limits: spec.limits,
+        sources: spec.sources.into_iter().collect(),
+        streams,
+        sinks: spec.sinks.into_iter().collect(),
+        dead_letter: spec.dead_letter.map(|d| base.join(d.path)),
+    })
+}
+
+fn check_source(c: &Checker<'_>, clock: ClockMode, name: &str, src: &mut SourceSpec, base: &Path) -> Result<(), SpecError> {
+    match src {
+        SourceSpec::Socket { .. } if clock == ClockMode::Manual => {
+            Err(c.err("sources", name, "kind", "a socket source needs the realtime clock (`job.clock`)"))
+        }
+        SourceSpec::Scripted { .. } if clock == ClockMode::Realtime => {
+            Err(c.err("sources", name, "kind", "a scripted source needs `clock = \"manual\"` in [job]"))
+        }
+        SourceSpec::Scripted { path } | SourceSpec::Directory { path, .. } => {
+            *path = base.join(&*path);
+            if path.exists() { Ok(()) } else { Err(c.err("sources", name, "path", format!("{} does not exist", path.display()))) }
+        }
+        SourceSpec::Generator { rate, vocabulary, zipf, words_per_line, .. } => {
+            if *rate == 0 || *vocabulary == 0 || *words_per_line == 0 {
+                Err(c.err("sources", name, "rate", "rate, vocabulary and words_per_line must be above 0"))
+            } else if *zipf <= 0.0 || !zipf.is_finite() {
+                Err(c.err("sources", name, "zipf", "the Zipf exponent must be above 0"))
+            } else {
+                Ok(())
+            }
+        }
+        SourceSpec::Socket { .. } => Ok(()),
+    }
+}
+
+fn check_window(c: &Checker<'_>, name: &str, w: WindowSpec, interval: u64) -> Result<(), SpecError> {
+    let bad = |v: u64| v == 0 || v % interval != 0;
+    if bad(w.length.0) {
+        let msg = format!("window length {} is not a positive multiple of the batch interval ({interval} ms)", w.length);
+        return Err(c.err("streams", name, "window", msg));
+    }
+    if let Some(slide) = w.slide {
+        if bad(slide.0) {
+            let msg = format!("window slide {slide} is not a positive multiple of the batch interval ({interval} ms)");
+            return Err(c.err("streams", name, "window", msg));
+        }
+    }
+    Ok(())
+}
+
+/// Orders streams so each follows its input; refuses cycles, naming a stream on the cycle.
+fn topo_order(c: &Checker<'_>, streams: &BTreeMap<String, StreamSpec>) -> Result<Vec<String>, SpecError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
+    let mut marks: HashMap<&str, Mark> = HashMap::new();
+    let mut order = Vec::new();
+    for start in streams.keys() {
+        let mut path: Vec<&str> = Vec::new();
+        let mut at = start.as_str();
+        // Walk up the single `from` chain; streams have one input each.
+        loop {
+            match marks.get(at) {
+                Some(Mark::Done) => break,
+                Some(Mark::Visiting) => {
+                    return Err(c.err("streams", at, "from", format!("`{at}` depends on itself through `from`")));
+                }
+                None => {}
+            }
+            marks.insert(at, Mark::Visiting);
+            path.push(at);
+            match streams.get(at).map(|s| s.from()) {
+                Some(from) if streams.contains_key(from) => at = from,
+                _ => break,
+            }
+        }
+        for n in path.into_iter().rev() {
+            marks.insert(n, Mark::Done);
+            order.push(n.to_string());
+        }
+    }
+    Ok(order)
+}

@@ -1,0 +1,331 @@
+//! Job spec v1: the TOML a user writes. Serde refuses unknown fields; `plan.rs` checks the rest.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Deserializer};
+
+/// A duration written as text (`"1s"`, `"500ms"`), held in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Millis(pub u64);
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let dur = humantime::parse_duration(&text)
+            .map_err(|e| serde::de::Error::custom(format!("invalid duration `{text}` ({e}); write e.g. \"1s\" or \"500ms\"")))?;
+        Ok(Millis(dur.as_millis() as u64))
+    }
+}
+
+impl fmt::Display for Millis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ms", self.0)
+    }
+}
+
+/// A whole job spec file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// Name, batch interval, workers, clock.
+    pub job: JobSection,
+    /// Default plugin limits.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+    /// Named sources.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceSpec>,
+    /// Named streams, each derived from a source or another stream.
+    #[serde(default)]
+    pub streams: BTreeMap<String, StreamSpec>,
+    /// Named sinks, each reading a source or stream.
+    #[serde(default)]
+    pub sinks: BTreeMap<String, SinkSpec>,
+    /// Where refused records go (default: the log).
+    #[serde(default)]
+    pub dead_letter: Option<DeadLetterSpec>,
+}
+
+/// The `[job]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSection {
+    /// Job name, used in logs and dead letters.
+    pub name: String,
+    /// Micro-batch interval.
+    pub batch_interval: Millis,
+    /// Worker threads (default 1).
+    #[serde(default = "one")]
+    pub workers: usize,
+    /// What cuts batches: the wall clock (default) or the sources (`manual`, for tests and benchmarks).
+    #[serde(default)]
+    pub clock: ClockMode,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// What cuts batches.
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockMode {
+    /// A batch closes every interval of wall-clock time; batch times are multiples of the interval.
+    #[default]
+    Realtime,
+    /// A batch closes when every source has delivered its next unit (a scripted line, N files, N lines);
+    /// batch k (from 1) has time k × interval. Deterministic.
+    Manual,
+}
+
+/// Limits applied to every plugin instance.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Longest a plugin may spend on one batch (default 5s).
+    #[serde(default = "default_deadline")]
+    pub deadline: Millis,
+    /// Most linear memory one plugin instance may hold (default 256 MiB).
+    #[serde(default = "default_memory")]
+    pub memory: bytesize::ByteSize,
+}
+
+fn default_deadline() -> Millis {
+    Millis(5000)
+}
+
+fn default_memory() -> bytesize::ByteSize {
+    bytesize::ByteSize::mib(256)
+}
+
+impl Default for LimitsSpec {
+    fn default() -> Self {
+        LimitsSpec { deadline: default_deadline(), memory: default_memory() }
+    }
+}
+
+/// A `[sources.NAME]` table.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceSpec {
+    /// Text lines from a TCP server (as Spark's `socketTextStream`), reconnecting when it goes away.
+    Socket {
+        /// Host to connect to (default 127.0.0.1).
+        #[serde(default = "localhost")]
+        host: String,
+        /// Port to connect to.
+        port: u16,
+    },
+    /// Text lines from files that appear (by atomic rename) in a directory; each file is read once.
+    Directory {
+        /// The directory to watch.
+        path: PathBuf,
+        /// Also read files already there at start (default false, as Spark).
+        #[serde(default)]
+        include_existing: bool,
+        /// With the manual clock: files per batch (default 1).
+        #[serde(default = "one")]
+        files_per_batch: usize,
+    },
+    /// Generated lines of Zipf-distributed words, for demos and benchmarks.
+    Generator {
+        /// Lines per second (realtime clock) or per batch (manual clock).
+        rate: u64,
+        /// Words per line (default 10).
+        #[serde(default = "ten")]
+        words_per_line: usize,
+        /// Distinct words `w0..wN` (default 1000).
+        #[serde(default = "thousand")]
+        vocabulary: usize,
+        /// Zipf exponent (default 1.0).
+        #[serde(default = "unit")]
+        zipf: f64,
+        /// Stop after this many lines (default: never).
+        #[serde(default)]
+        limit: Option<u64>,
+        /// Random seed (default 42).
+        #[serde(default = "seed")]
+        seed: u64,
+    },
+    /// A JSON-lines file where line k is the whole of batch k (manual clock only).
+    Scripted {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+fn localhost() -> String {
+    "127.0.0.1".into()
+}
+fn ten() -> usize {
+    10
+}
+fn thousand() -> usize {
+    1000
+}
+fn unit() -> f64 {
+    1.0
+}
+fn seed() -> u64 {
+    42
+}
+
+/// A window over a stream: length and slide, both multiples of the batch interval.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// Window length.
+    pub length: Millis,
+    /// Slide (default: the batch interval).
+    #[serde(default)]
+    pub slide: Option<Millis>,
+}
+
+/// A built-in reduce function.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReducerKind {
+    /// Sum of numeric values.
+    Sum,
+    /// Number of values.
+    Count,
+    /// Smallest numeric value.
+    Min,
+    /// Largest numeric value.
+    Max,
+}
+
+/// A `[streams.NAME]` table: one operator applied to the stream named in `from`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StreamSpec {
+    /// A Wasm transform component.
+    Wasm {
+        /// Input source or stream.
+        from: String,
+        /// Path of the component (`.wasm`), relative to the spec file.
+        plugin: PathBuf,
+        /// Parameters passed to the plugin's `init`.
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+    },
+    /// The built-in native tokenizer: lines to words.
+    Tokenize {
+        /// Input source or stream.
+        from: String,
+    },
+    /// `(value, n)` pairs: the record's value becomes the key, `value` (default 1) the value.
+    MapToPair {
+        /// Input source or stream.
+        from: String,
+        /// The value of every pair (default 1).
+        #[serde(default = "one_i64")]
+        value: i64,
+    },
+    /// Combines the values of each key with a built-in reducer, per batch or per window.
+    ReduceByKey {
+        /// Input stream of keyed records.
+        from: String,
+        /// The reduce function.
+        reducer: ReducerKind,
+        /// Optional window.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
+    /// The number of records, one record per batch (or window).
+    Count {
+        /// Input source or stream.
+        from: String,
+        /// Optional window.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
+    /// `(value, occurrences)` for each distinct value.
+    CountByValue {
+        /// Input source or stream.
+        from: String,
+        /// Optional window.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
+}
+
+fn one_i64() -> i64 {
+    1
+}
+
+impl StreamSpec {
+    /// The name of this stream's input.
+    pub fn from(&self) -> &str {
+        match self {
+            StreamSpec::Wasm { from, .. }
+            | StreamSpec::Tokenize { from }
+            | StreamSpec::MapToPair { from, .. }
+            | StreamSpec::ReduceByKey { from, .. }
+            | StreamSpec::Count { from, .. }
+            | StreamSpec::CountByValue { from, .. } => from,
+        }
+    }
+
+    /// This stream's window, if any.
+    pub fn window(&self) -> Option<WindowSpec> {
+        match self {
+            StreamSpec::ReduceByKey { window, .. } | StreamSpec::Count { window, .. } | StreamSpec::CountByValue { window, .. } => *window,
+            _ => None,
+        }
+    }
+}
+
+/// A `[sinks.NAME]` table.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkSpec {
+    /// Prints each batch as Spark does: a `Time: <t> ms` header and the first `num` records.
+    Print {
+        /// Input source or stream.
+        from: String,
+        /// Records shown per batch (default 10).
+        #[serde(default = "ten")]
+        num: usize,
+    },
+    /// One text file per batch, `<prefix>-<t>.<suffix>`, written atomically.
+    Files {
+        /// Input source or stream.
+        from: String,
+        /// Path prefix, relative to the spec file.
+        prefix: PathBuf,
+        /// File suffix (default `txt`).
+        #[serde(default = "txt")]
+        suffix: String,
+    },
+    /// One JSON line per batch: `{"time": t, "records": [...]}`.
+    Jsonl {
+        /// Input source or stream.
+        from: String,
+        /// Output file, relative to the spec file.
+        path: PathBuf,
+    },
+}
+
+fn txt() -> String {
+    "txt".into()
+}
+
+impl SinkSpec {
+    /// The name of this sink's input.
+    pub fn from(&self) -> &str {
+        match self {
+            SinkSpec::Print { from, .. } | SinkSpec::Files { from, .. } | SinkSpec::Jsonl { from, .. } => from,
+        }
+    }
+}
+
+/// The `[dead_letter]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterSpec {
+    /// A JSON-lines file receiving refused records with their reasons, relative to the spec file.
+    pub path: PathBuf,
+}

@@ -1,0 +1,154 @@
+//! Runs one job in-process: compiles its plugins, starts the receivers (tokio), the batch clock (a
+//! thread) and the timely workers, and waits until the input ends or a limit or Ctrl-C stops it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::batcher::{self, Batcher, Feed, Shared};
+use crate::graph::Plan;
+use crate::graph::dataflow::JobContext;
+use crate::graph::spec::{ClockMode, StreamSpec};
+use crate::operator::dead_letter::DeadLetters;
+use crate::operator::wasm::{PluginEngine, PluginError, PluginInstance};
+use crate::receiver;
+
+/// Why a job could not run.
+#[derive(Debug, Error)]
+pub enum JobError {
+    /// A plugin could not be loaded or refused its parameters.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// A declared parameter is missing from the plugin, or similar.
+    #[error("stream `{stream}`: {message}")]
+    Params {
+        /// Stream name.
+        stream: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The dead-letter file could not be opened.
+    #[error("cannot open dead-letter file: {0}")]
+    DeadLetter(std::io::Error),
+    /// The runtime could not start or a worker failed.
+    #[error("runtime: {0}")]
+    Runtime(String),
+}
+
+/// Limits on a run, from the command line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Stop after this many batches.
+    pub max_batches: Option<u64>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunReport {
+    /// Batches cut.
+    pub batches: u64,
+    /// Batches a plugin failed.
+    pub failed_batches: u64,
+    /// Records sent to the dead letters.
+    pub dead_letters: u64,
+}
+
+/// Compiles every Wasm stream's plugin once, checks its parameters and `init` before any data flows.
+fn load_plugins(plan: &Plan) -> Result<HashMap<String, Arc<crate::operator::wasm::LoadedPlugin>>, JobError> {
+    let mut plugins = HashMap::new();
+    if !plan.streams.iter().any(|(_, s)| matches!(s, StreamSpec::Wasm { .. })) {
+        return Ok(plugins);
+    }
+    let engine = PluginEngine::new()?;
+    for (name, spec) in &plan.streams {
+        let StreamSpec::Wasm { plugin, params, .. } = spec else { continue };
+        let loaded = engine.load(plugin)?;
+        let limits = crate::operator::wasm::Limits {
+            deadline: Duration::from_millis(plan.limits.deadline.0),
+            memory: plan.limits.memory.as_u64() as usize,
+        };
+        let mut probe = PluginInstance::new(&loaded, limits, &plan.name, name)?;
+        let descriptor = probe.describe()?;
+        if let Some(bad) = params.keys().find(|k| !descriptor.params.contains(k)) {
+            let accepted = if descriptor.params.is_empty() { "none".to_string() } else { descriptor.params.join(", ") };
+            let message = format!("`params.{bad}`: plugin `{}` has no such parameter (it accepts: {accepted})", descriptor.name);
+            return Err(JobError::Params { stream: name.clone(), message });
+        }
+        probe.init(params)?;
+        tracing::info!(stream = %name, plugin = %descriptor.name, version = %descriptor.version, hash = %&loaded.hash[..12], "plugin loaded");
+        plugins.insert(name.clone(), Arc::new(loaded));
+    }
+    Ok(plugins)
+}
+
+/// Runs `plan` to the end of its input, a limit, or Ctrl-C.
+pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
+    let plugins = load_plugins(&plan)?;
+    let dead = Arc::new(DeadLetters::open(&plan.name, plan.dead_letter.as_deref()).map_err(JobError::DeadLetter)?);
+    let manual = plan.clock == ClockMode::Manual;
+    let first_time = if manual { plan.interval } else { batcher::realtime_first_time(plan.interval) };
+    let shared = Arc::new(Shared::default());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("weir-receiver")
+        .enable_all()
+        .build()
+        .map_err(|e| JobError::Runtime(e.to_string()))?;
+    let (tx, rx) = flume::bounded(64);
+    for (i, (name, spec)) in plan.sources.iter().enumerate() {
+        receiver::spawn(rt.handle(), i, name, spec, plan.clock, tx.clone());
+    }
+    drop(tx);
+    let stop = shared.clone();
+    rt.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("stopping at the next batch boundary (Ctrl-C)");
+            stop.stop.store(true, Ordering::SeqCst);
+        }
+    });
+
+    let workers = plan.workers;
+    let (feeds, feed_rx): (Vec<_>, Vec<_>) = (0..workers).map(|_| flume::bounded::<Feed>(8)).unzip();
+    let batcher = Batcher {
+        interval: plan.interval,
+        first_time,
+        sources: plan.sources.len(),
+        rx,
+        feeds,
+        shared: shared.clone(),
+        limits: batcher::Limits { max_batches: opts.max_batches, until: opts.duration.map(|d| Instant::now() + d) },
+        dead: dead.clone(),
+    };
+    let clock = std::thread::Builder::new()
+        .name("weir-batcher".into())
+        .spawn(move || batcher.run(manual))
+        .map_err(|e| JobError::Runtime(e.to_string()))?;
+
+    let failures = Arc::new(AtomicU64::new(0));
+    let ctx = Arc::new(JobContext { plan: Arc::new(plan), plugins, dead: dead.clone(), failures: failures.clone(), shared, first_time });
+    let feed_rx: Arc<Vec<Mutex<Option<flume::Receiver<Feed>>>>> = Arc::new(feed_rx.into_iter().map(|r| Mutex::new(Some(r))).collect());
+    let guards = timely::execute(timely::Config::process(workers), move |worker| {
+        let feed = feed_rx[worker.index()].lock().ok().and_then(|mut f| f.take()).expect("one feed per worker");
+        crate::graph::worker::run(worker, &ctx, feed).map_err(|e| e.to_string())
+    })
+    .map_err(JobError::Runtime)?;
+    let mut errors = Vec::new();
+    for result in guards.join() {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) | Err(e) => errors.push(e),
+        }
+    }
+    let batches = clock.join().map_err(|_| JobError::Runtime("the batch clock panicked".into()))?;
+    rt.shutdown_timeout(Duration::from_millis(100));
+    dead.flush();
+    if !errors.is_empty() {
+        return Err(JobError::Runtime(errors.join("; ")));
+    }
+    Ok(RunReport { batches, failed_batches: failures.load(Ordering::SeqCst), dead_letters: dead.count() })
+}

@@ -1,0 +1,15 @@
+//! # Weir
+//!
+//! A WebAssembly-pluggable micro-batch stream processor on timely-dataflow. One record's path:
+//! `receiver` (tokio task per source) → `batcher` (batch clock, one timely epoch per batch) → `graph`
+//! (spec → plan → dataflow) → `operator` (native and Wasm) → `window` → `sink`. See
+//! `docs/ARCHITECTURE.md`.
+
+pub mod batcher;
+pub mod cli;
+pub mod graph;
+pub mod job;
+pub mod operator;
+pub mod receiver;
+pub mod sink;
+pub mod window;

@@ -1,0 +1,18 @@
+//! Operators: the built-in native ones and the Wasm plugin runtime. Each stateless operator implements
+//! [`BatchOperator`] — one required method, one call per batch — and [`apply::ApplyExt`] puts it in the
+//! dataflow. Keyed operators live in `reduce.rs`.
+
+pub mod apply;
+pub mod dead_letter;
+pub mod native;
+pub mod reduce;
+pub mod wasm;
+
+use weir_sdk::packed::Batch;
+
+/// A stateless operator over whole batches.
+pub trait BatchOperator: 'static {
+    /// Processes one batch for batch time `time` and returns what it produced. Problems with single
+    /// records go to the dead letters; a failed batch is reported by the operator itself.
+    fn process(&mut self, time: u64, input: Batch) -> Batch;
+}

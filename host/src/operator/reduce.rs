@@ -1,0 +1,255 @@
+//! Keyed aggregation: reduceByKey with a built-in reducer, countByValue and count, per batch or per window.
+//!
+//! Each worker first combines its share of a batch locally (Spark's map-side combine), then the partials
+//! are exchanged by key group (`hash(key) % 256`, a group per worker by `group % workers`) and combined
+//! again when the batch is complete. The fixed number of key groups lets a job be rescaled later.
+
+use std::collections::HashMap;
+use std::hash::Hasher;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHasher};
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::generic::operator::Operator;
+use weir_sdk::packed::{Batch, ValueRef};
+
+use crate::batcher::{BatchTimes, Shared};
+use crate::graph::dataflow::BatchStream;
+use crate::graph::spec::ReducerKind;
+use crate::operator::dead_letter::DeadLetters;
+use crate::window::{Window, WindowBuffer};
+
+/// Number of key groups keys hash into.
+pub const KEY_GROUPS: u64 = 256;
+
+/// The key group of `key`. Uses the hash's high bits, so it stays independent of hash-table buckets.
+///
+/// ```
+/// let g = weir::operator::reduce::key_group(b"word");
+/// assert!(g < weir::operator::reduce::KEY_GROUPS);
+/// assert_eq!(g, weir::operator::reduce::key_group(b"word"));
+/// ```
+pub fn key_group(key: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(key);
+    (h.finish() >> 40) % KEY_GROUPS
+}
+
+/// A partial aggregate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Agg {
+    /// Integer.
+    I64(i64),
+    /// Float.
+    F64(f64),
+}
+
+impl Agg {
+    fn of(v: ValueRef<'_>) -> Option<Agg> {
+        match v {
+            ValueRef::I64(i) => Some(Agg::I64(i)),
+            ValueRef::F64(f) => Some(Agg::F64(f)),
+            _ => None,
+        }
+    }
+
+    fn f(self) -> f64 {
+        match self {
+            Agg::I64(i) => i as f64,
+            Agg::F64(f) => f,
+        }
+    }
+
+    /// Combines two partials with `r` (`count` partials add up).
+    ///
+    /// ```
+    /// use weir::operator::reduce::Agg;
+    /// use weir::graph::spec::ReducerKind;
+    /// assert_eq!(Agg::I64(2).combine(Agg::I64(3), ReducerKind::Sum), Agg::I64(5));
+    /// assert_eq!(Agg::I64(2).combine(Agg::F64(0.5), ReducerKind::Max), Agg::I64(2));
+    /// assert_eq!(Agg::I64(2).combine(Agg::F64(0.5), ReducerKind::Sum), Agg::F64(2.5));
+    /// ```
+    pub fn combine(self, other: Agg, r: ReducerKind) -> Agg {
+        match r {
+            ReducerKind::Sum | ReducerKind::Count => match (self, other) {
+                (Agg::I64(a), Agg::I64(b)) => Agg::I64(a.wrapping_add(b)),
+                (a, b) => Agg::F64(a.f() + b.f()),
+            },
+            ReducerKind::Min => if other.f() < self.f() { other } else { self },
+            ReducerKind::Max => if other.f() > self.f() { other } else { self },
+        }
+    }
+
+    fn push(self, out: &mut Batch, key: Option<&[u8]>, time: i64) {
+        match self {
+            Agg::I64(i) => out.push(key, ValueRef::I64(i), time),
+            Agg::F64(f) => out.push(key, ValueRef::F64(f), time),
+        }
+    }
+}
+
+/// What is being aggregated.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Aggregation {
+    /// reduceByKey: the values of each key, with a reducer.
+    ByKey(ReducerKind),
+    /// countByValue: occurrences of each distinct value.
+    CountByValue,
+    /// count: records per batch, one record out per batch even when zero.
+    Count,
+}
+
+impl Aggregation {
+    /// How partials combine once formed.
+    fn merge(self) -> ReducerKind {
+        match self {
+            Aggregation::ByKey(ReducerKind::Count) | Aggregation::CountByValue | Aggregation::Count => ReducerKind::Sum,
+            Aggregation::ByKey(r) => r,
+        }
+    }
+}
+
+type Partials = FxHashMap<Box<[u8]>, Agg>;
+
+fn add(p: &mut Partials, key: &[u8], v: Agg, r: ReducerKind) {
+    match p.get_mut(key) {
+        Some(a) => *a = a.combine(v, r),
+        None => {
+            p.insert(key.into(), v);
+        }
+    }
+}
+
+/// Everything a keyed aggregation needs besides its input.
+pub struct ReduceConfig {
+    /// Stream name, for dead letters and logs.
+    pub name: String,
+    /// What to aggregate.
+    pub aggregation: Aggregation,
+    /// Optional window.
+    pub window: Option<Window>,
+    /// First batch time.
+    pub first_time: u64,
+    /// Batch interval.
+    pub interval: u64,
+    /// Batch progress shared with the batcher.
+    pub shared: Arc<Shared>,
+    /// Refused records.
+    pub dead: Arc<DeadLetters>,
+}
+
+/// Combines one batch locally into partials.
+fn combine_local(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
+    for i in 0..b.len() {
+        let r = b.get(i);
+        match cfg.aggregation {
+            Aggregation::Count => add(p, b"", Agg::I64(1), ReducerKind::Sum),
+            Aggregation::CountByValue => match r.value {
+                ValueRef::Text(_) | ValueRef::Json(_) | ValueRef::Bytes(_) => add(p, b.value_bytes(i), Agg::I64(1), ReducerKind::Sum),
+                _ => add(p, crate::sink::render::text(&r).as_bytes(), Agg::I64(1), ReducerKind::Sum),
+            },
+            Aggregation::ByKey(red) => {
+                let Some(key) = r.key else {
+                    cfg.dead.record(&cfg.name, time, &r, "reduce_by_key needs keyed records (use map_to_pair first)");
+                    continue;
+                };
+                let v = if red == ReducerKind::Count { Some(Agg::I64(1)) } else { Agg::of(r.value) };
+                match v {
+                    Some(v) => add(p, key, v, red),
+                    None => cfg.dead.record(&cfg.name, time, &r, &format!("{red:?} needs a numeric value, found {:?}", b.kind(i))),
+                }
+            }
+        }
+    }
+}
+
+/// Extension trait for keyed aggregation.
+pub trait ReduceExt<'s> {
+    /// Aggregates per batch (or window) as `cfg` says.
+    ///
+    /// ```
+    /// // Exercised end to end by the golden tests in tests/golden; see `docs/ARCHITECTURE.md`.
+    /// let g = weir::operator::reduce::key_group(b"a");
+    /// assert!(g < 256);
+    /// ```
+    fn aggregate(self, cfg: ReduceConfig) -> BatchStream<'s>;
+}
+
+impl<'s> ReduceExt<'s> for BatchStream<'s> {
+    fn aggregate(self, cfg: ReduceConfig) -> BatchStream<'s> {
+        let cfg = Arc::new(cfg);
+        let local = cfg.clone();
+        let peers = self.scope().peers() as u64;
+        let index = self.scope().index();
+        let name = cfg.name.clone();
+        let partial = self.unary(Pipeline, &format!("{name}-combine"), move |_cap, _info| {
+            move |input, output| {
+                input.for_each(|cap, data| {
+                    let mut p = Partials::default();
+                    for b in data.drain(..) {
+                        combine_local(&local, *cap.time(), &b, &mut p);
+                    }
+                    let mut shares: Vec<Batch> = (0..peers).map(|_| Batch::new()).collect();
+                    for (k, v) in p {
+                        let dest = if local.aggregation == Aggregation::Count { 0 } else { key_group(&k) % peers };
+                        let key = (local.aggregation != Aggregation::Count).then_some(&k[..]);
+                        v.push(&mut shares[dest as usize], key, *cap.time() as i64);
+                    }
+                    let mut session = output.session(&cap);
+                    for (dest, share) in shares.into_iter().enumerate() {
+                        if !share.is_empty() {
+                            session.give((dest as u64, share));
+                        }
+                    }
+                });
+            }
+        });
+        partial.unary_frontier(Exchange::new(|x: &(u64, Batch)| x.0), &name, move |cap, _info| {
+            let mut cap = Some(cap);
+            let mut stash: HashMap<u64, Partials> = HashMap::new();
+            let mut times = BatchTimes::new(cfg.first_time, cfg.interval, cfg.shared.clone());
+            let mut windows: WindowBuffer<Partials> = WindowBuffer::new(cfg.window);
+            let merge = cfg.aggregation.merge();
+            move |(input, frontier), output| {
+                input.for_each(|c, data| {
+                    let p = stash.entry(*c.time()).or_default();
+                    for (_, b) in data.drain(..) {
+                        for r in b.iter() {
+                            if let Some(v) = Agg::of(r.value) {
+                                add(p, r.key.unwrap_or_default(), v, merge);
+                            }
+                        }
+                    }
+                });
+                for t in times.completed(frontier) {
+                    let partial = stash.remove(&t).unwrap_or_default();
+                    let Some(parts) = windows.add(t, partial) else { continue };
+                    let mut total = Partials::default();
+                    for p in parts {
+                        for (k, v) in p {
+                            add(&mut total, k, *v, merge);
+                        }
+                    }
+                    let mut out = Batch::with_capacity(total.len(), total.len() * 8);
+                    if cfg.aggregation == Aggregation::Count {
+                        if index == 0 {
+                            total.get(&b""[..]).copied().unwrap_or(Agg::I64(0)).push(&mut out, None, t as i64);
+                        }
+                    } else {
+                        for (k, v) in &total {
+                            v.push(&mut out, Some(k), t as i64);
+                        }
+                    }
+                    if let (Some(c), false) = (&cap, out.is_empty()) {
+                        output.session(&c.delayed(&t)).give(out);
+                    }
+                }
+                if frontier.frontier().is_empty() {
+                    cap = None;
+                } else if let Some(c) = cap.as_mut() {
+                    c.downgrade(&times.next());
+                }
+            }
+        })
+    }
+}

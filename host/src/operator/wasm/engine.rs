@@ -1,0 +1,102 @@
+//! The plugin engine: one wasmtime `Engine` and `Linker` per process, an epoch ticker for deadlines, and
+//! a cache of precompiled components keyed by content hash (compiling costs ~35 ms, loading ~0.3 ms).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use super::PluginError;
+use super::instance::{PluginState, TransformPre};
+
+/// How often the epoch advances; deadlines are counted in these ticks.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// The process-wide plugin engine.
+pub struct PluginEngine {
+    pub(super) engine: Engine,
+    linker: Linker<PluginState>,
+    cache_dir: PathBuf,
+    ticking: Arc<AtomicBool>,
+}
+
+/// A compiled plugin, ready to instantiate on any worker.
+pub struct LoadedPlugin {
+    /// Where it was loaded from.
+    pub path: PathBuf,
+    /// SHA-256 of the component bytes.
+    pub hash: String,
+    pub(super) pre: TransformPre<PluginState>,
+    pub(super) engine: Engine,
+}
+
+impl Drop for PluginEngine {
+    fn drop(&mut self) {
+        self.ticking.store(false, Ordering::Relaxed);
+    }
+}
+
+fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("WEIR_CACHE_DIR") {
+        return dir.into();
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
+    base.unwrap_or_else(std::env::temp_dir).join("weir").join("components")
+}
+
+impl PluginEngine {
+    /// An engine with epoch interruption on, async off, and the WASI subset plugins may import.
+    pub fn new() -> Result<PluginEngine, PluginError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true).epoch_interruption(true).cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = Engine::new(&config).map_err(PluginError::engine)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(PluginError::engine)?;
+        super::instance::Transform::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s).map_err(PluginError::engine)?;
+        let ticking = Arc::new(AtomicBool::new(true));
+        let (e, t) = (engine.clone(), ticking.clone());
+        std::thread::Builder::new()
+            .name("weir-epoch".into())
+            .spawn(move || {
+                while t.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    e.increment_epoch();
+                }
+            })
+            .map_err(|e| PluginError::Engine(e.to_string()))?;
+        Ok(PluginEngine { engine, linker, cache_dir: default_cache_dir(), ticking })
+    }
+
+    /// Loads a component: from the precompiled cache when its hash is known, else compiles and caches it.
+    pub fn load(&self, path: &Path) -> Result<LoadedPlugin, PluginError> {
+        let bad = |message: String| PluginError::Load { path: path.to_path_buf(), message };
+        let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let hash = hex::encode(Sha256::digest(&bytes));
+        let mut compat = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut compat);
+        let cached = self.cache_dir.join(format!("{hash}-{:016x}.cwasm", std::hash::Hasher::finish(&compat)));
+        // SAFETY: the cache holds only files this function wrote from `precompile_component` output of an
+        // engine with the same compatibility hash (part of the name), renamed into place atomically.
+        let component = match unsafe { Component::deserialize_file(&self.engine, &cached) } {
+            Ok(c) => c,
+            Err(_) => {
+                let compiled = self.engine.precompile_component(&bytes).map_err(|e| bad(format!("not a valid component: {e:#}")))?;
+                if std::fs::create_dir_all(&self.cache_dir).is_ok() {
+                    let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
+                    if std::fs::write(&tmp, &compiled).is_ok() {
+                        let _ = std::fs::rename(&tmp, &cached);
+                    }
+                }
+                // SAFETY: `compiled` was produced just now by this engine.
+                unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| bad(format!("{e:#}")))?
+            }
+        };
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| bad(format!("imports something Weir does not offer: {e:#}")))?;
+        let pre = TransformPre::new(pre).map_err(|e| bad(format!("does not implement the `transform` world: {e:#}")))?;
+        Ok(LoadedPlugin { path: path.to_path_buf(), hash, pre, engine: self.engine.clone() })
+    }
+}

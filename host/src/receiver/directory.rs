@@ -1,0 +1,98 @@
+//! Directory source: each new file in a directory is read once, as Spark's `textFileStream`. Writers must
+//! make files appear by atomic rename; hidden files (`.name`) and `*.tmp` / `*._COPYING_` are skipped.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{LineChunker, Outbox, SourceEvent};
+
+/// Directory source settings.
+pub struct Config {
+    /// The directory.
+    pub path: PathBuf,
+    /// Read files present at start too.
+    pub include_existing: bool,
+    /// Manual clock: files per batch.
+    pub files_per_batch: usize,
+    /// Manual clock: finish once every file present has been read.
+    pub manual: bool,
+}
+
+fn ready_files(dir: &Path) -> std::io::Result<Vec<OsString>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let s = name.to_string_lossy();
+        if s.starts_with('.') || s.ends_with(".tmp") || s.ends_with("._COPYING_") || !entry.file_type()?.is_file() {
+            continue;
+        }
+        names.push(name);
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Runs until the job stops (realtime) or every file has been read (manual clock).
+pub async fn run(name: String, cfg: Config, out: Outbox) {
+    let mut seen: HashSet<OsString> = HashSet::new();
+    if !cfg.include_existing {
+        seen.extend(ready_files(&cfg.path).unwrap_or_default());
+    }
+    let mut in_unit = 0;
+    loop {
+        let files = match ready_files(&cfg.path) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(source = %name, "cannot list {}: {e}", cfg.path.display());
+                Vec::new()
+            }
+        };
+        let fresh: Vec<OsString> = files.into_iter().filter(|f| !seen.contains(f)).collect();
+        for file in &fresh {
+            seen.insert(file.clone());
+            let path = cfg.path.join(file);
+            match tokio::fs::read(&path).await {
+                Ok(bytes) => {
+                    if !send_lines(&bytes, &out).await {
+                        return;
+                    }
+                }
+                Err(e) => tracing::warn!(source = %name, "cannot read {}: {e}", path.display()),
+            }
+            in_unit += 1;
+            if cfg.manual && in_unit == cfg.files_per_batch {
+                in_unit = 0;
+                if !out.send(SourceEvent::UnitEnd).await {
+                    return;
+                }
+            }
+        }
+        if cfg.manual && fresh.is_empty() {
+            if in_unit > 0 {
+                out.send(SourceEvent::UnitEnd).await;
+            }
+            out.send(SourceEvent::Finished).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn send_lines(bytes: &[u8], out: &Outbox) -> bool {
+    let mut chunker = LineChunker::default();
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if body.is_empty() {
+        return true;
+    }
+    for line in body.split(|b| *b == b'\n') {
+        if let Some(full) = chunker.push(line) {
+            if !out.send(SourceEvent::Data(full)).await {
+                return false;
+            }
+        }
+    }
+    chunker.is_empty() || out.send(SourceEvent::Data(chunker.take())).await
+}

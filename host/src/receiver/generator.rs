@@ -1,0 +1,101 @@
+//! Generator source: lines of Zipf-distributed words `w0..wN`, at a rate, for demos and benchmarks.
+
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, Zipf};
+
+use super::{CHUNK_LINES, Outbox, SourceEvent};
+use weir_sdk::packed::{Batch, Kind};
+
+/// Generator settings.
+pub struct Config {
+    /// Lines per second (realtime) or per batch (manual).
+    pub rate: u64,
+    /// Words per line.
+    pub words_per_line: usize,
+    /// Distinct words.
+    pub vocabulary: usize,
+    /// Zipf exponent.
+    pub zipf: f64,
+    /// Total lines, if bounded.
+    pub limit: Option<u64>,
+    /// Random seed.
+    pub seed: u64,
+    /// Manual clock: one unit = `rate` lines.
+    pub manual: bool,
+}
+
+struct Lines {
+    words: Vec<String>,
+    zipf: Zipf<f64>,
+    rng: StdRng,
+    per_line: usize,
+    line: Vec<u8>,
+}
+
+impl Lines {
+    fn fill(&mut self, batch: &mut Batch, n: u64) {
+        for _ in 0..n {
+            self.line.clear();
+            for w in 0..self.per_line {
+                if w > 0 {
+                    self.line.push(b' ');
+                }
+                let k = self.zipf.sample(&mut self.rng) as usize - 1;
+                self.line.extend_from_slice(self.words[k.min(self.words.len() - 1)].as_bytes());
+            }
+            batch.push_raw(None, Kind::Text, &self.line, 0);
+        }
+    }
+}
+
+/// Emits `n` lines in chunks; false when the job is stopping.
+async fn emit(lines: &mut Lines, mut n: u64, out: &Outbox) -> bool {
+    while n > 0 {
+        let k = n.min(CHUNK_LINES as u64);
+        let mut batch = Batch::with_capacity(k as usize, k as usize * lines.per_line * 5);
+        lines.fill(&mut batch, k);
+        if !out.send(SourceEvent::Data(batch)).await {
+            return false;
+        }
+        n -= k;
+    }
+    true
+}
+
+/// Runs until the limit is reached or the job stops.
+pub async fn run(cfg: Config, out: Outbox) {
+    let zipf = Zipf::new(cfg.vocabulary as f64, cfg.zipf).expect("zipf parameters checked by the plan");
+    let mut lines = Lines {
+        words: (0..cfg.vocabulary).map(|i| format!("w{i}")).collect(),
+        zipf,
+        rng: StdRng::seed_from_u64(cfg.seed),
+        per_line: cfg.words_per_line,
+        line: Vec::new(),
+    };
+    let mut left = cfg.limit.unwrap_or(u64::MAX);
+    // Realtime: ten ticks a second, carrying the fraction so the rate is exact over time.
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut carry = 0u64;
+    while left > 0 {
+        let n = if cfg.manual {
+            cfg.rate.min(left)
+        } else {
+            tick.tick().await;
+            carry += cfg.rate;
+            let n = (carry / 10).min(left);
+            carry %= 10;
+            n
+        };
+        if !emit(&mut lines, n, &out).await {
+            return;
+        }
+        left -= n;
+        if cfg.manual && !out.send(SourceEvent::UnitEnd).await {
+            return;
+        }
+    }
+    out.send(SourceEvent::Finished).await;
+}

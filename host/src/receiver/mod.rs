@@ -1,0 +1,116 @@
+//! Receivers: one tokio task per source, turning outside data into packed text batches and handing them
+//! to the batcher through one bounded channel (bounded, so a slow job pushes back on its sources).
+
+mod directory;
+mod generator;
+mod scripted;
+mod socket;
+
+use weir_sdk::packed::Batch;
+
+use crate::graph::spec::{ClockMode, SourceSpec};
+
+/// Lines per chunk sent to the batcher: big enough to amortise the channel, small enough to stay fresh.
+pub(crate) const CHUNK_LINES: usize = 8192;
+
+/// What a source tells the batcher.
+#[derive(Debug)]
+pub enum SourceEvent {
+    /// Records received. Records at time 0 get their batch's time.
+    Data(Batch),
+    /// Manual clock: everything sent since the last unit end makes up this source's part of one batch.
+    UnitEnd,
+    /// Input the source could not turn into records, with the reason (goes to the dead letters).
+    Bad {
+        /// The raw input.
+        input: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The source has no more data.
+    Finished,
+}
+
+/// A source event tagged with the source's index in the plan.
+#[derive(Debug)]
+pub struct Envelope {
+    /// Index of the source.
+    pub source: usize,
+    /// The event.
+    pub event: SourceEvent,
+}
+
+/// The sending side a receiver writes to.
+#[derive(Clone)]
+pub struct Outbox {
+    source: usize,
+    tx: flume::Sender<Envelope>,
+}
+
+impl Outbox {
+    /// An outbox for source `source`.
+    pub fn new(source: usize, tx: flume::Sender<Envelope>) -> Outbox {
+        Outbox { source, tx }
+    }
+
+    /// Sends an event; false when the job is shutting down and the receiver should stop.
+    pub async fn send(&self, event: SourceEvent) -> bool {
+        self.tx.send_async(Envelope { source: self.source, event }).await.is_ok()
+    }
+}
+
+/// Packs text lines into batches of at most [`CHUNK_LINES`].
+#[derive(Default)]
+pub(crate) struct LineChunker {
+    batch: Batch,
+}
+
+impl LineChunker {
+    /// Adds one line (without its newline; a trailing `\r` is dropped). Returns a full chunk to send.
+    pub(crate) fn push(&mut self, line: &[u8]) -> Option<Batch> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        self.batch.push_raw(None, weir_sdk::packed::Kind::Text, line, 0);
+        (self.batch.len() >= CHUNK_LINES).then(|| self.take())
+    }
+
+    /// The lines gathered so far.
+    pub(crate) fn take(&mut self) -> Batch {
+        std::mem::take(&mut self.batch)
+    }
+
+    /// True when no line is waiting.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+}
+
+/// Starts the receiver for source `index` on `rt`.
+pub fn spawn(rt: &tokio::runtime::Handle, index: usize, name: &str, spec: &SourceSpec, clock: ClockMode, tx: flume::Sender<Envelope>) {
+    let out = Outbox::new(index, tx);
+    let name = name.to_string();
+    let manual = clock == ClockMode::Manual;
+    match spec {
+        SourceSpec::Socket { host, port } => {
+            rt.spawn(socket::run(name, host.clone(), *port, out));
+        }
+        SourceSpec::Directory { path, include_existing, files_per_batch } => {
+            let cfg = directory::Config { path: path.clone(), include_existing: *include_existing, files_per_batch: *files_per_batch, manual };
+            rt.spawn(directory::run(name, cfg, out));
+        }
+        SourceSpec::Generator { rate, words_per_line, vocabulary, zipf, limit, seed } => {
+            let cfg = generator::Config {
+                rate: *rate,
+                words_per_line: *words_per_line,
+                vocabulary: *vocabulary,
+                zipf: *zipf,
+                limit: *limit,
+                seed: *seed,
+                manual,
+            };
+            rt.spawn(generator::run(cfg, out));
+        }
+        SourceSpec::Scripted { path } => {
+            rt.spawn(scripted::run(name, path.clone(), out));
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Scripted source: a JSON-lines file where line k is the whole input of batch k, for deterministic tests
+//! (as Spark's own suites feed a manual clock). Each line is a JSON array; each element is a record:
+//! a string (text), a number (integer or float), `{"key": .., "value": .., "time": ..}`, or any other
+//! JSON (kept as a JSON value).
+
+use serde_json::Value as Json;
+use weir_sdk::packed::{Batch, ValueRef};
+
+use super::{Outbox, SourceEvent};
+
+fn push_value(batch: &mut Batch, key: Option<&[u8]>, v: &Json, time: i64) {
+    match v {
+        Json::String(s) => batch.push(key, ValueRef::Text(s), time),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => batch.push(key, ValueRef::I64(i), time),
+            None => batch.push(key, ValueRef::F64(n.as_f64().unwrap_or(f64::NAN)), time),
+        },
+        other => batch.push(key, ValueRef::Json(&other.to_string()), time),
+    }
+}
+
+/// Parses one script line into a batch.
+pub fn parse_line(line: &str) -> Result<Batch, String> {
+    let mut batch = Batch::new();
+    if line.trim().is_empty() {
+        return Ok(batch);
+    }
+    let items: Vec<Json> = serde_json::from_str(line).map_err(|e| format!("not a JSON array of records: {e}"))?;
+    for item in &items {
+        match item {
+            Json::Object(o) if o.contains_key("value") => {
+                let key = match o.get("key") {
+                    None | Some(Json::Null) => None,
+                    Some(Json::String(s)) => Some(s.clone()),
+                    Some(other) => Some(other.to_string()),
+                };
+                let time = o.get("time").and_then(Json::as_i64).unwrap_or(0);
+                push_value(&mut batch, key.as_deref().map(str::as_bytes), &o["value"], time);
+            }
+            other => push_value(&mut batch, None, other, 0),
+        }
+    }
+    Ok(batch)
+}
+
+/// Sends one unit per line, then finishes.
+pub async fn run(name: String, path: std::path::PathBuf, out: Outbox) {
+    let text = match tokio::fs::read_to_string(&path).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(source = %name, "cannot read {}: {e}", path.display());
+            out.send(SourceEvent::Finished).await;
+            return;
+        }
+    };
+    for (i, line) in text.lines().enumerate() {
+        let event = match parse_line(line) {
+            Ok(batch) => SourceEvent::Data(batch),
+            Err(reason) => SourceEvent::Bad { input: line.to_string(), reason: format!("{}:{}: {reason}", path.display(), i + 1) },
+        };
+        if !out.send(event).await || !out.send(SourceEvent::UnitEnd).await {
+            return;
+        }
+    }
+    out.send(SourceEvent::Finished).await;
+}

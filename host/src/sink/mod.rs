@@ -1,0 +1,86 @@
+//! Sinks: where a stream's batches leave Weir. Every batch of a sink's input is gathered on worker 0,
+//! put in canonical order and written once the batch is complete — empty batches included, as Spark
+//! prints a `Time:` header for every batch.
+
+mod files;
+mod jsonl;
+mod print;
+pub mod render;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use thiserror::Error;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::operator::Operator;
+use weir_sdk::packed::Batch;
+
+use crate::batcher::{BatchTimes, Shared};
+use crate::graph::dataflow::BatchStream;
+use crate::graph::spec::SinkSpec;
+
+/// Why a sink could not write a batch.
+#[derive(Debug, Error)]
+pub enum SinkError {
+    /// Writing a file failed.
+    #[error("sink `{sink}` cannot write {path}: {source}")]
+    Io {
+        /// Sink name.
+        sink: String,
+        /// File being written.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Writes complete batches somewhere.
+pub trait Sink: 'static {
+    /// Writes batch `time`; `records` are in canonical order.
+    fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError>;
+}
+
+/// Builds the sink a spec describes.
+pub fn build(name: &str, spec: &SinkSpec) -> Result<Box<dyn Sink>, SinkError> {
+    Ok(match spec {
+        SinkSpec::Print { num, .. } => Box::new(print::Print { num: *num }),
+        SinkSpec::Files { prefix, suffix, .. } => Box::new(files::Files { name: name.into(), prefix: prefix.clone(), suffix: suffix.clone() }),
+        SinkSpec::Jsonl { path, .. } => Box::new(jsonl::Jsonl::create(name, path)?),
+    })
+}
+
+/// Extension trait attaching a sink to a stream.
+pub trait SinkExt<'s> {
+    /// Writes every batch of this stream to `sink` from worker 0.
+    ///
+    /// ```
+    /// // Exercised by tests/golden.rs through `weir::job::run`.
+    /// assert_eq!(weir::sink::render::canonical_order(&weir_sdk::packed::Batch::new()), Vec::<usize>::new());
+    /// ```
+    fn sink_to(self, name: &str, sink: Option<Box<dyn Sink>>, first_time: u64, interval: u64, shared: Arc<Shared>);
+}
+
+impl<'s> SinkExt<'s> for BatchStream<'s> {
+    fn sink_to(self, name: &str, mut sink: Option<Box<dyn Sink>>, first_time: u64, interval: u64, shared: Arc<Shared>) {
+        let mut stash: std::collections::HashMap<u64, Batch> = Default::default();
+        let mut times = BatchTimes::new(first_time, interval, shared);
+        let sink_name = name.to_string();
+        self.sink(Exchange::new(|_: &Batch| 0), name, move |(input, frontier)| {
+            input.for_each(|cap, data| {
+                let all = stash.entry(*cap.time()).or_default();
+                for b in data.drain(..) {
+                    all.append(&b);
+                }
+            });
+            for t in times.completed(frontier) {
+                let batch = stash.remove(&t).unwrap_or_default();
+                if let Some(s) = sink.as_mut() {
+                    let order = render::canonical_order(&batch);
+                    if let Err(e) = s.write_batch(t, &batch, &order) {
+                        tracing::error!(sink = %sink_name, batch_time = t, "{e}");
+                    }
+                }
+            }
+        });
+    }
+}

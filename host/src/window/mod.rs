@@ -1,0 +1,56 @@
+//! Windows over per-batch partial results. The window at batch time `t` covers batches `(t − length, t]`;
+//! it is emitted only when `t` is a multiple of the slide; early windows are partial (Spark's semantics).
+//! Without an inverse function the window is recomputed from the per-batch partials it still holds.
+
+use std::collections::BTreeMap;
+
+/// Window length and slide in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Window length.
+    pub length: u64,
+    /// Slide.
+    pub slide: u64,
+}
+
+/// Per-batch partials awaiting the windows that cover them.
+pub struct WindowBuffer<P> {
+    window: Option<Window>,
+    partials: BTreeMap<u64, P>,
+}
+
+impl<P> WindowBuffer<P> {
+    /// A buffer for `window`; `None` passes every batch straight through.
+    pub fn new(window: Option<Window>) -> Self {
+        WindowBuffer { window, partials: BTreeMap::new() }
+    }
+
+    /// Adds the partial result of batch `t` (batches arrive in time order). Returns the partials that
+    /// make up the window ending at `t`, oldest first, when a window is due at `t`.
+    ///
+    /// ```
+    /// use weir::window::{Window, WindowBuffer};
+    /// let mut w = WindowBuffer::new(Some(Window { length: 3000, slide: 2000 }));
+    /// assert_eq!(w.add(1000, 1), None);               // 1000 is not a multiple of the slide
+    /// assert_eq!(w.add(2000, 2), Some(vec![&1, &2]));  // early window: partial
+    /// assert_eq!(w.add(3000, 3), None);
+    /// assert_eq!(w.add(4000, 4), Some(vec![&2, &3, &4])); // (1000, 4000]
+    /// ```
+    pub fn add(&mut self, t: u64, partial: P) -> Option<Vec<&P>> {
+        let Some(w) = self.window else {
+            self.partials.clear();
+            self.partials.insert(t, partial);
+            return Some(self.partials.values().collect());
+        };
+        self.partials.insert(t, partial);
+        // Keep only what a window ending at or after the next multiple of the slide can still need.
+        let next_due = t.div_ceil(w.slide) * w.slide;
+        let oldest_needed = next_due.saturating_sub(w.length);
+        self.partials.retain(|&pt, _| pt > oldest_needed);
+        if t % w.slide != 0 {
+            return None;
+        }
+        let from = t.saturating_sub(w.length);
+        Some(self.partials.range(from + 1..=t).map(|(_, p)| p).collect())
+    }
+}

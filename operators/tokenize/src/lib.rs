@@ -1,0 +1,36 @@
+//! `tokenize`: splits each line of text into words (on Unicode whitespace), one text record per word.
+//!
+//! Words borrow from the input batch, so the guest allocates nothing per word.
+
+use weir::Record;
+
+/// Splits a line into words.
+#[weir::flat_map]
+pub fn tokenize<'a>(line: &'a Record<'_>) -> impl Iterator<Item = Record<'a>> {
+    line.as_text().unwrap_or_default().split_whitespace().map(Record::text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tokenize;
+    use weir::testing::Harness;
+
+    #[test]
+    fn splits_on_any_whitespace_and_keeps_order() {
+        let out = Harness::<Tokenize>::new().run_texts(&["the quick  brown", "\tfox\n", ""]).unwrap();
+        assert_eq!(out.texts(), vec!["the", "quick", "brown", "fox"]);
+        assert!(out.rejected.is_empty());
+    }
+
+    #[test]
+    fn words_keep_the_line_event_time() {
+        let out = Harness::<Tokenize>::new().run_texts(&["a b"]).unwrap();
+        assert!(out.records.iter().all(|r| r.time == 1000));
+    }
+
+    #[test]
+    fn non_text_values_yield_no_words() {
+        let out = Harness::<Tokenize>::new().run(&[weir::Record::i64(5)]).unwrap();
+        assert!(out.records.is_empty());
+    }
+}

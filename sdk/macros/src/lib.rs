@@ -1,0 +1,166 @@
+//! Attribute macros behind `#[weir::map]`, `#[weir::flat_map]`, `#[weir::filter]` and `#[weir::filter_map]`.
+//!
+//! Each keeps the author's function as it is and adds a unit struct (the function's name in PascalCase)
+//! implementing `weir::Operator` — one loop over the whole batch — plus, on wasm32, the component export.
+//! Authors never see wit-bindgen.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as Tokens};
+use quote::quote;
+use syn::{Ident, ItemFn, LitStr, ReturnType, Type, parse_macro_input};
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Map,
+    FlatMap,
+    Filter,
+    FilterMap,
+}
+
+struct Args {
+    name: Option<LitStr>,
+    params: Vec<LitStr>,
+}
+
+fn parse_args(attr: TokenStream) -> syn::Result<Args> {
+    let mut args = Args { name: None, params: Vec::new() };
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("name") {
+            args.name = Some(meta.value()?.parse()?);
+            Ok(())
+        } else if meta.path.is_ident("params") {
+            let list: syn::ExprArray = meta.value()?.parse()?;
+            for e in list.elems {
+                match e {
+                    syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => args.params.push(s),
+                    other => return Err(syn::Error::new_spanned(other, "parameter names must be string literals")),
+                }
+            }
+            Ok(())
+        } else {
+            Err(meta.error("expected `name = \"...\"` or `params = [\"...\"]`"))
+        }
+    });
+    syn::parse::Parser::parse(parser, attr)?;
+    Ok(args)
+}
+
+/// True when the function's declared return type is a `Result`, i.e. it can refuse a record.
+fn returns_result(f: &ItemFn) -> bool {
+    match &f.sig.output {
+        ReturnType::Type(_, ty) => match ty.as_ref() {
+            Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
+            _ => false,
+        },
+        ReturnType::Default => false,
+    }
+}
+
+/// True when the function takes `&Record`, so what it returns may borrow from the record.
+fn takes_ref(f: &ItemFn) -> bool {
+    matches!(f.sig.inputs.first(), Some(syn::FnArg::Typed(t)) if matches!(t.ty.as_ref(), Type::Reference(_)))
+}
+
+fn pascal(name: &str) -> String {
+    name.split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The per-record body run inside the generated batch loop; `record`, `index` and `input` are in scope.
+fn per_record(kind: Kind, f: &Ident, fallible: bool, by_ref: bool) -> Tokens {
+    let emit = |value: Tokens| match kind {
+        Kind::Map => quote! { out.push(&#value, time); },
+        Kind::FlatMap => quote! { for r in #value { out.push(&r, time); } },
+        Kind::Filter => quote! { if #value { out.keep(input, index); } },
+        Kind::FilterMap => quote! { if let ::std::option::Option::Some(r) = #value { out.push(&r, time); } },
+    };
+    let call = if by_ref || matches!(kind, Kind::Filter) { quote! { #f(&record) } } else { quote! { #f(record) } };
+    if fallible {
+        let ok = emit(quote! { v });
+        quote! {
+            match #call {
+                ::std::result::Result::Ok(v) => { #ok }
+                ::std::result::Result::Err(e) => out.reject(index, e),
+            }
+        }
+    } else {
+        emit(call)
+    }
+}
+
+fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
+    let args = match parse_args(attr) {
+        Ok(a) => a,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    let func = parse_macro_input!(item as ItemFn);
+    let f = &func.sig.ident;
+    let vis = &func.vis;
+    let op = Ident::new(&pascal(&f.to_string()), Span::call_site());
+    let body = per_record(kind, f, returns_result(&func), takes_ref(&func));
+    let kind_tokens = match kind {
+        Kind::Map => quote!(Map),
+        Kind::FlatMap => quote!(FlatMap),
+        Kind::Filter => quote!(Filter),
+        Kind::FilterMap => quote!(FilterMap),
+    };
+    let name = match &args.name {
+        Some(n) => quote!(#n),
+        None => quote!(env!("CARGO_PKG_NAME")),
+    };
+    let params = &args.params;
+    let doc = format!("The Weir operator built from [`{f}`].");
+    quote! {
+        #func
+
+        #[doc = #doc]
+        #vis struct #op;
+
+        impl ::weir::Operator for #op {
+            const NAME: &'static str = #name;
+            const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+            const KIND: ::weir::TransformKind = ::weir::TransformKind::#kind_tokens;
+            const PARAMS: &'static [&'static str] = &[#(#params),*];
+
+            fn process(input: &::weir::packed::Batch, out: &mut ::weir::Output) {
+                for index in 0..input.len() {
+                    let record = ::weir::Record::from_ref(input.get(index));
+                    let time = record.time;
+                    #body
+                }
+            }
+        }
+
+        ::weir::__export_transform!(#op);
+    }
+    .into()
+}
+
+/// Turns `fn(Record) -> Record` (or `-> Result<Record, E>`) into a map operator.
+#[proc_macro_attribute]
+pub fn map(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Map, attr, item)
+}
+
+/// Turns `fn(Record) -> impl IntoIterator<Item = Record>` (or a `Result` of one) into a flat-map operator.
+#[proc_macro_attribute]
+pub fn flat_map(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::FlatMap, attr, item)
+}
+
+/// Turns `fn(&Record) -> bool` (or `-> Result<bool, E>`) into a filter operator.
+#[proc_macro_attribute]
+pub fn filter(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::Filter, attr, item)
+}
+
+/// Turns `fn(Record) -> Option<Record>` (or `-> Result<Option<Record>, E>`) into a filter-map operator.
+#[proc_macro_attribute]
+pub fn filter_map(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(Kind::FilterMap, attr, item)
+}

@@ -1,0 +1,104 @@
+//! The wit-bindgen guest bindings and the glue the attribute macros expand to. Not for authors.
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "transform",
+        pub_export_macro: true,
+        export_macro_name: "__export_transform_world",
+        default_bindings_module: "weir::__private::bindings",
+    });
+}
+
+use bindings::weir::operator::types as wit;
+
+use crate::operator::{Operator, Output, TransformKind, set_params};
+use crate::packed::Batch;
+
+/// Builds the WIT descriptor of operator `O`.
+pub fn describe<O: Operator>() -> wit::Descriptor {
+    wit::Descriptor {
+        name: O::NAME.to_string(),
+        version: O::VERSION.to_string(),
+        kind: match O::KIND {
+            TransformKind::Map => wit::TransformKind::Map,
+            TransformKind::FlatMap => wit::TransformKind::FlatMap,
+            TransformKind::Filter => wit::TransformKind::Filter,
+            TransformKind::FilterMap => wit::TransformKind::FilterMap,
+            TransformKind::Batch => wit::TransformKind::Batch,
+        },
+        params: O::PARAMS.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+/// Validates and stores the job parameters of operator `O`.
+pub fn init<O: Operator>(params: Vec<wit::Param>) -> Result<(), String> {
+    set_params::<O>(params.into_iter().map(|p| (p.name, p.value)).collect())
+}
+
+/// Runs operator `O` over one WIT batch: the columns move into a packed batch without copying.
+pub fn process<O: Operator>(_batch_time: i64, input: wit::Batch) -> wit::Output {
+    let input = Batch {
+        keys: input.keys,
+        key_offsets: input.key_offsets,
+        values: input.values,
+        value_offsets: input.value_offsets,
+        kinds: input.kinds,
+        event_times: input.event_times,
+    };
+    let mut out = Output::default();
+    if let Err(e) = input.validate() {
+        out.fail(e);
+    } else {
+        O::process(&input, &mut out);
+    }
+    let mut errors: Vec<wit::Error> = out
+        .rejected
+        .into_iter()
+        .map(|(index, reason)| wit::Error::BadRecord(wit::BadRecord { index, reason }))
+        .collect();
+    errors.extend(out.fatal.map(wit::Error::Fatal));
+    let r = out.records;
+    wit::Output {
+        records: wit::Batch {
+            keys: r.keys,
+            key_offsets: r.key_offsets,
+            values: r.values,
+            value_offsets: r.value_offsets,
+            kinds: r.kinds,
+            event_times: r.event_times,
+        },
+        errors,
+    }
+}
+
+/// Sends a line to the host log.
+pub fn log(level: wit::LogLevel, message: &str) {
+    bindings::log(level, message);
+}
+
+/// Exports operator type `$op` as the component's `transform` world. Expanded by the attribute macros.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_transform {
+    ($op:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::__private::bindings::weir::operator::types as __wit;
+            struct __WeirGuest;
+            impl $crate::__private::bindings::Guest for __WeirGuest {
+                fn describe() -> __wit::Descriptor {
+                    $crate::__private::describe::<$op>()
+                }
+                fn init(params: ::std::vec::Vec<__wit::Param>) -> ::std::result::Result<(), ::std::string::String> {
+                    $crate::__private::init::<$op>(params)
+                }
+                fn process(batch_time: i64, input: __wit::Batch) -> __wit::Output {
+                    $crate::__private::process::<$op>(batch_time, input)
+                }
+            }
+            $crate::__private::bindings::__export_transform_world!(__WeirGuest with_types_in $crate::__private::bindings);
+        };
+    };
+}

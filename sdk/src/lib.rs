@@ -1,0 +1,50 @@
+//! # weir-sdk
+//!
+//! Write Weir stream operators as plain per-record Rust functions. Depend on this crate under the name
+//! `weir` and put one attribute on one function; the attribute builds the whole WebAssembly component:
+//!
+//! ```toml
+//! [dependencies]
+//! weir = { package = "weir-sdk", version = "0.1" }
+//! ```
+//!
+//! ```ignore
+//! use weir::Record;
+//!
+//! #[weir::flat_map]
+//! fn tokenize(r: Record<'_>) -> impl Iterator<Item = Record<'_>> {
+//!     let text = match r.value { weir::Value::Text(std::borrow::Cow::Borrowed(s)) => s, _ => "" };
+//!     text.split_whitespace().map(Record::text)
+//! }
+//! ```
+//!
+//! The attributes are [`map`], [`flat_map`], [`filter`] and [`filter_map`]. Each also defines a unit
+//! struct named after the function in PascalCase (`tokenize` → `Tokenize`) that [`testing::Harness`] runs
+//! natively. A function may return `Result<_, E: Display>`: an `Err` sends that input record to the job's
+//! dead-letter output with the message as the reason. Output records left at time 0 inherit the input's
+//! event time. Declared parameters (`#[weir::map(params = ["sep"])]`) are read with [`param`]; any other
+//! parameter in the job spec is refused before the job starts.
+//!
+//! Build with `weir op build <dir>` or `cargo build --release --target wasm32-wasip2`.
+
+extern crate self as weir;
+
+pub mod log;
+pub mod operator;
+pub mod packed;
+pub mod record;
+pub mod testing;
+
+#[cfg(feature = "guest")]
+mod guest;
+
+pub use operator::{Operator, Output, TransformKind, param, set_params};
+pub use record::{Record, Value};
+pub use weir_sdk_macros::{filter, filter_map, flat_map, map};
+
+/// Glue used by the attribute macros' expansions; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(feature = "guest")]
+    pub use crate::guest::{bindings, describe, init, process};
+}

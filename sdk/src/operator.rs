@@ -1,0 +1,149 @@
+//! The operator trait the attribute macros implement, the per-batch output builder and job parameters.
+
+use std::cell::RefCell;
+use std::fmt::Display;
+
+use crate::Record;
+use crate::packed::Batch;
+
+/// The kind of per-record function behind a transform (mirrors the WIT `transform-kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransformKind {
+    /// One record in, one out.
+    Map,
+    /// One record in, zero or more out.
+    FlatMap,
+    /// One record in, itself or nothing out.
+    Filter,
+    /// One record in, zero or one out.
+    FilterMap,
+    /// A whole batch in, any batch out.
+    Batch,
+}
+
+/// A transform operator. `#[weir::map]` and its siblings implement it; authors rarely write it by hand.
+pub trait Operator {
+    /// Operator name (the crate name by default).
+    const NAME: &'static str;
+    /// Operator version (the crate version by default).
+    const VERSION: &'static str;
+    /// What kind of function it is.
+    const KIND: TransformKind;
+    /// Parameter names `init` accepts.
+    const PARAMS: &'static [&'static str];
+
+    /// Processes one whole batch, the only required method.
+    fn process(input: &Batch, out: &mut Output);
+}
+
+/// What an operator produces for one batch: records, bad input records and perhaps a fatal error.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Records produced, in order.
+    pub records: Batch,
+    /// Input records refused, by index, with the reason.
+    pub rejected: Vec<(u32, String)>,
+    /// Set when the whole batch must fail.
+    pub fatal: Option<String>,
+}
+
+impl Output {
+    /// Appends a record produced from input record `input_time`'s record; a record left at time 0
+    /// inherits the input's event time, so authors need not copy it.
+    ///
+    /// ```
+    /// let mut out = weir_sdk::Output::default();
+    /// out.push(&weir_sdk::Record::text("a"), 42);
+    /// assert_eq!(out.records.get(0).time, 42);
+    /// ```
+    pub fn push(&mut self, r: &Record<'_>, input_time: i64) {
+        r.push_to(&mut self.records);
+        if r.time == 0 {
+            if let Some(t) = self.records.event_times.last_mut() {
+                *t = input_time;
+            }
+        }
+    }
+
+    /// Copies input record `index` unchanged (what a filter keeps).
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut input = Batch::new();
+    /// input.push(None, ValueRef::Text("a"), 1);
+    /// let mut out = weir_sdk::Output::default();
+    /// out.keep(&input, 0);
+    /// assert_eq!(out.records, input);
+    /// ```
+    pub fn keep(&mut self, input: &Batch, index: usize) {
+        self.records.push_from(input, index);
+    }
+
+    /// Refuses input record `index`; it goes to the dead-letter output with `reason`.
+    ///
+    /// ```
+    /// let mut out = weir_sdk::Output::default();
+    /// out.reject(3, "no separator");
+    /// assert_eq!(out.rejected, vec![(3, "no separator".to_string())]);
+    /// ```
+    pub fn reject(&mut self, index: usize, reason: impl Display) {
+        self.rejected.push((index as u32, reason.to_string()));
+    }
+
+    /// Fails the whole batch.
+    ///
+    /// ```
+    /// let mut out = weir_sdk::Output::default();
+    /// out.fail("lost my configuration");
+    /// assert!(out.fatal.is_some());
+    /// ```
+    pub fn fail(&mut self, reason: impl Display) {
+        self.fatal = Some(reason.to_string());
+    }
+}
+
+thread_local! {
+    // One plugin instance runs on one thread, so per-thread parameters are per-instance parameters
+    // (and keep native tests running in parallel apart).
+    static PARAMS: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The value of job parameter `name`, as given in the job spec.
+///
+/// ```
+/// weir_sdk::set_params::<Noop>(vec![("sep".into(), ",".into())]).unwrap();
+/// assert_eq!(weir_sdk::param("sep").as_deref(), Some(","));
+/// assert_eq!(weir_sdk::param("other"), None);
+/// # struct Noop;
+/// # impl weir_sdk::Operator for Noop {
+/// #     const NAME: &'static str = "noop"; const VERSION: &'static str = "0";
+/// #     const KIND: weir_sdk::TransformKind = weir_sdk::TransformKind::Map;
+/// #     const PARAMS: &'static [&'static str] = &["sep"];
+/// #     fn process(_: &weir_sdk::packed::Batch, _: &mut weir_sdk::Output) {}
+/// # }
+/// ```
+pub fn param(name: &str) -> Option<String> {
+    PARAMS.with(|p| p.borrow().iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+}
+
+/// Checks parameters against the operator's declared names and stores them for [`param`].
+///
+/// ```
+/// # struct Noop;
+/// # impl weir_sdk::Operator for Noop {
+/// #     const NAME: &'static str = "noop"; const VERSION: &'static str = "0";
+/// #     const KIND: weir_sdk::TransformKind = weir_sdk::TransformKind::Map;
+/// #     const PARAMS: &'static [&'static str] = &["sep"];
+/// #     fn process(_: &weir_sdk::packed::Batch, _: &mut weir_sdk::Output) {}
+/// # }
+/// let err = weir_sdk::set_params::<Noop>(vec![("sepp".into(), ",".into())]).unwrap_err();
+/// assert!(err.contains("`sepp`"));
+/// ```
+pub fn set_params<O: Operator>(params: Vec<(String, String)>) -> Result<(), String> {
+    if let Some((bad, _)) = params.iter().find(|(k, _)| !O::PARAMS.contains(&k.as_str())) {
+        let accepted = if O::PARAMS.is_empty() { "none".to_string() } else { O::PARAMS.join(", ") };
+        return Err(format!("operator `{}` has no parameter `{bad}` (it accepts: {accepted})", O::NAME));
+    }
+    PARAMS.with(|p| *p.borrow_mut() = params);
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! The packed columnar batch layout shared by the host and plugins (see `wit/operator.wit`, `batch`).
+//!
+//! One growable buffer per column keeps a batch to six allocations however many records it holds,
+//! and lets it cross the Wasm boundary as six flat lists.
+
+use serde::{Deserialize, Serialize};
+
+/// Set in a record's kind byte when the record has a key.
+pub const HAS_KEY: u8 = 0x80;
+
+/// The kind of a record's value, stored in the low bits of its kind byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    /// UTF-8 text.
+    Text = 0,
+    /// A signed 64-bit integer, 8 bytes little-endian.
+    I64 = 1,
+    /// A 64-bit float, 8 bytes little-endian.
+    F64 = 2,
+    /// Opaque bytes.
+    Bytes = 3,
+    /// A UTF-8 JSON document.
+    Json = 4,
+}
+
+impl Kind {
+    /// Decodes the low bits of a kind byte; unknown kinds read as bytes.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Kind, HAS_KEY};
+    /// assert_eq!(Kind::from_byte(1 | HAS_KEY), Kind::I64);
+    /// assert_eq!(Kind::from_byte(9), Kind::Bytes);
+    /// ```
+    pub fn from_byte(b: u8) -> Kind {
+        match b & !HAS_KEY {
+            0 => Kind::Text,
+            1 => Kind::I64,
+            2 => Kind::F64,
+            4 => Kind::Json,
+            _ => Kind::Bytes,
+        }
+    }
+}
+
+/// A value borrowed from a packed batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    /// UTF-8 text.
+    Text(&'a str),
+    /// A signed 64-bit integer.
+    I64(i64),
+    /// A 64-bit float.
+    F64(f64),
+    /// Opaque bytes (also what text that is not valid UTF-8 reads as).
+    Bytes(&'a [u8]),
+    /// A JSON document.
+    Json(&'a str),
+}
+
+impl<'a> ValueRef<'a> {
+    /// The kind of this value.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Kind, ValueRef};
+    /// assert_eq!(ValueRef::I64(3).kind(), Kind::I64);
+    /// ```
+    pub fn kind(&self) -> Kind {
+        match self {
+            ValueRef::Text(_) => Kind::Text,
+            ValueRef::I64(_) => Kind::I64,
+            ValueRef::F64(_) => Kind::F64,
+            ValueRef::Bytes(_) => Kind::Bytes,
+            ValueRef::Json(_) => Kind::Json,
+        }
+    }
+
+    fn decode(kind: Kind, bytes: &'a [u8]) -> ValueRef<'a> {
+        let text = |wrap: fn(&'a str) -> ValueRef<'a>| match std::str::from_utf8(bytes) {
+            Ok(s) => wrap(s),
+            Err(_) => ValueRef::Bytes(bytes),
+        };
+        match kind {
+            Kind::Text => text(ValueRef::Text),
+            Kind::Json => text(ValueRef::Json),
+            Kind::I64 => match <[u8; 8]>::try_from(bytes) {
+                Ok(b) => ValueRef::I64(i64::from_le_bytes(b)),
+                Err(_) => ValueRef::Bytes(bytes),
+            },
+            Kind::F64 => match <[u8; 8]>::try_from(bytes) {
+                Ok(b) => ValueRef::F64(f64::from_le_bytes(b)),
+                Err(_) => ValueRef::Bytes(bytes),
+            },
+            Kind::Bytes => ValueRef::Bytes(bytes),
+        }
+    }
+}
+
+/// One record borrowed from a packed batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RecordRef<'a> {
+    /// The key, if the record has one.
+    pub key: Option<&'a [u8]>,
+    /// The value.
+    pub value: ValueRef<'a>,
+    /// Event time in milliseconds since the Unix epoch.
+    pub time: i64,
+}
+
+/// Why a packed batch is malformed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayoutError(pub String);
+
+impl std::fmt::Display for LayoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "malformed batch: {}", self.0)
+    }
+}
+
+impl std::error::Error for LayoutError {}
+
+/// A batch of records packed column by column.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    /// All key bytes, concatenated.
+    pub keys: Vec<u8>,
+    /// Start of each key in `keys`, plus the end of the last one (starts at 0).
+    pub key_offsets: Vec<u32>,
+    /// All value bytes, concatenated.
+    pub values: Vec<u8>,
+    /// Start of each value in `values`, plus the end of the last one (starts at 0).
+    pub value_offsets: Vec<u32>,
+    /// One kind byte per record: a [`Kind`], with [`HAS_KEY`] set for keyed records.
+    pub kinds: Vec<u8>,
+    /// One event time per record.
+    pub event_times: Vec<i64>,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch::new()
+    }
+}
+
+impl Batch {
+    /// An empty batch.
+    ///
+    /// ```
+    /// assert!(weir_sdk::packed::Batch::new().is_empty());
+    /// ```
+    pub fn new() -> Batch {
+        Batch::with_capacity(0, 0)
+    }
+
+    /// An empty batch with room for `records` records of `bytes` value bytes in all.
+    ///
+    /// ```
+    /// let b = weir_sdk::packed::Batch::with_capacity(10, 100);
+    /// assert_eq!(b.len(), 0);
+    /// ```
+    pub fn with_capacity(records: usize, bytes: usize) -> Batch {
+        let mut key_offsets = Vec::with_capacity(records + 1);
+        key_offsets.push(0);
+        let mut value_offsets = Vec::with_capacity(records + 1);
+        value_offsets.push(0);
+        Batch {
+            keys: Vec::new(),
+            key_offsets,
+            values: Vec::with_capacity(bytes),
+            value_offsets,
+            kinds: Vec::with_capacity(records),
+            event_times: Vec::with_capacity(records),
+        }
+    }
+
+    /// Number of records.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut b = Batch::new();
+    /// b.push(None, ValueRef::Text("a"), 0);
+    /// assert_eq!(b.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// True when the batch holds no record.
+    ///
+    /// ```
+    /// assert!(weir_sdk::packed::Batch::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// Appends a record.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut b = Batch::new();
+    /// b.push(Some(b"k"), ValueRef::I64(7), 1000);
+    /// assert_eq!(b.get(0).key, Some(&b"k"[..]));
+    /// assert_eq!(b.get(0).value, ValueRef::I64(7));
+    /// ```
+    pub fn push(&mut self, key: Option<&[u8]>, value: ValueRef<'_>, time: i64) {
+        match value {
+            ValueRef::Text(s) | ValueRef::Json(s) => self.push_raw(key, value.kind(), s.as_bytes(), time),
+            ValueRef::Bytes(b) => self.push_raw(key, Kind::Bytes, b, time),
+            ValueRef::I64(v) => self.push_raw(key, Kind::I64, &v.to_le_bytes(), time),
+            ValueRef::F64(v) => self.push_raw(key, Kind::F64, &v.to_le_bytes(), time),
+        }
+    }
+
+    /// Appends a record from its raw parts: value bytes already encoded for `kind`.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, Kind, ValueRef};
+    /// let mut b = Batch::new();
+    /// b.push_raw(None, Kind::Text, b"hi", 5);
+    /// assert_eq!(b.get(0).value, ValueRef::Text("hi"));
+    /// ```
+    pub fn push_raw(&mut self, key: Option<&[u8]>, kind: Kind, value: &[u8], time: i64) {
+        let mut kind = kind as u8;
+        if let Some(k) = key {
+            self.keys.extend_from_slice(k);
+            kind |= HAS_KEY;
+        }
+        self.key_offsets.push(self.keys.len() as u32);
+        self.values.extend_from_slice(value);
+        self.value_offsets.push(self.values.len() as u32);
+        self.kinds.push(kind);
+        self.event_times.push(time);
+    }
+
+    /// Copies record `i` of `other` onto the end of this batch, bytes as they are.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut a = Batch::new();
+    /// a.push(Some(b"x"), ValueRef::F64(1.5), 3);
+    /// let mut b = Batch::new();
+    /// b.push_from(&a, 0);
+    /// assert_eq!(a, b);
+    /// ```
+    pub fn push_from(&mut self, other: &Batch, i: usize) {
+        let kind = other.kinds[i];
+        let key = (kind & HAS_KEY != 0).then(|| other.key_bytes(i));
+        self.push_raw(key, Kind::from_byte(kind), other.value_bytes(i), other.event_times[i]);
+    }
+
+    /// Appends every record of `other`.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut a = Batch::new();
+    /// a.push(None, ValueRef::Text("a"), 0);
+    /// let mut b = a.clone();
+    /// b.append(&a);
+    /// assert_eq!(b.len(), 2);
+    /// assert_eq!(b.get(1).value, ValueRef::Text("a"));
+    /// ```
+    pub fn append(&mut self, other: &Batch) {
+        let (kb, vb) = (self.keys.len() as u32, self.values.len() as u32);
+        self.keys.extend_from_slice(&other.keys);
+        self.values.extend_from_slice(&other.values);
+        self.key_offsets.extend(other.key_offsets[1..].iter().map(|o| o + kb));
+        self.value_offsets.extend(other.value_offsets[1..].iter().map(|o| o + vb));
+        self.kinds.extend_from_slice(&other.kinds);
+        self.event_times.extend_from_slice(&other.event_times);
+    }
+
+    /// The key bytes of record `i` (empty for a record without a key).
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut b = Batch::new();
+    /// b.push(Some(b"key"), ValueRef::I64(1), 0);
+    /// assert_eq!(b.key_bytes(0), b"key");
+    /// ```
+    pub fn key_bytes(&self, i: usize) -> &[u8] {
+        &self.keys[self.key_offsets[i] as usize..self.key_offsets[i + 1] as usize]
+    }
+
+    /// The encoded value bytes of record `i`.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut b = Batch::new();
+    /// b.push(None, ValueRef::Text("v"), 0);
+    /// assert_eq!(b.value_bytes(0), b"v");
+    /// ```
+    pub fn value_bytes(&self, i: usize) -> &[u8] {
+        &self.values[self.value_offsets[i] as usize..self.value_offsets[i + 1] as usize]
+    }
+
+    /// The value kind of record `i`.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, Kind, ValueRef};
+    /// let mut b = Batch::new();
+    /// b.push(Some(b"k"), ValueRef::F64(0.5), 0);
+    /// assert_eq!(b.kind(0), Kind::F64);
+    /// ```
+    pub fn kind(&self, i: usize) -> Kind {
+        Kind::from_byte(self.kinds[i])
+    }
+
+    /// Record `i`, borrowed.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut b = Batch::new();
+    /// b.push(None, ValueRef::Json("{}"), 9);
+    /// let r = b.get(0);
+    /// assert_eq!((r.key, r.value, r.time), (None, ValueRef::Json("{}"), 9));
+    /// ```
+    pub fn get(&self, i: usize) -> RecordRef<'_> {
+        let kind = self.kinds[i];
+        RecordRef {
+            key: (kind & HAS_KEY != 0).then(|| self.key_bytes(i)),
+            value: ValueRef::decode(Kind::from_byte(kind), self.value_bytes(i)),
+            time: self.event_times[i],
+        }
+    }
+
+    /// All records, in order.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut b = Batch::new();
+    /// b.push(None, ValueRef::I64(1), 0);
+    /// b.push(None, ValueRef::I64(2), 0);
+    /// let sum: i64 = b.iter().map(|r| match r.value { ValueRef::I64(v) => v, _ => 0 }).sum();
+    /// assert_eq!(sum, 3);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = RecordRef<'_>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Checks that the columns agree with each other, as the host must before trusting a plugin's output.
+    ///
+    /// ```
+    /// use weir_sdk::packed::Batch;
+    /// let mut b = Batch::new();
+    /// assert!(b.validate().is_ok());
+    /// b.kinds.push(0);
+    /// assert!(b.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), LayoutError> {
+        let n = self.kinds.len();
+        if self.event_times.len() != n || self.key_offsets.len() != n + 1 || self.value_offsets.len() != n + 1 {
+            return Err(LayoutError(format!(
+                "{n} kinds but {} event times, {} key offsets and {} value offsets",
+                self.event_times.len(),
+                self.key_offsets.len(),
+                self.value_offsets.len()
+            )));
+        }
+        check_offsets("key", &self.key_offsets, self.keys.len())?;
+        check_offsets("value", &self.value_offsets, self.values.len())
+    }
+}
+
+fn check_offsets(what: &str, offsets: &[u32], len: usize) -> Result<(), LayoutError> {
+    if offsets[0] != 0 || offsets.windows(2).any(|w| w[0] > w[1]) || *offsets.last().unwrap_or(&0) as usize != len {
+        return Err(LayoutError(format!("{what} offsets do not cover the {len} {what} bytes in order")));
+    }
+    Ok(())
+}
