@@ -117,7 +117,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     let batcher = Batcher {
         interval: plan.interval,
         first_time,
-        sources: plan.sources.len(),
+        sources: plan.sources.iter().map(|(n, _)| n.clone()).collect(),
         rx,
         feeds,
         shared: shared.clone(),

@@ -1,0 +1,49 @@
+//! Helpers shared by Weir's end-to-end tests: where the built binary and components are, and how to
+//! run a job spec in-process and read its JSON-lines output.
+
+use std::path::{Path, PathBuf};
+
+use weir::job::{RunOptions, RunReport};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The `weir` binary built by `cargo build` (scripts/test.sh builds it before the tests run).
+pub fn weir_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
+    let bin = target.join("debug").join("weir");
+    assert!(bin.is_file(), "{} is missing: run `cargo build -p weir` (scripts/test.sh does)", bin.display());
+    bin
+}
+
+/// The folder holding the built operator components.
+pub fn operators_dir() -> PathBuf {
+    repo_root().join("operators/target/wasm32-wasip2/release")
+}
+
+/// Path of a built operator component, e.g. `plugin("tokenize")`.
+pub fn plugin(name: &str) -> PathBuf {
+    let p = operators_dir().join(format!("{name}.wasm"));
+    assert!(p.is_file(), "{} is missing: build the operators (scripts/test.sh does)", p.display());
+    p
+}
+
+/// Replaces `{operators}` in a spec with the components' folder.
+pub fn with_operators(spec: &str) -> String {
+    spec.replace("{operators}", &operators_dir().display().to_string())
+}
+
+/// Runs the spec at `spec_path` in-process with `workers` workers.
+pub fn run_spec(spec_path: &Path, workers: usize) -> anyhow::Result<RunReport> {
+    let mut plan = weir::graph::load(spec_path)?;
+    plan.workers = workers;
+    Ok(weir::job::run(plan, RunOptions::default())?)
+}
+
+/// The lines of a JSON-lines file, parsed.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display()))).collect()
+}

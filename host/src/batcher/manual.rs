@@ -22,7 +22,7 @@ impl SourceUnits {
 }
 
 pub(super) fn run(b: &Batcher) -> u64 {
-    let mut units: Vec<SourceUnits> = (0..b.sources).map(|_| SourceUnits::default()).collect();
+    let mut units: Vec<SourceUnits> = (0..b.sources.len()).map(|_| SourceUnits::default()).collect();
     let mut batches = 0;
     let mut time = b.first_time;
     loop {
@@ -32,7 +32,7 @@ pub(super) fn run(b: &Batcher) -> u64 {
                 break;
             };
             let u = &mut units[env.source];
-            match b.absorb(env.event, &mut u.current) {
+            match b.absorb(env.source, env.event, &mut u.current) {
                 Some(SourceEvent::UnitEnd) => {
                     let unit = std::mem::take(&mut u.current);
                     u.complete.push_back(unit);

@@ -61,8 +61,8 @@ pub struct Batcher {
     pub interval: u64,
     /// Time of the first batch.
     pub first_time: u64,
-    /// Number of sources.
-    pub sources: usize,
+    /// Source names, by index.
+    pub sources: Vec<String>,
     /// Where records arrive from.
     pub rx: flume::Receiver<Envelope>,
     /// One feed per worker.
@@ -83,7 +83,7 @@ impl Batcher {
     }
 
     /// Handles a source event that is not data; data goes to `pending`.
-    fn absorb(&self, event: SourceEvent, pending: &mut Batch) -> Option<SourceEvent> {
+    fn absorb(&self, source: usize, event: SourceEvent, pending: &mut Batch) -> Option<SourceEvent> {
         match event {
             SourceEvent::Data(b) => {
                 if pending.is_empty() {
@@ -94,7 +94,7 @@ impl Batcher {
                 None
             }
             SourceEvent::Bad { input, reason } => {
-                self.dead.raw("source", &input, &reason);
+                self.dead.raw(&self.sources[source], &input, &reason);
                 None
             }
             other => Some(other),

@@ -18,8 +18,8 @@ pub fn first_batch_time(interval: u64) -> u64 {
 }
 
 pub(super) fn run(b: &Batcher) -> u64 {
-    let mut pending: Vec<Batch> = (0..b.sources).map(|_| Batch::new()).collect();
-    let mut finished = vec![false; b.sources];
+    let mut pending: Vec<Batch> = (0..b.sources.len()).map(|_| Batch::new()).collect();
+    let mut finished = vec![false; b.sources.len()];
     let mut time = b.first_time;
     let mut batches = 0;
     loop {
@@ -30,7 +30,7 @@ pub(super) fn run(b: &Batcher) -> u64 {
             let step = deadline.min(Instant::now() + Duration::from_millis(100));
             match b.rx.recv_deadline(step) {
                 Ok(env) => {
-                    if let Some(SourceEvent::Finished) = b.absorb(env.event, &mut pending[env.source]) {
+                    if let Some(SourceEvent::Finished) = b.absorb(env.source, env.event, &mut pending[env.source]) {
                         finished[env.source] = true;
                     }
                 }

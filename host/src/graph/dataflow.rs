@@ -45,13 +45,14 @@ impl JobContext {
         w.map(|w| Window { length: w.length.0, slide: w.slide.map_or(self.plan.interval, |s| s.0) })
     }
 
-    fn reduce(&self, name: &str, aggregation: Aggregation, window: Option<WindowSpec>) -> ReduceConfig {
+    fn reduce(&self, name: &str, from: &str, aggregation: Aggregation, window: Option<WindowSpec>) -> ReduceConfig {
+        let step = self.plan.slide(from);
         ReduceConfig {
             name: name.into(),
             aggregation,
             window: self.window(window),
-            first_time: self.first_time,
-            interval: self.plan.interval,
+            first_time: Plan::align(self.first_time, step),
+            interval: step,
             shared: self.shared.clone(),
             dead: self.dead.clone(),
         }
@@ -90,9 +91,9 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             ),
             StreamSpec::Tokenize { .. } => input.apply(name, Tokenize),
             StreamSpec::MapToPair { value, .. } => input.apply(name, MapToPair { value: *value }),
-            StreamSpec::ReduceByKey { reducer, window, .. } => input.aggregate(ctx.reduce(name, Aggregation::ByKey(*reducer), *window)),
-            StreamSpec::Count { window, .. } => input.aggregate(ctx.reduce(name, Aggregation::Count, *window)),
-            StreamSpec::CountByValue { window, .. } => input.aggregate(ctx.reduce(name, Aggregation::CountByValue, *window)),
+            StreamSpec::ReduceByKey { reducer, window, from } => input.aggregate(ctx.reduce(name, from, Aggregation::ByKey(*reducer), *window)),
+            StreamSpec::Count { window, from } => input.aggregate(ctx.reduce(name, from, Aggregation::Count, *window)),
+            StreamSpec::CountByValue { window, from } => input.aggregate(ctx.reduce(name, from, Aggregation::CountByValue, *window)),
         };
         nodes.insert(name, out);
     }
@@ -100,7 +101,8 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
         // Only worker 0 writes, so only it opens files.
         let sink = if scope.index() == 0 { Some(sink::build(name, spec)?) } else { None };
         let input = nodes[spec.from()].clone().probe_with(probe);
-        input.sink_to(name, sink, ctx.first_time, plan.interval, ctx.shared.clone());
+        let step = plan.slide(spec.from());
+        input.sink_to(name, sink, Plan::align(ctx.first_time, step), step, ctx.shared.clone());
     }
     Ok(inputs)
 }

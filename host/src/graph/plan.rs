@@ -64,6 +64,30 @@ pub struct Plan {
     pub dead_letter: Option<PathBuf>,
 }
 
+impl Plan {
+    /// How often stream (or source) `name` produces a batch, as Spark's `slideDuration`: a windowed
+    /// stream every slide, any other stream as often as its input, a source every interval.
+    pub fn slide(&self, name: &str) -> u64 {
+        match self.streams.iter().find(|(n, _)| n == name) {
+            None => self.interval,
+            Some((_, s)) => match s.window() {
+                Some(w) => w.slide.map_or(self.interval, |m| m.0),
+                None => self.slide(s.from()),
+            },
+        }
+    }
+
+    /// The first time at or after `first_time` that is a multiple of `slide`.
+    ///
+    /// ```
+    /// assert_eq!(weir::graph::Plan::align(1000, 2000), 2000);
+    /// assert_eq!(weir::graph::Plan::align(4000, 2000), 4000);
+    /// ```
+    pub fn align(first_time: u64, slide: u64) -> u64 {
+        first_time.div_ceil(slide) * slide
+    }
+}
+
 struct Checker<'a> {
     path: &'a Path,
     text: &'a str,

@@ -197,6 +197,22 @@ pub enum ReducerKind {
     Max,
 }
 
+impl ReducerKind {
+    /// The name as written in a spec.
+    ///
+    /// ```
+    /// assert_eq!(weir::graph::spec::ReducerKind::Max.name(), "max");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            ReducerKind::Sum => "sum",
+            ReducerKind::Count => "count",
+            ReducerKind::Min => "min",
+            ReducerKind::Max => "max",
+        }
+    }
+}
+
 /// A `[streams.NAME]` table: one operator applied to the stream named in `from`.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]

@@ -128,9 +128,9 @@ pub struct ReduceConfig {
     pub aggregation: Aggregation,
     /// Optional window.
     pub window: Option<Window>,
-    /// First batch time.
+    /// First batch time the input produces.
     pub first_time: u64,
-    /// Batch interval.
+    /// How often the input produces a batch (the batch interval, or the input's window slide).
     pub interval: u64,
     /// Batch progress shared with the batcher.
     pub shared: Arc<Shared>,
@@ -156,7 +156,10 @@ fn combine_local(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
                 let v = if red == ReducerKind::Count { Some(Agg::I64(1)) } else { Agg::of(r.value) };
                 match v {
                     Some(v) => add(p, key, v, red),
-                    None => cfg.dead.record(&cfg.name, time, &r, &format!("{red:?} needs a numeric value, found {:?}", b.kind(i))),
+                    None => {
+                        let reason = format!("reduce_by_key `{}` needs a numeric value, found {}", red.name(), format!("{:?}", b.kind(i)).to_lowercase());
+                        cfg.dead.record(&cfg.name, time, &r, &reason)
+                    }
                 }
             }
         }

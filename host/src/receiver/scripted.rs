@@ -56,7 +56,7 @@ pub async fn run(name: String, path: std::path::PathBuf, out: Outbox) {
     for (i, line) in text.lines().enumerate() {
         let event = match parse_line(line) {
             Ok(batch) => SourceEvent::Data(batch),
-            Err(reason) => SourceEvent::Bad { input: line.to_string(), reason: format!("{}:{}: {reason}", path.display(), i + 1) },
+            Err(reason) => SourceEvent::Bad { input: line.to_string(), reason: format!("line {}: {reason}", i + 1) },
         };
         if !out.send(event).await || !out.send(SourceEvent::UnitEnd).await {
             return;
