@@ -16,12 +16,38 @@ use super::instance::{PluginState, TransformPre};
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub const TICK: Duration = Duration::from_millis(10);
 
+/// Advances the engine's epoch every [`TICK`] while any engine handle or loaded plugin is alive.
+pub(super) struct Ticker(Arc<AtomicBool>);
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Ticker {
+    fn start(engine: &Engine) -> Result<Arc<Ticker>, PluginError> {
+        let ticking = Arc::new(AtomicBool::new(true));
+        let (e, t) = (engine.clone(), ticking.clone());
+        std::thread::Builder::new()
+            .name("weir-epoch".into())
+            .spawn(move || {
+                while t.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    e.increment_epoch();
+                }
+            })
+            .map_err(|e| PluginError::Engine(e.to_string()))?;
+        Ok(Arc::new(Ticker(ticking)))
+    }
+}
+
 /// The process-wide plugin engine.
 pub struct PluginEngine {
     pub(super) engine: Engine,
     linker: Linker<PluginState>,
     cache_dir: PathBuf,
-    ticking: Arc<AtomicBool>,
+    ticker: Arc<Ticker>,
 }
 
 /// A compiled plugin, ready to instantiate on any worker.
@@ -32,12 +58,8 @@ pub struct LoadedPlugin {
     pub hash: String,
     pub(super) pre: TransformPre<PluginState>,
     pub(super) engine: Engine,
-}
-
-impl Drop for PluginEngine {
-    fn drop(&mut self) {
-        self.ticking.store(false, Ordering::Relaxed);
-    }
+    // Deadlines need the epoch to keep moving for as long as the plugin can run.
+    pub(super) ticker: Arc<Ticker>,
 }
 
 fn default_cache_dir() -> PathBuf {
@@ -57,18 +79,8 @@ impl PluginEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(PluginError::engine)?;
         super::instance::Transform::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s).map_err(PluginError::engine)?;
-        let ticking = Arc::new(AtomicBool::new(true));
-        let (e, t) = (engine.clone(), ticking.clone());
-        std::thread::Builder::new()
-            .name("weir-epoch".into())
-            .spawn(move || {
-                while t.load(Ordering::Relaxed) {
-                    std::thread::sleep(TICK);
-                    e.increment_epoch();
-                }
-            })
-            .map_err(|e| PluginError::Engine(e.to_string()))?;
-        Ok(PluginEngine { engine, linker, cache_dir: default_cache_dir(), ticking })
+        let ticker = Ticker::start(&engine)?;
+        Ok(PluginEngine { engine, linker, cache_dir: default_cache_dir(), ticker })
     }
 
     /// Loads a component: from the precompiled cache when its hash is known, else compiles and caches it.
@@ -97,6 +109,6 @@ impl PluginEngine {
         };
         let pre = self.linker.instantiate_pre(&component).map_err(|e| bad(format!("imports something Weir does not offer: {e:#}")))?;
         let pre = TransformPre::new(pre).map_err(|e| bad(format!("does not implement the `transform` world: {e:#}")))?;
-        Ok(LoadedPlugin { path: path.to_path_buf(), hash, pre, engine: self.engine.clone() })
+        Ok(LoadedPlugin { path: path.to_path_buf(), hash, pre, engine: self.engine.clone(), ticker: self.ticker.clone() })
     }
 }

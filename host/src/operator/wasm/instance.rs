@@ -10,7 +10,7 @@ use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use weir_sdk::packed::Batch;
 
-use super::engine::{LoadedPlugin, TICK};
+use super::engine::{LoadedPlugin, TICK, Ticker};
 use super::stdio::Capture;
 use super::{BatchFailure, PluginError};
 
@@ -97,6 +97,8 @@ pub struct PluginInstance {
     stderr: Capture,
     limits: Limits,
     operator: Arc<str>,
+    // Keeps the epoch moving while this instance lives, or its deadline could never fire.
+    _ticker: Arc<Ticker>,
 }
 
 fn to_wit(b: Batch) -> wit::Batch {
@@ -132,7 +134,7 @@ impl PluginInstance {
         store.set_epoch_deadline(Self::ticks(limits.deadline));
         let instantiate = |e: wasmtime::Error| PluginError::Instantiate { operator: operator.into(), message: format!("{e:#}") };
         let bindings = plugin.pre.instantiate(&mut store).map_err(instantiate)?;
-        Ok(PluginInstance { store, bindings, stdout, stderr, limits, operator: operator.into() })
+        Ok(PluginInstance { store, bindings, stdout, stderr, limits, operator: operator.into(), _ticker: plugin.ticker.clone() })
     }
 
     fn ticks(d: Duration) -> u64 {
@@ -206,9 +208,17 @@ impl PluginInstance {
         if text.contains("forcing trap when growing memory") {
             return BatchFailure::MemoryCap(self.limits.memory);
         }
-        // A Rust panic prints its message to stderr before trapping; it says more than the trap.
-        let panic = stderr.lines().find(|l| l.contains("panicked at")).map(|l| format!(" ({})", l.trim()));
-        let first = text.lines().next().unwrap_or("trap").to_string();
+        // A Rust panic prints "panicked at <file>:<line>:" and then its message to stderr before the
+        // trap; together they say more than the trap code does.
+        let lines: Vec<&str> = stderr.lines().collect();
+        let panic = lines.iter().position(|l| l.contains("panicked at")).map(|i| {
+            let at = lines[i].split("panicked at").nth(1).unwrap_or("").trim();
+            format!(" (panicked at {at} {})", lines.get(i + 1).map_or("", |m| m.trim()))
+        });
+        let first = match e.downcast_ref::<Trap>() {
+            Some(trap) => trap.to_string(),
+            None => e.root_cause().to_string(),
+        };
         BatchFailure::Trap(format!("{first}{}", panic.unwrap_or_default()))
     }
 }

@@ -1,0 +1,208 @@
+//! The `weir` binary end to end: bad specs are refused naming the problem, NetworkWordCount counts words
+//! sent over TCP (and survives the sender reconnecting), and the directory source counts each new file
+//! exactly once.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use weir_tests::{read_jsonl, repo_root, weir_bin, with_operators};
+
+fn run_spec_text(spec: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("job.toml");
+    std::fs::write(&path, with_operators(spec)).unwrap();
+    let out = Command::new(weir_bin()).arg("run").arg(&path).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+const GOOD: &str = r#"
+[job]
+name = "j"
+batch_interval = "1s"
+clock = "manual"
+
+[sources.in]
+kind = "generator"
+rate = 10
+limit = 10
+
+[streams.words]
+op = "wasm"
+from = "in"
+plugin = "{operators}/tokenize.wasm"
+
+[streams.n]
+op = "count"
+from = "words"
+
+[sinks.out]
+kind = "print"
+from = "n"
+"#;
+
+fn refused(spec: &str, needles: &[&str]) {
+    let (code, stderr) = run_spec_text(spec);
+    assert_eq!(code, 2, "expected exit code 2, stderr: {stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "stderr lacks {n:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_good_spec_runs_to_the_end_of_its_input() {
+    let (code, stderr) = run_spec_text(GOOD);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn unknown_field_is_refused_naming_field_and_line() {
+    refused(&GOOD.replace("rate = 10", "rate = 10\ncolour = \"red\""), &["unknown field `colour`", "line 12"]);
+}
+
+#[test]
+fn missing_source_is_refused_naming_the_stream() {
+    refused(&GOOD.replace("from = \"in\"", "from = \"nowhere\""), &["`streams.words.from`", "no source or stream named `nowhere`", ":16:"]);
+}
+
+#[test]
+fn window_not_a_multiple_of_the_interval_is_refused() {
+    refused(&GOOD.replace("from = \"words\"", "from = \"words\"\nwindow = { length = \"1500ms\" }"), &["`streams.n.window`", "not a positive multiple of the batch interval"]);
+}
+
+#[test]
+fn missing_operator_file_is_refused() {
+    refused(&GOOD.replace("tokenize.wasm", "no-such-op.wasm"), &["`streams.words.plugin`", "no plugin file", "no-such-op.wasm"]);
+}
+
+#[test]
+fn a_job_without_sources_or_sinks_is_refused() {
+    refused("[job]\nname = \"x\"\nbatch_interval = \"1s\"\n", &["no source"]);
+    refused(&GOOD.replace("[sinks.out]\nkind = \"print\"\nfrom = \"n\"\n", ""), &["no sink"]);
+}
+
+#[test]
+fn malformed_duration_and_unknown_source_kind_are_refused() {
+    refused(&GOOD.replace("\"1s\"", "\"soon\""), &["invalid duration `soon`"]);
+    refused(&GOOD.replace("kind = \"generator\"", "kind = \"kafka\""), &["unknown variant `kafka`"]);
+}
+
+/// Sums `(word,count)` lines of Spark-style print output.
+fn sum_printed(stdout: &str) -> BTreeMap<String, i64> {
+    let mut totals = BTreeMap::new();
+    for line in stdout.lines() {
+        if let Some(pair) = line.strip_prefix('(').and_then(|l| l.strip_suffix(')')) {
+            let (w, n) = pair.rsplit_once(',').unwrap();
+            *totals.entry(w.to_string()).or_insert(0) += n.parse::<i64>().unwrap();
+        }
+    }
+    totals
+}
+
+fn accept_within(listener: &TcpListener, limit: Duration) -> std::net::TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let start = Instant::now();
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                return s;
+            }
+            Err(_) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("weir did not connect within {limit:?}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn network_wordcount_counts_words_sent_over_tcp_across_a_reconnect() {
+    let listener = TcpListener::bind("127.0.0.1:9999").expect("port 9999 (as in the example) must be free");
+    let mut child = Command::new(weir_bin())
+        .args(["run", "examples/network_wordcount.toml", "--duration", "6s"])
+        .current_dir(repo_root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = accept_within(&listener, Duration::from_secs(5));
+    for _ in 0..3 {
+        first.write_all(b"hello world hello\n").unwrap();
+    }
+    drop(first);
+    let mut second = accept_within(&listener, Duration::from_secs(3));
+    second.write_all(b"world again\r\n").unwrap();
+    second.flush().unwrap();
+    let status = child.wait().unwrap();
+    let mut stdout = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        stdout.push_str(&line.unwrap());
+        stdout.push('\n');
+    }
+    assert!(status.success(), "weir exited with {status}");
+    assert!(stdout.contains("Time: ") && stdout.contains(" ms\n"), "{stdout}");
+    let totals = sum_printed(&stdout);
+    let want: BTreeMap<String, i64> = [("again", 1), ("hello", 6), ("world", 4)].into_iter().map(|(w, n)| (w.to_string(), n)).collect();
+    assert_eq!(totals, want, "{stdout}");
+}
+
+fn drop_file(dir: &Path, name: &str, text: &str) {
+    let tmp = dir.join(format!(".{name}.partial"));
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
+}
+
+#[test]
+fn directory_source_counts_each_new_file_once() {
+    let work = tempfile::tempdir().unwrap();
+    let incoming = work.path().join("incoming");
+    std::fs::create_dir(&incoming).unwrap();
+    drop_file(&incoming, "old.txt", "old old\n");
+    let spec = r#"
+[job]
+name = "dir"
+batch_interval = "200ms"
+workers = 2
+
+[sources.files]
+kind = "directory"
+path = "incoming"
+
+[streams.words]
+op = "tokenize"
+from = "files"
+
+[streams.pairs]
+op = "map_to_pair"
+from = "words"
+
+[streams.counts]
+op = "reduce_by_key"
+from = "pairs"
+reducer = "sum"
+
+[sinks.out]
+kind = "jsonl"
+from = "counts"
+path = "out.jsonl"
+"#;
+    std::fs::write(work.path().join("job.toml"), spec).unwrap();
+    let mut child = Command::new(weir_bin()).args(["run", "job.toml", "--duration", "3s"]).current_dir(work.path()).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    drop_file(&incoming, "a.txt", "apple banana\napple\n");
+    std::thread::sleep(Duration::from_millis(450));
+    drop_file(&incoming, "b.txt", "banana cherry");
+    drop_file(&incoming, "c.txt", "apple\n");
+    std::fs::write(incoming.join(".hidden"), "ghost\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+    for batch in read_jsonl(&work.path().join("out.jsonl")) {
+        for r in batch["records"].as_array().unwrap() {
+            *totals.entry(r[0].as_str().unwrap().to_string()).or_insert(0) += r[1].as_i64().unwrap();
+        }
+    }
+    let want: BTreeMap<String, i64> = [("apple", 3), ("banana", 2), ("cherry", 1)].into_iter().map(|(w, n)| (w.to_string(), n)).collect();
+    assert_eq!(totals, want);
+}

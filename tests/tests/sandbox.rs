@@ -1,0 +1,130 @@
+//! Plugin sandbox: a runaway loop is stopped by its deadline, an allocation past the cap is refused, a
+//! trap fails only its batch, and the plugin can reach no file, environment variable or socket. All run
+//! the real `operators/sandbox` component.
+
+use std::time::{Duration, Instant};
+
+use weir::operator::wasm::instance::Processed;
+use weir::operator::wasm::{BatchFailure, Limits, PluginEngine, PluginInstance};
+use weir_sdk::packed::{Batch, ValueRef};
+
+fn batch(texts: &[&str]) -> Batch {
+    let mut b = Batch::new();
+    for t in texts {
+        b.push(None, ValueRef::Text(t), 1000);
+    }
+    b
+}
+
+fn texts(p: &Processed) -> Vec<String> {
+    p.records.iter().map(|r| match r.value {
+        ValueRef::Text(s) => s.to_string(),
+        other => format!("{other:?}"),
+    }).collect()
+}
+
+fn instance(limits: Limits) -> PluginInstance {
+    let engine = PluginEngine::new().unwrap();
+    let plugin = engine.load(&weir_tests::plugin("sandbox")).unwrap();
+    let mut inst = PluginInstance::new(&plugin, limits, "sandbox-test", "guarded").unwrap();
+    inst.init(&Default::default()).unwrap();
+    inst
+}
+
+const LIMITS: Limits = Limits { deadline: Duration::from_millis(300), memory: 32 << 20 };
+
+#[test]
+fn runaway_loop_is_stopped_by_the_deadline() {
+    let mut inst = instance(LIMITS);
+    let start = Instant::now();
+    let (result, input) = inst.process(2000, batch(&["spin"]));
+    let took = start.elapsed();
+    assert!(matches!(result, Err(BatchFailure::Deadline(d)) if d == LIMITS.deadline), "{:?}", result.err());
+    assert!(took < Duration::from_secs(3), "stopped after {took:?}");
+    assert_eq!(input.len(), 1, "the input comes back for the dead letters");
+}
+
+#[test]
+fn allocation_past_the_memory_cap_is_refused() {
+    let mut inst = instance(Limits { deadline: Duration::from_secs(10), memory: 16 << 20 });
+    let (result, _) = inst.process(3000, batch(&["hog"]));
+    assert_eq!(result.err(), Some(BatchFailure::MemoryCap(16 << 20)));
+}
+
+#[test]
+fn a_trap_fails_the_batch_with_the_panic_message() {
+    let mut inst = instance(LIMITS);
+    let (result, _) = inst.process(4000, batch(&["boom"]));
+    match result {
+        Err(BatchFailure::Trap(msg)) => assert!(msg.contains("boom requested"), "{msg}"),
+        other => panic!("expected a trap, got {:?}", other.map(|p| texts(&p))),
+    }
+}
+
+#[test]
+fn files_environment_and_network_are_out_of_reach() {
+    std::fs::write("/tmp/weir-sandbox-secret", "secret").unwrap();
+    let mut inst = instance(LIMITS);
+    let (result, _) = inst.process(
+        1000,
+        batch(&["open:/tmp/weir-sandbox-secret", "open:/etc/passwd", "open:.", "env:HOME", "env:PATH", "connect:127.0.0.1:5432", "plain"]),
+    );
+    let out = texts(&result.unwrap());
+    assert_eq!(out.len(), 7);
+    for line in &out[..6] {
+        assert!(line.starts_with("denied: "), "{line}");
+    }
+    assert_eq!(out[6], "plain");
+}
+
+#[test]
+fn plugin_output_is_captured_not_printed() {
+    let mut inst = instance(LIMITS);
+    let (result, _) = inst.process(1000, batch(&["print:hello"]));
+    assert_eq!(texts(&result.unwrap()), vec!["printed hello"]);
+}
+
+#[test]
+fn a_failed_batch_does_not_stop_the_job_and_its_records_reach_the_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.jsonl"), "[\"a\"]\n[\"boom\"]\n[\"b\"]\n").unwrap();
+    let spec = format!(
+        r#"
+[job]
+name = "trap-job"
+batch_interval = "1s"
+clock = "manual"
+
+[limits]
+deadline = "2s"
+
+[sources.in]
+kind = "scripted"
+path = "input.jsonl"
+
+[streams.guarded]
+op = "wasm"
+from = "in"
+plugin = "{}"
+
+[sinks.out]
+kind = "jsonl"
+from = "guarded"
+path = "out.jsonl"
+
+[dead_letter]
+path = "dead.jsonl"
+"#,
+        weir_tests::plugin("sandbox").display()
+    );
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let report = weir_tests::run_spec(&dir.path().join("job.toml"), 1).unwrap();
+    assert_eq!((report.batches, report.failed_batches, report.dead_letters), (3, 1, 1));
+    let out = weir_tests::read_jsonl(&dir.path().join("out.jsonl"));
+    let records: Vec<String> = out.iter().map(|l| l["records"].to_string()).collect();
+    assert_eq!(records, vec![r#"["a"]"#, "[]", r#"["b"]"#]);
+    let dead = weir_tests::read_jsonl(&dir.path().join("dead.jsonl"));
+    assert_eq!(dead[0]["record"], "boom");
+    let reason = dead[0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("operator `guarded` failed batch 2000 ms: plugin trapped"), "{reason}");
+}
