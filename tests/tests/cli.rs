@@ -60,12 +60,12 @@ fn a_good_spec_runs_to_the_end_of_its_input() {
 
 #[test]
 fn unknown_field_is_refused_naming_field_and_line() {
-    refused(&GOOD.replace("rate = 10", "rate = 10\ncolour = \"red\""), &["unknown field `colour`", "line 12"]);
+    refused(&GOOD.replace("rate = 10", "rate = 10\ncolour = \"red\""), &["unknown field `colour`", "`colour` is at line 10"]);
 }
 
 #[test]
 fn missing_source_is_refused_naming_the_stream() {
-    refused(&GOOD.replace("from = \"in\"", "from = \"nowhere\""), &["`streams.words.from`", "no source or stream named `nowhere`", ":16:"]);
+    refused(&GOOD.replace("from = \"in\"", "from = \"nowhere\""), &["`streams.words.from`", "no source or stream named `nowhere`", ":14:"]);
 }
 
 #[test]
