@@ -76,7 +76,8 @@ fn load_plugins(plan: &Plan) -> Result<HashMap<String, Arc<crate::operator::wasm
         let descriptor = probe.describe()?;
         if let Some(bad) = params.keys().find(|k| !descriptor.params.contains(k)) {
             let accepted = if descriptor.params.is_empty() { "none".to_string() } else { descriptor.params.join(", ") };
-            let message = format!("`params.{bad}`: plugin `{}` has no such parameter (it accepts: {accepted})", descriptor.name);
+            let message =
+                format!("`params.{bad}`: plugin `{}` has no such parameter (it accepts: {accepted})", descriptor.name);
             return Err(JobError::Params { stream: name.clone(), message });
         }
         probe.init(params)?;
@@ -130,8 +131,16 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         .map_err(|e| JobError::Runtime(e.to_string()))?;
 
     let failures = Arc::new(AtomicU64::new(0));
-    let ctx = Arc::new(JobContext { plan: Arc::new(plan), plugins, dead: dead.clone(), failures: failures.clone(), shared, first_time });
-    let feed_rx: Arc<Vec<Mutex<Option<flume::Receiver<Feed>>>>> = Arc::new(feed_rx.into_iter().map(|r| Mutex::new(Some(r))).collect());
+    let ctx = Arc::new(JobContext {
+        plan: Arc::new(plan),
+        plugins,
+        dead: dead.clone(),
+        failures: failures.clone(),
+        shared,
+        first_time,
+    });
+    let feed_rx: Arc<Vec<Mutex<Option<flume::Receiver<Feed>>>>> =
+        Arc::new(feed_rx.into_iter().map(|r| Mutex::new(Some(r))).collect());
     let guards = timely::execute(timely::Config::process(workers), move |worker| {
         let feed = feed_rx[worker.index()].lock().ok().and_then(|mut f| f.take()).expect("one feed per worker");
         crate::graph::worker::run(worker, &ctx, feed).map_err(|e| e.to_string())

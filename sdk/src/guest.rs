@@ -1,6 +1,7 @@
 //! The wit-bindgen guest bindings and the glue the attribute macros expand to. Not for authors.
 
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
@@ -74,6 +75,7 @@ pub fn process<O: Operator>(_batch_time: i64, input: wit::Batch) -> wit::Output 
 }
 
 /// Sends a line to the host log.
+#[cfg(target_arch = "wasm32")]
 pub fn log(level: wit::LogLevel, message: &str) {
     bindings::log(level, message);
 }

@@ -58,10 +58,10 @@ impl Output {
     /// ```
     pub fn push(&mut self, r: &Record<'_>, input_time: i64) {
         r.push_to(&mut self.records);
-        if r.time == 0 {
-            if let Some(t) = self.records.event_times.last_mut() {
-                *t = input_time;
-            }
+        if r.time == 0
+            && let Some(t) = self.records.event_times.last_mut()
+        {
+            *t = input_time;
         }
     }
 

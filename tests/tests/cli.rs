@@ -60,22 +60,34 @@ fn a_good_spec_runs_to_the_end_of_its_input() {
 
 #[test]
 fn unknown_field_is_refused_naming_field_and_line() {
-    refused(&GOOD.replace("rate = 10", "rate = 10\ncolour = \"red\""), &["unknown field `colour`", "`colour` is at line 10"]);
+    refused(
+        &GOOD.replace("rate = 10", "rate = 10\ncolour = \"red\""),
+        &["unknown field `colour`", "`colour` is at line 10"],
+    );
 }
 
 #[test]
 fn missing_source_is_refused_naming_the_stream() {
-    refused(&GOOD.replace("from = \"in\"", "from = \"nowhere\""), &["`streams.words.from`", "no source or stream named `nowhere`", ":14:"]);
+    refused(
+        &GOOD.replace("from = \"in\"", "from = \"nowhere\""),
+        &["`streams.words.from`", "no source or stream named `nowhere`", ":14:"],
+    );
 }
 
 #[test]
 fn window_not_a_multiple_of_the_interval_is_refused() {
-    refused(&GOOD.replace("from = \"words\"", "from = \"words\"\nwindow = { length = \"1500ms\" }"), &["`streams.n.window`", "not a positive multiple of the batch interval"]);
+    refused(
+        &GOOD.replace("from = \"words\"", "from = \"words\"\nwindow = { length = \"1500ms\" }"),
+        &["`streams.n.window`", "not a positive multiple of the batch interval"],
+    );
 }
 
 #[test]
 fn missing_operator_file_is_refused() {
-    refused(&GOOD.replace("tokenize.wasm", "no-such-op.wasm"), &["`streams.words.plugin`", "no plugin file", "no-such-op.wasm"]);
+    refused(
+        &GOOD.replace("tokenize.wasm", "no-such-op.wasm"),
+        &["`streams.words.plugin`", "no plugin file", "no-such-op.wasm"],
+    );
 }
 
 #[test]
@@ -144,7 +156,8 @@ fn network_wordcount_counts_words_sent_over_tcp_across_a_reconnect() {
     assert!(status.success(), "weir exited with {status}");
     assert!(stdout.contains("Time: ") && stdout.contains(" ms\n"), "{stdout}");
     let totals = sum_printed(&stdout);
-    let want: BTreeMap<String, i64> = [("again", 1), ("hello", 6), ("world", 4)].into_iter().map(|(w, n)| (w.to_string(), n)).collect();
+    let want: BTreeMap<String, i64> =
+        [("again", 1), ("hello", 6), ("world", 4)].into_iter().map(|(w, n)| (w.to_string(), n)).collect();
     assert_eq!(totals, want, "{stdout}");
 }
 
@@ -189,7 +202,12 @@ from = "counts"
 path = "out.jsonl"
 "#;
     std::fs::write(work.path().join("job.toml"), spec).unwrap();
-    let mut child = Command::new(weir_bin()).args(["run", "job.toml", "--duration", "3s"]).current_dir(work.path()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(weir_bin())
+        .args(["run", "job.toml", "--duration", "3s"])
+        .current_dir(work.path())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(700));
     drop_file(&incoming, "a.txt", "apple banana\napple\n");
     std::thread::sleep(Duration::from_millis(450));
@@ -203,6 +221,7 @@ path = "out.jsonl"
             *totals.entry(r[0].as_str().unwrap().to_string()).or_insert(0) += r[1].as_i64().unwrap();
         }
     }
-    let want: BTreeMap<String, i64> = [("apple", 3), ("banana", 2), ("cherry", 1)].into_iter().map(|(w, n)| (w.to_string(), n)).collect();
+    let want: BTreeMap<String, i64> =
+        [("apple", 3), ("banana", 2), ("cherry", 1)].into_iter().map(|(w, n)| (w.to_string(), n)).collect();
     assert_eq!(totals, want);
 }

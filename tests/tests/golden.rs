@@ -30,10 +30,10 @@ fn run_case(name: &str) {
     let mut outputs: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
     for entry in std::fs::read_dir(&case).unwrap() {
         let file = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if let Some(suffix) = file.strip_prefix("expected").and_then(|f| f.strip_suffix(".jsonl")) {
-            if suffix != "_dead" {
-                outputs.push((format!("out{suffix}.jsonl"), read_jsonl(&case.join(&file))));
-            }
+        if let Some(suffix) = file.strip_prefix("expected").and_then(|f| f.strip_suffix(".jsonl"))
+            && suffix != "_dead"
+        {
+            outputs.push((format!("out{suffix}.jsonl"), read_jsonl(&case.join(&file))));
         }
     }
     assert!(!outputs.is_empty(), "case `{name}` has no expected*.jsonl");
@@ -50,7 +50,11 @@ fn run_case(name: &str) {
             assert_eq!(got.len(), expected.len(), "case `{name}`, {out}, {workers} worker(s): line count");
         }
         assert_eq!(report.failed_batches, 0, "case `{name}`: failed batches");
-        assert_eq!(sorted_dead(&dir.path().join("dead.jsonl")), expected_dead, "case `{name}`, {workers} worker(s): dead letters");
+        assert_eq!(
+            sorted_dead(&dir.path().join("dead.jsonl")),
+            expected_dead,
+            "case `{name}`, {workers} worker(s): dead letters"
+        );
     }
 }
 

@@ -17,10 +17,13 @@ fn batch(texts: &[&str]) -> Batch {
 }
 
 fn texts(p: &Processed) -> Vec<String> {
-    p.records.iter().map(|r| match r.value {
-        ValueRef::Text(s) => s.to_string(),
-        other => format!("{other:?}"),
-    }).collect()
+    p.records
+        .iter()
+        .map(|r| match r.value {
+            ValueRef::Text(s) => s.to_string(),
+            other => format!("{other:?}"),
+        })
+        .collect()
 }
 
 fn instance(limits: Limits) -> PluginInstance {
@@ -67,7 +70,15 @@ fn files_environment_and_network_are_out_of_reach() {
     let mut inst = instance(LIMITS);
     let (result, _) = inst.process(
         1000,
-        batch(&["open:/tmp/weir-sandbox-secret", "open:/etc/passwd", "open:.", "env:HOME", "env:PATH", "connect:127.0.0.1:5432", "plain"]),
+        batch(&[
+            "open:/tmp/weir-sandbox-secret",
+            "open:/etc/passwd",
+            "open:.",
+            "env:HOME",
+            "env:PATH",
+            "connect:127.0.0.1:5432",
+            "plain",
+        ]),
     );
     let out = texts(&result.unwrap());
     assert_eq!(out.len(), 7);

@@ -66,7 +66,10 @@ pub fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Ok(report) => {
-                    eprintln!("error: {} of {} batches failed in a plugin (their records went to the dead letters)", report.failed_batches, report.batches);
+                    eprintln!(
+                        "error: {} of {} batches failed in a plugin (their records went to the dead letters)",
+                        report.failed_batches, report.batches
+                    );
                     ExitCode::FAILURE
                 }
                 Err(e) => {

@@ -27,7 +27,8 @@ pub enum OpCommand {
 }
 
 fn crate_name(dir: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(dir.join("Cargo.toml")).map_err(|e| format!("{}: {e}", dir.join("Cargo.toml").display()))?;
+    let text = std::fs::read_to_string(dir.join("Cargo.toml"))
+        .map_err(|e| format!("{}: {e}", dir.join("Cargo.toml").display()))?;
     let doc: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", dir.join("Cargo.toml").display()))?;
     doc.get("package")
         .and_then(|p| p.get("name"))
@@ -55,9 +56,15 @@ fn build(dir: &Path, debug: bool) -> Result<PathBuf, String> {
     }
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
-        return Err(format!("cargo build failed for {} (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)", dir.display()));
+        return Err(format!(
+            "cargo build failed for {} (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)",
+            dir.display()
+        ));
     }
-    let wasm = target_dir(dir)?.join("wasm32-wasip2").join(if debug { "debug" } else { "release" }).join(format!("{name}.wasm"));
+    let wasm = target_dir(dir)?
+        .join("wasm32-wasip2")
+        .join(if debug { "debug" } else { "release" })
+        .join(format!("{name}.wasm"));
     if !wasm.is_file() {
         return Err(format!("cargo built no component at {} (is the crate a cdylib?)", wasm.display()));
     }
@@ -70,7 +77,14 @@ fn describe(file: &Path) -> Result<String, String> {
     let limits = Limits { deadline: std::time::Duration::from_secs(5), memory: 256 << 20 };
     let mut inst = PluginInstance::new(&plugin, limits, "describe", "describe").map_err(|e| e.to_string())?;
     let d = inst.describe().map_err(|e| e.to_string())?;
-    Ok(format!("name: {}\nversion: {}\nkind: {:?}\nparams: [{}]\nsha256: {}", d.name, d.version, d.kind, d.params.join(", "), plugin.hash))
+    Ok(format!(
+        "name: {}\nversion: {}\nkind: {:?}\nparams: [{}]\nsha256: {}",
+        d.name,
+        d.version,
+        d.kind,
+        d.params.join(", "),
+        plugin.hash
+    ))
 }
 
 /// Runs a `weir op` subcommand.

@@ -59,12 +59,19 @@ impl JobContext {
     }
 
     fn limits(&self) -> Limits {
-        Limits { deadline: Duration::from_millis(self.plan.limits.deadline.0), memory: self.plan.limits.memory.as_u64() as usize }
+        Limits {
+            deadline: Duration::from_millis(self.plan.limits.deadline.0),
+            memory: self.plan.limits.memory.as_u64() as usize,
+        }
     }
 }
 
 /// Builds the job's dataflow in `scope`. Returns one input handle per source, in plan order.
-pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) -> Result<Vec<InputHandleVec<u64, Batch>>, sink::SinkError> {
+pub fn build(
+    scope: Scope<'_, u64>,
+    ctx: &JobContext,
+    probe: &ProbeHandle<u64>,
+) -> Result<Vec<InputHandleVec<u64, Batch>>, sink::SinkError> {
     let plan = &ctx.plan;
     let mut inputs = Vec::new();
     let mut nodes: BTreeMap<&str, BatchStream<'_>> = BTreeMap::new();
@@ -91,9 +98,13 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             ),
             StreamSpec::Tokenize { .. } => input.apply(name, Tokenize),
             StreamSpec::MapToPair { value, .. } => input.apply(name, MapToPair { value: *value }),
-            StreamSpec::ReduceByKey { reducer, window, from } => input.aggregate(ctx.reduce(name, from, Aggregation::ByKey(*reducer), *window)),
+            StreamSpec::ReduceByKey { reducer, window, from } => {
+                input.aggregate(ctx.reduce(name, from, Aggregation::ByKey(*reducer), *window))
+            }
             StreamSpec::Count { window, from } => input.aggregate(ctx.reduce(name, from, Aggregation::Count, *window)),
-            StreamSpec::CountByValue { window, from } => input.aggregate(ctx.reduce(name, from, Aggregation::CountByValue, *window)),
+            StreamSpec::CountByValue { window, from } => {
+                input.aggregate(ctx.reduce(name, from, Aggregation::CountByValue, *window))
+            }
         };
         nodes.insert(name, out);
     }

@@ -134,7 +134,8 @@ pub fn load(path: &Path) -> Result<Plan, SpecError> {
 
 /// Parses and checks spec `text` read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Plan, SpecError> {
-    let spec: JobSpec = toml::from_str(text).map_err(|e| SpecError::Parse { path: path.into(), message: locate_unknown_field(text, &e) })?;
+    let spec: JobSpec = toml::from_str(text)
+        .map_err(|e| SpecError::Parse { path: path.into(), message: locate_unknown_field(text, &e) })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     check(&Checker { path, text }, spec, &base)
 }
@@ -146,7 +147,8 @@ fn locate_unknown_field(text: &str, e: &toml::de::Error) -> String {
     let field = message.split("unknown field `").nth(1).and_then(|r| r.split('`').next());
     let (Some(field), Some(span)) = (field, e.span()) else { return message };
     let start = text[..span.start.min(text.len())].lines().count().max(1);
-    let found = text.lines().enumerate().skip(start - 1).find(|(_, l)| l.split('=').next().is_some_and(|k| k.trim() == field));
+    let found =
+        text.lines().enumerate().skip(start - 1).find(|(_, l)| l.split('=').next().is_some_and(|k| k.trim() == field));
     match found {
         Some((i, _)) => format!("{message}unknown field `{field}` is at line {}", i + 1),
         None => message,
@@ -188,7 +190,12 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
             *plugin = base.join(&*plugin);
             if !plugin.is_file() {
                 let hint = "build the operators first (`weir op build operators/<name>` or scripts/demo.sh)";
-                return Err(c.err("streams", name, "plugin", format!("no plugin file at {}; {hint}", plugin.display())));
+                return Err(c.err(
+                    "streams",
+                    name,
+                    "plugin",
+                    format!("no plugin file at {}; {hint}", plugin.display()),
+                ));
             }
         }
     }
@@ -224,7 +231,13 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
     })
 }
 
-fn check_source(c: &Checker<'_>, clock: ClockMode, name: &str, src: &mut SourceSpec, base: &Path) -> Result<(), SpecError> {
+fn check_source(
+    c: &Checker<'_>,
+    clock: ClockMode,
+    name: &str,
+    src: &mut SourceSpec,
+    base: &Path,
+) -> Result<(), SpecError> {
     match src {
         SourceSpec::Socket { .. } if clock == ClockMode::Manual => {
             Err(c.err("sources", name, "kind", "a socket source needs the realtime clock (`job.clock`)"))
@@ -234,7 +247,11 @@ fn check_source(c: &Checker<'_>, clock: ClockMode, name: &str, src: &mut SourceS
         }
         SourceSpec::Scripted { path } | SourceSpec::Directory { path, .. } => {
             *path = base.join(&*path);
-            if path.exists() { Ok(()) } else { Err(c.err("sources", name, "path", format!("{} does not exist", path.display()))) }
+            if path.exists() {
+                Ok(())
+            } else {
+                Err(c.err("sources", name, "path", format!("{} does not exist", path.display())))
+            }
         }
         SourceSpec::Generator { rate, vocabulary, zipf, words_per_line, .. } => {
             if *rate == 0 || *vocabulary == 0 || *words_per_line == 0 {
@@ -250,16 +267,17 @@ fn check_source(c: &Checker<'_>, clock: ClockMode, name: &str, src: &mut SourceS
 }
 
 fn check_window(c: &Checker<'_>, name: &str, w: WindowSpec, interval: u64) -> Result<(), SpecError> {
-    let bad = |v: u64| v == 0 || v % interval != 0;
+    let bad = |v: u64| v == 0 || !v.is_multiple_of(interval);
     if bad(w.length.0) {
-        let msg = format!("window length {} is not a positive multiple of the batch interval ({interval} ms)", w.length);
+        let msg =
+            format!("window length {} is not a positive multiple of the batch interval ({interval} ms)", w.length);
         return Err(c.err("streams", name, "window", msg));
     }
-    if let Some(slide) = w.slide {
-        if bad(slide.0) {
-            let msg = format!("window slide {slide} is not a positive multiple of the batch interval ({interval} ms)");
-            return Err(c.err("streams", name, "window", msg));
-        }
+    if let Some(slide) = w.slide
+        && bad(slide.0)
+    {
+        let msg = format!("window slide {slide} is not a positive multiple of the batch interval ({interval} ms)");
+        return Err(c.err("streams", name, "window", msg));
     }
     Ok(())
 }

@@ -13,8 +13,9 @@ pub struct Millis(pub u64);
 impl<'de> Deserialize<'de> for Millis {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        let dur = humantime::parse_duration(&text)
-            .map_err(|e| serde::de::Error::custom(format!("invalid duration `{text}` ({e}); write e.g. \"1s\" or \"500ms\"")))?;
+        let dur = humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!("invalid duration `{text}` ({e}); write e.g. \"1s\" or \"500ms\""))
+        })?;
         Ok(Millis(dur.as_millis() as u64))
     }
 }
@@ -288,7 +289,9 @@ impl StreamSpec {
     /// This stream's window, if any.
     pub fn window(&self) -> Option<WindowSpec> {
         match self {
-            StreamSpec::ReduceByKey { window, .. } | StreamSpec::Count { window, .. } | StreamSpec::CountByValue { window, .. } => *window,
+            StreamSpec::ReduceByKey { window, .. }
+            | StreamSpec::Count { window, .. }
+            | StreamSpec::CountByValue { window, .. } => *window,
             _ => None,
         }
     }

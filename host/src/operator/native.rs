@@ -57,7 +57,10 @@ mod tests {
         let mut b = Batch::new();
         b.push(None, ValueRef::Text(" a  b\tc "), 7);
         let words = Tokenize.process(0, b);
-        assert_eq!(words.iter().map(|r| r.value).collect::<Vec<_>>(), vec![ValueRef::Text("a"), ValueRef::Text("b"), ValueRef::Text("c")]);
+        assert_eq!(
+            words.iter().map(|r| r.value).collect::<Vec<_>>(),
+            vec![ValueRef::Text("a"), ValueRef::Text("b"), ValueRef::Text("c")]
+        );
         let pairs = MapToPair { value: 1 }.process(0, words);
         assert_eq!(pairs.get(2).key, Some(&b"c"[..]));
         assert_eq!(pairs.get(2).value, ValueRef::I64(1));

@@ -75,8 +75,20 @@ impl Agg {
                 (Agg::I64(a), Agg::I64(b)) => Agg::I64(a.wrapping_add(b)),
                 (a, b) => Agg::F64(a.f() + b.f()),
             },
-            ReducerKind::Min => if other.f() < self.f() { other } else { self },
-            ReducerKind::Max => if other.f() > self.f() { other } else { self },
+            ReducerKind::Min => {
+                if other.f() < self.f() {
+                    other
+                } else {
+                    self
+                }
+            }
+            ReducerKind::Max => {
+                if other.f() > self.f() {
+                    other
+                } else {
+                    self
+                }
+            }
         }
     }
 
@@ -145,7 +157,9 @@ fn combine_local(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
         match cfg.aggregation {
             Aggregation::Count => add(p, b"", Agg::I64(1), ReducerKind::Sum),
             Aggregation::CountByValue => match r.value {
-                ValueRef::Text(_) | ValueRef::Json(_) | ValueRef::Bytes(_) => add(p, b.value_bytes(i), Agg::I64(1), ReducerKind::Sum),
+                ValueRef::Text(_) | ValueRef::Json(_) | ValueRef::Bytes(_) => {
+                    add(p, b.value_bytes(i), Agg::I64(1), ReducerKind::Sum)
+                }
                 _ => add(p, crate::sink::render::text(&r).as_bytes(), Agg::I64(1), ReducerKind::Sum),
             },
             Aggregation::ByKey(red) => {
@@ -157,7 +171,11 @@ fn combine_local(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
                 match v {
                     Some(v) => add(p, key, v, red),
                     None => {
-                        let reason = format!("reduce_by_key `{}` needs a numeric value, found {}", red.name(), format!("{:?}", b.kind(i)).to_lowercase());
+                        let reason = format!(
+                            "reduce_by_key `{}` needs a numeric value, found {}",
+                            red.name(),
+                            format!("{:?}", b.kind(i)).to_lowercase()
+                        );
                         cfg.dead.record(&cfg.name, time, &r, &reason)
                     }
                 }

@@ -88,10 +88,10 @@ async fn send_lines(bytes: &[u8], out: &Outbox) -> bool {
         return true;
     }
     for line in body.split(|b| *b == b'\n') {
-        if let Some(full) = chunker.push(line) {
-            if !out.send(SourceEvent::Data(full)).await {
-                return false;
-            }
+        if let Some(full) = chunker.push(line)
+            && !out.send(SourceEvent::Data(full)).await
+        {
+            return false;
         }
     }
     chunker.is_empty() || out.send(SourceEvent::Data(chunker.take())).await

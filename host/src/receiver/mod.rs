@@ -85,7 +85,14 @@ impl LineChunker {
 }
 
 /// Starts the receiver for source `index` on `rt`.
-pub fn spawn(rt: &tokio::runtime::Handle, index: usize, name: &str, spec: &SourceSpec, clock: ClockMode, tx: flume::Sender<Envelope>) {
+pub fn spawn(
+    rt: &tokio::runtime::Handle,
+    index: usize,
+    name: &str,
+    spec: &SourceSpec,
+    clock: ClockMode,
+    tx: flume::Sender<Envelope>,
+) {
     let out = Outbox::new(index, tx);
     let name = name.to_string();
     let manual = clock == ClockMode::Manual;
@@ -94,7 +101,12 @@ pub fn spawn(rt: &tokio::runtime::Handle, index: usize, name: &str, spec: &Sourc
             rt.spawn(socket::run(name, host.clone(), *port, out));
         }
         SourceSpec::Directory { path, include_existing, files_per_batch } => {
-            let cfg = directory::Config { path: path.clone(), include_existing: *include_existing, files_per_batch: *files_per_batch, manual };
+            let cfg = directory::Config {
+                path: path.clone(),
+                include_existing: *include_existing,
+                files_per_batch: *files_per_batch,
+                manual,
+            };
             rt.spawn(directory::run(name, cfg, out));
         }
         SourceSpec::Generator { rate, words_per_line, vocabulary, zipf, limit, seed } => {

@@ -50,14 +50,17 @@ async fn read_lines(stream: TcpStream, out: &Outbox) -> bool {
         };
         if n > 0 {
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
-            if let Some(full) = chunker.push(text) {
-                if !out.send(SourceEvent::Data(full)).await {
-                    return false;
-                }
+            if let Some(full) = chunker.push(text)
+                && !out.send(SourceEvent::Data(full)).await
+            {
+                return false;
             }
         }
         // Hand over what we have whenever nothing more is already buffered, so quiet streams stay fresh.
-        if (n == 0 || reader.buffer().is_empty()) && !chunker.is_empty() && !out.send(SourceEvent::Data(chunker.take())).await {
+        if (n == 0 || reader.buffer().is_empty())
+            && !chunker.is_empty()
+            && !out.send(SourceEvent::Data(chunker.take())).await
+        {
             return false;
         }
         if n == 0 {

@@ -19,7 +19,8 @@ pub struct Jsonl {
 impl Jsonl {
     /// Creates (truncates) the file.
     pub fn create(name: &str, path: &Path) -> Result<Jsonl, SinkError> {
-        let file = File::create(path).map_err(|source| SinkError::Io { sink: name.into(), path: path.into(), source })?;
+        let file =
+            File::create(path).map_err(|source| SinkError::Io { sink: name.into(), path: path.into(), source })?;
         Ok(Jsonl { name: name.into(), path: path.into(), file: BufWriter::new(file) })
     }
 }
@@ -28,8 +29,10 @@ impl Sink for Jsonl {
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError> {
         let records: Vec<serde_json::Value> = order.iter().map(|&i| render::json(&records.get(i))).collect();
         let line = serde_json::json!({"time": time, "records": records});
-        writeln!(self.file, "{line}")
-            .and_then(|_| self.file.flush())
-            .map_err(|source| SinkError::Io { sink: self.name.clone(), path: self.path.clone(), source })
+        writeln!(self.file, "{line}").and_then(|_| self.file.flush()).map_err(|source| SinkError::Io {
+            sink: self.name.clone(),
+            path: self.path.clone(),
+            source,
+        })
     }
 }

@@ -44,7 +44,9 @@ pub trait Sink: 'static {
 pub fn build(name: &str, spec: &SinkSpec) -> Result<Box<dyn Sink>, SinkError> {
     Ok(match spec {
         SinkSpec::Print { num, .. } => Box::new(print::Print { num: *num }),
-        SinkSpec::Files { prefix, suffix, .. } => Box::new(files::Files { name: name.into(), prefix: prefix.clone(), suffix: suffix.clone() }),
+        SinkSpec::Files { prefix, suffix, .. } => {
+            Box::new(files::Files { name: name.into(), prefix: prefix.clone(), suffix: suffix.clone() })
+        }
         SinkSpec::Jsonl { path, .. } => Box::new(jsonl::Jsonl::create(name, path)?),
     })
 }

@@ -15,7 +15,9 @@ pub struct Print {
 
 impl Sink for Print {
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError> {
-        let mut text = format!("-------------------------------------------\nTime: {time} ms\n-------------------------------------------\n");
+        let mut text = format!(
+            "-------------------------------------------\nTime: {time} ms\n-------------------------------------------\n"
+        );
         for &i in order.iter().take(self.num) {
             text.push_str(&render::text(&records.get(i)));
             text.push('\n');

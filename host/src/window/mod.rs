@@ -47,7 +47,7 @@ impl<P> WindowBuffer<P> {
         let next_due = t.div_ceil(w.slide) * w.slide;
         let oldest_needed = next_due.saturating_sub(w.length);
         self.partials.retain(|&pt, _| pt > oldest_needed);
-        if t % w.slide != 0 {
+        if !t.is_multiple_of(w.slide) {
             return None;
         }
         let from = t.saturating_sub(w.length);

@@ -79,7 +79,11 @@ fn per_record(kind: Kind, f: &Ident, fallible: bool, by_ref: bool) -> Tokens {
         Kind::Filter => quote! { if #value { out.keep(input, index); } },
         Kind::FilterMap => quote! { if let ::std::option::Option::Some(r) = #value { out.push(&r, time); } },
     };
-    let call = if by_ref || matches!(kind, Kind::Filter) { quote! { #f(&record) } } else { quote! { #f(record) } };
+    let call = if by_ref || matches!(kind, Kind::Filter) {
+        quote! { #f(&record) }
+    } else {
+        quote! { #f(record) }
+    };
     if fallible {
         let ok = emit(quote! { v });
         quote! {

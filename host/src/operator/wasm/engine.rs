@@ -66,7 +66,9 @@ fn default_cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("WEIR_CACHE_DIR") {
         return dir.into();
     }
-    let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
     base.unwrap_or_else(std::env::temp_dir).join("weir").join("components")
 }
 
@@ -78,7 +80,8 @@ impl PluginEngine {
         let engine = Engine::new(&config).map_err(PluginError::engine)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(PluginError::engine)?;
-        super::instance::Transform::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s).map_err(PluginError::engine)?;
+        super::instance::Transform::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)
+            .map_err(PluginError::engine)?;
         let ticker = Ticker::start(&engine)?;
         Ok(PluginEngine { engine, linker, cache_dir: default_cache_dir(), ticker })
     }
@@ -96,7 +99,10 @@ impl PluginEngine {
         let component = match unsafe { Component::deserialize_file(&self.engine, &cached) } {
             Ok(c) => c,
             Err(_) => {
-                let compiled = self.engine.precompile_component(&bytes).map_err(|e| bad(format!("not a valid component: {e:#}")))?;
+                let compiled = self
+                    .engine
+                    .precompile_component(&bytes)
+                    .map_err(|e| bad(format!("not a valid component: {e:#}")))?;
                 if std::fs::create_dir_all(&self.cache_dir).is_ok() {
                     let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
                     if std::fs::write(&tmp, &compiled).is_ok() {
@@ -107,8 +113,18 @@ impl PluginEngine {
                 unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| bad(format!("{e:#}")))?
             }
         };
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| bad(format!("imports something Weir does not offer: {e:#}")))?;
-        let pre = TransformPre::new(pre).map_err(|e| bad(format!("does not implement the `transform` world: {e:#}")))?;
-        Ok(LoadedPlugin { path: path.to_path_buf(), hash, pre, engine: self.engine.clone(), ticker: self.ticker.clone() })
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| bad(format!("imports something Weir does not offer: {e:#}")))?;
+        let pre =
+            TransformPre::new(pre).map_err(|e| bad(format!("does not implement the `transform` world: {e:#}")))?;
+        Ok(LoadedPlugin {
+            path: path.to_path_buf(),
+            hash,
+            pre,
+            engine: self.engine.clone(),
+            ticker: self.ticker.clone(),
+        })
     }
 }

@@ -102,16 +102,35 @@ pub struct PluginInstance {
 }
 
 fn to_wit(b: Batch) -> wit::Batch {
-    wit::Batch { keys: b.keys, key_offsets: b.key_offsets, values: b.values, value_offsets: b.value_offsets, kinds: b.kinds, event_times: b.event_times }
+    wit::Batch {
+        keys: b.keys,
+        key_offsets: b.key_offsets,
+        values: b.values,
+        value_offsets: b.value_offsets,
+        kinds: b.kinds,
+        event_times: b.event_times,
+    }
 }
 
 fn from_wit(b: wit::Batch) -> Batch {
-    Batch { keys: b.keys, key_offsets: b.key_offsets, values: b.values, value_offsets: b.value_offsets, kinds: b.kinds, event_times: b.event_times }
+    Batch {
+        keys: b.keys,
+        key_offsets: b.key_offsets,
+        values: b.values,
+        value_offsets: b.value_offsets,
+        kinds: b.kinds,
+        event_times: b.event_times,
+    }
 }
 
 impl PluginInstance {
     /// Instantiates `plugin` for operator `operator` of job `job`.
-    pub fn new(plugin: &LoadedPlugin, limits: Limits, job: &str, operator: &str) -> Result<PluginInstance, PluginError> {
+    pub fn new(
+        plugin: &LoadedPlugin,
+        limits: Limits,
+        job: &str,
+        operator: &str,
+    ) -> Result<PluginInstance, PluginError> {
         let (stdout, stderr) = (Capture::default(), Capture::default());
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout.clone())
@@ -125,16 +144,29 @@ impl PluginInstance {
         let state = PluginState {
             wasi,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new().memory_size(limits.memory).instances(4).trap_on_grow_failure(true).build(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory)
+                .instances(4)
+                .trap_on_grow_failure(true)
+                .build(),
             job: job.into(),
             operator: operator.into(),
         };
         let mut store = Store::new(&plugin.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(Self::ticks(limits.deadline));
-        let instantiate = |e: wasmtime::Error| PluginError::Instantiate { operator: operator.into(), message: format!("{e:#}") };
+        let instantiate =
+            |e: wasmtime::Error| PluginError::Instantiate { operator: operator.into(), message: format!("{e:#}") };
         let bindings = plugin.pre.instantiate(&mut store).map_err(instantiate)?;
-        Ok(PluginInstance { store, bindings, stdout, stderr, limits, operator: operator.into(), _ticker: plugin.ticker.clone() })
+        Ok(PluginInstance {
+            store,
+            bindings,
+            stdout,
+            stderr,
+            limits,
+            operator: operator.into(),
+            _ticker: plugin.ticker.clone(),
+        })
     }
 
     fn ticks(d: Duration) -> u64 {
@@ -157,12 +189,16 @@ impl PluginInstance {
         self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
         let r = self.bindings.call_describe(&mut self.store);
         self.flush_stdio();
-        r.map_err(|e| PluginError::Instantiate { operator: self.operator.to_string(), message: format!("describe failed: {e:#}") })
+        r.map_err(|e| PluginError::Instantiate {
+            operator: self.operator.to_string(),
+            message: format!("describe failed: {e:#}"),
+        })
     }
 
     /// Passes the job's parameters to `init`.
     pub fn init(&mut self, params: &BTreeMap<String, String>) -> Result<(), PluginError> {
-        let params: Vec<wit::Param> = params.iter().map(|(k, v)| wit::Param { name: k.clone(), value: v.clone() }).collect();
+        let params: Vec<wit::Param> =
+            params.iter().map(|(k, v)| wit::Param { name: k.clone(), value: v.clone() }).collect();
         self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
         let r = self.bindings.call_init(&mut self.store, &params);
         self.flush_stdio();
@@ -192,7 +228,9 @@ impl PluginInstance {
             match err {
                 wit::Error::Fatal(m) => return Err(BatchFailure::Fatal(m)),
                 wit::Error::BadRecord(b) if (b.index as usize) < n => rejected.push((b.index, b.reason)),
-                wit::Error::BadRecord(b) => return Err(BatchFailure::BadOutput(format!("refused record {} of a {n}-record batch", b.index))),
+                wit::Error::BadRecord(b) => {
+                    return Err(BatchFailure::BadOutput(format!("refused record {} of a {n}-record batch", b.index)));
+                }
             }
         }
         let records = from_wit(out.records);

@@ -105,7 +105,8 @@ pub struct WasmTransform {
 impl WasmTransform {
     fn instance(&mut self) -> Result<&mut PluginInstance, BatchFailure> {
         if self.instance.is_none() {
-            let mut inst = PluginInstance::new(&self.plugin, self.limits, &self.job, &self.name).map_err(|e| BatchFailure::Restart(e.to_string()))?;
+            let mut inst = PluginInstance::new(&self.plugin, self.limits, &self.job, &self.name)
+                .map_err(|e| BatchFailure::Restart(e.to_string()))?;
             inst.init(&self.params).map_err(|e| BatchFailure::Restart(e.to_string()))?;
             self.instance = Some(inst);
         }
