@@ -1,0 +1,119 @@
+//! Benchmark (not a test): per-batch word count over the anchor corpus, Wasm tokenizer vs the built-in
+//! native tokenizer, with 1 and 2 workers. Prints lines/s and the Wasm/native ratio.
+//!
+//!     cargo bench -p weir --bench wordcount          (or scripts/bench.sh)
+//!
+//! The corpus is `../shared/bench/anchors/gen.py 20 100000` (2,000,000 lines of 10 Zipf words, 94 MB),
+//! generated once into target/bench/data. The job reads it from a directory source under the manual
+//! clock, two files per batch (10 batches), so the figure is the engine's own throughput.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use weir::job::{RunOptions, run};
+
+const LINES: f64 = 2_000_000.0;
+const RUNS: usize = 3;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn corpus() -> PathBuf {
+    let dir = repo().join("target/bench");
+    let data = dir.join("data");
+    if !data.join("part-0019.txt").is_file() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let gen_py = repo().join("../shared/bench/anchors/gen.py");
+        eprintln!("generating the corpus with {}", gen_py.display());
+        let ok = Command::new("python3").arg(&gen_py).args(["20", "100000"]).current_dir(&dir).status().unwrap();
+        assert!(ok.success(), "gen.py failed");
+    }
+    data
+}
+
+fn spec(data: &Path, tokenizer: &str, workers: usize) -> String {
+    let op = match tokenizer {
+        "wasm" => format!(
+            "op = \"wasm\"\nplugin = \"{}\"",
+            repo().join("operators/target/wasm32-wasip2/release/tokenize.wasm").display()
+        ),
+        _ => "op = \"tokenize\"".to_string(),
+    };
+    format!(
+        r#"
+[job]
+name = "bench-{tokenizer}-{workers}"
+batch_interval = "1s"
+clock = "manual"
+workers = {workers}
+
+[sources.lines]
+kind = "directory"
+path = "{data}"
+include_existing = true
+files_per_batch = 2
+
+[streams.words]
+from = "lines"
+{op}
+
+[streams.pairs]
+op = "map_to_pair"
+from = "words"
+
+[streams.counts]
+op = "reduce_by_key"
+from = "pairs"
+reducer = "sum"
+
+[sinks.out]
+kind = "jsonl"
+from = "counts"
+path = "/dev/null"
+"#,
+        data = data.display()
+    )
+}
+
+/// Best of `RUNS` runs, in lines per second.
+fn measure(data: &Path, tokenizer: &str, workers: usize) -> f64 {
+    let text = spec(data, tokenizer, workers);
+    let mut best = 0.0f64;
+    for _ in 0..RUNS {
+        let plan = weir::graph::parse(&data.join("bench.toml"), &text).expect("bench spec");
+        let start = Instant::now();
+        let report = run(plan, RunOptions::default()).expect("bench job");
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(report.batches, 10, "expected 10 batches of 2 files");
+        best = best.max(LINES / secs);
+    }
+    best
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        println!("wordcount: benchmark");
+        return;
+    }
+    let data = corpus();
+    println!("per-batch word count, 2,000,000 lines (20 files, 2 per batch), best of {RUNS} runs");
+    println!("{:<10} {:>8} {:>14}", "tokenizer", "workers", "lines/s");
+    let mut results = Vec::new();
+    for workers in [1, 2] {
+        for tokenizer in ["native", "wasm"] {
+            let lps = measure(&data, tokenizer, workers);
+            println!("{tokenizer:<10} {workers:>8} {lps:>14.0}");
+            results.push((tokenizer, workers, lps));
+        }
+    }
+    let get = |t: &str, w: usize| results.iter().find(|r| r.0 == t && r.1 == w).map(|r| r.2).unwrap();
+    for workers in [1, 2] {
+        let ratio = get("wasm", workers) / get("native", workers);
+        println!("wasm/native ratio, {workers} worker(s): {ratio:.2} (target >= 0.70)");
+    }
+    let wasm2 = get("wasm", 2);
+    println!("wasm, 2 workers: {:.2} M lines/s (target >= 5 M lines/s)", wasm2 / 1e6);
+    println!("scaling 1 -> 2 workers (wasm): {:.2}x", wasm2 / get("wasm", 1));
+}
