@@ -13,6 +13,10 @@ use std::time::Instant;
 
 use weir::job::{RunOptions, run};
 
+// The same allocator as the `weir` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const LINES: f64 = 2_000_000.0;
 const RUNS: usize = 3;
 
@@ -101,12 +105,20 @@ fn main() {
     println!("per-batch word count, 2,000,000 lines (20 files, 2 per batch), best of {RUNS} runs");
     println!("{:<10} {:>8} {:>14}", "tokenizer", "workers", "lines/s");
     let mut results = Vec::new();
+    // WEIR_BENCH=wasm-2 (say) runs just that configuration, for profiling.
+    let only = std::env::var("WEIR_BENCH").ok();
     for workers in [1, 2] {
         for tokenizer in ["native", "wasm"] {
+            if only.as_ref().is_some_and(|o| *o != format!("{tokenizer}-{workers}")) {
+                continue;
+            }
             let lps = measure(&data, tokenizer, workers);
             println!("{tokenizer:<10} {workers:>8} {lps:>14.0}");
             results.push((tokenizer, workers, lps));
         }
+    }
+    if only.is_some() {
+        return;
     }
     let get = |t: &str, w: usize| results.iter().find(|r| r.0 == t && r.1 == w).map(|r| r.2).unwrap();
     for workers in [1, 2] {

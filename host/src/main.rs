@@ -2,10 +2,15 @@
 
 use std::process::ExitCode;
 
+// Batches are large, short-lived buffers; mimalloc reuses them where glibc maps and unmaps fresh pages.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Logs go to stderr so that `print` output on stdout stays clean; WEIR_LOG sets the filter.
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
     weir::cli::main()
 }

@@ -48,7 +48,8 @@ pub fn process<O: Operator>(_batch_time: i64, input: wit::Batch) -> wit::Output 
         kinds: input.kinds,
         event_times: input.event_times,
     };
-    let mut out = Output::default();
+    // Sized for the common shapes (a map or a tokenizer), so the guest rarely regrows its buffers.
+    let mut out = Output { records: Batch::with_capacity(input.len() * 2, input.values.len()), ..Output::default() };
     if let Err(e) = input.validate() {
         out.fail(e);
     } else {

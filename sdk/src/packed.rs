@@ -270,6 +270,35 @@ impl Batch {
         self.event_times.extend_from_slice(&other.event_times);
     }
 
+    /// Records `start..end` as a batch of their own, copied column by column.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut b = Batch::new();
+    /// for w in ["a", "bb", "ccc"] { b.push(Some(w.as_bytes()), ValueRef::Text(w), 1); }
+    /// let s = b.slice(1, 3);
+    /// assert_eq!(s.len(), 2);
+    /// assert_eq!(s.get(0).value, ValueRef::Text("bb"));
+    /// assert_eq!(s.key_bytes(1), b"ccc");
+    /// assert!(s.validate().is_ok());
+    /// ```
+    pub fn slice(&self, start: usize, end: usize) -> Batch {
+        let rebase = |offsets: &[u32]| -> Vec<u32> {
+            let base = offsets[start];
+            offsets[start..=end].iter().map(|o| o - base).collect()
+        };
+        let (k0, k1) = (self.key_offsets[start] as usize, self.key_offsets[end] as usize);
+        let (v0, v1) = (self.value_offsets[start] as usize, self.value_offsets[end] as usize);
+        Batch {
+            keys: self.keys[k0..k1].to_vec(),
+            key_offsets: rebase(&self.key_offsets),
+            values: self.values[v0..v1].to_vec(),
+            value_offsets: rebase(&self.value_offsets),
+            kinds: self.kinds[start..end].to_vec(),
+            event_times: self.event_times[start..end].to_vec(),
+        }
+    }
+
     /// The key bytes of record `i` (empty for a record without a key).
     ///
     /// ```

@@ -132,12 +132,5 @@ fn split(batch: Batch, n: usize) -> Vec<Batch> {
         return v;
     }
     let len = batch.len();
-    (0..n)
-        .map(|w| {
-            let (lo, hi) = (w * len / n, (w + 1) * len / n);
-            let mut share = Batch::with_capacity(hi - lo, 0);
-            (lo..hi).for_each(|i| share.push_from(&batch, i));
-            share
-        })
-        .collect()
+    (0..n).map(|w| batch.slice(w * len / n, (w + 1) * len / n)).collect()
 }

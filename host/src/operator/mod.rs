@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod dead_letter;
 pub mod native;
+pub mod partials;
 pub mod reduce;
 pub mod wasm;
 

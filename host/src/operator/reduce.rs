@@ -8,15 +8,16 @@ use std::collections::HashMap;
 use std::hash::Hasher;
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHasher;
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::operator::Operator;
-use weir_sdk::packed::{Batch, ValueRef};
+use weir_sdk::packed::{Batch, HAS_KEY, Kind, ValueRef};
 
 use crate::batcher::{BatchTimes, Shared};
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::ReducerKind;
 use crate::operator::dead_letter::DeadLetters;
+use crate::operator::partials::Partials;
 use crate::window::{Window, WindowBuffer};
 
 /// Number of key groups keys hash into.
@@ -45,14 +46,6 @@ pub enum Agg {
 }
 
 impl Agg {
-    fn of(v: ValueRef<'_>) -> Option<Agg> {
-        match v {
-            ValueRef::I64(i) => Some(Agg::I64(i)),
-            ValueRef::F64(f) => Some(Agg::F64(f)),
-            _ => None,
-        }
-    }
-
     fn f(self) -> f64 {
         match self {
             Agg::I64(i) => i as f64,
@@ -121,14 +114,14 @@ impl Aggregation {
     }
 }
 
-type Partials = FxHashMap<Box<[u8]>, Agg>;
-
-fn add(p: &mut Partials, key: &[u8], v: Agg, r: ReducerKind) {
-    match p.get_mut(key) {
-        Some(a) => *a = a.combine(v, r),
-        None => {
-            p.insert(key.into(), v);
-        }
+/// The numeric value of record `i`, read straight from its bytes.
+#[inline]
+fn numeric(b: &Batch, i: usize) -> Option<Agg> {
+    let bytes: [u8; 8] = b.value_bytes(i).try_into().ok()?;
+    match b.kind(i) {
+        Kind::I64 => Some(Agg::I64(i64::from_le_bytes(bytes))),
+        Kind::F64 => Some(Agg::F64(f64::from_le_bytes(bytes))),
+        _ => None,
     }
 }
 
@@ -152,31 +145,27 @@ pub struct ReduceConfig {
 
 /// Combines one batch locally into partials.
 fn combine_local(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
+    let one = Agg::I64(1);
     for i in 0..b.len() {
-        let r = b.get(i);
         match cfg.aggregation {
-            Aggregation::Count => add(p, b"", Agg::I64(1), ReducerKind::Sum),
-            Aggregation::CountByValue => match r.value {
-                ValueRef::Text(_) | ValueRef::Json(_) | ValueRef::Bytes(_) => {
-                    add(p, b.value_bytes(i), Agg::I64(1), ReducerKind::Sum)
-                }
-                _ => add(p, crate::sink::render::text(&r).as_bytes(), Agg::I64(1), ReducerKind::Sum),
+            Aggregation::Count => p.add(b"", one, ReducerKind::Sum),
+            Aggregation::CountByValue => match b.kind(i) {
+                Kind::Text | Kind::Json | Kind::Bytes => p.add(b.value_bytes(i), one, ReducerKind::Sum),
+                _ => p.add(crate::sink::render::text(&b.get(i)).as_bytes(), one, ReducerKind::Sum),
             },
             Aggregation::ByKey(red) => {
-                let Some(key) = r.key else {
-                    cfg.dead.record(&cfg.name, time, &r, "reduce_by_key needs keyed records (use map_to_pair first)");
+                if b.kinds[i] & HAS_KEY == 0 {
+                    let reason = "reduce_by_key needs keyed records (use map_to_pair first)";
+                    cfg.dead.record(&cfg.name, time, &b.get(i), reason);
                     continue;
-                };
-                let v = if red == ReducerKind::Count { Some(Agg::I64(1)) } else { Agg::of(r.value) };
+                }
+                let v = if red == ReducerKind::Count { Some(one) } else { numeric(b, i) };
                 match v {
-                    Some(v) => add(p, key, v, red),
+                    Some(v) => p.add(b.key_bytes(i), v, red),
                     None => {
-                        let reason = format!(
-                            "reduce_by_key `{}` needs a numeric value, found {}",
-                            red.name(),
-                            format!("{:?}", b.kind(i)).to_lowercase()
-                        );
-                        cfg.dead.record(&cfg.name, time, &r, &reason)
+                        let kind = format!("{:?}", b.kind(i)).to_lowercase();
+                        let reason = format!("reduce_by_key `{}` needs a numeric value, found {kind}", red.name());
+                        cfg.dead.record(&cfg.name, time, &b.get(i), &reason)
                     }
                 }
             }
@@ -211,11 +200,11 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
                         combine_local(&local, *cap.time(), &b, &mut p);
                     }
                     let mut shares: Vec<Batch> = (0..peers).map(|_| Batch::new()).collect();
-                    for (k, v) in p {
-                        let dest = if local.aggregation == Aggregation::Count { 0 } else { key_group(&k) % peers };
-                        let key = (local.aggregation != Aggregation::Count).then_some(&k[..]);
+                    p.for_each(|k, v| {
+                        let dest = if local.aggregation == Aggregation::Count { 0 } else { key_group(k) % peers };
+                        let key = (local.aggregation != Aggregation::Count).then_some(k);
                         v.push(&mut shares[dest as usize], key, *cap.time() as i64);
-                    }
+                    });
                     let mut session = output.session(&cap);
                     for (dest, share) in shares.into_iter().enumerate() {
                         if !share.is_empty() {
@@ -235,9 +224,9 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
                 input.for_each(|c, data| {
                     let p = stash.entry(*c.time()).or_default();
                     for (_, b) in data.drain(..) {
-                        for r in b.iter() {
-                            if let Some(v) = Agg::of(r.value) {
-                                add(p, r.key.unwrap_or_default(), v, merge);
+                        for i in 0..b.len() {
+                            if let Some(v) = numeric(&b, i) {
+                                p.add(b.key_bytes(i), v, merge);
                             }
                         }
                     }
@@ -245,21 +234,25 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
                 for t in times.completed(frontier) {
                     let partial = stash.remove(&t).unwrap_or_default();
                     let Some(parts) = windows.add(t, partial) else { continue };
-                    let mut total = Partials::default();
-                    for p in parts {
-                        for (k, v) in p {
-                            add(&mut total, k, *v, merge);
+                    // A lone partial (no window, or a one-batch window) needs no merging.
+                    let merged;
+                    let total = if let [only] = parts[..] {
+                        only
+                    } else {
+                        let mut m = Partials::default();
+                        for p in parts {
+                            p.for_each(|k, v| m.add(k, v, merge));
                         }
-                    }
+                        merged = m;
+                        &merged
+                    };
                     let mut out = Batch::with_capacity(total.len(), total.len() * 8);
                     if cfg.aggregation == Aggregation::Count {
                         if index == 0 {
-                            total.get(&b""[..]).copied().unwrap_or(Agg::I64(0)).push(&mut out, None, t as i64);
+                            total.get(b"").unwrap_or(Agg::I64(0)).push(&mut out, None, t as i64);
                         }
                     } else {
-                        for (k, v) in &total {
-                            v.push(&mut out, Some(k), t as i64);
-                        }
+                        total.for_each(|k, v| v.push(&mut out, Some(k), t as i64));
                     }
                     if let (Some(c), false) = (&cap, out.is_empty()) {
                         output.session(&c.delayed(&t)).give(out);

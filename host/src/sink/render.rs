@@ -3,7 +3,7 @@
 //! job's output does not depend on how many workers ran it.
 
 use serde_json::Value as Json;
-use weir_sdk::packed::{Batch, RecordRef, ValueRef};
+use weir_sdk::packed::{Batch, HAS_KEY, Kind, RecordRef, ValueRef};
 
 fn value_text(v: &ValueRef<'_>) -> String {
     match v {
@@ -41,15 +41,20 @@ pub fn json(r: &RecordRef<'_>) -> Json {
     }
 }
 
-/// Record indices of `batch` in canonical order: by key, then by value (numbers numerically).
+/// Record indices of `batch` in canonical order: records without a key first, then by key bytes, then
+/// by value (numbers numerically, anything else by kind and bytes). Reads the columns directly: sinks
+/// sort every batch, so this sits on the hot path.
 pub fn canonical_order(batch: &Batch) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..batch.len()).collect();
-    idx.sort_by(|&a, &b| {
-        let (ra, rb) = (batch.get(a), batch.get(b));
-        ra.key.cmp(&rb.key).then_with(|| match (ra.value, rb.value) {
-            (ValueRef::I64(x), ValueRef::I64(y)) => x.cmp(&y),
-            (ValueRef::F64(x), ValueRef::F64(y)) => x.total_cmp(&y),
-            _ => (batch.kind(a), batch.value_bytes(a)).cmp(&(batch.kind(b), batch.value_bytes(b))),
+    let num = |i: usize| -> Option<[u8; 8]> { batch.value_bytes(i).try_into().ok() };
+    idx.sort_unstable_by(|&a, &b| {
+        let (ka, kb) = (batch.kinds[a] & HAS_KEY, batch.kinds[b] & HAS_KEY);
+        ka.cmp(&kb).then_with(|| batch.key_bytes(a).cmp(batch.key_bytes(b))).then_with(|| {
+            match (batch.kind(a), batch.kind(b), num(a), num(b)) {
+                (Kind::I64, Kind::I64, Some(x), Some(y)) => i64::from_le_bytes(x).cmp(&i64::from_le_bytes(y)),
+                (Kind::F64, Kind::F64, Some(x), Some(y)) => f64::from_le_bytes(x).total_cmp(&f64::from_le_bytes(y)),
+                (x, y, _, _) => (x, batch.value_bytes(a)).cmp(&(y, batch.value_bytes(b))),
+            }
         })
     });
     idx
