@@ -40,14 +40,7 @@ pub fn init<O: Operator>(params: Vec<wit::Param>) -> Result<(), String> {
 
 /// Runs operator `O` over one WIT batch: the columns move into a packed batch without copying.
 pub fn process<O: Operator>(_batch_time: i64, input: wit::Batch) -> wit::Output {
-    let input = Batch {
-        keys: input.keys,
-        key_offsets: input.key_offsets,
-        values: input.values,
-        value_offsets: input.value_offsets,
-        kinds: input.kinds,
-        event_times: input.event_times,
-    };
+    let input = crate::move_columns!(input => Batch);
     // Sized for the common shapes (a map or a tokenizer), so the guest rarely regrows its buffers.
     let mut out = Output { records: Batch::with_capacity(input.len() * 2, input.values.len()), ..Output::default() };
     if let Err(e) = input.validate() {
@@ -61,18 +54,7 @@ pub fn process<O: Operator>(_batch_time: i64, input: wit::Batch) -> wit::Output 
         .map(|(index, reason)| wit::Error::BadRecord(wit::BadRecord { index, reason }))
         .collect();
     errors.extend(out.fatal.map(wit::Error::Fatal));
-    let r = out.records;
-    wit::Output {
-        records: wit::Batch {
-            keys: r.keys,
-            key_offsets: r.key_offsets,
-            values: r.values,
-            value_offsets: r.value_offsets,
-            kinds: r.kinds,
-            event_times: r.event_times,
-        },
-        errors,
-    }
+    wit::Output { records: crate::move_columns!(out.records => wit::Batch), errors }
 }
 
 /// Sends a line to the host log.

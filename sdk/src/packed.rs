@@ -5,6 +5,30 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Moves the six columns of one batch struct into another with the same field names — the packed
+/// [`Batch`] and the types wit-bindgen and wasmtime generate for the WIT `batch` record — without copying.
+///
+/// ```
+/// struct Other { keys: Vec<u8>, key_offsets: Vec<u32>, values: Vec<u8>, value_offsets: Vec<u32>, kinds: Vec<u8>, event_times: Vec<i64> }
+/// let b = weir_sdk::packed::Batch::new();
+/// let o = weir_sdk::move_columns!(b => Other);
+/// assert_eq!(o.key_offsets, vec![0]);
+/// ```
+#[macro_export]
+macro_rules! move_columns {
+    ($from:expr => $to:path) => {{
+        let b = $from;
+        $to {
+            keys: b.keys,
+            key_offsets: b.key_offsets,
+            values: b.values,
+            value_offsets: b.value_offsets,
+            kinds: b.kinds,
+            event_times: b.event_times,
+        }
+    }};
+}
+
 /// Set in a record's kind byte when the record has a key.
 pub const HAS_KEY: u8 = 0x80;
 

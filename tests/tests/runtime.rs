@@ -142,11 +142,11 @@ fn op_build_and_describe() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.lines().next().unwrap().ends_with("parse_clicks.wasm"), "{stdout}");
-    assert!(stdout.contains("name: parse-clicks") && stdout.contains("kind: Map"), "{stdout}");
+    assert!(stdout.contains("name: parse-clicks") && stdout.contains("kind: map"), "{stdout}");
     let out = Command::new(weir_bin()).args(["op", "describe"]).arg(plugin("tokenize")).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("name: tokenize") && stdout.contains("kind: FlatMap") && stdout.contains("sha256: "),
+        stdout.contains("name: tokenize") && stdout.contains("kind: flat-map") && stdout.contains("sha256: "),
         "{stdout}"
     );
     let out =

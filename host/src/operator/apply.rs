@@ -12,20 +12,30 @@ pub trait ApplyExt<'s> {
     /// Applies `op` to each batch; empty results are not sent on.
     ///
     /// ```
-    /// use timely::dataflow::operators::{ToStream, Inspect};
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use timely::dataflow::operators::ToStream;
     /// use weir::operator::apply::ApplyExt;
     /// use weir::operator::BatchOperator;
     /// use weir_sdk::packed::{Batch, ValueRef};
     ///
-    /// struct Double;
+    /// struct Double(Arc<AtomicUsize>);
     /// impl BatchOperator for Double {
-    ///     fn process(&mut self, _t: u64, mut input: Batch) -> Batch { let c = input.clone(); input.append(&c); input }
+    ///     fn process(&mut self, _t: u64, mut input: Batch) -> Batch {
+    ///         let copy = input.clone();
+    ///         input.append(&copy);
+    ///         self.0.fetch_add(input.len(), Ordering::SeqCst);
+    ///         input
+    ///     }
     /// }
-    /// timely::example(|scope| {
+    /// let seen = Arc::new(AtomicUsize::new(0));
+    /// let counter = seen.clone();
+    /// timely::example(move |scope| {
     ///     let mut b = Batch::new();
     ///     b.push(None, ValueRef::Text("x"), 0);
-    ///     vec![b].to_stream(scope).apply("double", Double).inspect(|b: &Batch| assert_eq!(b.len(), 2));
+    ///     vec![b].to_stream(scope).apply("double", Double(counter));
     /// });
+    /// assert_eq!(seen.load(Ordering::SeqCst), 2);
     /// ```
     fn apply<O: BatchOperator>(self, name: &str, op: O) -> BatchStream<'s>;
 }

@@ -102,25 +102,11 @@ pub struct PluginInstance {
 }
 
 fn to_wit(b: Batch) -> wit::Batch {
-    wit::Batch {
-        keys: b.keys,
-        key_offsets: b.key_offsets,
-        values: b.values,
-        value_offsets: b.value_offsets,
-        kinds: b.kinds,
-        event_times: b.event_times,
-    }
+    weir_sdk::move_columns!(b => wit::Batch)
 }
 
 fn from_wit(b: wit::Batch) -> Batch {
-    Batch {
-        keys: b.keys,
-        key_offsets: b.key_offsets,
-        values: b.values,
-        value_offsets: b.value_offsets,
-        kinds: b.kinds,
-        event_times: b.event_times,
-    }
+    weir_sdk::move_columns!(b => Batch)
 }
 
 impl PluginInstance {
