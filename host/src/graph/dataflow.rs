@@ -51,6 +51,7 @@ impl JobContext {
             name: name.into(),
             aggregation,
             window: self.window(window),
+            pairs: None,
             first_time: Plan::align(self.first_time, step),
             interval: step,
             shared: self.shared.clone(),
@@ -64,6 +65,28 @@ impl JobContext {
             memory: self.plan.limits.memory.as_u64() as usize,
         }
     }
+}
+
+/// `map_to_pair` streams read only by one `reduce_by_key`, by name, with their input and value. Such a
+/// pair stream is never built: the aggregation reads its input and pairs each record itself, which saves
+/// writing and reading one `(word, 1)` record per word.
+fn fusable_pairs(plan: &Plan) -> HashMap<&str, (&str, i64)> {
+    let mut readers: HashMap<&str, Vec<Option<&StreamSpec>>> = HashMap::new();
+    for (_, s) in &plan.streams {
+        readers.entry(s.from()).or_default().push(Some(s));
+    }
+    for (_, s) in &plan.sinks {
+        readers.entry(s.from()).or_default().push(None);
+    }
+    let mut fused = HashMap::new();
+    for (name, spec) in &plan.streams {
+        if let StreamSpec::MapToPair { from, value } = spec
+            && let Some([Some(StreamSpec::ReduceByKey { .. })]) = readers.get(name.as_str()).map(Vec::as_slice)
+        {
+            fused.insert(name.as_str(), (from.as_str(), *value));
+        }
+    }
+    fused
 }
 
 /// Builds the job's dataflow in `scope`. Returns one input handle per source, in plan order.
@@ -80,8 +103,15 @@ pub fn build(
         nodes.insert(name, input.to_stream(scope));
         inputs.push(input);
     }
+    let fused = fusable_pairs(plan);
     for (name, spec) in &plan.streams {
-        let input = nodes[spec.from()].clone();
+        if fused.contains_key(name.as_str()) {
+            continue;
+        }
+        let input = match fused.get(spec.from()) {
+            Some((from, _)) => nodes[from].clone(),
+            None => nodes[spec.from()].clone(),
+        };
         let out = match spec {
             StreamSpec::Wasm { params, .. } => input.apply(
                 name,
@@ -99,7 +129,9 @@ pub fn build(
             StreamSpec::Tokenize { .. } => input.apply(name, Tokenize),
             StreamSpec::MapToPair { value, .. } => input.apply(name, MapToPair { value: *value }),
             StreamSpec::ReduceByKey { reducer, window, from } => {
-                input.aggregate(ctx.reduce(name, from, Aggregation::ByKey(*reducer), *window))
+                let mut cfg = ctx.reduce(name, from, Aggregation::ByKey(*reducer), *window);
+                cfg.pairs = fused.get(from.as_str()).map(|(_, value)| *value);
+                input.aggregate(cfg)
             }
             StreamSpec::Count { window, from } => input.aggregate(ctx.reduce(name, from, Aggregation::Count, *window)),
             StreamSpec::CountByValue { window, from } => {

@@ -1,7 +1,9 @@
 //! Built-in native stateless operators: the tokenizer (the Wasm tokenizer's yardstick in benchmarks) and
 //! map-to-pair.
 
-use weir_sdk::packed::{Batch, Kind, ValueRef};
+use std::borrow::Cow;
+
+use weir_sdk::packed::{Batch, Kind, RecordRef, ValueRef};
 
 use super::BatchOperator;
 
@@ -34,17 +36,28 @@ impl BatchOperator for MapToPair {
         let mut out = Batch::with_capacity(input.len(), input.len() * 8);
         let v = self.value.to_le_bytes();
         for i in 0..input.len() {
-            let rendered;
-            let key = match input.kind(i) {
-                Kind::Text | Kind::Json | Kind::Bytes => input.value_bytes(i),
-                _ => {
-                    rendered = crate::sink::render::text(&weir_sdk::packed::RecordRef { key: None, ..input.get(i) });
-                    rendered.as_bytes()
-                }
-            };
-            out.push_raw(Some(key), Kind::I64, &v, input.event_times[i]);
+            out.push_raw(Some(&value_as_key(&input, i)), Kind::I64, &v, input.event_times[i]);
         }
         out
+    }
+}
+
+/// The key `map_to_pair` and `count_by_value` make of record `i`'s value: text, JSON and bytes as they
+/// are, numbers as their text.
+///
+/// ```
+/// use weir_sdk::packed::{Batch, ValueRef};
+/// let mut b = Batch::new();
+/// b.push(None, ValueRef::Text("w"), 0);
+/// b.push(None, ValueRef::I64(5), 0);
+/// assert_eq!(&*weir::operator::native::value_as_key(&b, 0), b"w");
+/// assert_eq!(&*weir::operator::native::value_as_key(&b, 1), b"5");
+/// ```
+#[inline]
+pub fn value_as_key(b: &Batch, i: usize) -> Cow<'_, [u8]> {
+    match b.kind(i) {
+        Kind::Text | Kind::Json | Kind::Bytes => Cow::Borrowed(b.value_bytes(i)),
+        _ => Cow::Owned(crate::sink::render::text(&RecordRef { key: None, ..b.get(i) }).into_bytes()),
     }
 }
 

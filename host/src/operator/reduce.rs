@@ -17,6 +17,7 @@ use crate::batcher::{BatchTimes, Shared};
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::ReducerKind;
 use crate::operator::dead_letter::DeadLetters;
+use crate::operator::native::value_as_key;
 use crate::operator::partials::Partials;
 use crate::window::{Window, WindowBuffer};
 
@@ -133,6 +134,9 @@ pub struct ReduceConfig {
     pub aggregation: Aggregation,
     /// Optional window.
     pub window: Option<Window>,
+    /// Set when a `map_to_pair` with this value was fused into the aggregation: input records are
+    /// then the unpaired records, each standing for `(value, pairs)`.
+    pub pairs: Option<i64>,
     /// First batch time the input produces.
     pub first_time: u64,
     /// How often the input produces a batch (the batch interval, or the input's window slide).
@@ -149,10 +153,12 @@ fn combine_local(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
     for i in 0..b.len() {
         match cfg.aggregation {
             Aggregation::Count => p.add(b"", one, ReducerKind::Sum),
-            Aggregation::CountByValue => match b.kind(i) {
-                Kind::Text | Kind::Json | Kind::Bytes => p.add(b.value_bytes(i), one, ReducerKind::Sum),
-                _ => p.add(crate::sink::render::text(&b.get(i)).as_bytes(), one, ReducerKind::Sum),
-            },
+            Aggregation::CountByValue => p.add(&value_as_key(b, i), one, ReducerKind::Sum),
+            Aggregation::ByKey(red) if cfg.pairs.is_some() => {
+                // A fused `map_to_pair`: the record stands for the pair (its value, n).
+                let v = if red == ReducerKind::Count { one } else { Agg::I64(cfg.pairs.unwrap_or(1)) };
+                p.add(&value_as_key(b, i), v, red)
+            }
             Aggregation::ByKey(red) => {
                 if b.kinds[i] & HAS_KEY == 0 {
                     let reason = "reduce_by_key needs keyed records (use map_to_pair first)";
