@@ -2,7 +2,7 @@
 //! thread) and the timely workers, and waits until the input ends or a limit or Ctrl-C stops it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use crate::graph::Plan;
 use crate::graph::dataflow::JobContext;
 use crate::graph::spec::{ClockMode, StreamSpec};
 use crate::operator::dead_letter::DeadLetters;
-use crate::operator::wasm::{PluginEngine, PluginError, PluginInstance};
+use crate::operator::wasm::{FailedBatches, PluginEngine, PluginError, PluginInstance};
 use crate::receiver;
 
 /// Why a job could not run.
@@ -130,7 +130,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         .spawn(move || batcher.run(manual))
         .map_err(|e| JobError::Runtime(e.to_string()))?;
 
-    let failures = Arc::new(AtomicU64::new(0));
+    let failures = FailedBatches::default();
     let ctx = Arc::new(JobContext {
         plan: Arc::new(plan),
         plugins,
@@ -159,5 +159,5 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     if !errors.is_empty() {
         return Err(JobError::Runtime(errors.join("; ")));
     }
-    Ok(RunReport { batches, failed_batches: failures.load(Ordering::SeqCst), dead_letters: dead.count() })
+    Ok(RunReport { batches, failed_batches: failures.lock().map_or(0, |f| f.len() as u64), dead_letters: dead.count() })
 }

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use timely::dataflow::operators::Probe;
@@ -17,7 +16,7 @@ use crate::operator::apply::ApplyExt;
 use crate::operator::dead_letter::DeadLetters;
 use crate::operator::native::{MapToPair, Tokenize};
 use crate::operator::reduce::{Aggregation, ReduceConfig, ReduceExt};
-use crate::operator::wasm::{Limits, LoadedPlugin, WasmTransform};
+use crate::operator::wasm::{FailedBatches, Limits, LoadedPlugin, WasmTransform};
 use crate::sink::{self, SinkExt};
 use crate::window::Window;
 
@@ -33,7 +32,7 @@ pub struct JobContext {
     /// Refused records.
     pub dead: Arc<DeadLetters>,
     /// Failed batches, job-wide.
-    pub failures: Arc<AtomicU64>,
+    pub failures: FailedBatches,
     /// Batch progress and stop flag.
     pub shared: Arc<Shared>,
     /// Time of the first batch.

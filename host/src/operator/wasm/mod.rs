@@ -9,7 +9,6 @@ mod stdio;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use thiserror::Error;
@@ -82,6 +81,9 @@ pub enum BatchFailure {
     Restart(String),
 }
 
+/// The batch times a plugin failed, shared by every worker of a job.
+pub type FailedBatches = Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>>;
+
 /// A Wasm transform in the dataflow: one instance per worker, made anew after a failed batch.
 pub struct WasmTransform {
     /// Stream name.
@@ -96,8 +98,8 @@ pub struct WasmTransform {
     pub limits: Limits,
     /// Refused records.
     pub dead: Arc<DeadLetters>,
-    /// Count of failed batches, job-wide.
-    pub failures: Arc<AtomicU64>,
+    /// Times of failed batches, job-wide (a batch failing on two workers counts once).
+    pub failures: FailedBatches,
     /// The live instance, if any.
     pub instance: Option<PluginInstance>,
 }
@@ -129,7 +131,7 @@ impl BatchOperator for WasmTransform {
             }
             Err(failure) => {
                 self.instance = None;
-                self.failures.fetch_add(1, Ordering::SeqCst);
+                self.failures.lock().unwrap_or_else(|e| e.into_inner()).insert(time);
                 let reason = format!("operator `{}` failed batch {time} ms: {failure}", self.name);
                 tracing::error!(job = %self.job, operator = %self.name, batch_time = time, "{reason}");
                 for r in input.iter() {
