@@ -30,6 +30,9 @@ pub enum JobError {
         /// What is wrong.
         message: String,
     },
+    /// A sink could not be opened.
+    #[error(transparent)]
+    Sink(#[from] crate::sink::SinkError),
     /// The dead-letter file could not be opened.
     #[error("cannot open dead-letter file: {0}")]
     DeadLetter(std::io::Error),
@@ -93,6 +96,10 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     let dead = Arc::new(DeadLetters::open(&plan.name, plan.dead_letter.as_deref()).map_err(JobError::DeadLetter)?);
     let manual = plan.clock == ClockMode::Manual;
     let first_time = if manual { plan.interval } else { batcher::realtime_first_time(plan.interval) };
+    let mut sinks = HashMap::new();
+    for (name, spec) in &plan.sinks {
+        sinks.insert(name.clone(), crate::sink::build(name, spec)?);
+    }
     let shared = Arc::new(Shared::default());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -108,8 +115,12 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     let stop = shared.clone();
     rt.spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("stopping at the next batch boundary (Ctrl-C)");
+            tracing::info!("stopping at the next batch boundary (Ctrl-C again aborts)");
             stop.stop.store(true, Ordering::SeqCst);
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::warn!("aborted by a second Ctrl-C");
+            std::process::exit(130);
         }
     });
 
@@ -138,19 +149,20 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         failures: failures.clone(),
         shared,
         first_time,
+        sinks: Mutex::new(sinks),
     });
     let feed_rx: Arc<Vec<Mutex<Option<flume::Receiver<Feed>>>>> =
         Arc::new(feed_rx.into_iter().map(|r| Mutex::new(Some(r))).collect());
     let guards = timely::execute(timely::Config::process(workers), move |worker| {
         let feed = feed_rx[worker.index()].lock().ok().and_then(|mut f| f.take()).expect("one feed per worker");
-        crate::graph::worker::run(worker, &ctx, feed).map_err(|e| e.to_string())
+        crate::graph::worker::run(worker, &ctx, feed);
     })
     .map_err(JobError::Runtime)?;
     let mut errors = Vec::new();
     for result in guards.join() {
         match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) | Err(e) => errors.push(e),
+            Ok(()) => {}
+            Err(e) => errors.push(e),
         }
     }
     let batches = clock.join().map_err(|_| JobError::Runtime("the batch clock panicked".into()))?;

@@ -83,6 +83,29 @@ fn window_not_a_multiple_of_the_interval_is_refused() {
 }
 
 #[test]
+fn a_window_must_fit_its_input_slide() {
+    let spec = GOOD.replace(
+        "[streams.n]\nop = \"count\"\nfrom = \"words\"",
+        "[streams.w]\nop = \"count_by_value\"\nfrom = \"words\"\nwindow = { length = \"4s\", slide = \"2s\" }\n\n[streams.n]\nop = \"count\"\nfrom = \"w\"\nwindow = { length = \"3s\" }",
+    );
+    refused(
+        &spec,
+        &["`streams.n.window`", "window length 3000 ms is not a positive multiple of its input's slide (2000 ms)"],
+    );
+}
+
+#[test]
+fn a_sink_that_cannot_open_fails_the_job_cleanly() {
+    let spec = GOOD.replace("[job]\nname = \"j\"", "[job]\nname = \"j\"\nworkers = 2").replace(
+        "[sinks.out]\nkind = \"print\"\nfrom = \"n\"",
+        "[sinks.out]\nkind = \"jsonl\"\nfrom = \"n\"\npath = \"no/such/dir/out.jsonl\"",
+    );
+    let (code, stderr) = run_spec_text(&spec);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("sink `out` cannot write") && stderr.contains("no/such/dir/out.jsonl"), "{stderr}");
+}
+
+#[test]
 fn missing_operator_file_is_refused() {
     refused(
         &GOOD.replace("tokenize.wasm", "no-such-op.wasm"),

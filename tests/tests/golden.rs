@@ -83,5 +83,6 @@ golden!(
     window_reduce,
     window_count,
     window_slide_over_length,
+    window_of_window,
     passthrough,
 );

@@ -25,7 +25,8 @@ pub(super) fn run(b: &Batcher) -> u64 {
     loop {
         let wait = Duration::from_millis(time.saturating_sub(now_ms()));
         let deadline = Instant::now() + wait;
-        while !finished.iter().all(|f| *f) && !b.should_stop(batches) {
+        // A busy channel must not hold a batch open past its time: check the clock before each receive.
+        while !finished.iter().all(|f| *f) && !b.should_stop(batches) && Instant::now() < deadline {
             // Wake at least every 100ms so a stop request is seen promptly.
             let step = deadline.min(Instant::now() + Duration::from_millis(100));
             match b.rx.recv_deadline(step) {

@@ -26,7 +26,7 @@ enum Command {
         /// The job spec (TOML).
         spec: PathBuf,
         /// Stop after this many batches.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         batches: Option<u64>,
         /// Stop after this long (e.g. 30s, 5m).
         #[arg(long, value_parser = humantime::parse_duration)]

@@ -17,7 +17,7 @@ use crate::operator::dead_letter::DeadLetters;
 use crate::operator::native::{MapToPair, Tokenize};
 use crate::operator::reduce::{Aggregation, ReduceConfig, ReduceExt};
 use crate::operator::wasm::{FailedBatches, Limits, LoadedPlugin, WasmTransform};
-use crate::sink::{self, SinkExt};
+use crate::sink::{Sink, SinkExt};
 use crate::window::Window;
 
 /// A stream of packed batches, timestamped with batch times in milliseconds.
@@ -37,11 +37,13 @@ pub struct JobContext {
     pub shared: Arc<Shared>,
     /// Time of the first batch.
     pub first_time: u64,
+    /// The job's sinks, opened before the workers start; worker 0 takes them.
+    pub sinks: std::sync::Mutex<HashMap<String, Box<dyn Sink>>>,
 }
 
 impl JobContext {
-    fn window(&self, w: Option<WindowSpec>) -> Option<Window> {
-        w.map(|w| Window { length: w.length.0, slide: w.slide.map_or(self.plan.interval, |s| s.0) })
+    fn window(&self, from: &str, w: Option<WindowSpec>) -> Option<Window> {
+        w.map(|w| Window { length: w.length.0, slide: w.slide.map_or_else(|| self.plan.slide(from), |s| s.0) })
     }
 
     fn reduce(&self, name: &str, from: &str, aggregation: Aggregation, window: Option<WindowSpec>) -> ReduceConfig {
@@ -49,7 +51,7 @@ impl JobContext {
         ReduceConfig {
             name: name.into(),
             aggregation,
-            window: self.window(window),
+            window: self.window(from, window),
             pairs: None,
             first_time: Plan::align(self.first_time, step),
             interval: step,
@@ -89,11 +91,7 @@ fn fusable_pairs(plan: &Plan) -> HashMap<&str, (&str, i64)> {
 }
 
 /// Builds the job's dataflow in `scope`. Returns one input handle per source, in plan order.
-pub fn build(
-    scope: Scope<'_, u64>,
-    ctx: &JobContext,
-    probe: &ProbeHandle<u64>,
-) -> Result<Vec<InputHandleVec<u64, Batch>>, sink::SinkError> {
+pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) -> Vec<InputHandleVec<u64, Batch>> {
     let plan = &ctx.plan;
     let mut inputs = Vec::new();
     let mut nodes: BTreeMap<&str, BatchStream<'_>> = BTreeMap::new();
@@ -140,11 +138,11 @@ pub fn build(
         nodes.insert(name, out);
     }
     for (name, spec) in &plan.sinks {
-        // Only worker 0 writes, so only it opens files.
-        let sink = if scope.index() == 0 { Some(sink::build(name, spec)?) } else { None };
+        // Only worker 0 writes; the job opened the sinks before any worker started.
+        let sink = if scope.index() == 0 { ctx.sinks.lock().ok().and_then(|mut s| s.remove(name)) } else { None };
         let input = nodes[spec.from()].clone().probe_with(probe);
         let step = plan.slide(spec.from());
         input.sink_to(name, sink, Plan::align(ctx.first_time, step), step, ctx.shared.clone());
     }
-    Ok(inputs)
+    inputs
 }

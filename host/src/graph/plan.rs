@@ -71,7 +71,7 @@ impl Plan {
         match self.streams.iter().find(|(n, _)| n == name) {
             None => self.interval,
             Some((_, s)) => match s.window() {
-                Some(w) => w.slide.map_or(self.interval, |m| m.0),
+                Some(w) => w.slide.map_or_else(|| self.slide(s.from()), |m| m.0),
                 None => self.slide(s.from()),
             },
         }
@@ -183,9 +183,6 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         if spec.sources.contains_key(name) {
             return Err(c.err("streams", name, "", format!("`{name}` is already the name of a source")));
         }
-        if let Some(w) = stream.window() {
-            check_window(c, name, w, interval)?;
-        }
         if let StreamSpec::Wasm { plugin, .. } = stream {
             *plugin = base.join(&*plugin);
             if !plugin.is_file() {
@@ -216,6 +213,21 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         }
     }
     let order = topo_order(c, &spec.streams)?;
+    // As in Spark, a window's length and slide must be multiples of its input's slide, and the slide
+    // defaults to it; inputs come first in `order`.
+    let mut slides: HashMap<&str, u64> = HashMap::new();
+    for name in &order {
+        let stream = &spec.streams[name];
+        let parent = slides.get(stream.from()).copied().unwrap_or(interval);
+        let own = match stream.window() {
+            Some(w) => {
+                check_window(c, name, w, parent, interval)?;
+                w.slide.map_or(parent, |s| s.0)
+            }
+            None => parent,
+        };
+        slides.insert(name, own);
+    }
     let mut streams: BTreeMap<String, StreamSpec> = std::mem::take(&mut spec.streams);
     let streams = order.into_iter().map(|n| (n.clone(), streams.remove(&n).expect("ordered name exists"))).collect();
     Ok(Plan {
@@ -245,6 +257,9 @@ fn check_source(
         SourceSpec::Scripted { .. } if clock == ClockMode::Realtime => {
             Err(c.err("sources", name, "kind", "a scripted source needs `clock = \"manual\"` in [job]"))
         }
+        SourceSpec::Directory { files_per_batch: 0, .. } => {
+            Err(c.err("sources", name, "files_per_batch", "must be at least 1"))
+        }
         SourceSpec::Scripted { path } | SourceSpec::Directory { path, .. } => {
             *path = base.join(&*path);
             if path.exists() {
@@ -266,17 +281,21 @@ fn check_source(
     }
 }
 
-fn check_window(c: &Checker<'_>, name: &str, w: WindowSpec, interval: u64) -> Result<(), SpecError> {
-    let bad = |v: u64| v == 0 || !v.is_multiple_of(interval);
+fn check_window(c: &Checker<'_>, name: &str, w: WindowSpec, parent: u64, interval: u64) -> Result<(), SpecError> {
+    let bad = |v: u64| v == 0 || !v.is_multiple_of(parent);
+    let unit = if parent == interval {
+        format!("the batch interval ({interval} ms)")
+    } else {
+        format!("its input's slide ({parent} ms)")
+    };
     if bad(w.length.0) {
-        let msg =
-            format!("window length {} is not a positive multiple of the batch interval ({interval} ms)", w.length);
+        let msg = format!("window length {} is not a positive multiple of {unit}", w.length);
         return Err(c.err("streams", name, "window", msg));
     }
     if let Some(slide) = w.slide
         && bad(slide.0)
     {
-        let msg = format!("window slide {slide} is not a positive multiple of the batch interval ({interval} ms)");
+        let msg = format!("window slide {slide} is not a positive multiple of {unit}");
         return Err(c.err("streams", name, "window", msg));
     }
     Ok(())

@@ -8,15 +8,14 @@ use timely::worker::Worker;
 
 use super::dataflow::{self, JobContext};
 use crate::batcher::Feed;
-use crate::sink::SinkError;
 
 /// How far (in batches) a worker may run ahead of its slowest sink before it stops taking input.
 const MAX_BATCHES_IN_FLIGHT: u64 = 2;
 
 /// Runs one worker until the batcher is done and every batch has reached the sinks.
-pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) -> Result<(), SinkError> {
+pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {
     let probe = ProbeHandle::new();
-    let mut inputs = worker.dataflow::<u64, _, _>(|scope| dataflow::build(scope, ctx, &probe))?;
+    let mut inputs = worker.dataflow::<u64, _, _>(|scope| dataflow::build(scope, ctx, &probe));
     for input in inputs.iter_mut() {
         input.advance_to(ctx.first_time);
     }
@@ -47,5 +46,4 @@ pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) -
     }
     drop(inputs);
     while worker.step_or_park(park) {}
-    Ok(())
 }

@@ -69,21 +69,23 @@ impl Agg {
                 (Agg::I64(a), Agg::I64(b)) => Agg::I64(a.wrapping_add(b)),
                 (a, b) => Agg::F64(a.f() + b.f()),
             },
-            ReducerKind::Min => {
-                if other.f() < self.f() {
-                    other
-                } else {
-                    self
-                }
-            }
-            ReducerKind::Max => {
-                if other.f() > self.f() {
-                    other
-                } else {
-                    self
-                }
-            }
+            ReducerKind::Min => self.pick(other, std::cmp::Ordering::Less),
+            ReducerKind::Max => self.pick(other, std::cmp::Ordering::Greater),
         }
+    }
+
+    /// Compares exactly (integers as integers) and breaks ties the same way whatever the arrival order
+    /// (an integer wins over an equal float), so min and max do not depend on the number of workers.
+    fn pick(self, other: Agg, want: std::cmp::Ordering) -> Agg {
+        let order = match (self, other) {
+            (Agg::I64(a), Agg::I64(b)) => b.cmp(&a),
+            (a, b) => b.f().total_cmp(&a.f()).then_with(|| match (a, b) {
+                (Agg::F64(_), Agg::I64(_)) => want,
+                (Agg::I64(_), Agg::F64(_)) => want.reverse(),
+                _ => std::cmp::Ordering::Equal,
+            }),
+        };
+        if order == want { other } else { self }
     }
 
     fn push(self, out: &mut Batch, key: Option<&[u8]>, time: i64) {

@@ -35,7 +35,7 @@ pub enum SinkError {
 }
 
 /// Writes complete batches somewhere.
-pub trait Sink: 'static {
+pub trait Sink: Send + 'static {
     /// Writes batch `time`; `records` are in canonical order.
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError>;
 }
