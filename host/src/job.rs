@@ -33,6 +33,9 @@ pub enum JobError {
     /// A sink could not be opened.
     #[error(transparent)]
     Sink(#[from] crate::sink::SinkError),
+    /// A source could not read its input.
+    #[error("{0}")]
+    Source(String),
     /// The dead-letter file could not be opened.
     #[error("cannot open dead-letter file: {0}")]
     DeadLetter(std::io::Error),
@@ -101,6 +104,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         sinks.insert(name.clone(), crate::sink::build(name, spec)?);
     }
     let shared = Arc::new(Shared::default());
+    let shared_end = shared.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("weir-receiver")
@@ -170,6 +174,10 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     dead.flush();
     if !errors.is_empty() {
         return Err(JobError::Runtime(errors.join("; ")));
+    }
+    let source_errors = std::mem::take(&mut *shared_end.source_errors.lock().unwrap_or_else(|e| e.into_inner()));
+    if !source_errors.is_empty() {
+        return Err(JobError::Source(source_errors.join("; ")));
     }
     Ok(RunReport { batches, failed_batches: failures.lock().map_or(0, |f| f.len() as u64), dead_letters: dead.count() })
 }

@@ -106,6 +106,18 @@ fn a_sink_that_cannot_open_fails_the_job_cleanly() {
 }
 
 #[test]
+fn an_unreadable_scripted_file_fails_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("script")).unwrap();
+    let spec = "[job]\nname = \"s\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"scripted\"\npath = \"script\"\n\n[sinks.out]\nkind = \"print\"\nfrom = \"in\"\n";
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let out = Command::new(weir_bin()).args(["run", "job.toml"]).current_dir(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("source `in` cannot read"), "{stderr}");
+}
+
+#[test]
 fn missing_operator_file_is_refused() {
     refused(
         &GOOD.replace("tokenize.wasm", "no-such-op.wasm"),

@@ -44,6 +44,8 @@ pub struct Shared {
     pub closed_through: AtomicU64,
     /// Set to stop the job at the next batch boundary.
     pub stop: AtomicBool,
+    /// Sources that failed, with the reason; the job then ends with an error.
+    pub source_errors: std::sync::Mutex<Vec<String>>,
 }
 
 /// When the batcher stops on its own.
@@ -96,6 +98,11 @@ impl Batcher {
             SourceEvent::Bad { input, reason } => {
                 self.dead.raw(&self.sources[source], &input, &reason);
                 None
+            }
+            SourceEvent::Failed(reason) => {
+                tracing::error!("{reason}");
+                self.shared.source_errors.lock().unwrap_or_else(|e| e.into_inner()).push(reason);
+                Some(SourceEvent::Finished)
             }
             other => Some(other),
         }

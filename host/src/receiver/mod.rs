@@ -29,6 +29,8 @@ pub enum SourceEvent {
     },
     /// The source has no more data.
     Finished,
+    /// The source cannot go on (its input cannot be read): it is finished, and the job fails with `reason`.
+    Failed(String),
 }
 
 /// A source event tagged with the source's index in the plan.

@@ -48,8 +48,7 @@ pub async fn run(name: String, path: std::path::PathBuf, out: Outbox) {
     let text = match tokio::fs::read_to_string(&path).await {
         Ok(t) => t,
         Err(e) => {
-            tracing::error!(source = %name, "cannot read {}: {e}", path.display());
-            out.send(SourceEvent::Finished).await;
+            out.send(SourceEvent::Failed(format!("source `{name}` cannot read {}: {e}", path.display()))).await;
             return;
         }
     };
