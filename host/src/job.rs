@@ -74,11 +74,7 @@ fn load_plugins(plan: &Plan) -> Result<HashMap<String, Arc<crate::operator::wasm
     for (name, spec) in &plan.streams {
         let StreamSpec::Wasm { plugin, params, .. } = spec else { continue };
         let loaded = engine.load(plugin)?;
-        let limits = crate::operator::wasm::Limits {
-            deadline: Duration::from_millis(plan.limits.deadline.0),
-            memory: plan.limits.memory.as_u64() as usize,
-        };
-        let mut probe = PluginInstance::new(&loaded, limits, &plan.name, name)?;
+        let mut probe = PluginInstance::new(&loaded, plan.plugin_limits(), &plan.name, name)?;
         let descriptor = probe.describe()?;
         if let Some(bad) = params.keys().find(|k| !descriptor.params.contains(k)) {
             let accepted = if descriptor.params.is_empty() { "none".to_string() } else { descriptor.params.join(", ") };

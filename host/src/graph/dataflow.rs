@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use timely::dataflow::operators::Probe;
 use timely::dataflow::{InputHandleVec, ProbeHandle, Scope, Stream};
@@ -16,7 +15,7 @@ use crate::operator::apply::ApplyExt;
 use crate::operator::dead_letter::DeadLetters;
 use crate::operator::native::{MapToPair, Tokenize};
 use crate::operator::reduce::{Aggregation, ReduceConfig, ReduceExt};
-use crate::operator::wasm::{FailedBatches, Limits, LoadedPlugin, WasmTransform};
+use crate::operator::wasm::{FailedBatches, LoadedPlugin, WasmTransform};
 use crate::sink::{Sink, SinkExt};
 use crate::window::Window;
 
@@ -57,13 +56,6 @@ impl JobContext {
             interval: step,
             shared: self.shared.clone(),
             dead: self.dead.clone(),
-        }
-    }
-
-    fn limits(&self) -> Limits {
-        Limits {
-            deadline: Duration::from_millis(self.plan.limits.deadline.0),
-            memory: self.plan.limits.memory.as_u64() as usize,
         }
     }
 }
@@ -117,7 +109,7 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
                     job: plan.name.clone(),
                     plugin: ctx.plugins[name].clone(),
                     params: params.clone(),
-                    limits: ctx.limits(),
+                    limits: plan.plugin_limits(),
                     dead: ctx.dead.clone(),
                     failures: ctx.failures.clone(),
                     instance: None,

@@ -77,6 +77,14 @@ impl Plan {
         }
     }
 
+    /// The limits every plugin instance of this job runs under.
+    pub fn plugin_limits(&self) -> crate::operator::wasm::Limits {
+        crate::operator::wasm::Limits {
+            deadline: std::time::Duration::from_millis(self.limits.deadline.0),
+            memory: self.limits.memory.as_u64() as usize,
+        }
+    }
+
     /// The first time at or after `first_time` that is a multiple of `slide`.
     ///
     /// ```

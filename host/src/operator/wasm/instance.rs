@@ -160,14 +160,17 @@ impl PluginInstance {
     }
 
     /// Logs what the plugin printed, tagged with job and operator.
-    fn flush_stdio(&self) {
+    /// Returns the stderr text, which explains a trap better than the trap does.
+    fn flush_stdio(&self) -> String {
         let (job, op) = (&*self.store.data().job, &*self.operator);
         for line in self.stdout.drain().lines() {
             tracing::info!(job, operator = op, stream = "stdout", "{line}");
         }
-        for line in self.stderr.drain().lines() {
+        let stderr = self.stderr.drain();
+        for line in stderr.lines() {
             tracing::warn!(job, operator = op, stream = "stderr", "{line}");
         }
+        stderr
     }
 
     /// Asks the plugin to describe itself.
@@ -199,11 +202,7 @@ impl PluginInstance {
         let wit_in = to_wit(input);
         self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
         let result = self.bindings.call_process(&mut self.store, time as i64, &wit_in);
-        let stderr_tail = self.stderr.drain();
-        for line in stderr_tail.lines() {
-            tracing::warn!(job = &*self.store.data().job, operator = &*self.operator, stream = "stderr", "{line}");
-        }
-        self.flush_stdio();
+        let stderr_tail = self.flush_stdio();
         let result = result.map_err(|e| self.classify(e, &stderr_tail)).and_then(|out| Self::check(out, n));
         (result, from_wit(wit_in))
     }
