@@ -12,6 +12,8 @@ pub mod bindings {
     });
 }
 
+use std::cell::Cell;
+
 use bindings::weir::operator::types as wit;
 
 use crate::operator::{Operator, Output, TransformKind, set_params};
@@ -38,15 +40,26 @@ pub fn init<O: Operator>(params: Vec<wit::Param>) -> Result<(), String> {
     set_params::<O>(params.into_iter().map(|p| (p.name, p.value)).collect())
 }
 
+thread_local! {
+    // Output records and value bytes per input record and byte of the last batch, in sixteenths: the
+    // next batch's buffers are sized from it, so they are not regrown (and copied) as they fill.
+    static SHAPE: Cell<(usize, usize)> = const { Cell::new((32, 16)) };
+}
+
 /// Runs operator `O` over one WIT batch: the columns move into a packed batch without copying.
 pub fn process<O: Operator>(_batch_time: i64, input: wit::Batch) -> wit::Output {
     let input = crate::move_columns!(input => Batch);
-    // Sized for the common shapes (a map or a tokenizer), so the guest rarely regrows its buffers.
-    let mut out = Output { records: Batch::with_capacity(input.len() * 2, input.values.len()), ..Output::default() };
+    let (per_record, per_byte) = SHAPE.get();
+    let capacity = Batch::with_capacity(input.len() * per_record / 16 + 16, input.values.len() * per_byte / 16 + 64);
+    let mut out = Output { records: capacity, ..Output::default() };
     if let Err(e) = input.validate() {
         out.fail(e);
     } else {
         O::process(&input, &mut out);
+    }
+    if !input.is_empty() {
+        let ratio = |out: usize, input: usize| out * 16 / input.max(1) + 1;
+        SHAPE.set((ratio(out.records.len(), input.len()), ratio(out.records.values.len(), input.values.len())));
     }
     let mut errors: Vec<wit::Error> = out
         .rejected

@@ -34,6 +34,7 @@ pub mod operator;
 pub mod packed;
 pub mod record;
 pub mod testing;
+pub mod text;
 
 #[cfg(feature = "guest")]
 mod guest;

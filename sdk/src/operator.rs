@@ -56,6 +56,7 @@ impl Output {
     /// out.push(&weir_sdk::Record::text("a"), 42);
     /// assert_eq!(out.records.get(0).time, 42);
     /// ```
+    #[inline]
     pub fn push(&mut self, r: &Record<'_>, input_time: i64) {
         r.push_to(&mut self.records);
         if r.time == 0

@@ -227,6 +227,7 @@ impl Batch {
     /// assert_eq!(b.get(0).key, Some(&b"k"[..]));
     /// assert_eq!(b.get(0).value, ValueRef::I64(7));
     /// ```
+    #[inline]
     pub fn push(&mut self, key: Option<&[u8]>, value: ValueRef<'_>, time: i64) {
         match value {
             ValueRef::Text(s) | ValueRef::Json(s) => self.push_raw(key, value.kind(), s.as_bytes(), time),
@@ -244,6 +245,7 @@ impl Batch {
     /// b.push_raw(None, Kind::Text, b"hi", 5);
     /// assert_eq!(b.get(0).value, ValueRef::Text("hi"));
     /// ```
+    #[inline]
     pub fn push_raw(&mut self, key: Option<&[u8]>, kind: Kind, value: &[u8], time: i64) {
         let mut kind = kind as u8;
         if let Some(k) = key {

@@ -246,6 +246,7 @@ impl<'a> Record<'a> {
     /// weir_sdk::Record::text("a").with_key("k").push_to(&mut b);
     /// assert_eq!(b.key_bytes(0), b"k");
     /// ```
+    #[inline]
     pub fn push_to(&self, batch: &mut Batch) {
         let value = match &self.value {
             Value::Text(s) => ValueRef::Text(s),

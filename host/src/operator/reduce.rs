@@ -17,7 +17,6 @@ use crate::batcher::{BatchTimes, Shared};
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::ReducerKind;
 use crate::operator::dead_letter::DeadLetters;
-use crate::operator::native::value_as_key;
 use crate::operator::partials::Partials;
 use crate::window::{Window, WindowBuffer};
 
@@ -152,16 +151,14 @@ pub struct ReduceConfig {
 /// Combines one batch locally into partials.
 fn combine_local(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
     let one = Agg::I64(1);
-    for i in 0..b.len() {
-        match cfg.aggregation {
-            Aggregation::Count => p.add(b"", one, ReducerKind::Sum),
-            Aggregation::CountByValue => p.add(&value_as_key(b, i), one, ReducerKind::Sum),
-            Aggregation::ByKey(red) if cfg.pairs.is_some() => {
-                // A fused `map_to_pair`: the record stands for the pair (its value, n).
-                let v = if red == ReducerKind::Count { one } else { Agg::I64(cfg.pairs.unwrap_or(1)) };
-                p.add(&value_as_key(b, i), v, red)
-            }
-            Aggregation::ByKey(red) => {
+    match cfg.aggregation {
+        Aggregation::Count => p.add(b"", Agg::I64(b.len() as i64), ReducerKind::Sum),
+        Aggregation::CountByValue => p.add_values(b, one, ReducerKind::Sum),
+        // A fused `map_to_pair`: each record stands for the pair (its value, n).
+        Aggregation::ByKey(ReducerKind::Count) if cfg.pairs.is_some() => p.add_values(b, one, ReducerKind::Count),
+        Aggregation::ByKey(red) if cfg.pairs.is_some() => p.add_values(b, Agg::I64(cfg.pairs.unwrap_or(1)), red),
+        Aggregation::ByKey(red) => {
+            for i in 0..b.len() {
                 if b.kinds[i] & HAS_KEY == 0 {
                     let reason = "reduce_by_key needs keyed records (use map_to_pair first)";
                     cfg.dead.record(&cfg.name, time, &b.get(i), reason);
@@ -201,9 +198,11 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
         let index = self.scope().index();
         let name = cfg.name.clone();
         let partial = self.unary(Pipeline, &format!("{name}-combine"), move |_cap, _info| {
+            // Kept across batches, so each batch fills tables that are already warm and sized.
+            let mut p = Partials::default();
             move |input, output| {
                 input.for_each(|cap, data| {
-                    let mut p = Partials::default();
+                    p.clear();
                     for b in data.drain(..) {
                         combine_local(&local, *cap.time(), &b, &mut p);
                     }
