@@ -1,11 +1,12 @@
-//! Sinks: where a stream's batches leave Weir. Every batch of a sink's input is gathered on worker 0,
-//! put in canonical order and written once the batch is complete — empty batches included, as Spark
-//! prints a `Time:` header for every batch.
+//! Sinks: where a stream's batches leave Weir. Every batch of a sink's input is gathered on worker 0 and,
+//! once the batch is complete, handed to the sink's own thread ([`writer`]), which puts it in canonical
+//! order and writes it — empty batches included, as Spark prints a `Time:` header for every batch.
 
 mod files;
 mod jsonl;
 mod print;
 pub mod render;
+mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -64,23 +65,30 @@ pub trait SinkExt<'s> {
 
 impl<'s> SinkExt<'s> for BatchStream<'s> {
     fn sink_to(self, name: &str, mut sink: Option<Box<dyn Sink>>, first_time: u64, interval: u64, shared: Arc<Shared>) {
+        let writer = sink.take().and_then(|s| match writer::SinkWriter::start(name, s) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::error!(sink = %name, "cannot start the sink thread: {e}");
+                None
+            }
+        });
         let mut stash: std::collections::HashMap<u64, Batch> = Default::default();
         let mut times = BatchTimes::new(first_time, interval, shared);
-        let sink_name = name.to_string();
         self.sink(Exchange::new(|_: &Batch| 0), name, move |(input, frontier)| {
             input.for_each(|cap, data| {
                 let all = stash.entry(*cap.time()).or_default();
                 for b in data.drain(..) {
-                    all.append(&b);
+                    if all.is_empty() {
+                        *all = b;
+                    } else {
+                        all.append(&b);
+                    }
                 }
             });
             for t in times.completed(frontier) {
                 let batch = stash.remove(&t).unwrap_or_default();
-                if let Some(s) = sink.as_mut() {
-                    let order = render::canonical_order(&batch);
-                    if let Err(e) = s.write_batch(t, &batch, &order) {
-                        tracing::error!(sink = %sink_name, batch_time = t, "{e}");
-                    }
+                if let Some(w) = &writer {
+                    w.write(t, batch);
                 }
             }
         });

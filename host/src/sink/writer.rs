@@ -1,0 +1,60 @@
+//! A sink's own thread: worker 0 hands it each complete batch and goes back to work, so putting the
+//! batch in canonical order, rendering and writing it do not hold up the next batch's dataflow.
+
+use std::thread::JoinHandle;
+
+use weir_sdk::packed::Batch;
+
+use super::{Sink, render};
+
+/// Batches queued ahead of the writer before worker 0 waits (bounded, so a slow sink pushes back).
+const QUEUE: usize = 2;
+
+/// The sending side of a sink thread. Dropping it lets the thread finish the queued batches and waits
+/// for it, so every batch is written before the job's workers end.
+pub struct SinkWriter {
+    tx: Option<flume::Sender<(u64, Batch)>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SinkWriter {
+    /// Starts the thread that writes to `sink`.
+    ///
+    /// ```
+    /// // Exercised by every golden test through `weir::job::run`.
+    /// assert_eq!(weir::sink::render::canonical_order(&weir_sdk::packed::Batch::new()), Vec::<usize>::new());
+    /// ```
+    pub fn start(name: &str, mut sink: Box<dyn Sink>) -> std::io::Result<SinkWriter> {
+        let (tx, rx) = flume::bounded::<(u64, Batch)>(QUEUE);
+        let sink_name = name.to_string();
+        let thread = std::thread::Builder::new().name(format!("weir-sink-{name}")).spawn(move || {
+            for (t, batch) in rx {
+                let order = render::canonical_order(&batch);
+                if let Err(e) = sink.write_batch(t, &batch, &order) {
+                    tracing::error!(sink = %sink_name, batch_time = t, "{e}");
+                }
+            }
+        })?;
+        Ok(SinkWriter { tx: Some(tx), thread: Some(thread) })
+    }
+
+    /// Queues batch `time` for writing.
+    pub fn write(&self, time: u64, batch: Batch) {
+        if let Some(tx) = &self.tx
+            && tx.send((time, batch)).is_err()
+        {
+            tracing::error!(batch_time = time, "sink thread has stopped; batch not written");
+        }
+    }
+}
+
+impl Drop for SinkWriter {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            tracing::error!("a sink thread panicked");
+        }
+    }
+}
