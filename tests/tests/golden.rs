@@ -85,4 +85,6 @@ golden!(
     window_slide_over_length,
     window_of_window,
     passthrough,
+    reduce,
+    window_records,
 );

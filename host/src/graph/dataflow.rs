@@ -17,7 +17,7 @@ use crate::operator::native::{MapToPair, Tokenize};
 use crate::operator::reduce::{Aggregation, ReduceConfig, ReduceExt};
 use crate::operator::wasm::{FailedBatches, LoadedPlugin, WasmTransform};
 use crate::sink::{Sink, SinkExt};
-use crate::window::Window;
+use crate::window::{Window, WindowRecordsExt};
 
 /// A stream of packed batches, timestamped with batch times in milliseconds.
 pub type BatchStream<'s> = Stream<'s, u64, Vec<Batch>>;
@@ -123,6 +123,14 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
                 input.aggregate(cfg)
             }
             StreamSpec::Count { window, from } => input.aggregate(ctx.reduce(name, from, Aggregation::Count, *window)),
+            StreamSpec::Reduce { reducer, window, from } => {
+                input.aggregate(ctx.reduce(name, from, Aggregation::Reduce(*reducer), *window))
+            }
+            StreamSpec::Window { window, from } => {
+                let step = plan.slide(from);
+                let window = Window { length: window.length.0, slide: window.slide.map_or(step, |s| s.0) };
+                input.window_records(name, window, Plan::align(ctx.first_time, step), step, ctx.shared.clone())
+            }
             StreamSpec::CountByValue { window, from } => {
                 input.aggregate(ctx.reduce(name, from, Aggregation::CountByValue, *window))
             }

@@ -259,6 +259,24 @@ pub enum StreamSpec {
         #[serde(default)]
         window: Option<WindowSpec>,
     },
+    /// All values of a batch (or window) reduced to one record with a built-in reducer, as Spark's
+    /// `reduce` and `reduceByWindow`. A batch without values gives no record.
+    Reduce {
+        /// Input source or stream.
+        from: String,
+        /// The reduce function.
+        reducer: ReducerKind,
+        /// Optional window.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
+    /// Every record of the batches a window covers, as Spark's `window`.
+    Window {
+        /// Input source or stream.
+        from: String,
+        /// The window.
+        window: WindowSpec,
+    },
     /// `(value, occurrences)` for each distinct value.
     CountByValue {
         /// Input source or stream.
@@ -282,6 +300,8 @@ impl StreamSpec {
             | StreamSpec::MapToPair { from, .. }
             | StreamSpec::ReduceByKey { from, .. }
             | StreamSpec::Count { from, .. }
+            | StreamSpec::Reduce { from, .. }
+            | StreamSpec::Window { from, .. }
             | StreamSpec::CountByValue { from, .. } => from,
         }
     }
@@ -291,7 +311,9 @@ impl StreamSpec {
         match self {
             StreamSpec::ReduceByKey { window, .. }
             | StreamSpec::Count { window, .. }
+            | StreamSpec::Reduce { window, .. }
             | StreamSpec::CountByValue { window, .. } => *window,
+            StreamSpec::Window { window, .. } => Some(*window),
             _ => None,
         }
     }

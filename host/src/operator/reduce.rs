@@ -104,15 +104,25 @@ pub enum Aggregation {
     CountByValue,
     /// count: records per batch, one record out per batch even when zero.
     Count,
+    /// reduce: every value of a batch with a reducer, one record out per batch that has values.
+    Reduce(ReducerKind),
 }
 
 impl Aggregation {
     /// How partials combine once formed.
     fn merge(self) -> ReducerKind {
         match self {
-            Aggregation::ByKey(ReducerKind::Count) | Aggregation::CountByValue | Aggregation::Count => ReducerKind::Sum,
-            Aggregation::ByKey(r) => r,
+            Aggregation::ByKey(ReducerKind::Count)
+            | Aggregation::Reduce(ReducerKind::Count)
+            | Aggregation::CountByValue
+            | Aggregation::Count => ReducerKind::Sum,
+            Aggregation::ByKey(r) | Aggregation::Reduce(r) => r,
         }
+    }
+
+    /// True when the whole batch aggregates into one unkeyed record (on worker 0).
+    fn global(self) -> bool {
+        matches!(self, Aggregation::Count | Aggregation::Reduce(_))
     }
 }
 
@@ -148,6 +158,13 @@ pub struct ReduceConfig {
     pub dead: Arc<DeadLetters>,
 }
 
+/// Sends record `i` to the dead letters: `op` with reducer `red` needs a number.
+fn refuse_non_numeric(cfg: &ReduceConfig, time: u64, b: &Batch, i: usize, op: &str, red: ReducerKind) {
+    let kind = format!("{:?}", b.kind(i)).to_lowercase();
+    let reason = format!("{op} `{}` needs a numeric value, found {kind}", red.name());
+    cfg.dead.record(&cfg.name, time, &b.get(i), &reason)
+}
+
 /// Combines one batch locally into partials.
 fn combine_local(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
     let one = Agg::I64(1);
@@ -157,6 +174,15 @@ fn combine_local(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
         // A fused `map_to_pair`: each record stands for the pair (its value, n).
         Aggregation::ByKey(ReducerKind::Count) if cfg.pairs.is_some() => p.add_values(b, one, ReducerKind::Count),
         Aggregation::ByKey(red) if cfg.pairs.is_some() => p.add_values(b, Agg::I64(cfg.pairs.unwrap_or(1)), red),
+        Aggregation::Reduce(red) => {
+            for i in 0..b.len() {
+                let v = if red == ReducerKind::Count { Some(one) } else { numeric(b, i) };
+                match v {
+                    Some(v) => p.add(b"", v, red),
+                    None => refuse_non_numeric(cfg, time, b, i, "reduce", red),
+                }
+            }
+        }
         Aggregation::ByKey(red) => {
             for i in 0..b.len() {
                 if b.kinds[i] & HAS_KEY == 0 {
@@ -167,11 +193,7 @@ fn combine_local(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
                 let v = if red == ReducerKind::Count { Some(one) } else { numeric(b, i) };
                 match v {
                     Some(v) => p.add(b.key_bytes(i), v, red),
-                    None => {
-                        let kind = format!("{:?}", b.kind(i)).to_lowercase();
-                        let reason = format!("reduce_by_key `{}` needs a numeric value, found {kind}", red.name());
-                        cfg.dead.record(&cfg.name, time, &b.get(i), &reason)
-                    }
+                    None => refuse_non_numeric(cfg, time, b, i, "reduce_by_key", red),
                 }
             }
         }
@@ -208,8 +230,9 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
                     }
                     let mut shares: Vec<Batch> = (0..peers).map(|_| Batch::new()).collect();
                     p.for_each(|k, v| {
-                        let dest = if local.aggregation == Aggregation::Count { 0 } else { key_group(k) % peers };
-                        let key = (local.aggregation != Aggregation::Count).then_some(k);
+                        let global = local.aggregation.global();
+                        let dest = if global { 0 } else { key_group(k) % peers };
+                        let key = (!global).then_some(k);
                         v.push(&mut shares[dest as usize], key, *cap.time() as i64);
                     });
                     let mut session = output.session(&cap);
@@ -257,6 +280,10 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
                     if cfg.aggregation == Aggregation::Count {
                         if index == 0 {
                             total.get(b"").unwrap_or(Agg::I64(0)).push(&mut out, None, t as i64);
+                        }
+                    } else if cfg.aggregation.global() {
+                        if let Some(v) = total.get(b"") {
+                            v.push(&mut out, None, t as i64);
                         }
                     } else {
                         total.for_each(|k, v| v.push(&mut out, Some(k), t as i64));

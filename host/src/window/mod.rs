@@ -2,7 +2,11 @@
 //! it is emitted only when `t` is a multiple of the slide; early windows are partial (Spark's semantics).
 //! Without an inverse function the window is recomputed from the per-batch partials it still holds.
 
+mod records;
+
 use std::collections::BTreeMap;
+
+pub use records::WindowRecordsExt;
 
 /// Window length and slide in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
