@@ -95,6 +95,15 @@ fn a_window_must_fit_its_input_slide() {
 }
 
 #[test]
+fn a_window_stream_without_a_window_or_with_a_bad_reducer_is_refused() {
+    refused(&GOOD.replace("op = \"count\"", "op = \"window\""), &["missing field `window`"]);
+    refused(
+        &GOOD.replace("op = \"count\"", "op = \"reduce\"\nreducer = \"average\""),
+        &["unknown variant `average`", "`sum`, `count`, `min`, `max`"],
+    );
+}
+
+#[test]
 fn a_sink_that_cannot_open_fails_the_job_cleanly() {
     let spec = GOOD.replace("[job]\nname = \"j\"", "[job]\nname = \"j\"\nworkers = 2").replace(
         "[sinks.out]\nkind = \"print\"\nfrom = \"n\"",
