@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use timely::dataflow::operators::Capability;
 use timely::progress::frontier::MutableAntichain;
 
 use super::Shared;
@@ -36,5 +37,15 @@ impl BatchTimes {
             self.next += self.interval;
         }
         done
+    }
+
+    /// Holds `cap` at the earliest batch time not yet complete, so an operator can still emit for it,
+    /// and drops it once the input has ended.
+    pub fn hold(&self, cap: &mut Option<Capability<u64>>, frontier: &MutableAntichain<u64>) {
+        if frontier.frontier().is_empty() {
+            *cap = None;
+        } else if let Some(c) = cap.as_mut() {
+            c.downgrade(&self.next);
+        }
     }
 }

@@ -41,8 +41,9 @@ pub struct JobContext {
 }
 
 impl JobContext {
-    fn window(&self, from: &str, w: Option<WindowSpec>) -> Option<Window> {
-        w.map(|w| Window { length: w.length.0, slide: w.slide.map_or_else(|| self.plan.slide(from), |s| s.0) })
+    /// The window `w` over stream `from`: the slide defaults to the input's.
+    fn window(&self, from: &str, w: WindowSpec) -> Window {
+        Window { length: w.length.0, slide: w.slide.map_or_else(|| self.plan.slide(from), |s| s.0) }
     }
 
     fn reduce(&self, name: &str, from: &str, aggregation: Aggregation, window: Option<WindowSpec>) -> ReduceConfig {
@@ -50,7 +51,7 @@ impl JobContext {
         ReduceConfig {
             name: name.into(),
             aggregation,
-            window: self.window(from, window),
+            window: window.map(|w| self.window(from, w)),
             pairs: None,
             first_time: Plan::align(self.first_time, step),
             interval: step,
@@ -128,7 +129,7 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             }
             StreamSpec::Window { window, from } => {
                 let step = plan.slide(from);
-                let window = Window { length: window.length.0, slide: window.slide.map_or(step, |s| s.0) };
+                let window = ctx.window(from, *window);
                 input.window_records(name, window, Plan::align(ctx.first_time, step), step, ctx.shared.clone())
             }
             StreamSpec::CountByValue { window, from } => {

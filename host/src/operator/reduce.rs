@@ -277,12 +277,10 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
                         &merged
                     };
                     let mut out = Batch::with_capacity(total.len(), total.len() * 8);
-                    if cfg.aggregation == Aggregation::Count {
-                        if index == 0 {
-                            total.get(b"").unwrap_or(Agg::I64(0)).push(&mut out, None, t as i64);
-                        }
-                    } else if cfg.aggregation.global() {
-                        if let Some(v) = total.get(b"") {
+                    if cfg.aggregation.global() {
+                        // Worker 0 holds the one partial; `count` says 0 for a batch without records.
+                        let zero = (cfg.aggregation == Aggregation::Count).then_some(Agg::I64(0));
+                        if let (0, Some(v)) = (index, total.get(b"").or(zero)) {
                             v.push(&mut out, None, t as i64);
                         }
                     } else {
@@ -292,11 +290,7 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
                         output.session(&c.delayed(&t)).give(out);
                     }
                 }
-                if frontier.frontier().is_empty() {
-                    cap = None;
-                } else if let Some(c) = cap.as_mut() {
-                    c.downgrade(&times.next());
-                }
+                times.hold(&mut cap, frontier);
             }
         })
     }

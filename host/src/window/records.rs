@@ -60,11 +60,7 @@ impl<'s> WindowRecordsExt<'s> for BatchStream<'s> {
                         output.session(&c.delayed(&t)).give(out);
                     }
                 }
-                if frontier.frontier().is_empty() {
-                    cap = None;
-                } else if let Some(c) = cap.as_mut() {
-                    c.downgrade(&times.next());
-                }
+                times.hold(&mut cap, frontier);
             }
         })
     }
