@@ -104,6 +104,25 @@ fn a_window_stream_without_a_window_or_with_a_bad_reducer_is_refused() {
 }
 
 #[test]
+fn multi_input_streams_need_the_right_inputs_with_the_same_slide() {
+    let join_one = GOOD.replace("op = \"count\"\nfrom = \"words\"", "op = \"join\"\nfrom = [\"words\"]");
+    refused(&join_one, &["`streams.n.from`", "this op reads 2 inputs, not 1"]);
+    let union_missing =
+        GOOD.replace("op = \"count\"\nfrom = \"words\"", "op = \"union\"\nfrom = [\"words\", \"nope\"]");
+    refused(&union_missing, &["`streams.n.from`", "no source or stream named `nope`"]);
+    let spec = GOOD.replace(
+        "[streams.n]\nop = \"count\"\nfrom = \"words\"",
+        "[streams.w]\nop = \"window\"\nfrom = \"words\"\nwindow = { length = \"2s\", slide = \"2s\" }\n\n[streams.n]\nop = \"union\"\nfrom = [\"w\", \"words\"]",
+    );
+    refused(&spec, &["`streams.n.from`", "`w` slides every 2000 ms, `words` every 1000 ms"]);
+    let cycle = GOOD.replace("op = \"count\"\nfrom = \"words\"", "op = \"union\"\nfrom = [\"words\", \"n\"]");
+    refused(&cycle, &["depends on itself"]);
+    let zero =
+        GOOD.replace("op = \"count\"\nfrom = \"words\"", "op = \"repartition\"\nfrom = \"words\"\npartitions = 0");
+    refused(&zero, &["`streams.n.partitions`", "must be at least 1"]);
+}
+
+#[test]
 fn a_sink_that_cannot_open_fails_the_job_cleanly() {
     let spec = GOOD.replace("[job]\nname = \"j\"", "[job]\nname = \"j\"\nworkers = 2").replace(
         "[sinks.out]\nkind = \"print\"\nfrom = \"n\"",

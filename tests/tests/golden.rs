@@ -87,4 +87,7 @@ golden!(
     passthrough,
     reduce,
     window_records,
+    join,
+    group_by_key,
+    repartition_union,
 );

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use timely::dataflow::operators::Probe;
+use timely::dataflow::operators::core::Concatenate;
 use timely::dataflow::{InputHandleVec, ProbeHandle, Scope, Stream};
 use weir_sdk::packed::Batch;
 
@@ -12,9 +13,11 @@ use super::Plan;
 use super::spec::{StreamSpec, WindowSpec};
 use crate::batcher::Shared;
 use crate::operator::apply::ApplyExt;
+use crate::operator::cogroup::{CogroupExt, GroupConfig, Grouping};
 use crate::operator::dead_letter::DeadLetters;
 use crate::operator::native::{MapToPair, Tokenize};
 use crate::operator::reduce::{Aggregation, ReduceConfig, ReduceExt};
+use crate::operator::repartition::RepartitionExt;
 use crate::operator::wasm::{FailedBatches, LoadedPlugin, WasmTransform};
 use crate::sink::{Sink, SinkExt};
 use crate::window::{Window, WindowRecordsExt};
@@ -46,6 +49,19 @@ impl JobContext {
         Window { length: w.length.0, slide: w.slide.map_or_else(|| self.plan.slide(from), |s| s.0) }
     }
 
+    fn group(&self, name: &str, from: &str, grouping: Grouping, window: Option<WindowSpec>) -> GroupConfig {
+        let step = self.plan.slide(from);
+        GroupConfig {
+            name: name.into(),
+            grouping,
+            window: window.map(|w| self.window(from, w)),
+            first_time: Plan::align(self.first_time, step),
+            interval: step,
+            shared: self.shared.clone(),
+            dead: self.dead.clone(),
+        }
+    }
+
     fn reduce(&self, name: &str, from: &str, aggregation: Aggregation, window: Option<WindowSpec>) -> ReduceConfig {
         let step = self.plan.slide(from);
         ReduceConfig {
@@ -67,7 +83,9 @@ impl JobContext {
 fn fusable_pairs(plan: &Plan) -> HashMap<&str, (&str, i64)> {
     let mut readers: HashMap<&str, Vec<Option<&StreamSpec>>> = HashMap::new();
     for (_, s) in &plan.streams {
-        readers.entry(s.from()).or_default().push(Some(s));
+        for input in s.inputs() {
+            readers.entry(input).or_default().push(Some(s));
+        }
     }
     for (_, s) in &plan.sinks {
         readers.entry(s.from()).or_default().push(None);
@@ -134,6 +152,19 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             }
             StreamSpec::CountByValue { window, from } => {
                 input.aggregate(ctx.reduce(name, from, Aggregation::CountByValue, *window))
+            }
+            StreamSpec::Union { .. } => scope.concatenate(spec.inputs().into_iter().map(|i| nodes[i].clone())),
+            StreamSpec::Repartition { partitions, .. } => input.repartition(name, *partitions),
+            StreamSpec::GroupByKey { window, from } => {
+                vec![input].cogroup(ctx.group(name, from, Grouping::Values, *window))
+            }
+            StreamSpec::Join { how, window, .. } => {
+                let sides = spec.inputs().into_iter().map(|i| nodes[i].clone()).collect::<Vec<_>>();
+                sides.cogroup(ctx.group(name, spec.from(), Grouping::Join(*how), *window))
+            }
+            StreamSpec::Cogroup { window, .. } => {
+                let sides = spec.inputs().into_iter().map(|i| nodes[i].clone()).collect::<Vec<_>>();
+                sides.cogroup(ctx.group(name, spec.from(), Grouping::Cogroup, *window))
             }
         };
         nodes.insert(name, out);

@@ -206,8 +206,18 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
     }
     let known = |n: &str| spec.sources.contains_key(n) || spec.streams.contains_key(n);
     for (name, stream) in &spec.streams {
-        if !known(stream.from()) {
-            return Err(c.err("streams", name, "from", format!("no source or stream named `{}`", stream.from())));
+        let inputs = stream.inputs();
+        let (least, most) = stream.arity();
+        if inputs.len() < least || inputs.len() > most {
+            let want = if least == most { format!("{least}") } else { format!("{least} to {most}") };
+            let msg = format!("this op reads {want} inputs, not {}; write e.g. from = [\"a\", \"b\"]", inputs.len());
+            return Err(c.err("streams", name, "from", msg));
+        }
+        if let Some(missing) = inputs.iter().find(|i| !known(i)) {
+            return Err(c.err("streams", name, "from", format!("no source or stream named `{missing}`")));
+        }
+        if let StreamSpec::Repartition { partitions: 0, .. } = stream {
+            return Err(c.err("streams", name, "partitions", "must be at least 1"));
         }
     }
     for (name, sink) in spec.sinks.iter_mut() {
@@ -226,7 +236,16 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
     let mut slides: HashMap<&str, u64> = HashMap::new();
     for name in &order {
         let stream = &spec.streams[name];
-        let parent = slides.get(stream.from()).copied().unwrap_or(interval);
+        let slide_of = |n: &str| slides.get(n).copied().unwrap_or(interval);
+        let parent = slide_of(stream.from());
+        if let Some(other) = stream.inputs().into_iter().find(|i| slide_of(i) != parent) {
+            let msg = format!(
+                "inputs must produce batches at the same times: `{}` slides every {parent} ms, `{other}` every {} ms",
+                stream.from(),
+                slide_of(other)
+            );
+            return Err(c.err("streams", name, "from", msg));
+        }
         let own = match stream.window() {
             Some(w) => {
                 check_window(c, name, w, parent, interval)?;
@@ -309,38 +328,40 @@ fn check_window(c: &Checker<'_>, name: &str, w: WindowSpec, parent: u64, interva
     Ok(())
 }
 
-/// Orders streams so each follows its input; refuses cycles, naming a stream on the cycle.
+/// Orders streams so each follows its inputs; refuses cycles, naming a stream on the cycle.
 fn topo_order(c: &Checker<'_>, streams: &BTreeMap<String, StreamSpec>) -> Result<Vec<String>, SpecError> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Visiting,
         Done,
     }
-    let mut marks: HashMap<&str, Mark> = HashMap::new();
+    fn visit<'a>(
+        c: &Checker<'_>,
+        streams: &'a BTreeMap<String, StreamSpec>,
+        at: &'a str,
+        marks: &mut HashMap<&'a str, Mark>,
+        order: &mut Vec<String>,
+    ) -> Result<(), SpecError> {
+        match marks.get(at) {
+            Some(Mark::Done) => return Ok(()),
+            Some(Mark::Visiting) => {
+                return Err(c.err("streams", at, "from", format!("`{at}` depends on itself through `from`")));
+            }
+            None => {}
+        }
+        let Some(stream) = streams.get(at) else { return Ok(()) };
+        marks.insert(at, Mark::Visiting);
+        for input in stream.inputs() {
+            visit(c, streams, input, marks, order)?;
+        }
+        marks.insert(at, Mark::Done);
+        order.push(at.to_string());
+        Ok(())
+    }
+    let mut marks = HashMap::new();
     let mut order = Vec::new();
     for start in streams.keys() {
-        let mut path: Vec<&str> = Vec::new();
-        let mut at = start.as_str();
-        // Walk up the single `from` chain; streams have one input each.
-        loop {
-            match marks.get(at) {
-                Some(Mark::Done) => break,
-                Some(Mark::Visiting) => {
-                    return Err(c.err("streams", at, "from", format!("`{at}` depends on itself through `from`")));
-                }
-                None => {}
-            }
-            marks.insert(at, Mark::Visiting);
-            path.push(at);
-            match streams.get(at).map(|s| s.from()) {
-                Some(from) if streams.contains_key(from) => at = from,
-                _ => break,
-            }
-        }
-        for n in path.into_iter().rev() {
-            marks.insert(n, Mark::Done);
-            order.push(n.to_string());
-        }
+        visit(c, streams, start, &mut marks, &mut order)?;
     }
     Ok(order)
 }

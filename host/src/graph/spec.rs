@@ -214,7 +214,22 @@ impl ReducerKind {
     }
 }
 
-/// A `[streams.NAME]` table: one operator applied to the stream named in `from`.
+/// Which keys a `join` keeps, as Spark's `join`, `leftOuterJoin`, `rightOuterJoin` and `fullOuterJoin`.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinKind {
+    /// Keys with values on both sides.
+    #[default]
+    Inner,
+    /// Every key of the left stream; a missing right value is `null`.
+    LeftOuter,
+    /// Every key of the right stream; a missing left value is `null`.
+    RightOuter,
+    /// Every key of either stream.
+    FullOuter,
+}
+
+/// A `[streams.NAME]` table: one operator applied to the stream(s) named in `from`.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum StreamSpec {
@@ -277,6 +292,48 @@ pub enum StreamSpec {
         /// The window.
         window: WindowSpec,
     },
+    /// Every record of several streams that produce batches at the same times, as Spark's `union`.
+    Union {
+        /// The input sources or streams (at least two).
+        from: Vec<String>,
+    },
+    /// The same records spread evenly over `partitions` partitions, as Spark's `repartition`. A
+    /// partition lives on worker `partition % workers`.
+    Repartition {
+        /// Input source or stream.
+        from: String,
+        /// Number of partitions.
+        partitions: usize,
+    },
+    /// Per key, the list of its values in one batch (or window), as Spark's `groupByKey` and
+    /// `groupByKeyAndWindow`. Values are listed in canonical order.
+    GroupByKey {
+        /// Input stream of keyed records.
+        from: String,
+        /// Optional window.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
+    /// Pairs the values of each key in two keyed streams, batch by batch (or window by window): the value
+    /// becomes `[left, right]`, with `null` for a side an outer join lacks.
+    Join {
+        /// The left and right streams.
+        from: Vec<String>,
+        /// Which keys to keep (default `inner`).
+        #[serde(default)]
+        how: JoinKind,
+        /// Optional window, applied to both sides.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
+    /// Per key, the list of its values in each input, as Spark's `cogroup`: `[[left values], [right values]]`.
+    Cogroup {
+        /// The input streams (at least two).
+        from: Vec<String>,
+        /// Optional window, applied to every input.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
     /// `(value, occurrences)` for each distinct value.
     CountByValue {
         /// Input source or stream.
@@ -292,8 +349,14 @@ fn one_i64() -> i64 {
 }
 
 impl StreamSpec {
-    /// The name of this stream's input.
-    pub fn from(&self) -> &str {
+    /// The names of this stream's inputs, in the order written.
+    ///
+    /// ```
+    /// use weir::graph::spec::StreamSpec;
+    /// let s = StreamSpec::Union { from: vec!["a".into(), "b".into()] };
+    /// assert_eq!(s.inputs(), vec!["a", "b"]);
+    /// ```
+    pub fn inputs(&self) -> Vec<&str> {
         match self {
             StreamSpec::Wasm { from, .. }
             | StreamSpec::Tokenize { from }
@@ -302,7 +365,26 @@ impl StreamSpec {
             | StreamSpec::Count { from, .. }
             | StreamSpec::Reduce { from, .. }
             | StreamSpec::Window { from, .. }
-            | StreamSpec::CountByValue { from, .. } => from,
+            | StreamSpec::Repartition { from, .. }
+            | StreamSpec::GroupByKey { from, .. }
+            | StreamSpec::CountByValue { from, .. } => vec![from.as_str()],
+            StreamSpec::Union { from } | StreamSpec::Join { from, .. } | StreamSpec::Cogroup { from, .. } => {
+                from.iter().map(String::as_str).collect()
+            }
+        }
+    }
+
+    /// The name of this stream's first input: every input of a stream produces batches at the same times.
+    pub fn from(&self) -> &str {
+        self.inputs().first().copied().unwrap_or_default()
+    }
+
+    /// How many inputs this kind of stream takes: `(at least, at most)`.
+    pub fn arity(&self) -> (usize, usize) {
+        match self {
+            StreamSpec::Union { .. } | StreamSpec::Cogroup { .. } => (2, 16),
+            StreamSpec::Join { .. } => (2, 2),
+            _ => (1, 1),
         }
     }
 
@@ -312,6 +394,9 @@ impl StreamSpec {
             StreamSpec::ReduceByKey { window, .. }
             | StreamSpec::Count { window, .. }
             | StreamSpec::Reduce { window, .. }
+            | StreamSpec::GroupByKey { window, .. }
+            | StreamSpec::Join { window, .. }
+            | StreamSpec::Cogroup { window, .. }
             | StreamSpec::CountByValue { window, .. } => *window,
             StreamSpec::Window { window, .. } => Some(*window),
             _ => None,

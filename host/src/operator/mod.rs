@@ -3,11 +3,13 @@
 //! dataflow. Keyed operators live in `reduce.rs`.
 
 pub mod apply;
+pub mod cogroup;
 pub mod dead_letter;
 pub mod keytable;
 pub mod native;
 pub mod partials;
 pub mod reduce;
+pub mod repartition;
 pub mod wasm;
 
 use weir_sdk::packed::Batch;

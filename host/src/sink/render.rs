@@ -2,6 +2,8 @@
 //! JSON-lines sink and dead letters. Batches are written in a canonical order (by key, then value) so a
 //! job's output does not depend on how many workers ran it.
 
+use std::cmp::Ordering;
+
 use serde_json::Value as Json;
 use weir_sdk::packed::{Batch, HAS_KEY, Kind, RecordRef, ValueRef};
 
@@ -41,21 +43,35 @@ pub fn json(r: &RecordRef<'_>) -> Json {
     }
 }
 
+/// Two values in canonical order: numbers of one kind numerically, anything else by kind and bytes.
+///
+/// ```
+/// use std::cmp::Ordering;
+/// use weir::sink::render::cmp_values;
+/// use weir_sdk::packed::Kind;
+/// let (two, ten) = (2i64.to_le_bytes(), 10i64.to_le_bytes());
+/// assert_eq!(cmp_values((Kind::I64, &two), (Kind::I64, &ten)), Ordering::Less);
+/// assert_eq!(cmp_values((Kind::Text, b"b"), (Kind::Text, b"a")), Ordering::Greater);
+/// ```
+#[inline]
+pub fn cmp_values(a: (Kind, &[u8]), b: (Kind, &[u8])) -> Ordering {
+    let num = |v: &[u8]| -> Option<[u8; 8]> { v.try_into().ok() };
+    match (a.0, b.0, num(a.1), num(b.1)) {
+        (Kind::I64, Kind::I64, Some(x), Some(y)) => i64::from_le_bytes(x).cmp(&i64::from_le_bytes(y)),
+        (Kind::F64, Kind::F64, Some(x), Some(y)) => f64::from_le_bytes(x).total_cmp(&f64::from_le_bytes(y)),
+        _ => a.cmp(&b),
+    }
+}
+
 /// Record indices of `batch` in canonical order: records without a key first, then by key bytes, then
-/// by value (numbers numerically, anything else by kind and bytes). Reads the columns directly: sinks
-/// sort every batch, so this sits on the hot path.
+/// by value ([`cmp_values`]). Reads the columns directly: sinks sort every batch, so this sits on the hot path.
 pub fn canonical_order(batch: &Batch) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..batch.len()).collect();
-    let num = |i: usize| -> Option<[u8; 8]> { batch.value_bytes(i).try_into().ok() };
     idx.sort_unstable_by(|&a, &b| {
         let (ka, kb) = (batch.kinds[a] & HAS_KEY, batch.kinds[b] & HAS_KEY);
-        ka.cmp(&kb).then_with(|| batch.key_bytes(a).cmp(batch.key_bytes(b))).then_with(|| {
-            match (batch.kind(a), batch.kind(b), num(a), num(b)) {
-                (Kind::I64, Kind::I64, Some(x), Some(y)) => i64::from_le_bytes(x).cmp(&i64::from_le_bytes(y)),
-                (Kind::F64, Kind::F64, Some(x), Some(y)) => f64::from_le_bytes(x).total_cmp(&f64::from_le_bytes(y)),
-                (x, y, _, _) => (x, batch.value_bytes(a)).cmp(&(y, batch.value_bytes(b))),
-            }
-        })
+        ka.cmp(&kb)
+            .then_with(|| batch.key_bytes(a).cmp(batch.key_bytes(b)))
+            .then_with(|| cmp_values((batch.kind(a), batch.value_bytes(a)), (batch.kind(b), batch.value_bytes(b))))
     });
     idx
 }
