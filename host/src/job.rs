@@ -15,6 +15,8 @@ use crate::graph::spec::{ClockMode, StreamSpec};
 use crate::operator::dead_letter::DeadLetters;
 use crate::operator::wasm::{FailedBatches, PluginEngine, PluginError, PluginInstance};
 use crate::receiver;
+use crate::state::StateDb;
+use weir_sdk::packed::Batch;
 
 /// Why a job could not run.
 #[derive(Debug, Error)]
@@ -36,6 +38,9 @@ pub enum JobError {
     /// A source could not read its input.
     #[error("{0}")]
     Source(String),
+    /// The state database or an initial-state file could not be opened.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     /// The dead-letter file could not be opened.
     #[error("cannot open dead-letter file: {0}")]
     DeadLetter(std::io::Error),
@@ -89,9 +94,34 @@ fn load_plugins(plan: &Plan) -> Result<HashMap<String, Arc<crate::operator::wasm
     Ok(plugins)
 }
 
+/// Opens the state database and reads initial-state files, when a stream keeps state.
+type StateParts = (Option<Arc<StateDb>>, HashMap<String, Arc<Batch>>);
+
+fn open_state(plan: &Plan) -> Result<StateParts, JobError> {
+    let mut initial = HashMap::new();
+    let mut stateful = false;
+    for (name, spec) in &plan.streams {
+        if let StreamSpec::UpdateStateByKey { initial_state, .. } | StreamSpec::MapWithState { initial_state, .. } =
+            spec
+        {
+            stateful = true;
+            if let Some(path) = initial_state {
+                initial.insert(name.clone(), Arc::new(crate::state::load_initial(path)?));
+            }
+        }
+    }
+    if !stateful {
+        return Ok((None, initial));
+    }
+    let db = StateDb::open(plan.state.dir.as_deref(), plan.state.cache)?;
+    tracing::info!(dir = %db.path().display(), "state database open");
+    Ok((Some(Arc::new(db)), initial))
+}
+
 /// Runs `plan` to the end of its input, a limit, or Ctrl-C.
 pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     let plugins = load_plugins(&plan)?;
+    let (state, initial) = open_state(&plan)?;
     let dead = Arc::new(DeadLetters::open(&plan.name, plan.dead_letter.as_deref()).map_err(JobError::DeadLetter)?);
     let manual = plan.clock == ClockMode::Manual;
     let first_time = if manual { plan.interval } else { batcher::realtime_first_time(plan.interval) };
@@ -149,6 +179,8 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         failures: failures.clone(),
         shared,
         first_time,
+        state: state.clone(),
+        initial,
         sinks: Mutex::new(sinks),
     });
     let feed_rx: Arc<Vec<Mutex<Option<flume::Receiver<Feed>>>>> =
@@ -168,12 +200,15 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     let batches = clock.join().map_err(|_| JobError::Runtime("the batch clock panicked".into()))?;
     rt.shutdown_timeout(Duration::from_millis(100));
     dead.flush();
+    if let Some(db) = &state {
+        db.sync()?;
+    }
     if !errors.is_empty() {
         return Err(JobError::Runtime(errors.join("; ")));
     }
-    let source_errors = std::mem::take(&mut *shared_end.source_errors.lock().unwrap_or_else(|e| e.into_inner()));
-    if !source_errors.is_empty() {
-        return Err(JobError::Source(source_errors.join("; ")));
+    let errors = std::mem::take(&mut *shared_end.errors.lock().unwrap_or_else(|e| e.into_inner()));
+    if !errors.is_empty() {
+        return Err(JobError::Source(errors.join("; ")));
     }
     Ok(RunReport { batches, failed_batches: failures.lock().map_or(0, |f| f.len() as u64), dead_letters: dead.count() })
 }

@@ -12,4 +12,5 @@ pub mod job;
 pub mod operator;
 pub mod receiver;
 pub mod sink;
+pub mod state;
 pub mod window;

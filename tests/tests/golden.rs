@@ -90,4 +90,6 @@ golden!(
     join,
     group_by_key,
     repartition_union,
+    update_state_by_key,
+    map_with_state,
 );

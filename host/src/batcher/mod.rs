@@ -44,8 +44,17 @@ pub struct Shared {
     pub closed_through: AtomicU64,
     /// Set to stop the job at the next batch boundary.
     pub stop: AtomicBool,
-    /// Sources that failed, with the reason; the job then ends with an error.
-    pub source_errors: std::sync::Mutex<Vec<String>>,
+    /// Sources or state stores that failed, with the reason; the job then ends with an error.
+    pub errors: std::sync::Mutex<Vec<String>>,
+}
+
+impl Shared {
+    /// Records why the job cannot go on and stops it at the next batch boundary.
+    pub fn fail(&self, reason: String) {
+        tracing::error!("{reason}");
+        self.errors.lock().unwrap_or_else(|e| e.into_inner()).push(reason);
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// When the batcher stops on its own.
@@ -101,7 +110,7 @@ impl Batcher {
             }
             SourceEvent::Failed(reason) => {
                 tracing::error!("{reason}");
-                self.shared.source_errors.lock().unwrap_or_else(|e| e.into_inner()).push(reason);
+                self.shared.errors.lock().unwrap_or_else(|e| e.into_inner()).push(reason);
                 Some(SourceEvent::Finished)
             }
             other => Some(other),

@@ -10,16 +10,20 @@ use timely::dataflow::{InputHandleVec, ProbeHandle, Scope, Stream};
 use weir_sdk::packed::Batch;
 
 use super::Plan;
-use super::spec::{StreamSpec, WindowSpec};
+use super::spec::{ReducerKind, StreamSpec, WindowSpec};
 use crate::batcher::Shared;
 use crate::operator::apply::ApplyExt;
 use crate::operator::cogroup::{CogroupExt, GroupConfig, Grouping};
 use crate::operator::dead_letter::DeadLetters;
+use crate::operator::keyed_state::StateConfig;
+use crate::operator::map_with_state::MapWithStateExt;
 use crate::operator::native::{MapToPair, Tokenize};
 use crate::operator::reduce::{Aggregation, ReduceConfig, ReduceExt};
 use crate::operator::repartition::RepartitionExt;
+use crate::operator::update_state::UpdateStateExt;
 use crate::operator::wasm::{FailedBatches, LoadedPlugin, WasmTransform};
 use crate::sink::{Sink, SinkExt};
+use crate::state::StateDb;
 use crate::window::{Window, WindowRecordsExt};
 
 /// A stream of packed batches, timestamped with batch times in milliseconds.
@@ -39,6 +43,10 @@ pub struct JobContext {
     pub shared: Arc<Shared>,
     /// Time of the first batch.
     pub first_time: u64,
+    /// The job's state database, when a stream keeps state.
+    pub state: Option<Arc<StateDb>>,
+    /// Initial state by stream name.
+    pub initial: HashMap<String, Arc<Batch>>,
     /// The job's sinks, opened before the workers start; worker 0 takes them.
     pub sinks: std::sync::Mutex<HashMap<String, Box<dyn Sink>>>,
 }
@@ -62,6 +70,23 @@ impl JobContext {
         }
     }
 
+    fn state(&self, name: &str, from: &str, merge: ReducerKind, timeout: Option<u64>) -> StateConfig {
+        let step = self.plan.slide(from);
+        let snapshots =
+            self.plan.streams.iter().any(|(_, s)| matches!(s, StreamSpec::StateSnapshots { from } if from == name));
+        StateConfig {
+            name: name.into(),
+            merge,
+            timeout,
+            initial: self.initial.get(name).cloned(),
+            snapshots,
+            db: self.state.clone().expect("the job opened its state database"),
+            first_time: Plan::align(self.first_time, step),
+            interval: step,
+            shared: self.shared.clone(),
+        }
+    }
+
     fn reduce(&self, name: &str, from: &str, aggregation: Aggregation, window: Option<WindowSpec>) -> ReduceConfig {
         let step = self.plan.slide(from);
         ReduceConfig {
@@ -77,7 +102,7 @@ impl JobContext {
     }
 }
 
-/// `map_to_pair` streams read only by one `reduce_by_key`, by name, with their input and value. Such a
+/// `map_to_pair` streams read only by one `reduce_by_key` (or a stateful op, which starts with one), by name, with their input and value. Such a
 /// pair stream is never built: the aggregation reads its input and pairs each record itself, which saves
 /// writing and reading one `(word, 1)` record per word.
 fn fusable_pairs(plan: &Plan) -> HashMap<&str, (&str, i64)> {
@@ -93,7 +118,15 @@ fn fusable_pairs(plan: &Plan) -> HashMap<&str, (&str, i64)> {
     let mut fused = HashMap::new();
     for (name, spec) in &plan.streams {
         if let StreamSpec::MapToPair { from, value } = spec
-            && let Some([Some(StreamSpec::ReduceByKey { .. })]) = readers.get(name.as_str()).map(Vec::as_slice)
+            && let Some(
+                [
+                    Some(
+                        StreamSpec::ReduceByKey { .. }
+                        | StreamSpec::UpdateStateByKey { .. }
+                        | StreamSpec::MapWithState { .. },
+                    ),
+                ],
+            ) = readers.get(name.as_str()).map(Vec::as_slice)
         {
             fused.insert(name.as_str(), (from.as_str(), *value));
         }
@@ -112,6 +145,7 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
         inputs.push(input);
     }
     let fused = fusable_pairs(plan);
+    let mut snapshots: HashMap<&str, BatchStream<'_>> = HashMap::new();
     for (name, spec) in &plan.streams {
         if fused.contains_key(name.as_str()) {
             continue;
@@ -153,6 +187,22 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             StreamSpec::CountByValue { window, from } => {
                 input.aggregate(ctx.reduce(name, from, Aggregation::CountByValue, *window))
             }
+            StreamSpec::UpdateStateByKey { updater, from, .. } => {
+                let mut cfg = ctx.reduce(name, from, Aggregation::ByKey(*updater), None);
+                cfg.pairs = fused.get(from.as_str()).map(|(_, value)| *value);
+                let merge = cfg.aggregation.merge();
+                input.aggregate(cfg).update_state(ctx.state(name, from, merge, None))
+            }
+            StreamSpec::MapWithState { function, from, timeout, .. } => {
+                let mut cfg = ctx.reduce(name, from, Aggregation::ByKey(*function), None);
+                cfg.pairs = fused.get(from.as_str()).map(|(_, value)| *value);
+                let merge = cfg.aggregation.merge();
+                let state = ctx.state(name, from, merge, timeout.map(|t| t.0));
+                let (mapped, snaps) = input.aggregate(cfg).map_with_state(state);
+                snapshots.insert(name, snaps);
+                mapped
+            }
+            StreamSpec::StateSnapshots { from } => snapshots[from.as_str()].clone(),
             StreamSpec::Union { .. } => scope.concatenate(spec.inputs().into_iter().map(|i| nodes[i].clone())),
             StreamSpec::Repartition { partitions, .. } => input.repartition(name, *partitions),
             StreamSpec::GroupByKey { window, from } => {

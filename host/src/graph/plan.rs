@@ -62,6 +62,8 @@ pub struct Plan {
     pub sinks: Vec<(String, SinkSpec)>,
     /// Dead-letter file, if any.
     pub dead_letter: Option<PathBuf>,
+    /// Where keyed state lives.
+    pub state: super::spec::StateSpec,
 }
 
 impl Plan {
@@ -191,6 +193,20 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         if spec.sources.contains_key(name) {
             return Err(c.err("streams", name, "", format!("`{name}` is already the name of a source")));
         }
+        if let StreamSpec::UpdateStateByKey { initial_state: Some(path), .. }
+        | StreamSpec::MapWithState { initial_state: Some(path), .. } = stream
+        {
+            *path = base.join(&*path);
+            if !path.is_file() {
+                return Err(c.err("streams", name, "initial_state", format!("no file at {}", path.display())));
+            }
+        }
+        if let StreamSpec::MapWithState { timeout: Some(t), .. } = stream
+            && (t.0 == 0 || !t.0.is_multiple_of(job.batch_interval.0))
+        {
+            let msg = format!("timeout {t} is not a positive multiple of the batch interval ({})", job.batch_interval);
+            return Err(c.err("streams", name, "timeout", msg));
+        }
         if let StreamSpec::Wasm { plugin, .. } = stream {
             *plugin = base.join(&*plugin);
             if !plugin.is_file() {
@@ -215,6 +231,11 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         }
         if let Some(missing) = inputs.iter().find(|i| !known(i)) {
             return Err(c.err("streams", name, "from", format!("no source or stream named `{missing}`")));
+        }
+        if let StreamSpec::StateSnapshots { from } = stream
+            && !matches!(spec.streams.get(from), Some(StreamSpec::MapWithState { .. }))
+        {
+            return Err(c.err("streams", name, "from", format!("`{from}` is not a map_with_state stream")));
         }
         if let StreamSpec::Repartition { partitions: 0, .. } = stream {
             return Err(c.err("streams", name, "partitions", "must be at least 1"));
@@ -267,6 +288,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         streams,
         sinks: spec.sinks.into_iter().collect(),
         dead_letter: spec.dead_letter.map(|d| base.join(d.path)),
+        state: super::spec::StateSpec { dir: spec.state.dir.map(|d| base.join(d)), cache: spec.state.cache },
     })
 }
 

@@ -47,6 +47,32 @@ pub struct JobSpec {
     /// Where refused records go (default: the log).
     #[serde(default)]
     pub dead_letter: Option<DeadLetterSpec>,
+    /// Where keyed state lives.
+    #[serde(default)]
+    pub state: StateSpec,
+}
+
+/// The `[state]` table.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct StateSpec {
+    /// Directory of the state database, relative to the spec file (default: a temporary directory,
+    /// removed when the job ends).
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Keys each stateful stream keeps in memory per worker (default 100000); the rest stay in sled.
+    #[serde(default = "default_cache")]
+    pub cache: usize,
+}
+
+fn default_cache() -> usize {
+    100_000
+}
+
+impl Default for StateSpec {
+    fn default() -> Self {
+        StateSpec { dir: None, cache: default_cache() }
+    }
 }
 
 /// The `[job]` table.
@@ -334,6 +360,38 @@ pub enum StreamSpec {
         #[serde(default)]
         window: Option<WindowSpec>,
     },
+    /// Running state per key, as Spark's `updateStateByKey`: every batch, each key's new values are folded
+    /// into its state with the updater, and the whole state is output (keys without new values too).
+    UpdateStateByKey {
+        /// Input stream of keyed records (or of records a `map_to_pair` pairs).
+        from: String,
+        /// The built-in update function: the state is the reduction of every value so far.
+        updater: ReducerKind,
+        /// Optional JSON-lines file of initial state (`{"key": .., "value": ..}` per line), loaded when the
+        /// state is empty.
+        #[serde(default)]
+        initial_state: Option<PathBuf>,
+    },
+    /// State per key updated only for keys with data, as Spark's `mapWithState`: outputs `(key, state)` for
+    /// each key with data; a key idle for `timeout` is removed at exactly that batch with a final
+    /// `(key, {"timed_out": state})`.
+    MapWithState {
+        /// Input stream of keyed records (or of records a `map_to_pair` pairs).
+        from: String,
+        /// The built-in function folding a key's values into its state.
+        function: ReducerKind,
+        /// Idle time after which a key's state is removed (default: never).
+        #[serde(default)]
+        timeout: Option<Millis>,
+        /// Optional JSON-lines file of initial state, loaded when the state is empty.
+        #[serde(default)]
+        initial_state: Option<PathBuf>,
+    },
+    /// The whole state of a `map_with_state` stream after each batch, as Spark's `stateSnapshots`.
+    StateSnapshots {
+        /// The `map_with_state` stream.
+        from: String,
+    },
     /// `(value, occurrences)` for each distinct value.
     CountByValue {
         /// Input source or stream.
@@ -367,6 +425,9 @@ impl StreamSpec {
             | StreamSpec::Window { from, .. }
             | StreamSpec::Repartition { from, .. }
             | StreamSpec::GroupByKey { from, .. }
+            | StreamSpec::UpdateStateByKey { from, .. }
+            | StreamSpec::MapWithState { from, .. }
+            | StreamSpec::StateSnapshots { from }
             | StreamSpec::CountByValue { from, .. } => vec![from.as_str()],
             StreamSpec::Union { from } | StreamSpec::Join { from, .. } | StreamSpec::Cogroup { from, .. } => {
                 from.iter().map(String::as_str).collect()

@@ -5,11 +5,14 @@
 pub mod apply;
 pub mod cogroup;
 pub mod dead_letter;
+pub mod keyed_state;
 pub mod keytable;
+pub mod map_with_state;
 pub mod native;
 pub mod partials;
 pub mod reduce;
 pub mod repartition;
+pub mod update_state;
 pub mod wasm;
 
 use weir_sdk::packed::Batch;

@@ -87,7 +87,8 @@ impl Agg {
         if order == want { other } else { self }
     }
 
-    fn push(self, out: &mut Batch, key: Option<&[u8]>, time: i64) {
+    /// Appends this partial as a record.
+    pub fn push(self, out: &mut Batch, key: Option<&[u8]>, time: i64) {
         match self {
             Agg::I64(i) => out.push(key, ValueRef::I64(i), time),
             Agg::F64(f) => out.push(key, ValueRef::F64(f), time),
@@ -110,7 +111,7 @@ pub enum Aggregation {
 
 impl Aggregation {
     /// How partials combine once formed.
-    fn merge(self) -> ReducerKind {
+    pub fn merge(self) -> ReducerKind {
         match self {
             Aggregation::ByKey(ReducerKind::Count)
             | Aggregation::Reduce(ReducerKind::Count)
@@ -128,7 +129,7 @@ impl Aggregation {
 
 /// The numeric value of record `i`, read straight from its bytes.
 #[inline]
-fn numeric(b: &Batch, i: usize) -> Option<Agg> {
+pub fn numeric(b: &Batch, i: usize) -> Option<Agg> {
     let bytes: [u8; 8] = b.value_bytes(i).try_into().ok()?;
     match b.kind(i) {
         Kind::I64 => Some(Agg::I64(i64::from_le_bytes(bytes))),

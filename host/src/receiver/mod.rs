@@ -3,7 +3,7 @@
 
 mod directory;
 mod generator;
-mod scripted;
+pub(crate) mod scripted;
 mod socket;
 
 use weir_sdk::packed::Batch;

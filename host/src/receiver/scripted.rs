@@ -8,7 +8,7 @@ use weir_sdk::packed::{Batch, ValueRef};
 
 use super::{Outbox, SourceEvent};
 
-fn push_value(batch: &mut Batch, key: Option<&[u8]>, v: &Json, time: i64) {
+pub(crate) fn push_value(batch: &mut Batch, key: Option<&[u8]>, v: &Json, time: i64) {
     match v {
         Json::String(s) => batch.push(key, ValueRef::Text(s), time),
         Json::Number(n) => match n.as_i64() {

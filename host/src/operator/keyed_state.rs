@@ -1,0 +1,114 @@
+//! What updateStateByKey and mapWithState share: their config, the key groups a worker owns, seeding
+//! the state from an initial-state file, and folding a batch's partials into stored state.
+//!
+//! Both run after a per-batch `reduce_by_key` (`reduce.rs`), which has already combined each key's new
+//! values and moved them to the worker owning the key's group, so these operators never exchange data.
+
+use std::sync::Arc;
+
+use weir_sdk::packed::Batch;
+
+use crate::batcher::Shared;
+use crate::graph::spec::ReducerKind;
+use crate::operator::reduce::{Agg, KEY_GROUPS, key_group, numeric};
+use crate::state::{KeyedState, StateDb, StateError, StateValue};
+
+/// Everything a stateful operator needs besides its input.
+pub struct StateConfig {
+    /// Stream name: names the state and the dead letters.
+    pub name: String,
+    /// How a key's new partial folds into its state.
+    pub merge: ReducerKind,
+    /// mapWithState's idle timeout in milliseconds.
+    pub timeout: Option<u64>,
+    /// Initial state, loaded when the stream has none.
+    pub initial: Option<Arc<Batch>>,
+    /// Also output the whole state after each batch (mapWithState's `stateSnapshots`).
+    pub snapshots: bool,
+    /// The job's state database.
+    pub db: Arc<StateDb>,
+    /// First batch time the input produces.
+    pub first_time: u64,
+    /// How often the input produces a batch.
+    pub interval: u64,
+    /// Batch progress shared with the batcher; a state failure stops the job through it.
+    pub shared: Arc<Shared>,
+}
+
+impl StateConfig {
+    /// Opens this stream's state for one worker and seeds it from the initial state if the worker's key
+    /// groups hold nothing yet (a restarted job keeps its state). Failures stop the job.
+    pub fn open(&self, index: usize, peers: usize) -> Option<KeyedState> {
+        let opened = self.db.keyed(&self.name).and_then(|mut s| {
+            self.seed(&mut s, index, peers)?;
+            Ok(s)
+        });
+        self.check(opened)
+    }
+
+    fn seed(&self, s: &mut KeyedState, index: usize, peers: usize) -> Result<(), StateError> {
+        let Some(initial) = &self.initial else { return Ok(()) };
+        for g in owned_groups(index, peers) {
+            if s.scan(g).next().is_some() {
+                return Ok(());
+            }
+        }
+        for i in 0..initial.len() {
+            let key = initial.key_bytes(i);
+            let g = key_group(key) as u8;
+            if g as usize % peers == index {
+                s.put(g, key, StateValue::from_value(&initial.get(i).value, self.first_time));
+                if let Some(timeout) = self.timeout {
+                    s.set_timeout(g, key, None, Some(self.first_time + timeout))?;
+                }
+            }
+        }
+        s.flush()
+    }
+
+    /// Passes a result through; on error stops the job, naming the stream.
+    pub fn check<T>(&self, r: Result<T, StateError>) -> Option<T> {
+        r.map_err(|e| self.shared.fail(format!("stream `{}`: {e}", self.name))).ok()
+    }
+}
+
+/// The key groups worker `index` of `peers` owns, in order.
+///
+/// ```
+/// let g: Vec<u8> = weir::operator::keyed_state::owned_groups(1, 2).take(3).collect();
+/// assert_eq!(g, vec![1, 3, 5]);
+/// ```
+pub fn owned_groups(index: usize, peers: usize) -> impl Iterator<Item = u8> {
+    (0..KEY_GROUPS as usize).filter(move |g| g % peers == index).map(|g| g as u8)
+}
+
+/// `old` state folded with a new partial; a state that is not a number is replaced.
+///
+/// ```
+/// use weir::operator::keyed_state::fold;
+/// use weir::operator::reduce::Agg;
+/// use weir::graph::spec::ReducerKind;
+/// let old = weir::state::StateValue::int(2, 1000);
+/// assert_eq!(fold(Some(&old), Agg::I64(3), ReducerKind::Sum), Agg::I64(5));
+/// assert_eq!(fold(None, Agg::I64(3), ReducerKind::Sum), Agg::I64(3));
+/// ```
+pub fn fold(old: Option<&StateValue>, new: Agg, merge: ReducerKind) -> Agg {
+    match old.and_then(StateValue::as_agg) {
+        Some(o) => o.combine(new, merge),
+        None => new,
+    }
+}
+
+/// The numeric partials of a batch as `(group, key, partial)`, sorted by group then key.
+pub fn sorted_partials(batches: &[Batch]) -> Vec<(u8, &[u8], Agg)> {
+    let mut out = Vec::new();
+    for b in batches {
+        for i in 0..b.len() {
+            if let Some(v) = numeric(b, i) {
+                out.push((key_group(b.key_bytes(i)) as u8, b.key_bytes(i), v));
+            }
+        }
+    }
+    out.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    out
+}
