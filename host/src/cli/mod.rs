@@ -1,6 +1,7 @@
-//! The `weir` command line: `weir run <job.toml>` and `weir op build|describe`.
+//! The `weir` command line: `weir run <job.toml>`, `weir op build|describe` and `weir state dump`.
 
 mod op;
+mod state;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,11 @@ enum Command {
     Op {
         #[command(subcommand)]
         command: op::OpCommand,
+    },
+    /// Inspect a job's keyed state.
+    State {
+        #[command(subcommand)]
+        command: state::StateCommand,
     },
 }
 
@@ -79,5 +85,6 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Op { command } => op::run(command),
+        Command::State { command } => state::run(command),
     }
 }

@@ -169,6 +169,10 @@ pub enum SourceSpec {
         /// Zipf exponent (default 1.0).
         #[serde(default = "unit")]
         zipf: f64,
+        /// Words in sequence `w0, w1, ...` (wrapping at the vocabulary) instead of Zipf-distributed, so
+        /// every word appears (default false).
+        #[serde(default)]
+        sequential: bool,
         /// Stop after this many lines (default: never).
         #[serde(default)]
         limit: Option<u64>,

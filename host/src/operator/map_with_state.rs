@@ -15,7 +15,6 @@ use weir_sdk::packed::{Batch, ValueRef};
 use super::keyed_state::{StateConfig, fold, owned_groups, sorted_partials};
 use crate::batcher::BatchTimes;
 use crate::graph::dataflow::BatchStream;
-use crate::sink::render::value_json;
 use crate::state::{KeyedState, StateError, StateValue};
 
 /// Which of the two outputs a batch goes to.
@@ -58,9 +57,7 @@ fn apply(
         for g in owned_groups(index, peers) {
             for key in s.take_expired(g, t)? {
                 if let Some(v) = s.get(g, &key)? {
-                    let mut one = Batch::new();
-                    one.push_raw(None, v.kind, &v.bytes, 0);
-                    let final_call = json!({ "timed_out": value_json(&one.get(0).value) }).to_string();
+                    let final_call = json!({ "timed_out": v.json() }).to_string();
                     out.push(Some(&key), ValueRef::Json(&final_call), t as i64);
                     s.remove(g, &key);
                 }

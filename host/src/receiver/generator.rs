@@ -1,4 +1,5 @@
-//! Generator source: lines of Zipf-distributed words `w0..wN`, at a rate, for demos and benchmarks.
+//! Generator source: lines of words `w0..wN`, Zipf-distributed or in sequence, at a rate, for demos and
+//! benchmarks.
 
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub struct Config {
     pub vocabulary: usize,
     /// Zipf exponent.
     pub zipf: f64,
+    /// Words in sequence (`w0, w1, ...`, wrapping at the vocabulary) instead of Zipf-distributed.
+    pub sequential: bool,
     /// Total lines, if bounded.
     pub limit: Option<u64>,
     /// Random seed.
@@ -28,7 +31,10 @@ pub struct Config {
 }
 
 struct Lines {
+    // Empty in sequential mode, which formats each word instead (a 10 M-word table would cost ~300 MB).
     words: Vec<String>,
+    next: usize,
+    vocabulary: usize,
     zipf: Zipf<f64>,
     rng: StdRng,
     per_line: usize,
@@ -43,8 +49,14 @@ impl Lines {
                 if w > 0 {
                     self.line.push(b' ');
                 }
-                let k = self.zipf.sample(&mut self.rng) as usize - 1;
-                self.line.extend_from_slice(self.words[k.min(self.words.len() - 1)].as_bytes());
+                if self.words.is_empty() {
+                    use std::io::Write;
+                    let _ = write!(self.line, "w{}", self.next);
+                    self.next = (self.next + 1) % self.vocabulary;
+                } else {
+                    let k = self.zipf.sample(&mut self.rng) as usize - 1;
+                    self.line.extend_from_slice(self.words[k.min(self.words.len() - 1)].as_bytes());
+                }
             }
             batch.push_raw(None, Kind::Text, &self.line, 0);
         }
@@ -69,7 +81,9 @@ async fn emit(lines: &mut Lines, mut n: u64, out: &Outbox) -> bool {
 pub async fn run(cfg: Config, out: Outbox) {
     let zipf = Zipf::new(cfg.vocabulary as f64, cfg.zipf).expect("zipf parameters checked by the plan");
     let mut lines = Lines {
-        words: (0..cfg.vocabulary).map(|i| format!("w{i}")).collect(),
+        words: if cfg.sequential { Vec::new() } else { (0..cfg.vocabulary).map(|i| format!("w{i}")).collect() },
+        next: 0,
+        vocabulary: cfg.vocabulary,
         zipf,
         rng: StdRng::seed_from_u64(cfg.seed),
         per_line: cfg.words_per_line,

@@ -111,12 +111,13 @@ pub fn spawn(
             };
             rt.spawn(directory::run(name, cfg, out));
         }
-        SourceSpec::Generator { rate, words_per_line, vocabulary, zipf, limit, seed } => {
+        SourceSpec::Generator { rate, words_per_line, vocabulary, zipf, sequential, limit, seed } => {
             let cfg = generator::Config {
                 rate: *rate,
                 words_per_line: *words_per_line,
                 vocabulary: *vocabulary,
                 zipf: *zipf,
+                sequential: *sequential,
                 limit: *limit,
                 seed: *seed,
                 manual,

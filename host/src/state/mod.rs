@@ -78,7 +78,6 @@ impl StateDb {
         let db = sled::Config::new()
             .path(&path)
             .cache_capacity(64 << 20)
-            .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|source| StateError::Store { path: path.clone(), source })?;
         Ok(StateDb { db, path, cache, _temp: temp })

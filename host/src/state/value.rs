@@ -1,9 +1,10 @@
 //! One key's stored state: a typed value (the packed batch kinds) and the batch time it last received
 //! data, which mapWithState's idle timeout counts from. Stored as `[kind][last-seen, 8 bytes LE][bytes]`.
 
-use weir_sdk::packed::{Kind, ValueRef};
+use weir_sdk::packed::{Batch, Kind, ValueRef};
 
 use crate::operator::reduce::Agg;
+use crate::sink::render::value_json;
 
 /// A stored state value.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +63,17 @@ impl StateValue {
             Agg::I64(i) => Some(i),
             Agg::F64(_) => None,
         }
+    }
+
+    /// The value as JSON, as sinks write it.
+    ///
+    /// ```
+    /// assert_eq!(weir::state::StateValue::int(4, 0).json(), serde_json::json!(4));
+    /// ```
+    pub fn json(&self) -> serde_json::Value {
+        let mut one = Batch::with_capacity(1, self.bytes.len());
+        one.push_raw(None, self.kind, &self.bytes, 0);
+        value_json(&one.get(0).value)
     }
 
     /// The stored bytes.
