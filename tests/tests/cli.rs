@@ -123,6 +123,43 @@ fn multi_input_streams_need_the_right_inputs_with_the_same_slide() {
 }
 
 #[test]
+fn an_inverse_needs_a_window_and_an_invertible_reducer() {
+    let max = GOOD.replace(
+        "op = \"count\"\nfrom = \"words\"",
+        "op = \"reduce_by_key\"\nfrom = \"words\"\nreducer = \"max\"\nwindow = { length = \"2s\" }\ninverse = true",
+    );
+    refused(&max, &["`streams.n.inverse`", "reducer `max` has no inverse"]);
+    let no_window = GOOD.replace(
+        "op = \"count\"\nfrom = \"words\"",
+        "op = \"reduce_by_key\"\nfrom = \"words\"\nreducer = \"sum\"\ninverse = true",
+    );
+    refused(&no_window, &["`streams.n.inverse`", "needs a `window`"]);
+    let filter_alone = GOOD.replace(
+        "op = \"count\"\nfrom = \"words\"",
+        "op = \"reduce_by_key\"\nfrom = \"words\"\nreducer = \"sum\"\nwindow = { length = \"2s\" }\nfilter = \"non_zero\"",
+    );
+    refused(&filter_alone, &["`streams.n.filter`", "only with `inverse = true`"]);
+    let timeout = GOOD.replace(
+        "op = \"count\"\nfrom = \"words\"",
+        "op = \"map_with_state\"\nfrom = \"words\"\nfunction = \"sum\"\ntimeout = \"1500ms\"",
+    );
+    refused(&timeout, &["`streams.n.timeout`", "not a positive multiple of the batch interval"]);
+}
+
+#[test]
+fn every_example_spec_is_a_valid_job() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(repo_root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            weir::graph::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} example specs");
+}
+
+#[test]
 fn a_sink_that_cannot_open_fails_the_job_cleanly() {
     let spec = GOOD.replace("[job]\nname = \"j\"", "[job]\nname = \"j\"\nworkers = 2").replace(
         "[sinks.out]\nkind = \"print\"\nfrom = \"n\"",

@@ -92,4 +92,5 @@ golden!(
     repartition_union,
     update_state_by_key,
     map_with_state,
+    window_inverse,
 );

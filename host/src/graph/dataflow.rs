@@ -93,6 +93,7 @@ impl JobContext {
             name: name.into(),
             aggregation,
             window: window.map(|w| self.window(from, w)),
+            incremental: None,
             pairs: None,
             first_time: Plan::align(self.first_time, step),
             interval: step,
@@ -170,9 +171,10 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             ),
             StreamSpec::Tokenize { .. } => input.apply(name, Tokenize),
             StreamSpec::MapToPair { value, .. } => input.apply(name, MapToPair { value: *value }),
-            StreamSpec::ReduceByKey { reducer, window, from } => {
+            StreamSpec::ReduceByKey { reducer, window, from, inverse, filter } => {
                 let mut cfg = ctx.reduce(name, from, Aggregation::ByKey(*reducer), *window);
                 cfg.pairs = fused.get(from.as_str()).map(|(_, value)| *value);
+                cfg.incremental = inverse.then_some(filter.is_some());
                 input.aggregate(cfg)
             }
             StreamSpec::Count { window, from } => input.aggregate(ctx.reduce(name, from, Aggregation::Count, *window)),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::spec::{ClockMode, JobSpec, SinkSpec, SourceSpec, StreamSpec, WindowSpec};
+use super::spec::{ClockMode, JobSpec, ReducerKind, SinkSpec, SourceSpec, StreamSpec, WindowSpec};
 
 /// Why a job spec was refused.
 #[derive(Debug, Error)]
@@ -236,6 +236,19 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
             && !matches!(spec.streams.get(from), Some(StreamSpec::MapWithState { .. }))
         {
             return Err(c.err("streams", name, "from", format!("`{from}` is not a map_with_state stream")));
+        }
+        if let StreamSpec::ReduceByKey { inverse, filter, reducer, window, .. } = stream {
+            if *inverse && window.is_none() {
+                return Err(c.err("streams", name, "inverse", "an inverse function needs a `window`"));
+            }
+            if *inverse && !matches!(reducer, ReducerKind::Sum | ReducerKind::Count) {
+                let msg =
+                    format!("reducer `{}` has no inverse; drop `inverse` to recompute each window", reducer.name());
+                return Err(c.err("streams", name, "inverse", msg));
+            }
+            if filter.is_some() && !*inverse {
+                return Err(c.err("streams", name, "filter", "a filter applies only with `inverse = true`"));
+            }
         }
         if let StreamSpec::Repartition { partitions: 0, .. } = stream {
             return Err(c.err("streams", name, "partitions", "must be at least 1"));

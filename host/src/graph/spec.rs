@@ -244,6 +244,14 @@ impl ReducerKind {
     }
 }
 
+/// A built-in filter for incremental windows.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowFilter {
+    /// Keep only keys whose windowed value is not zero.
+    NonZero,
+}
+
 /// Which keys a `join` keeps, as Spark's `join`, `leftOuterJoin`, `rightOuterJoin` and `fullOuterJoin`.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -295,6 +303,13 @@ pub enum StreamSpec {
         /// Optional window.
         #[serde(default)]
         window: Option<WindowSpec>,
+        /// Update the window incrementally with the reducer's inverse (Spark's `invFunc`; `sum` and
+        /// `count` only) instead of recomputing it. Keys whose value falls back to zero stay in the output.
+        #[serde(default)]
+        inverse: bool,
+        /// With `inverse`, the filter (Spark's `filterFunc`) that drops keys from the window state.
+        #[serde(default)]
+        filter: Option<WindowFilter>,
     },
     /// The number of records, one record per batch (or window).
     Count {

@@ -18,7 +18,7 @@ use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::ReducerKind;
 use crate::operator::dead_letter::DeadLetters;
 use crate::operator::partials::Partials;
-use crate::window::{Window, WindowBuffer};
+use crate::window::{IncrementalWindow, Window, WindowBuffer};
 
 /// Number of key groups keys hash into.
 pub const KEY_GROUPS: u64 = 256;
@@ -146,6 +146,9 @@ pub struct ReduceConfig {
     pub aggregation: Aggregation,
     /// Optional window.
     pub window: Option<Window>,
+    /// Update the window incrementally with the reducer's inverse; `Some(true)` also drops keys whose
+    /// value is back to zero.
+    pub incremental: Option<bool>,
     /// Set when a `map_to_pair` with this value was fused into the aggregation: input records are
     /// then the unpaired records, each standing for `(value, pairs)`.
     pub pairs: Option<i64>,
@@ -201,6 +204,21 @@ fn combine_local(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
     }
 }
 
+/// The output records of one batch (or window) from its merged partials.
+fn output_batch(cfg: &ReduceConfig, index: usize, total: &Partials, t: u64) -> Batch {
+    let mut out = Batch::with_capacity(total.len(), total.len() * 8);
+    if cfg.aggregation.global() {
+        // Worker 0 holds the one partial; `count` says 0 for a batch without records.
+        let zero = (cfg.aggregation == Aggregation::Count).then_some(Agg::I64(0));
+        if let (0, Some(v)) = (index, total.get(b"").or(zero)) {
+            v.push(&mut out, None, t as i64);
+        }
+    } else {
+        total.for_each(|k, v| v.push(&mut out, Some(k), t as i64));
+    }
+    out
+}
+
 /// Extension trait for keyed aggregation.
 pub trait ReduceExt<'s> {
     /// Aggregates per batch (or window) as `cfg` says.
@@ -250,6 +268,10 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
             let mut stash: HashMap<u64, Partials> = HashMap::new();
             let mut times = BatchTimes::new(cfg.first_time, cfg.interval, cfg.shared.clone());
             let mut windows: WindowBuffer<Partials> = WindowBuffer::new(cfg.window);
+            let mut incremental = match (cfg.window, cfg.incremental) {
+                (Some(w), Some(drop_zero)) => Some(IncrementalWindow::new(w, drop_zero)),
+                _ => None,
+            };
             let merge = cfg.aggregation.merge();
             move |(input, frontier), output| {
                 input.for_each(|c, data| {
@@ -264,29 +286,22 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
                 });
                 for t in times.completed(frontier) {
                     let partial = stash.remove(&t).unwrap_or_default();
-                    let Some(parts) = windows.add(t, partial) else { continue };
-                    // A lone partial (no window, or a one-batch window) needs no merging.
-                    let merged;
-                    let total = if let [only] = parts[..] {
-                        only
+                    let out = if let Some(w) = incremental.as_mut() {
+                        let Some(total) = w.add(t, partial) else { continue };
+                        output_batch(&cfg, index, total, t)
                     } else {
-                        let mut m = Partials::default();
-                        for p in parts {
-                            p.for_each(|k, v| m.add(k, v, merge));
+                        let Some(parts) = windows.add(t, partial) else { continue };
+                        // A lone partial (no window, or a one-batch window) needs no merging.
+                        if let [only] = parts[..] {
+                            output_batch(&cfg, index, only, t)
+                        } else {
+                            let mut m = Partials::default();
+                            for p in parts {
+                                p.for_each(|k, v| m.add(k, v, merge));
+                            }
+                            output_batch(&cfg, index, &m, t)
                         }
-                        merged = m;
-                        &merged
                     };
-                    let mut out = Batch::with_capacity(total.len(), total.len() * 8);
-                    if cfg.aggregation.global() {
-                        // Worker 0 holds the one partial; `count` says 0 for a batch without records.
-                        let zero = (cfg.aggregation == Aggregation::Count).then_some(Agg::I64(0));
-                        if let (0, Some(v)) = (index, total.get(b"").or(zero)) {
-                            v.push(&mut out, None, t as i64);
-                        }
-                    } else {
-                        total.for_each(|k, v| v.push(&mut out, Some(k), t as i64));
-                    }
                     if let (Some(c), false) = (&cap, out.is_empty()) {
                         output.session(&c.delayed(&t)).give(out);
                     }

@@ -1,11 +1,14 @@
 //! Windows over per-batch partial results. The window at batch time `t` covers batches `(t − length, t]`;
 //! it is emitted only when `t` is a multiple of the slide; early windows are partial (Spark's semantics).
-//! Without an inverse function the window is recomputed from the per-batch partials it still holds.
+//! Without an inverse function the window is recomputed from the per-batch partials it still holds;
+//! with one (`incremental.rs`) it is updated batch by batch.
 
+mod incremental;
 mod records;
 
 use std::collections::BTreeMap;
 
+pub use incremental::IncrementalWindow;
 pub use records::WindowRecordsExt;
 
 /// Window length and slide in milliseconds.
