@@ -45,12 +45,18 @@ fn weir(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(weir_bin()).args(args).current_dir(dir).output().unwrap()
 }
 
-#[test]
-fn state_survives_the_job_and_the_next_run_continues_it() {
+/// A folder holding the RUNNING job with this initial state and input.
+fn running_job(init: &str, input: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("job.toml"), RUNNING).unwrap();
-    std::fs::write(dir.path().join("init.jsonl"), "[\"a\", 10]\n").unwrap();
-    std::fs::write(dir.path().join("input.jsonl"), "[\"a b\"]\n[\"b\"]\n").unwrap();
+    std::fs::write(dir.path().join("init.jsonl"), init).unwrap();
+    std::fs::write(dir.path().join("input.jsonl"), input).unwrap();
+    dir
+}
+
+#[test]
+fn state_survives_the_job_and_the_next_run_continues_it() {
+    let dir = running_job("[\"a\", 10]\n", "[\"a b\"]\n[\"b\"]\n");
     let first = weir(dir.path(), &["run", "job.toml"]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let out = read_jsonl(&dir.path().join("out.jsonl"));
@@ -78,10 +84,7 @@ fn state_survives_the_job_and_the_next_run_continues_it() {
 
 #[test]
 fn a_bad_initial_state_file_is_refused_naming_its_line() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("job.toml"), RUNNING).unwrap();
-    std::fs::write(dir.path().join("init.jsonl"), "[\"a\", 1]\n{\"value\": 2}\n").unwrap();
-    std::fs::write(dir.path().join("input.jsonl"), "[\"a\"]\n").unwrap();
+    let dir = running_job("[\"a\", 1]\n{\"value\": 2}\n", "[\"a\"]\n");
     let out = weir(dir.path(), &["run", "job.toml"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -157,11 +160,7 @@ path = "out.jsonl"
     assert_eq!(counts, vec![250_000; 20], "every batch updates 250 k new keys");
 
     // Every key is in sled, though each worker's cache held at most 100 k of them.
-    let dump = Command::new(weir_bin())
-        .args(["state", "dump", "state", "--stream", "totals"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let dump = weir(dir.path(), &["state", "dump", "state", "--stream", "totals"]);
     assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
     let keys = dump.stdout.iter().filter(|&&b| b == b'\n').count();
     assert_eq!(keys, 5_000_000);

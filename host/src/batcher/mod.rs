@@ -49,10 +49,15 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Records why the job cannot go on and stops it at the next batch boundary.
-    pub fn fail(&self, reason: String) {
+    /// Logs and records an error; the job will end with it.
+    pub fn record_error(&self, reason: String) {
         tracing::error!("{reason}");
         self.errors.lock().unwrap_or_else(|e| e.into_inner()).push(reason);
+    }
+
+    /// Records why the job cannot go on and stops it at the next batch boundary.
+    pub fn fail(&self, reason: String) {
+        self.record_error(reason);
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
@@ -109,8 +114,7 @@ impl Batcher {
                 None
             }
             SourceEvent::Failed(reason) => {
-                tracing::error!("{reason}");
-                self.shared.errors.lock().unwrap_or_else(|e| e.into_inner()).push(reason);
+                self.shared.record_error(reason);
                 Some(SourceEvent::Finished)
             }
             other => Some(other),

@@ -70,13 +70,13 @@ impl JobContext {
         }
     }
 
-    fn state(&self, name: &str, from: &str, merge: ReducerKind, timeout: Option<u64>) -> StateConfig {
+    fn state(&self, name: &str, from: &str, reducer: ReducerKind, timeout: Option<u64>) -> StateConfig {
         let step = self.plan.slide(from);
         let snapshots =
             self.plan.streams.iter().any(|(_, s)| matches!(s, StreamSpec::StateSnapshots { from } if from == name));
         StateConfig {
             name: name.into(),
-            merge,
+            merge: Aggregation::ByKey(reducer).merge(),
             timeout,
             initial: self.initial.get(name).cloned(),
             snapshots,
@@ -87,14 +87,22 @@ impl JobContext {
         }
     }
 
-    fn reduce(&self, name: &str, from: &str, aggregation: Aggregation, window: Option<WindowSpec>) -> ReduceConfig {
+    /// `pairs`: the value of a `map_to_pair` fused into this aggregation (see [`fusable_pairs`]).
+    fn reduce(
+        &self,
+        name: &str,
+        from: &str,
+        aggregation: Aggregation,
+        window: Option<WindowSpec>,
+        pairs: Option<i64>,
+    ) -> ReduceConfig {
         let step = self.plan.slide(from);
         ReduceConfig {
             name: name.into(),
             aggregation,
             window: window.map(|w| self.window(from, w)),
             incremental: None,
-            pairs: None,
+            pairs,
             first_time: Plan::align(self.first_time, step),
             interval: step,
             shared: self.shared.clone(),
@@ -103,9 +111,9 @@ impl JobContext {
     }
 }
 
-/// `map_to_pair` streams read only by one `reduce_by_key` (or a stateful op, which starts with one), by name, with their input and value. Such a
-/// pair stream is never built: the aggregation reads its input and pairs each record itself, which saves
-/// writing and reading one `(word, 1)` record per word.
+/// `map_to_pair` streams read only by one `reduce_by_key` (or a stateful op, which starts with one), by
+/// name, with their input and value. Such a pair stream is never built: the aggregation reads its input
+/// and pairs each record itself, which saves writing and reading one `(word, 1)` record per word.
 fn fusable_pairs(plan: &Plan) -> HashMap<&str, (&str, i64)> {
     let mut readers: HashMap<&str, Vec<Option<&StreamSpec>>> = HashMap::new();
     for (_, s) in &plan.streams {
@@ -151,10 +159,11 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
         if fused.contains_key(name.as_str()) {
             continue;
         }
-        let input = match fused.get(spec.from()) {
-            Some((from, _)) => nodes[from].clone(),
-            None => nodes[spec.from()].clone(),
+        let (input, pairs) = match fused.get(spec.from()) {
+            Some((from, value)) => (nodes[from].clone(), Some(*value)),
+            None => (nodes[spec.from()].clone(), None),
         };
+        let sides = || spec.inputs().into_iter().map(|i| nodes[i].clone()).collect::<Vec<_>>();
         let out = match spec {
             StreamSpec::Wasm { params, .. } => input.apply(
                 name,
@@ -172,14 +181,15 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             StreamSpec::Tokenize { .. } => input.apply(name, Tokenize),
             StreamSpec::MapToPair { value, .. } => input.apply(name, MapToPair { value: *value }),
             StreamSpec::ReduceByKey { reducer, window, from, inverse, filter } => {
-                let mut cfg = ctx.reduce(name, from, Aggregation::ByKey(*reducer), *window);
-                cfg.pairs = fused.get(from.as_str()).map(|(_, value)| *value);
+                let mut cfg = ctx.reduce(name, from, Aggregation::ByKey(*reducer), *window, pairs);
                 cfg.incremental = inverse.then_some(filter.is_some());
                 input.aggregate(cfg)
             }
-            StreamSpec::Count { window, from } => input.aggregate(ctx.reduce(name, from, Aggregation::Count, *window)),
+            StreamSpec::Count { window, from } => {
+                input.aggregate(ctx.reduce(name, from, Aggregation::Count, *window, pairs))
+            }
             StreamSpec::Reduce { reducer, window, from } => {
-                input.aggregate(ctx.reduce(name, from, Aggregation::Reduce(*reducer), *window))
+                input.aggregate(ctx.reduce(name, from, Aggregation::Reduce(*reducer), *window, pairs))
             }
             StreamSpec::Window { window, from } => {
                 let step = plan.slide(from);
@@ -187,36 +197,30 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
                 input.window_records(name, window, Plan::align(ctx.first_time, step), step, ctx.shared.clone())
             }
             StreamSpec::CountByValue { window, from } => {
-                input.aggregate(ctx.reduce(name, from, Aggregation::CountByValue, *window))
+                input.aggregate(ctx.reduce(name, from, Aggregation::CountByValue, *window, pairs))
             }
             StreamSpec::UpdateStateByKey { updater, from, .. } => {
-                let mut cfg = ctx.reduce(name, from, Aggregation::ByKey(*updater), None);
-                cfg.pairs = fused.get(from.as_str()).map(|(_, value)| *value);
-                let merge = cfg.aggregation.merge();
-                input.aggregate(cfg).update_state(ctx.state(name, from, merge, None))
+                let per_batch = ctx.reduce(name, from, Aggregation::ByKey(*updater), None, pairs);
+                input.aggregate(per_batch).update_state(ctx.state(name, from, *updater, None))
             }
             StreamSpec::MapWithState { function, from, timeout, .. } => {
-                let mut cfg = ctx.reduce(name, from, Aggregation::ByKey(*function), None);
-                cfg.pairs = fused.get(from.as_str()).map(|(_, value)| *value);
-                let merge = cfg.aggregation.merge();
-                let state = ctx.state(name, from, merge, timeout.map(|t| t.0));
-                let (mapped, snaps) = input.aggregate(cfg).map_with_state(state);
+                let per_batch = ctx.reduce(name, from, Aggregation::ByKey(*function), None, pairs);
+                let state = ctx.state(name, from, *function, timeout.map(|t| t.0));
+                let (mapped, snaps) = input.aggregate(per_batch).map_with_state(state);
                 snapshots.insert(name, snaps);
                 mapped
             }
             StreamSpec::StateSnapshots { from } => snapshots[from.as_str()].clone(),
-            StreamSpec::Union { .. } => scope.concatenate(spec.inputs().into_iter().map(|i| nodes[i].clone())),
+            StreamSpec::Union { .. } => scope.concatenate(sides()),
             StreamSpec::Repartition { partitions, .. } => input.repartition(name, *partitions),
             StreamSpec::GroupByKey { window, from } => {
                 vec![input].cogroup(ctx.group(name, from, Grouping::Values, *window))
             }
             StreamSpec::Join { how, window, .. } => {
-                let sides = spec.inputs().into_iter().map(|i| nodes[i].clone()).collect::<Vec<_>>();
-                sides.cogroup(ctx.group(name, spec.from(), Grouping::Join(*how), *window))
+                sides().cogroup(ctx.group(name, spec.from(), Grouping::Join(*how), *window))
             }
             StreamSpec::Cogroup { window, .. } => {
-                let sides = spec.inputs().into_iter().map(|i| nodes[i].clone()).collect::<Vec<_>>();
-                sides.cogroup(ctx.group(name, spec.from(), Grouping::Cogroup, *window))
+                sides().cogroup(ctx.group(name, spec.from(), Grouping::Cogroup, *window))
             }
         };
         nodes.insert(name, out);

@@ -20,7 +20,7 @@ use crate::batcher::{BatchTimes, Shared};
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::JoinKind;
 use crate::operator::dead_letter::DeadLetters;
-use crate::operator::reduce::key_group;
+use crate::operator::reduce::{key_group, shares, to_workers};
 use crate::sink::render::{cmp_values, value_json};
 use crate::window::{Window, WindowBuffer};
 
@@ -67,7 +67,7 @@ struct Val<'a> {
 }
 
 impl Val<'_> {
-    fn cmp(&self, other: &Val<'_>) -> Ordering {
+    fn order(&self, other: &Val<'_>) -> Ordering {
         let (a, b) = (self.batch, other.batch);
         cmp_values((a.kind(self.i), a.value_bytes(self.i)), (b.kind(other.i), b.value_bytes(other.i)))
     }
@@ -92,7 +92,7 @@ fn group_by_key<'a>(sides: &[&'a Sides], inputs: usize) -> BTreeMap<&'a [u8], Ve
     }
     for lists in groups.values_mut() {
         for l in lists.iter_mut() {
-            l.sort_by(|a, b| a.cmp(b));
+            l.sort_by(|a, b| a.order(b));
         }
     }
     groups
@@ -130,7 +130,7 @@ fn split<'s>(input: BatchStream<'s>, side: u64, cfg: &Arc<GroupConfig>) -> Strea
     input.unary(Pipeline, &format!("{}-split-{side}", cfg.name), move |_cap, _info| {
         move |input, output| {
             input.for_each(|cap, data| {
-                let mut shares: Vec<Batch> = (0..peers).map(|_| Batch::new()).collect();
+                let mut shares = shares(peers);
                 for b in data.drain(..) {
                     for i in 0..b.len() {
                         if b.kinds[i] & HAS_KEY == 0 {
@@ -141,12 +141,7 @@ fn split<'s>(input: BatchStream<'s>, side: u64, cfg: &Arc<GroupConfig>) -> Strea
                         shares[(key_group(b.key_bytes(i)) % peers) as usize].push_from(&b, i);
                     }
                 }
-                let mut session = output.session(&cap);
-                for (dest, share) in shares.into_iter().enumerate() {
-                    if !share.is_empty() {
-                        session.give((dest as u64, side, share));
-                    }
-                }
+                output.session(&cap).give_iterator(to_workers(shares).map(|(dest, b)| (dest, side, b)));
             });
         }
     })

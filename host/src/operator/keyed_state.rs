@@ -4,11 +4,16 @@
 //! Both run after a per-batch `reduce_by_key` (`reduce.rs`), which has already combined each key's new
 //! values and moved them to the worker owning the key's group, so these operators never exchange data.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use timely::dataflow::Stream;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::Batch;
 
-use crate::batcher::Shared;
+use crate::batcher::{BatchTimes, Shared};
+use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::ReducerKind;
 use crate::operator::reduce::{Agg, KEY_GROUPS, key_group, numeric};
 use crate::state::{KeyedState, StateDb, StateError, StateValue};
@@ -70,6 +75,39 @@ impl StateConfig {
     pub fn check<T>(&self, r: Result<T, StateError>) -> Option<T> {
         r.map_err(|e| self.shared.fail(format!("stream `{}`: {e}", self.name))).ok()
     }
+}
+
+/// Runs a stateful operator on `input`: stashes each batch's partials until the batch is complete (empty
+/// batches too), then calls `step` with this worker's state, the batch's partials and its time; what
+/// `step` returns is emitted at that time. A state error stops the job, and this operator with it.
+pub fn drive_state<'s, O: Clone + 'static>(
+    input: BatchStream<'s>,
+    cfg: Arc<StateConfig>,
+    mut step: impl FnMut(&mut KeyedState, &[Batch], u64) -> Result<Vec<O>, StateError> + 'static,
+) -> Stream<'s, u64, Vec<O>> {
+    let (index, peers) = (input.scope().index(), input.scope().peers());
+    let name = cfg.name.clone();
+    input.unary_frontier(Pipeline, &name, move |cap, _info| {
+        let mut cap = Some(cap);
+        let mut state = cfg.open(index, peers);
+        let mut stash: HashMap<u64, Vec<Batch>> = HashMap::new();
+        let mut times = BatchTimes::new(cfg.first_time, cfg.interval, cfg.shared.clone());
+        move |(input, frontier), output| {
+            input.for_each(|c, data| stash.entry(*c.time()).or_default().append(data));
+            for t in times.completed(frontier) {
+                let batches = stash.remove(&t).unwrap_or_default();
+                let Some(s) = state.as_mut() else { continue };
+                let Some(mut out) = cfg.check(step(s, &batches, t)) else {
+                    state = None;
+                    continue;
+                };
+                if let (Some(c), false) = (&cap, out.is_empty()) {
+                    output.session(&c.delayed(&t)).give_container(&mut out);
+                }
+            }
+            times.hold(&mut cap, frontier);
+        }
+    })
 }
 
 /// The key groups worker `index` of `peers` owns, in order.

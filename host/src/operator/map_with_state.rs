@@ -2,18 +2,14 @@
 //! idle for the timeout is removed at exactly the batch where its timeout expires, with a final
 //! `(key, {"timed_out": state})` record; `state_snapshots` reads the whole state after each batch.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::json;
 use timely::container::CapacityContainerBuilder;
-use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::core::Partition;
-use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::{Batch, ValueRef};
 
-use super::keyed_state::{StateConfig, fold, owned_groups, sorted_partials};
-use crate::batcher::BatchTimes;
+use super::keyed_state::{StateConfig, drive_state, fold, owned_groups, sorted_partials};
 use crate::graph::dataflow::BatchStream;
 use crate::state::{KeyedState, StateError, StateValue};
 
@@ -83,36 +79,12 @@ fn snapshot(s: &KeyedState, t: u64, peers: usize, index: usize) -> Result<Batch,
 impl<'s> MapWithStateExt<'s> for BatchStream<'s> {
     fn map_with_state(self, cfg: StateConfig) -> (BatchStream<'s>, BatchStream<'s>) {
         let (index, peers) = (self.scope().index(), self.scope().peers());
-        let name = cfg.name.clone();
-        let both: Stream<'s, u64, Vec<(u64, Batch)>> = self.unary_frontier(Pipeline, &name, move |cap, _info| {
-            let mut cap = Some(cap);
-            let mut state = cfg.open(index, peers);
-            let mut stash: HashMap<u64, Vec<Batch>> = HashMap::new();
-            let mut times = BatchTimes::new(cfg.first_time, cfg.interval, cfg.shared.clone());
-            move |(input, frontier), output| {
-                input.for_each(|c, data| stash.entry(*c.time()).or_default().append(data));
-                for t in times.completed(frontier) {
-                    let batches = stash.remove(&t).unwrap_or_default();
-                    let Some(s) = state.as_mut() else { continue };
-                    let done = apply(s, &cfg, &batches, t, peers, index).and_then(|mapped| {
-                        let snap = if cfg.snapshots { snapshot(s, t, peers, index)? } else { Batch::new() };
-                        Ok((mapped, snap))
-                    });
-                    let Some((mapped, snap)) = cfg.check(done) else {
-                        state = None;
-                        continue;
-                    };
-                    let Some(c) = &cap else { continue };
-                    let at = c.delayed(&t);
-                    let mut session = output.session(&at);
-                    for (tag, b) in [(MAPPED, mapped), (SNAPSHOTS, snap)] {
-                        if !b.is_empty() {
-                            session.give((tag, b));
-                        }
-                    }
-                }
-                times.hold(&mut cap, frontier);
-            }
+        let cfg = Arc::new(cfg);
+        let step_cfg = cfg.clone();
+        let both = drive_state(self, cfg, move |s, batches, t| {
+            let mapped = apply(s, &step_cfg, batches, t, peers, index)?;
+            let snap = if step_cfg.snapshots { snapshot(s, t, peers, index)? } else { Batch::new() };
+            Ok([(MAPPED, mapped), (SNAPSHOTS, snap)].into_iter().filter(|(_, b)| !b.is_empty()).collect())
         });
         let mut parts =
             both.partition::<CapacityContainerBuilder<Vec<Batch>>, _, _>(2, |(tag, b): (u64, Batch)| (tag, b));

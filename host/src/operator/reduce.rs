@@ -36,6 +36,24 @@ pub fn key_group(key: &[u8]) -> u64 {
     (h.finish() >> 40) % KEY_GROUPS
 }
 
+/// One empty batch per worker, to split a batch into before an exchange.
+pub fn shares(peers: u64) -> Vec<Batch> {
+    (0..peers).map(|_| Batch::new()).collect()
+}
+
+/// The non-empty shares of [`shares`] with the worker each goes to.
+///
+/// ```
+/// use weir::operator::reduce::{shares, to_workers};
+/// let mut s = shares(3);
+/// s[2].push(None, weir_sdk::packed::ValueRef::I64(1), 0);
+/// let sent: Vec<u64> = to_workers(s).map(|(w, _)| w).collect();
+/// assert_eq!(sent, vec![2]);
+/// ```
+pub fn to_workers(shares: Vec<Batch>) -> impl Iterator<Item = (u64, Batch)> {
+    shares.into_iter().enumerate().filter(|(_, b)| !b.is_empty()).map(|(w, b)| (w as u64, b))
+}
+
 /// A partial aggregate.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Agg {
@@ -247,19 +265,14 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
                     for b in data.drain(..) {
                         combine_local(&local, *cap.time(), &b, &mut p);
                     }
-                    let mut shares: Vec<Batch> = (0..peers).map(|_| Batch::new()).collect();
+                    let mut shares = shares(peers);
                     p.for_each(|k, v| {
                         let global = local.aggregation.global();
                         let dest = if global { 0 } else { key_group(k) % peers };
                         let key = (!global).then_some(k);
                         v.push(&mut shares[dest as usize], key, *cap.time() as i64);
                     });
-                    let mut session = output.session(&cap);
-                    for (dest, share) in shares.into_iter().enumerate() {
-                        if !share.is_empty() {
-                            session.give((dest as u64, share));
-                        }
-                    }
+                    output.session(&cap).give_iterator(to_workers(shares));
                 });
             }
         });

@@ -6,6 +6,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::Batch;
 
 use crate::graph::dataflow::BatchStream;
+use crate::operator::reduce::{shares, to_workers};
 
 /// Extension trait for repartitioning.
 pub trait RepartitionExt<'s> {
@@ -38,7 +39,7 @@ impl<'s> RepartitionExt<'s> for BatchStream<'s> {
         let dealt_out = self.unary(Pipeline, &format!("{name}-deal"), move |_cap, _info| {
             move |input, output| {
                 input.for_each(|cap, data| {
-                    let mut shares: Vec<Batch> = (0..peers).map(|_| Batch::new()).collect();
+                    let mut shares = shares(peers);
                     for b in data.drain(..) {
                         for i in 0..b.len() {
                             let p = partition_of(dealt, i as u64, partitions);
@@ -46,12 +47,7 @@ impl<'s> RepartitionExt<'s> for BatchStream<'s> {
                         }
                         dealt = (dealt + b.len() as u64) % partitions;
                     }
-                    let mut session = output.session(&cap);
-                    for (dest, share) in shares.into_iter().enumerate() {
-                        if !share.is_empty() {
-                            session.give((dest as u64, share));
-                        }
-                    }
+                    output.session(&cap).give_iterator(to_workers(shares));
                 });
             }
         });

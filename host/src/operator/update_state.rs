@@ -3,15 +3,12 @@
 //! is the output. Each worker walks its own key groups in the store, merging the batch's sorted partials
 //! in as it goes, so a state larger than memory costs one sequential scan per batch.
 
-use std::collections::HashMap;
 use std::iter::Peekable;
+use std::sync::Arc;
 
-use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::Batch;
 
-use super::keyed_state::{StateConfig, fold, owned_groups, sorted_partials};
-use crate::batcher::BatchTimes;
+use super::keyed_state::{StateConfig, drive_state, fold, owned_groups, sorted_partials};
 use crate::graph::dataflow::BatchStream;
 use crate::operator::reduce::Agg;
 use crate::state::{KeyedState, StateError, StateValue};
@@ -84,33 +81,17 @@ where
 impl<'s> UpdateStateExt<'s> for BatchStream<'s> {
     fn update_state(self, cfg: StateConfig) -> BatchStream<'s> {
         let (index, peers) = (self.scope().index(), self.scope().peers());
-        let name = cfg.name.clone();
-        self.unary_frontier(Pipeline, &name, move |cap, _info| {
-            let mut cap = Some(cap);
-            let mut state = cfg.open(index, peers);
-            let mut stash: HashMap<u64, Vec<Batch>> = HashMap::new();
-            let mut times = BatchTimes::new(cfg.first_time, cfg.interval, cfg.shared.clone());
-            move |(input, frontier), output| {
-                input.for_each(|c, data| stash.entry(*c.time()).or_default().append(data));
-                for t in times.completed(frontier) {
-                    let batches = stash.remove(&t).unwrap_or_default();
-                    let Some(s) = state.as_mut() else { continue };
-                    let partials = sorted_partials(&batches);
-                    let mut news = partials.iter().peekable();
-                    let mut out = Batch::new();
-                    let done = owned_groups(index, peers)
-                        .try_for_each(|g| update_group(s, g, &mut news, &cfg, t, &mut out))
-                        .and_then(|()| s.flush());
-                    if cfg.check(done).is_none() {
-                        state = None;
-                        continue;
-                    }
-                    if let (Some(c), false) = (&cap, out.is_empty()) {
-                        output.session(&c.delayed(&t)).give(out);
-                    }
-                }
-                times.hold(&mut cap, frontier);
+        let cfg = Arc::new(cfg);
+        let step_cfg = cfg.clone();
+        drive_state(self, cfg, move |s, batches, t| {
+            let partials = sorted_partials(batches);
+            let mut news = partials.iter().peekable();
+            let mut out = Batch::new();
+            for g in owned_groups(index, peers) {
+                update_group(s, g, &mut news, &step_cfg, t, &mut out)?;
             }
+            s.flush()?;
+            Ok(if out.is_empty() { Vec::new() } else { vec![out] })
         })
     }
 }
