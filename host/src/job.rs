@@ -13,6 +13,7 @@ use crate::graph::Plan;
 use crate::graph::dataflow::JobContext;
 use crate::graph::spec::{ClockMode, StreamSpec};
 use crate::operator::dead_letter::DeadLetters;
+use crate::operator::wasm::bindings::kind_name;
 use crate::operator::wasm::{FailedBatches, PluginEngine, PluginError, PluginInstance};
 use crate::receiver;
 use crate::state::StateDb;
@@ -72,15 +73,26 @@ pub struct RunReport {
 /// Compiles every Wasm stream's plugin once, checks its parameters and `init` before any data flows.
 fn load_plugins(plan: &Plan) -> Result<HashMap<String, Arc<crate::operator::wasm::LoadedPlugin>>, JobError> {
     let mut plugins = HashMap::new();
-    if !plan.streams.iter().any(|(_, s)| matches!(s, StreamSpec::Wasm { .. })) {
+    if !plan.streams.iter().any(|(_, s)| s.plugin().is_some()) {
         return Ok(plugins);
     }
     let engine = PluginEngine::new()?;
     for (name, spec) in &plan.streams {
-        let StreamSpec::Wasm { plugin, params, .. } = spec else { continue };
+        let Some((plugin, params)) = spec.plugin() else { continue };
         let loaded = engine.load(plugin)?;
         let mut probe = PluginInstance::new(&loaded, plan.plugin_limits(), &plan.name, name)?;
         let descriptor = probe.describe()?;
+        let (world, kinds) = spec.plugin_world();
+        let kind = kind_name(descriptor.kind);
+        if loaded.world != world || !kinds.contains(&kind) {
+            let message = format!(
+                "`plugin`: {} is a `{}` of kind `{kind}`; this op needs a `{world}` of kind {}",
+                plugin.display(),
+                loaded.world,
+                kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" or ")
+            );
+            return Err(JobError::Params { stream: name.clone(), message });
+        }
         if let Some(bad) = params.keys().find(|k| !descriptor.params.contains(k)) {
             let accepted = if descriptor.params.is_empty() { "none".to_string() } else { descriptor.params.join(", ") };
             let message =

@@ -29,23 +29,31 @@
 
 extern crate self as weir;
 
+pub mod datum;
 pub mod log;
 pub mod operator;
 pub mod packed;
 pub mod record;
+pub mod reducer;
+pub mod state;
 pub mod testing;
 pub mod text;
 
 #[cfg(feature = "guest")]
 mod guest;
 
-pub use operator::{Operator, Output, TransformKind, param, set_params};
+pub use datum::{Datum, Fallible, FromKey, Json};
+pub use operator::{Operator, Output, Plugin, TransformKind, param, set_params};
 pub use record::{Record, Value};
-pub use weir_sdk_macros::{filter, filter_map, flat_map, map};
+pub use reducer::{Groups, Reducer};
+pub use state::{State, StateInput, StateOutput, StateUpdater};
+pub use weir_sdk_macros::{batch, filter, filter_map, flat_map, map, map_with_state, reduce, update_state};
 
 /// Glue used by the attribute macros' expansions; not a stable API.
 #[doc(hidden)]
 pub mod __private {
     #[cfg(feature = "guest")]
-    pub use crate::guest::{bindings, describe, init, process};
+    pub use crate::guest::{
+        bindings, combine, describe, init, inverse, process, reducer_bindings, state_bindings, update,
+    };
 }

@@ -1,4 +1,5 @@
-//! The operator trait the attribute macros implement, the per-batch output builder and job parameters.
+//! What every plugin says about itself ([`Plugin`]), the transform trait the attribute macros implement,
+//! the per-batch output builder and job parameters.
 
 use std::cell::RefCell;
 use std::fmt::Display;
@@ -6,7 +7,7 @@ use std::fmt::Display;
 use crate::Record;
 use crate::packed::Batch;
 
-/// The kind of per-record function behind a transform (mirrors the WIT `transform-kind`).
+/// The kind of function behind a plugin (mirrors the WIT `transform-kind`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransformKind {
     /// One record in, one out.
@@ -19,19 +20,30 @@ pub enum TransformKind {
     FilterMap,
     /// A whole batch in, any batch out.
     Batch,
+    /// A reducer without an inverse.
+    Reduce,
+    /// A reducer with an inverse.
+    ReduceInvertible,
+    /// A state updater for `update_state_by_key`.
+    UpdateState,
+    /// A state updater for `map_with_state`.
+    MapWithState,
 }
 
-/// A transform operator. `#[weir::map]` and its siblings implement it; authors rarely write it by hand.
-pub trait Operator {
-    /// Operator name (the crate name by default).
+/// What every plugin says about itself; the attribute macros implement it.
+pub trait Plugin {
+    /// Plugin name (the crate name by default).
     const NAME: &'static str;
-    /// Operator version (the crate version by default).
+    /// Plugin version (the crate version by default).
     const VERSION: &'static str;
     /// What kind of function it is.
     const KIND: TransformKind;
     /// Parameter names `init` accepts.
     const PARAMS: &'static [&'static str];
+}
 
+/// A transform operator. `#[weir::map]` and its siblings implement it; authors rarely write it by hand.
+pub trait Operator: Plugin {
     /// Processes one whole batch, the only required method.
     fn process(input: &Batch, out: &mut Output);
 }
@@ -116,11 +128,10 @@ thread_local! {
 /// assert_eq!(weir_sdk::param("sep").as_deref(), Some(","));
 /// assert_eq!(weir_sdk::param("other"), None);
 /// # struct Noop;
-/// # impl weir_sdk::Operator for Noop {
+/// # impl weir_sdk::Plugin for Noop {
 /// #     const NAME: &'static str = "noop"; const VERSION: &'static str = "0";
 /// #     const KIND: weir_sdk::TransformKind = weir_sdk::TransformKind::Map;
 /// #     const PARAMS: &'static [&'static str] = &["sep"];
-/// #     fn process(_: &weir_sdk::packed::Batch, _: &mut weir_sdk::Output) {}
 /// # }
 /// ```
 pub fn param(name: &str) -> Option<String> {
@@ -131,16 +142,15 @@ pub fn param(name: &str) -> Option<String> {
 ///
 /// ```
 /// # struct Noop;
-/// # impl weir_sdk::Operator for Noop {
+/// # impl weir_sdk::Plugin for Noop {
 /// #     const NAME: &'static str = "noop"; const VERSION: &'static str = "0";
 /// #     const KIND: weir_sdk::TransformKind = weir_sdk::TransformKind::Map;
 /// #     const PARAMS: &'static [&'static str] = &["sep"];
-/// #     fn process(_: &weir_sdk::packed::Batch, _: &mut weir_sdk::Output) {}
 /// # }
 /// let err = weir_sdk::set_params::<Noop>(vec![("sepp".into(), ",".into())]).unwrap_err();
 /// assert!(err.contains("`sepp`"));
 /// ```
-pub fn set_params<O: Operator>(params: Vec<(String, String)>) -> Result<(), String> {
+pub fn set_params<O: Plugin>(params: Vec<(String, String)>) -> Result<(), String> {
     if let Some((bad, _)) = params.iter().find(|(k, _)| !O::PARAMS.contains(&k.as_str())) {
         let accepted = if O::PARAMS.is_empty() { "none".to_string() } else { O::PARAMS.join(", ") };
         return Err(format!("operator `{}` has no parameter `{bad}` (it accepts: {accepted})", O::NAME));

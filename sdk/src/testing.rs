@@ -3,10 +3,12 @@
 //! ```
 //! use weir_sdk::{Record, testing::Harness};
 //! # struct Upper;
-//! # impl weir_sdk::Operator for Upper {
+//! # impl weir_sdk::Plugin for Upper {
 //! #     const NAME: &'static str = "upper"; const VERSION: &'static str = "0";
 //! #     const KIND: weir_sdk::TransformKind = weir_sdk::TransformKind::Map;
 //! #     const PARAMS: &'static [&'static str] = &[];
+//! # }
+//! # impl weir_sdk::Operator for Upper {
 //! #     fn process(input: &weir_sdk::packed::Batch, out: &mut weir_sdk::Output) {
 //! #         for r in input.iter() { let r = Record::from_ref(r); out.push(&Record::text(r.as_text().unwrap().to_uppercase()), r.time) }
 //! #     }

@@ -4,7 +4,7 @@
 extern crate weir_sdk as weir;
 
 use weir::testing::Harness;
-use weir::{Operator, Record, TransformKind};
+use weir::{Plugin, Record, TransformKind};
 
 #[weir::filter]
 fn long_words(r: &Record<'_>) -> bool {

@@ -93,4 +93,6 @@ golden!(
     update_state_by_key,
     map_with_state,
     window_inverse,
+    plugin_reduce,
+    plugin_state,
 );

@@ -6,7 +6,7 @@ use std::process::{Command, ExitCode};
 
 use clap::Subcommand;
 
-use crate::operator::wasm::instance::bindings::weir::operator::types::TransformKind;
+use crate::operator::wasm::bindings::kind_name;
 use crate::operator::wasm::{Limits, PluginEngine, PluginInstance};
 
 /// `weir op` subcommands.
@@ -78,15 +78,15 @@ fn describe(file: &Path) -> Result<String, String> {
     let limits = Limits { deadline: std::time::Duration::from_secs(5), memory: 256 << 20 };
     let mut inst = PluginInstance::new(&plugin, limits, "describe", "describe").map_err(|e| e.to_string())?;
     let d = inst.describe().map_err(|e| e.to_string())?;
-    let kind = match d.kind {
-        TransformKind::Map => "map",
-        TransformKind::FlatMap => "flat-map",
-        TransformKind::Filter => "filter",
-        TransformKind::FilterMap => "filter-map",
-        TransformKind::Batch => "batch",
-    };
     let params = d.params.join(", ");
-    Ok(format!("name: {}\nversion: {}\nkind: {kind}\nparams: [{params}]\nsha256: {}", d.name, d.version, plugin.hash))
+    Ok(format!(
+        "name: {}\nversion: {}\nworld: {}\nkind: {}\nparams: [{params}]\nsha256: {}",
+        d.name,
+        d.version,
+        plugin.world,
+        kind_name(d.kind),
+        plugin.hash
+    ))
 }
 
 /// Runs a `weir op` subcommand.

@@ -18,10 +18,12 @@ use crate::operator::dead_letter::DeadLetters;
 use crate::operator::keyed_state::StateConfig;
 use crate::operator::map_with_state::MapWithStateExt;
 use crate::operator::native::{MapToPair, Tokenize};
+use crate::operator::plugin_reduce::{PluginReduceConfig, PluginReduceExt};
+use crate::operator::plugin_state::PluginStateExt;
 use crate::operator::reduce::{Aggregation, ReduceConfig, ReduceExt};
 use crate::operator::repartition::RepartitionExt;
 use crate::operator::update_state::UpdateStateExt;
-use crate::operator::wasm::{FailedBatches, LoadedPlugin, WasmTransform};
+use crate::operator::wasm::{FailedBatches, LoadedPlugin, PluginSlot, WasmTransform};
 use crate::sink::{Sink, SinkExt};
 use crate::state::StateDb;
 use crate::window::{Window, WindowRecordsExt};
@@ -70,6 +72,21 @@ impl JobContext {
         }
     }
 
+    /// This worker's hold on stream `name`'s plugin.
+    fn slot(&self, name: &str, params: &BTreeMap<String, String>) -> PluginSlot {
+        PluginSlot {
+            name: name.into(),
+            job: self.plan.name.clone(),
+            plugin: self.plugins[name].clone(),
+            params: params.clone(),
+            limits: self.plan.plugin_limits(),
+            dead: self.dead.clone(),
+            failures: self.failures.clone(),
+            instance: None,
+        }
+    }
+
+    /// `reducer` is the built-in fold (unused when a plugin updates the state).
     fn state(&self, name: &str, from: &str, reducer: ReducerKind, timeout: Option<u64>) -> StateConfig {
         let step = self.plan.slide(from);
         let snapshots =
@@ -130,9 +147,9 @@ fn fusable_pairs(plan: &Plan) -> HashMap<&str, (&str, i64)> {
             && let Some(
                 [
                     Some(
-                        StreamSpec::ReduceByKey { .. }
-                        | StreamSpec::UpdateStateByKey { .. }
-                        | StreamSpec::MapWithState { .. },
+                        StreamSpec::ReduceByKey { plugin: None, .. }
+                        | StreamSpec::UpdateStateByKey { plugin: None, .. }
+                        | StreamSpec::MapWithState { plugin: None, .. },
                     ),
                 ],
             ) = readers.get(name.as_str()).map(Vec::as_slice)
@@ -165,25 +182,25 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
         };
         let sides = || spec.inputs().into_iter().map(|i| nodes[i].clone()).collect::<Vec<_>>();
         let out = match spec {
-            StreamSpec::Wasm { params, .. } => input.apply(
-                name,
-                WasmTransform {
-                    name: name.clone(),
-                    job: plan.name.clone(),
-                    plugin: ctx.plugins[name].clone(),
-                    params: params.clone(),
-                    limits: plan.plugin_limits(),
-                    dead: ctx.dead.clone(),
-                    failures: ctx.failures.clone(),
-                    instance: None,
-                },
-            ),
+            StreamSpec::Wasm { params, .. } => input.apply(name, WasmTransform(ctx.slot(name, params))),
             StreamSpec::Tokenize { .. } => input.apply(name, Tokenize),
             StreamSpec::MapToPair { value, .. } => input.apply(name, MapToPair { value: *value }),
-            StreamSpec::ReduceByKey { reducer, window, from, inverse, filter } => {
+            StreamSpec::ReduceByKey { reducer: Some(reducer), window, from, inverse, filter, .. } => {
                 let mut cfg = ctx.reduce(name, from, Aggregation::ByKey(*reducer), *window, pairs);
                 cfg.incremental = inverse.then_some(filter.is_some());
                 input.aggregate(cfg)
+            }
+            StreamSpec::ReduceByKey { reducer: None, window, from, inverse, params, .. } => {
+                let step = plan.slide(from);
+                let cfg = PluginReduceConfig {
+                    slot: ctx.slot(name, params),
+                    window: window.map(|w| ctx.window(from, w)),
+                    inverse: *inverse,
+                    first_time: Plan::align(ctx.first_time, step),
+                    interval: step,
+                    shared: ctx.shared.clone(),
+                };
+                input.plugin_reduce(name, cfg)
             }
             StreamSpec::Count { window, from } => {
                 input.aggregate(ctx.reduce(name, from, Aggregation::Count, *window, pairs))
@@ -199,14 +216,25 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             StreamSpec::CountByValue { window, from } => {
                 input.aggregate(ctx.reduce(name, from, Aggregation::CountByValue, *window, pairs))
             }
-            StreamSpec::UpdateStateByKey { updater, from, .. } => {
+            StreamSpec::UpdateStateByKey { updater: Some(updater), from, .. } => {
                 let per_batch = ctx.reduce(name, from, Aggregation::ByKey(*updater), None, pairs);
                 input.aggregate(per_batch).update_state(ctx.state(name, from, *updater, None))
             }
-            StreamSpec::MapWithState { function, from, timeout, .. } => {
-                let per_batch = ctx.reduce(name, from, Aggregation::ByKey(*function), None, pairs);
-                let state = ctx.state(name, from, *function, timeout.map(|t| t.0));
-                let (mapped, snaps) = input.aggregate(per_batch).map_with_state(state);
+            StreamSpec::UpdateStateByKey { updater: None, from, params, .. } => {
+                input.plugin_update_state(ctx.state(name, from, ReducerKind::Sum, None), ctx.slot(name, params))
+            }
+            StreamSpec::MapWithState { function, from, timeout, params, .. } => {
+                let timeout = timeout.map(|t| t.0);
+                let (mapped, snaps) = match function {
+                    Some(f) => {
+                        let per_batch = ctx.reduce(name, from, Aggregation::ByKey(*f), None, pairs);
+                        input.aggregate(per_batch).map_with_state(ctx.state(name, from, *f, timeout))
+                    }
+                    None => input.plugin_map_with_state(
+                        ctx.state(name, from, ReducerKind::Sum, timeout),
+                        ctx.slot(name, params),
+                    ),
+                };
                 snapshots.insert(name, snaps);
                 mapped
             }

@@ -207,7 +207,8 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
             let msg = format!("timeout {t} is not a positive multiple of the batch interval ({})", job.batch_interval);
             return Err(c.err("streams", name, "timeout", msg));
         }
-        if let StreamSpec::Wasm { plugin, .. } = stream {
+        check_function(c, name, stream)?;
+        if let Some(plugin) = stream.plugin_mut() {
             *plugin = base.join(&*plugin);
             if !plugin.is_file() {
                 let hint = "build the operators first (`weir op build operators/<name>` or scripts/demo.sh)";
@@ -241,13 +242,18 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
             if *inverse && window.is_none() {
                 return Err(c.err("streams", name, "inverse", "an inverse function needs a `window`"));
             }
-            if *inverse && !matches!(reducer, ReducerKind::Sum | ReducerKind::Count) {
-                let msg =
-                    format!("reducer `{}` has no inverse; drop `inverse` to recompute each window", reducer.name());
+            if let (true, Some(r)) = (*inverse, reducer)
+                && !matches!(r, ReducerKind::Sum | ReducerKind::Count)
+            {
+                let msg = format!("reducer `{}` has no inverse; drop `inverse` to recompute each window", r.name());
                 return Err(c.err("streams", name, "inverse", msg));
             }
             if filter.is_some() && !*inverse {
                 return Err(c.err("streams", name, "filter", "a filter applies only with `inverse = true`"));
+            }
+            if filter.is_some() && reducer.is_none() {
+                let msg = "the `non_zero` filter works with a built-in reducer; filter a plugin's output downstream";
+                return Err(c.err("streams", name, "filter", msg));
             }
         }
         if let StreamSpec::Repartition { partitions: 0, .. } = stream {
@@ -399,4 +405,23 @@ fn topo_order(c: &Checker<'_>, streams: &BTreeMap<String, StreamSpec>) -> Result
         visit(c, streams, start, &mut marks, &mut order)?;
     }
     Ok(order)
+}
+
+/// Refuses a keyed function given twice or not at all: a built-in (`reducer`, `updater`, `function`) or a
+/// `plugin`, exactly one.
+fn check_function(c: &Checker<'_>, name: &str, stream: &StreamSpec) -> Result<(), SpecError> {
+    let (field, builtin, plugin) = match stream {
+        StreamSpec::ReduceByKey { reducer, plugin, .. } => ("reducer", reducer.is_some(), plugin.is_some()),
+        StreamSpec::UpdateStateByKey { updater, plugin, .. } => ("updater", updater.is_some(), plugin.is_some()),
+        StreamSpec::MapWithState { function, plugin, .. } => ("function", function.is_some(), plugin.is_some()),
+        _ => return Ok(()),
+    };
+    match (builtin, plugin) {
+        (true, true) => Err(c.err("streams", name, "plugin", format!("give `{field}` or `plugin`, not both"))),
+        (false, false) => {
+            let msg = format!("missing `{field}` (sum, count, min or max) or `plugin` (a Wasm component)");
+            Err(c.err("streams", name, field, msg))
+        }
+        _ => Ok(()),
+    }
 }

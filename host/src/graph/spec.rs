@@ -294,12 +294,20 @@ pub enum StreamSpec {
         #[serde(default = "one_i64")]
         value: i64,
     },
-    /// Combines the values of each key with a built-in reducer, per batch or per window.
+    /// Combines the values of each key with a built-in reducer or a `reducer` plugin, per batch or per
+    /// window.
     ReduceByKey {
         /// Input stream of keyed records.
         from: String,
-        /// The reduce function.
-        reducer: ReducerKind,
+        /// The built-in reduce function (or give `plugin`).
+        #[serde(default)]
+        reducer: Option<ReducerKind>,
+        /// A `reducer` component (`.wasm`), relative to the spec file (or give `reducer`).
+        #[serde(default)]
+        plugin: Option<PathBuf>,
+        /// Parameters passed to the plugin's `init`.
+        #[serde(default)]
+        params: BTreeMap<String, String>,
         /// Optional window.
         #[serde(default)]
         window: Option<WindowSpec>,
@@ -384,8 +392,15 @@ pub enum StreamSpec {
     UpdateStateByKey {
         /// Input stream of keyed records (or of records a `map_to_pair` pairs).
         from: String,
-        /// The built-in update function: the state is the reduction of every value so far.
-        updater: ReducerKind,
+        /// The built-in update function: the state is the reduction of every value so far (or give `plugin`).
+        #[serde(default)]
+        updater: Option<ReducerKind>,
+        /// A `state-updater` component of kind `update-state` (or give `updater`).
+        #[serde(default)]
+        plugin: Option<PathBuf>,
+        /// Parameters passed to the plugin's `init`.
+        #[serde(default)]
+        params: BTreeMap<String, String>,
         /// Optional JSON-lines file of initial state (`{"key": .., "value": ..}` per line), loaded when the
         /// state is empty.
         #[serde(default)]
@@ -397,8 +412,15 @@ pub enum StreamSpec {
     MapWithState {
         /// Input stream of keyed records (or of records a `map_to_pair` pairs).
         from: String,
-        /// The built-in function folding a key's values into its state.
-        function: ReducerKind,
+        /// The built-in function folding a key's values into its state (or give `plugin`).
+        #[serde(default)]
+        function: Option<ReducerKind>,
+        /// A `state-updater` component of kind `map-with-state` (or give `function`).
+        #[serde(default)]
+        plugin: Option<PathBuf>,
+        /// Parameters passed to the plugin's `init`.
+        #[serde(default)]
+        params: BTreeMap<String, String>,
         /// Idle time after which a key's state is removed (default: never).
         #[serde(default)]
         timeout: Option<Millis>,
@@ -465,6 +487,51 @@ impl StreamSpec {
             StreamSpec::Union { .. } | StreamSpec::Cogroup { .. } => (2, 16),
             StreamSpec::Join { .. } => (2, 2),
             _ => (1, 1),
+        }
+    }
+
+    /// The plugin this stream runs, if any, with its parameters.
+    ///
+    /// ```
+    /// use weir::graph::spec::StreamSpec;
+    /// let s = StreamSpec::Tokenize { from: "lines".into() };
+    /// assert!(s.plugin().is_none());
+    /// ```
+    pub fn plugin(&self) -> Option<(&PathBuf, &BTreeMap<String, String>)> {
+        match self {
+            StreamSpec::Wasm { plugin, params, .. } => Some((plugin, params)),
+            StreamSpec::ReduceByKey { plugin: Some(plugin), params, .. }
+            | StreamSpec::UpdateStateByKey { plugin: Some(plugin), params, .. }
+            | StreamSpec::MapWithState { plugin: Some(plugin), params, .. } => Some((plugin, params)),
+            _ => None,
+        }
+    }
+
+    /// The plugin path field, to resolve against the spec's folder.
+    pub fn plugin_mut(&mut self) -> Option<&mut PathBuf> {
+        match self {
+            StreamSpec::Wasm { plugin, .. } => Some(plugin),
+            StreamSpec::ReduceByKey { plugin, .. }
+            | StreamSpec::UpdateStateByKey { plugin, .. }
+            | StreamSpec::MapWithState { plugin, .. } => plugin.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// The world and kinds a plugin of this stream must have.
+    ///
+    /// ```
+    /// use weir::graph::spec::StreamSpec;
+    /// let s = StreamSpec::Wasm { from: "a".into(), plugin: "x.wasm".into(), params: Default::default() };
+    /// assert_eq!(s.plugin_world().0, "transform");
+    /// ```
+    pub fn plugin_world(&self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            StreamSpec::ReduceByKey { inverse: true, .. } => ("reducer", &["reduce-invertible"]),
+            StreamSpec::ReduceByKey { .. } => ("reducer", &["reduce", "reduce-invertible"]),
+            StreamSpec::UpdateStateByKey { .. } => ("state-updater", &["update-state"]),
+            StreamSpec::MapWithState { .. } => ("state-updater", &["map-with-state"]),
+            _ => ("transform", &["map", "flat-map", "filter", "filter-map", "batch"]),
         }
     }
 

@@ -10,17 +10,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value as Json;
-use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::core::Concatenate;
 use timely::dataflow::operators::generic::operator::Operator;
-use weir_sdk::packed::{Batch, HAS_KEY, ValueRef};
+use weir_sdk::packed::{Batch, ValueRef};
 
 use crate::batcher::{BatchTimes, Shared};
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::JoinKind;
 use crate::operator::dead_letter::DeadLetters;
-use crate::operator::reduce::{key_group, shares, to_workers};
+use crate::operator::exchange::{Share, split_by_key};
 use crate::sink::render::{cmp_values, value_json};
 use crate::window::{Window, WindowBuffer};
 
@@ -52,9 +51,6 @@ pub struct GroupConfig {
     /// Refused records.
     pub dead: Arc<DeadLetters>,
 }
-
-/// One worker's share of one input for a batch: (destination worker, input index, records).
-type Share = (u64, u64, Batch);
 
 /// The batches of each input for one batch time.
 type Sides = Vec<Vec<Batch>>;
@@ -123,30 +119,6 @@ fn emit(grouping: Grouping, key: &[u8], lists: &[Vec<Val<'_>>], out: &mut Batch,
     }
 }
 
-/// Splits every batch of input `side` into one share per worker, by key group; unkeyed records are refused.
-fn split<'s>(input: BatchStream<'s>, side: u64, cfg: &Arc<GroupConfig>) -> Stream<'s, u64, Vec<Share>> {
-    let peers = input.scope().peers() as u64;
-    let cfg = cfg.clone();
-    input.unary(Pipeline, &format!("{}-split-{side}", cfg.name), move |_cap, _info| {
-        move |input, output| {
-            input.for_each(|cap, data| {
-                let mut shares = shares(peers);
-                for b in data.drain(..) {
-                    for i in 0..b.len() {
-                        if b.kinds[i] & HAS_KEY == 0 {
-                            let reason = "grouping by key needs keyed records (use map_to_pair first)";
-                            cfg.dead.record(&cfg.name, *cap.time(), &b.get(i), reason);
-                            continue;
-                        }
-                        shares[(key_group(b.key_bytes(i)) % peers) as usize].push_from(&b, i);
-                    }
-                }
-                output.session(&cap).give_iterator(to_workers(shares).map(|(dest, b)| (dest, side, b)));
-            });
-        }
-    })
-}
-
 /// Extension trait for keyed grouping over one or more streams.
 pub trait CogroupExt<'s> {
     /// Groups the records of these streams by key as `cfg` says.
@@ -164,7 +136,8 @@ impl<'s> CogroupExt<'s> for Vec<BatchStream<'s>> {
         let cfg = Arc::new(cfg);
         let inputs = self.len();
         let scope = self[0].scope();
-        let shares: Vec<_> = self.into_iter().enumerate().map(|(side, s)| split(s, side as u64, &cfg)).collect();
+        let shares: Vec<_> =
+            self.into_iter().enumerate().map(|(side, s)| split_by_key(s, side as u64, &cfg.name, &cfg.dead)).collect();
         let name = cfg.name.clone();
         scope.concatenate(shares).unary_frontier(Exchange::new(|x: &Share| x.0), &name, move |cap, _info| {
             let mut cap = Some(cap);

@@ -7,8 +7,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::core::Partition;
 use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::Batch;
 
@@ -108,6 +110,36 @@ pub fn drive_state<'s, O: Clone + 'static>(
             times.hold(&mut cap, frontier);
         }
     })
+}
+
+/// The whole state of the key groups in `owned` (mapWithState's `stateSnapshots`).
+pub fn snapshot(s: &KeyedState, t: u64, owned: &[u8]) -> Result<Batch, StateError> {
+    let mut out = Batch::new();
+    for &g in owned {
+        for r in s.scan(g) {
+            let (key, v) = r?;
+            out.push_raw(Some(&key), v.kind, &v.bytes, t as i64);
+        }
+    }
+    Ok(out)
+}
+
+/// Which of mapWithState's two outputs a batch goes to.
+const MAPPED: u64 = 0;
+const SNAPSHOTS: u64 = 1;
+
+/// A mapWithState step's two outputs, tagged, empty ones left out.
+pub fn tagged(mapped: Batch, snapshots: Batch) -> Vec<(u64, Batch)> {
+    [(MAPPED, mapped), (SNAPSHOTS, snapshots)].into_iter().filter(|(_, b)| !b.is_empty()).collect()
+}
+
+/// Splits tagged outputs into the mapped stream and the snapshots stream.
+pub fn split_mapped<'s>(both: Stream<'s, u64, Vec<(u64, Batch)>>) -> (BatchStream<'s>, BatchStream<'s>) {
+    let mut parts = both.partition::<CapacityContainerBuilder<Vec<Batch>>, _, _>(2, |(tag, b): (u64, Batch)| (tag, b));
+    let snapshots = parts.pop().expect("two parts");
+    let mapped = parts.pop().expect("two parts");
+    debug_assert_eq!((MAPPED, SNAPSHOTS), (0, 1));
+    (mapped, snapshots)
 }
 
 /// The key groups worker `index` of `peers` owns, in order.

@@ -5,17 +5,13 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use timely::container::CapacityContainerBuilder;
-use timely::dataflow::operators::core::Partition;
 use weir_sdk::packed::{Batch, ValueRef};
 
-use super::keyed_state::{StateConfig, drive_state, fold, owned_groups, sorted_partials};
+use super::keyed_state::{
+    StateConfig, drive_state, fold, owned_groups, snapshot, sorted_partials, split_mapped, tagged,
+};
 use crate::graph::dataflow::BatchStream;
 use crate::state::{KeyedState, StateError, StateValue};
-
-/// Which of the two outputs a batch goes to.
-const MAPPED: u64 = 0;
-const SNAPSHOTS: u64 = 1;
 
 /// Extension trait for mapWithState.
 pub trait MapWithStateExt<'s> {
@@ -64,32 +60,17 @@ fn apply(
     Ok(out)
 }
 
-/// The whole state of this worker's key groups.
-fn snapshot(s: &KeyedState, t: u64, peers: usize, index: usize) -> Result<Batch, StateError> {
-    let mut out = Batch::new();
-    for g in owned_groups(index, peers) {
-        for r in s.scan(g) {
-            let (key, v) = r?;
-            out.push_raw(Some(&key), v.kind, &v.bytes, t as i64);
-        }
-    }
-    Ok(out)
-}
-
 impl<'s> MapWithStateExt<'s> for BatchStream<'s> {
     fn map_with_state(self, cfg: StateConfig) -> (BatchStream<'s>, BatchStream<'s>) {
         let (index, peers) = (self.scope().index(), self.scope().peers());
         let cfg = Arc::new(cfg);
         let step_cfg = cfg.clone();
+        let owned: Vec<u8> = owned_groups(index, peers).collect();
         let both = drive_state(self, cfg, move |s, batches, t| {
             let mapped = apply(s, &step_cfg, batches, t, peers, index)?;
-            let snap = if step_cfg.snapshots { snapshot(s, t, peers, index)? } else { Batch::new() };
-            Ok([(MAPPED, mapped), (SNAPSHOTS, snap)].into_iter().filter(|(_, b)| !b.is_empty()).collect())
+            let snap = if step_cfg.snapshots { snapshot(s, t, &owned)? } else { Batch::new() };
+            Ok(tagged(mapped, snap))
         });
-        let mut parts =
-            both.partition::<CapacityContainerBuilder<Vec<Batch>>, _, _>(2, |(tag, b): (u64, Batch)| (tag, b));
-        let snapshots = parts.pop().expect("two parts");
-        let mapped = parts.pop().expect("two parts");
-        (mapped, snapshots)
+        split_mapped(both)
     }
 }

@@ -5,11 +5,15 @@
 pub mod apply;
 pub mod cogroup;
 pub mod dead_letter;
+pub mod exchange;
+pub mod grouped;
 pub mod keyed_state;
 pub mod keytable;
 pub mod map_with_state;
 pub mod native;
 pub mod partials;
+pub mod plugin_reduce;
+pub mod plugin_state;
 pub mod reduce;
 pub mod repartition;
 pub mod update_state;

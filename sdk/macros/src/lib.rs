@@ -1,8 +1,11 @@
-//! Attribute macros behind `#[weir::map]`, `#[weir::flat_map]`, `#[weir::filter]` and `#[weir::filter_map]`.
+//! Attribute macros behind `#[weir::map]`, `#[weir::flat_map]`, `#[weir::filter]`, `#[weir::filter_map]`,
+//! `#[weir::batch]`, `#[weir::reduce]`, `#[weir::update_state]` and `#[weir::map_with_state]`.
 //!
 //! Each keeps the author's function as it is and adds a unit struct (the function's name in PascalCase)
-//! implementing `weir::Operator` — one loop over the whole batch — plus, on wasm32, the component export.
-//! Authors never see wit-bindgen.
+//! implementing `weir::Plugin` and the world's trait — one loop over the whole batch — plus, on wasm32,
+//! the component export. Authors never see wit-bindgen.
+
+mod stateful;
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as Tokens};
@@ -17,13 +20,14 @@ enum Kind {
     FilterMap,
 }
 
-struct Args {
+pub(crate) struct Args {
     name: Option<LitStr>,
     params: Vec<LitStr>,
+    inverse: Option<Ident>,
 }
 
-fn parse_args(attr: TokenStream) -> syn::Result<Args> {
-    let mut args = Args { name: None, params: Vec::new() };
+pub(crate) fn parse_args(attr: TokenStream) -> syn::Result<Args> {
+    let mut args = Args { name: None, params: Vec::new(), inverse: None };
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("name") {
             args.name = Some(meta.value()?.parse()?);
@@ -37,8 +41,11 @@ fn parse_args(attr: TokenStream) -> syn::Result<Args> {
                 }
             }
             Ok(())
+        } else if meta.path.is_ident("inverse") {
+            args.inverse = Some(meta.value()?.parse()?);
+            Ok(())
         } else {
-            Err(meta.error("expected `name = \"...\"` or `params = [\"...\"]`"))
+            Err(meta.error("expected `name = \"...\"`, `params = [\"...\"]` or `inverse = function`"))
         }
     });
     syn::parse::Parser::parse(parser, attr)?;
@@ -46,7 +53,7 @@ fn parse_args(attr: TokenStream) -> syn::Result<Args> {
 }
 
 /// True when the function's declared return type is a `Result`, i.e. it can refuse a record.
-fn returns_result(f: &ItemFn) -> bool {
+pub(crate) fn returns_result(f: &ItemFn) -> bool {
     match &f.sig.output {
         ReturnType::Type(_, ty) => match ty.as_ref() {
             Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Result"),
@@ -61,7 +68,7 @@ fn takes_ref(f: &ItemFn) -> bool {
     matches!(f.sig.inputs.first(), Some(syn::FnArg::Typed(t)) if matches!(t.ty.as_ref(), Type::Reference(_)))
 }
 
-fn pascal(name: &str) -> String {
+pub(crate) fn pascal(name: &str) -> String {
     name.split('_')
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -113,11 +120,7 @@ fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
         Kind::Filter => quote!(Filter),
         Kind::FilterMap => quote!(FilterMap),
     };
-    let name = match &args.name {
-        Some(n) => quote!(#n),
-        None => quote!(env!("CARGO_PKG_NAME")),
-    };
-    let params = &args.params;
+    let plugin = plugin_impl(&op, &args, kind_tokens);
     let doc = format!("The Weir operator built from [`{f}`].");
     quote! {
         #func
@@ -125,12 +128,9 @@ fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
         #[doc = #doc]
         #vis struct #op;
 
-        impl ::weir::Operator for #op {
-            const NAME: &'static str = #name;
-            const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-            const KIND: ::weir::TransformKind = ::weir::TransformKind::#kind_tokens;
-            const PARAMS: &'static [&'static str] = &[#(#params),*];
+        #plugin
 
+        impl ::weir::Operator for #op {
             fn process(input: &::weir::packed::Batch, out: &mut ::weir::Output) {
                 for index in 0..input.len() {
                     let record = ::weir::Record::from_ref(input.get(index));
@@ -143,6 +143,23 @@ fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
         ::weir::__export_transform!(#op);
     }
     .into()
+}
+
+/// The `weir::Plugin` impl of unit struct `op`: name, version, kind and parameters.
+pub(crate) fn plugin_impl(op: &Ident, args: &Args, kind: Tokens) -> Tokens {
+    let name = match &args.name {
+        Some(n) => quote!(#n),
+        None => quote!(env!("CARGO_PKG_NAME")),
+    };
+    let params = &args.params;
+    quote! {
+        impl ::weir::Plugin for #op {
+            const NAME: &'static str = #name;
+            const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+            const KIND: ::weir::TransformKind = ::weir::TransformKind::#kind;
+            const PARAMS: &'static [&'static str] = &[#(#params),*];
+        }
+    }
 }
 
 /// Turns `fn(Record) -> Record` (or `-> Result<Record, E>`) into a map operator.
@@ -167,4 +184,32 @@ pub fn filter(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn filter_map(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(Kind::FilterMap, attr, item)
+}
+
+/// Turns `fn(Vec<Record>) -> impl IntoIterator<Item = Record>` (or a `Result` of one) into a transform of
+/// the whole batch, Spark's `transform`. An `Err` fails the batch.
+#[proc_macro_attribute]
+pub fn batch(attr: TokenStream, item: TokenStream) -> TokenStream {
+    stateful::batch(attr, item)
+}
+
+/// Turns `fn(T, T) -> T` (or `-> Result<T, E>`), `T` any `weir::Datum`, into a reducer; `inverse = f`
+/// names the function that takes a value out again, for incremental windows.
+#[proc_macro_attribute]
+pub fn reduce(attr: TokenStream, item: TokenStream) -> TokenStream {
+    stateful::reduce(attr, item)
+}
+
+/// Turns `fn(values: Vec<V>, state: Option<S>) -> Option<S>` (optionally with a leading `key: &str` or
+/// `&[u8]`, and optionally returning a `Result`) into an `update_state_by_key` updater: `None` removes the key.
+#[proc_macro_attribute]
+pub fn update_state(attr: TokenStream, item: TokenStream) -> TokenStream {
+    stateful::update_state(attr, item)
+}
+
+/// Turns `fn(key: K, values: Vec<V>, state: &mut weir::State<S>) -> impl IntoIterator<Item = Record>` (or a
+/// `Result` of one) into a `map_with_state` function, called for keys with data and once for a key timing out.
+#[proc_macro_attribute]
+pub fn map_with_state(attr: TokenStream, item: TokenStream) -> TokenStream {
+    stateful::map_with_state(attr, item)
 }

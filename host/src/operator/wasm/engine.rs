@@ -11,7 +11,10 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 use super::PluginError;
-use super::instance::{PluginState, TransformPre};
+use super::bindings::{
+    WorldPre, reducer::ReducerPre, state::StateUpdaterPre, transform::Transform, transform::TransformPre,
+};
+use super::instance::PluginState;
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -52,11 +55,13 @@ pub struct PluginEngine {
 
 /// A compiled plugin, ready to instantiate on any worker.
 pub struct LoadedPlugin {
+    /// The world it implements.
+    pub world: &'static str,
     /// Where it was loaded from.
     pub path: PathBuf,
     /// SHA-256 of the component bytes.
     pub hash: String,
-    pub(super) pre: TransformPre<PluginState>,
+    pub(super) pre: WorldPre<PluginState>,
     pub(super) engine: Engine,
     // Deadlines need the epoch to keep moving for as long as the plugin can run.
     pub(super) ticker: Arc<Ticker>,
@@ -80,8 +85,8 @@ impl PluginEngine {
         let engine = Engine::new(&config).map_err(PluginError::engine)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(PluginError::engine)?;
-        super::instance::Transform::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)
-            .map_err(PluginError::engine)?;
+        // Adds the `types` and `host` interfaces every world imports.
+        Transform::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s).map_err(PluginError::engine)?;
         let ticker = Ticker::start(&engine)?;
         Ok(PluginEngine { engine, linker, cache_dir: default_cache_dir(), ticker })
     }
@@ -117,9 +122,18 @@ impl PluginEngine {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| bad(format!("imports something Weir does not offer: {e:#}")))?;
-        let pre =
-            TransformPre::new(pre).map_err(|e| bad(format!("does not implement the `transform` world: {e:#}")))?;
+        let pre = if let Ok(t) = TransformPre::new(pre.clone()) {
+            WorldPre::Transform(t)
+        } else if let Ok(r) = ReducerPre::new(pre.clone()) {
+            WorldPre::Reducer(r)
+        } else {
+            let s = StateUpdaterPre::new(pre).map_err(|e| {
+                bad(format!("implements none of the worlds `transform`, `reducer` and `state-updater`: {e:#}"))
+            })?;
+            WorldPre::State(s)
+        };
         Ok(LoadedPlugin {
+            world: pre.name(),
             path: path.to_path_buf(),
             hash,
             pre,

@@ -1,5 +1,6 @@
 //! One plugin instance on one worker: its store (with memory cap), its WASI context (no files, network,
-//! environment or real clocks; stdout/stderr captured) and the per-batch call under an epoch deadline.
+//! environment or real clocks; stdout/stderr captured) and the per-batch calls of its world under an
+//! epoch deadline.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,18 +10,13 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use weir_sdk::packed::Batch;
+use weir_sdk::reducer::Groups;
+use weir_sdk::state::StateInput;
 
+use super::bindings::{WorldPre, host, reducer::Reducer, state::StateUpdater, transform::Transform, types as wit};
 use super::engine::{LoadedPlugin, TICK, Ticker};
 use super::stdio::Capture;
 use super::{BatchFailure, PluginError};
-
-/// Host bindings of the `transform` world, generated from `wit/`.
-pub mod bindings {
-    wasmtime::component::bindgen!({ path: "../wit", world: "transform" });
-}
-
-use bindings::weir::operator::types as wit;
-pub use bindings::{Transform, TransformImports, TransformPre};
 
 /// Limits on one instance.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +44,7 @@ impl WasiView for PluginState {
 
 impl wit::Host for PluginState {}
 
-impl TransformImports for PluginState {
+impl host::Host for PluginState {
     fn log(&mut self, level: wit::LogLevel, message: String) {
         let (job, op) = (&*self.job, &*self.operator);
         match level {
@@ -89,10 +85,29 @@ pub struct Processed {
     pub rejected: Vec<(u32, String)>,
 }
 
+/// What a state updater returned for one batch.
+pub struct Updated {
+    /// One record per key: its new state.
+    pub states: Batch,
+    /// One entry per key: false removes the state.
+    pub keep: Vec<bool>,
+    /// Records to emit.
+    pub emitted: Batch,
+    /// Refused input values: index and reason.
+    pub rejected: Vec<(u32, String)>,
+}
+
+/// The exports of an instance, by world.
+enum World {
+    Transform(Transform),
+    Reducer(Reducer),
+    State(StateUpdater),
+}
+
 /// A live instance.
 pub struct PluginInstance {
     store: Store<PluginState>,
-    bindings: Transform,
+    world: World,
     stdout: Capture,
     stderr: Capture,
     limits: Limits,
@@ -143,10 +158,14 @@ impl PluginInstance {
         store.set_epoch_deadline(Self::ticks(limits.deadline));
         let instantiate =
             |e: wasmtime::Error| PluginError::Instantiate { operator: operator.into(), message: format!("{e:#}") };
-        let bindings = plugin.pre.instantiate(&mut store).map_err(instantiate)?;
+        let world = match &plugin.pre {
+            WorldPre::Transform(p) => World::Transform(p.instantiate(&mut store).map_err(instantiate)?),
+            WorldPre::Reducer(p) => World::Reducer(p.instantiate(&mut store).map_err(instantiate)?),
+            WorldPre::State(p) => World::State(p.instantiate(&mut store).map_err(instantiate)?),
+        };
         Ok(PluginInstance {
             store,
-            bindings,
+            world,
             stdout,
             stderr,
             limits,
@@ -176,7 +195,11 @@ impl PluginInstance {
     /// Asks the plugin to describe itself.
     pub fn describe(&mut self) -> Result<wit::Descriptor, PluginError> {
         self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
-        let r = self.bindings.call_describe(&mut self.store);
+        let r = match &self.world {
+            World::Transform(w) => w.call_describe(&mut self.store),
+            World::Reducer(w) => w.call_describe(&mut self.store),
+            World::State(w) => w.call_describe(&mut self.store),
+        };
         self.flush_stdio();
         r.map_err(|e| PluginError::Instantiate {
             operator: self.operator.to_string(),
@@ -189,7 +212,11 @@ impl PluginInstance {
         let params: Vec<wit::Param> =
             params.iter().map(|(k, v)| wit::Param { name: k.clone(), value: v.clone() }).collect();
         self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
-        let r = self.bindings.call_init(&mut self.store, &params);
+        let r = match &self.world {
+            World::Transform(w) => w.call_init(&mut self.store, &params),
+            World::Reducer(w) => w.call_init(&mut self.store, &params),
+            World::State(w) => w.call_init(&mut self.store, &params),
+        };
         self.flush_stdio();
         let failed = |message: String| PluginError::Init { operator: self.operator.to_string(), message };
         r.map_err(|e| failed(format!("{e:#}")))?.map_err(failed)
@@ -198,18 +225,76 @@ impl PluginInstance {
     /// Runs one batch and hands the input back (for dead letters). After a failure the instance is
     /// unusable: drop it and instantiate anew.
     pub fn process(&mut self, time: u64, input: Batch) -> (Result<Processed, BatchFailure>, Batch) {
+        let World::Transform(w) = &self.world else { return (Err(self.not_a("transform")), input) };
         let n = input.len();
         let wit_in = to_wit(input);
         self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
-        let result = self.bindings.call_process(&mut self.store, time as i64, &wit_in);
-        let stderr_tail = self.flush_stdio();
-        let result = result.map_err(|e| self.classify(e, &stderr_tail)).and_then(|out| Self::check(out, n));
+        let result = w.call_process(&mut self.store, time as i64, &wit_in);
+        let result = self.finish(result).and_then(|out| Self::check(out, n));
         (result, from_wit(wit_in))
     }
 
-    fn check(out: wit::Output, n: usize) -> Result<Processed, BatchFailure> {
+    /// Calls a reducer's `combine` (or, with `inverse`, its `inverse`) on all groups at once, and hands
+    /// the groups back. Every output record must carry a key.
+    pub fn reduce(&mut self, inverse: bool, input: Groups) -> (Result<Processed, BatchFailure>, Groups) {
+        let World::Reducer(w) = &self.world else { return (Err(self.not_a("reducer")), input) };
+        let n = input.values.len();
+        let wit_in = wit::Groups { values: to_wit(input.values), bounds: input.bounds };
+        self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
+        let result =
+            if inverse { w.call_inverse(&mut self.store, &wit_in) } else { w.call_combine(&mut self.store, &wit_in) };
+        let result = self.finish(result).and_then(|out| Self::check(out, n)).and_then(|p| {
+            match (0..p.records.len()).find(|&i| p.records.kinds[i] & weir_sdk::packed::HAS_KEY == 0) {
+                Some(i) => Err(BatchFailure::BadOutput(format!("reduced record {i} has no key"))),
+                None => Ok(p),
+            }
+        });
+        (result, Groups { values: from_wit(wit_in.values), bounds: wit_in.bounds })
+    }
+
+    /// Calls a state updater's `update` on all keys at once, and hands the input back.
+    pub fn update(&mut self, time: u64, input: StateInput) -> (Result<Updated, BatchFailure>, StateInput) {
+        let World::State(w) = &self.world else { return (Err(self.not_a("state-updater")), input) };
+        let (n, keys) = (input.values.values.len(), input.states.len());
+        let wit_in = wit::StateInput {
+            values: wit::Groups { values: to_wit(input.values.values), bounds: input.values.bounds },
+            states: to_wit(input.states),
+            status: input.flags,
+        };
+        self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
+        let result = w.call_update(&mut self.store, time as i64, &wit_in);
+        let result = self.finish(result).and_then(|out| {
+            let rejected = Self::rejected(out.errors, n)?;
+            let (states, emitted) = (from_wit(out.states), from_wit(out.emitted));
+            states.validate().and_then(|_| emitted.validate()).map_err(|e| BatchFailure::BadOutput(e.to_string()))?;
+            if states.len() != keys || out.keep.len() != keys {
+                let msg = format!("{keys} keys in, {} states and {} keep flags out", states.len(), out.keep.len());
+                return Err(BatchFailure::BadOutput(msg));
+            }
+            Ok(Updated { states, keep: out.keep, emitted, rejected })
+        });
+        let back = StateInput {
+            values: Groups { values: from_wit(wit_in.values.values), bounds: wit_in.values.bounds },
+            states: from_wit(wit_in.states),
+            flags: wit_in.status,
+        };
+        (result, back)
+    }
+
+    fn not_a(&self, world: &str) -> BatchFailure {
+        BatchFailure::Restart(format!("operator `{}`: the plugin is not a `{world}`", self.operator))
+    }
+
+    /// Logs the call's output and classifies a failed call.
+    fn finish<T>(&self, result: wasmtime::Result<T>) -> Result<T, BatchFailure> {
+        let stderr_tail = self.flush_stdio();
+        result.map_err(|e| self.classify(e, &stderr_tail))
+    }
+
+    /// The refused records of a call with `n` input records; a fatal error fails the call.
+    fn rejected(errors: Vec<wit::Error>, n: usize) -> Result<Vec<(u32, String)>, BatchFailure> {
         let mut rejected = Vec::new();
-        for err in out.errors {
+        for err in errors {
             match err {
                 wit::Error::Fatal(m) => return Err(BatchFailure::Fatal(m)),
                 wit::Error::BadRecord(b) if (b.index as usize) < n => rejected.push((b.index, b.reason)),
@@ -218,6 +303,11 @@ impl PluginInstance {
                 }
             }
         }
+        Ok(rejected)
+    }
+
+    fn check(out: wit::Output, n: usize) -> Result<Processed, BatchFailure> {
+        let rejected = Self::rejected(out.errors, n)?;
         let records = from_wit(out.records);
         records.validate().map_err(|e| BatchFailure::BadOutput(e.to_string()))?;
         Ok(Processed { records, rejected })

@@ -2,11 +2,12 @@
 //! call once per batch under a deadline and a memory cap. A misbehaving plugin fails its batch — with an
 //! error naming the operator and batch time — never the host.
 
+pub mod bindings;
 pub mod engine;
 pub mod instance;
+mod slot;
 mod stdio;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,10 +16,10 @@ use thiserror::Error;
 use weir_sdk::packed::Batch;
 
 pub use engine::{LoadedPlugin, PluginEngine};
-pub use instance::{Limits, PluginInstance};
+pub use instance::{Limits, PluginInstance, Processed, Updated};
+pub use slot::PluginSlot;
 
 use super::BatchOperator;
-use super::dead_letter::DeadLetters;
 
 /// Why a plugin could not be used.
 #[derive(Debug, Error)]
@@ -85,58 +86,22 @@ pub enum BatchFailure {
 pub type FailedBatches = Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>>;
 
 /// A Wasm transform in the dataflow: one instance per worker, made anew after a failed batch.
-pub struct WasmTransform {
-    /// Stream name.
-    pub name: String,
-    /// Job name.
-    pub job: String,
-    /// The compiled plugin.
-    pub plugin: Arc<LoadedPlugin>,
-    /// Parameters for `init`.
-    pub params: BTreeMap<String, String>,
-    /// Instance limits.
-    pub limits: Limits,
-    /// Refused records.
-    pub dead: Arc<DeadLetters>,
-    /// Times of failed batches, job-wide (a batch failing on two workers counts once).
-    pub failures: FailedBatches,
-    /// The live instance, if any.
-    pub instance: Option<PluginInstance>,
-}
-
-impl WasmTransform {
-    fn instance(&mut self) -> Result<&mut PluginInstance, BatchFailure> {
-        if self.instance.is_none() {
-            let mut inst = PluginInstance::new(&self.plugin, self.limits, &self.job, &self.name)
-                .map_err(|e| BatchFailure::Restart(e.to_string()))?;
-            inst.init(&self.params).map_err(|e| BatchFailure::Restart(e.to_string()))?;
-            self.instance = Some(inst);
-        }
-        Ok(self.instance.as_mut().expect("instance just made"))
-    }
-}
+pub struct WasmTransform(pub PluginSlot);
 
 impl BatchOperator for WasmTransform {
     fn process(&mut self, time: u64, input: Batch) -> Batch {
-        let (result, input) = match self.instance() {
+        let slot = &mut self.0;
+        let (result, input) = match slot.instance() {
             Ok(inst) => inst.process(time, input),
             Err(failure) => (Err(failure), input),
         };
         match result {
             Ok(out) => {
-                for (i, reason) in &out.rejected {
-                    self.dead.record(&self.name, time, &input.get(*i as usize), reason);
-                }
+                slot.refused(time, &out.rejected, |i| input.get(i));
                 out.records
             }
             Err(failure) => {
-                self.instance = None;
-                self.failures.lock().unwrap_or_else(|e| e.into_inner()).insert(time);
-                let reason = format!("operator `{}` failed batch {time} ms: {failure}", self.name);
-                tracing::error!(job = %self.job, operator = %self.name, batch_time = time, "{reason}");
-                for r in input.iter() {
-                    self.dead.record(&self.name, time, &r, &reason);
-                }
+                slot.failed(time, failure, input.iter());
                 Batch::new()
             }
         }

@@ -1,44 +1,10 @@
-//! The wit-bindgen guest bindings and the glue the attribute macros expand to. Not for authors.
-
-#[doc(hidden)]
-#[allow(clippy::too_many_arguments)]
-pub mod bindings {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "transform",
-        pub_export_macro: true,
-        export_macro_name: "__export_transform_world",
-        default_bindings_module: "weir::__private::bindings",
-    });
-}
+//! Guest glue of the `transform` world: one call per batch into [`Operator::process`].
 
 use std::cell::Cell;
 
-use bindings::weir::operator::types as wit;
-
-use crate::operator::{Operator, Output, TransformKind, set_params};
+use super::bindings::weir::operator::types as wit;
+use crate::operator::{Operator, Output};
 use crate::packed::Batch;
-
-/// Builds the WIT descriptor of operator `O`.
-pub fn describe<O: Operator>() -> wit::Descriptor {
-    wit::Descriptor {
-        name: O::NAME.to_string(),
-        version: O::VERSION.to_string(),
-        kind: match O::KIND {
-            TransformKind::Map => wit::TransformKind::Map,
-            TransformKind::FlatMap => wit::TransformKind::FlatMap,
-            TransformKind::Filter => wit::TransformKind::Filter,
-            TransformKind::FilterMap => wit::TransformKind::FilterMap,
-            TransformKind::Batch => wit::TransformKind::Batch,
-        },
-        params: O::PARAMS.iter().map(|p| p.to_string()).collect(),
-    }
-}
-
-/// Validates and stores the job parameters of operator `O`.
-pub fn init<O: Operator>(params: Vec<wit::Param>) -> Result<(), String> {
-    set_params::<O>(params.into_iter().map(|p| (p.name, p.value)).collect())
-}
 
 thread_local! {
     // Output records and value bytes per input record and byte of the last batch, in sixteenths: the
@@ -61,19 +27,7 @@ pub fn process<O: Operator>(_batch_time: i64, input: wit::Batch) -> wit::Output 
         let ratio = |out: usize, input: usize| out * 16 / input.max(1) + 1;
         SHAPE.set((ratio(out.records.len(), input.len()), ratio(out.records.values.len(), input.values.len())));
     }
-    let mut errors: Vec<wit::Error> = out
-        .rejected
-        .into_iter()
-        .map(|(index, reason)| wit::Error::BadRecord(wit::BadRecord { index, reason }))
-        .collect();
-    errors.extend(out.fatal.map(wit::Error::Fatal));
-    wit::Output { records: crate::move_columns!(out.records => wit::Batch), errors }
-}
-
-/// Sends a line to the host log.
-#[cfg(target_arch = "wasm32")]
-pub fn log(level: wit::LogLevel, message: &str) {
-    bindings::log(level, message);
+    super::to_wit(out)
 }
 
 /// Exports operator type `$op` as the component's `transform` world. Expanded by the attribute macros.

@@ -1,0 +1,63 @@
+//! One worker's hold on a plugin: the instance (made on first use and anew after a failed call), its
+//! parameters and limits, and what a failed call does — count the batch as failed and send its input to
+//! the dead letters with a reason naming the operator and batch.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use weir_sdk::packed::RecordRef;
+
+use super::{BatchFailure, FailedBatches, Limits, LoadedPlugin, PluginInstance};
+use crate::operator::dead_letter::DeadLetters;
+
+/// A plugin as one operator on one worker uses it.
+pub struct PluginSlot {
+    /// Stream name.
+    pub name: String,
+    /// Job name.
+    pub job: String,
+    /// The compiled plugin.
+    pub plugin: Arc<LoadedPlugin>,
+    /// Parameters for `init`.
+    pub params: BTreeMap<String, String>,
+    /// Instance limits.
+    pub limits: Limits,
+    /// Refused records.
+    pub dead: Arc<DeadLetters>,
+    /// Times of failed batches, job-wide (a batch failing on two workers counts once).
+    pub failures: FailedBatches,
+    /// The live instance, if any.
+    pub instance: Option<PluginInstance>,
+}
+
+impl PluginSlot {
+    /// The live instance, made (and `init`ed) if there is none.
+    pub fn instance(&mut self) -> Result<&mut PluginInstance, BatchFailure> {
+        if self.instance.is_none() {
+            let mut inst = PluginInstance::new(&self.plugin, self.limits, &self.job, &self.name)
+                .map_err(|e| BatchFailure::Restart(e.to_string()))?;
+            inst.init(&self.params).map_err(|e| BatchFailure::Restart(e.to_string()))?;
+            self.instance = Some(inst);
+        }
+        Ok(self.instance.as_mut().expect("instance just made"))
+    }
+
+    /// Sends the records a plugin refused to the dead letters.
+    pub fn refused<'a>(&self, time: u64, rejected: &[(u32, String)], record: impl Fn(usize) -> RecordRef<'a>) {
+        for (i, reason) in rejected {
+            self.dead.record(&self.name, time, &record(*i as usize), reason);
+        }
+    }
+
+    /// Handles a failed call: drops the instance, counts the batch as failed, logs, and sends `records`
+    /// (the call's input) to the dead letters.
+    pub fn failed<'a>(&mut self, time: u64, failure: BatchFailure, records: impl Iterator<Item = RecordRef<'a>>) {
+        self.instance = None;
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).insert(time);
+        let reason = format!("operator `{}` failed batch {time} ms: {failure}", self.name);
+        tracing::error!(job = %self.job, operator = %self.name, batch_time = time, "{reason}");
+        for r in records {
+            self.dead.record(&self.name, time, &r, &reason);
+        }
+    }
+}
