@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# Benchmarks (not tests): builds release binaries and operators, generates the anchor corpus, and prints
-# figures and ratios. See docs/BENCHMARKS.md.
+# Benchmarks (not tests): builds release binaries and operators, generates the anchor corpus, sets up
+# Spark (pyspark 4.3.0 in target/bench/.venv-spark; WEIR_SKIP_SPARK=1 to use the README's figures), and
+# prints figures and ratios. See docs/BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 bash scripts/build-operators.sh
 cargo bench -p weir --bench wordcount
+if [ -z "${WEIR_SKIP_SPARK:-}" ] && command -v java >/dev/null; then
+  venv=target/bench/.venv-spark
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyspark' 2>/dev/null; then
+    mkdir -p target/bench
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q pyspark==4.3.0
+  fi
+  export WEIR_SPARK_PYTHON="$PWD/$venv/bin/python"
+fi
+cargo bench -p weir --bench running_wordcount

@@ -7,9 +7,12 @@
 //! generated once into target/bench/data. The job reads it from a directory source under the manual
 //! clock, two files per batch (10 batches), so the figure is the engine's own throughput.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::Path;
 use std::time::Instant;
+
+use common::{LINES, corpus};
 
 use weir::job::{RunOptions, run};
 
@@ -17,32 +20,11 @@ use weir::job::{RunOptions, run};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const LINES: f64 = 2_000_000.0;
 const RUNS: usize = 3;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn corpus() -> PathBuf {
-    let dir = repo().join("target/bench");
-    let data = dir.join("data");
-    if !data.join("part-0019.txt").is_file() {
-        std::fs::create_dir_all(&dir).unwrap();
-        let gen_py = repo().join("../shared/bench/anchors/gen.py");
-        eprintln!("generating the corpus with {}", gen_py.display());
-        let ok = Command::new("python3").arg(&gen_py).args(["20", "100000"]).current_dir(&dir).status().unwrap();
-        assert!(ok.success(), "gen.py failed");
-    }
-    data
-}
 
 fn spec(data: &Path, tokenizer: &str, workers: usize) -> String {
     let op = match tokenizer {
-        "wasm" => format!(
-            "op = \"wasm\"\nplugin = \"{}\"",
-            repo().join("operators/target/wasm32-wasip2/release/tokenize.wasm").display()
-        ),
+        "wasm" => format!("op = \"wasm\"\nplugin = \"{}\"", common::tokenizer().display()),
         _ => "op = \"tokenize\"".to_string(),
     };
     format!(

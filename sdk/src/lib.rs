@@ -18,7 +18,9 @@
 //! }
 //! ```
 //!
-//! The attributes are [`map`], [`flat_map`], [`filter`] and [`filter_map`]. Each also defines a unit
+//! The transform attributes are [`map`], [`flat_map`], [`filter`], [`filter_map`] and [`batch`] (the
+//! whole batch); keyed functions use [`reduce`] (with an optional inverse), [`update_state`] and
+//! [`map_with_state`], whose arguments convert through [`Datum`]. Each also defines a unit
 //! struct named after the function in PascalCase (`tokenize` → `Tokenize`) that [`testing::Harness`] runs
 //! natively. A function may return `Result<_, E: Display>`: an `Err` sends that input record to the job's
 //! dead-letter output with the message as the reason. Output records left at time 0 inherit the input's

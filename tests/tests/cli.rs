@@ -146,6 +146,53 @@ fn an_inverse_needs_a_window_and_an_invertible_reducer() {
     refused(&timeout, &["`streams.n.timeout`", "not a positive multiple of the batch interval"]);
 }
 
+/// `GOOD` with stream `n` as `op` with `fields`.
+fn with_n(op: &str, fields: &str) -> String {
+    GOOD.replace("op = \"count\"\nfrom = \"words\"", &format!("op = \"{op}\"\nfrom = \"words\"\n{fields}"))
+}
+
+#[test]
+fn a_keyed_function_is_a_built_in_or_a_plugin_exactly_once() {
+    refused(&with_n("reduce_by_key", ""), &["`streams.n.reducer`", "missing `reducer`", "or `plugin`"]);
+    refused(&with_n("update_state_by_key", ""), &["`streams.n.updater`", "missing `updater`"]);
+    refused(&with_n("map_with_state", ""), &["`streams.n.function`", "missing `function`"]);
+    let both = with_n("reduce_by_key", "reducer = \"sum\"\nplugin = \"{operators}/word_sum.wasm\"");
+    refused(&both, &["`streams.n.plugin`", "give `reducer` or `plugin`, not both"]);
+    let missing = with_n("reduce_by_key", "plugin = \"nowhere.wasm\"");
+    refused(&missing, &["`streams.n.plugin`", "no plugin file at"]);
+    let filtered = with_n(
+        "reduce_by_key",
+        "plugin = \"{operators}/word_sum.wasm\"\nwindow = { length = \"2s\" }\ninverse = true\nfilter = \"non_zero\"",
+    );
+    refused(&filtered, &["`streams.n.filter`", "works with a built-in reducer"]);
+}
+
+#[test]
+fn a_plugin_that_does_not_fit_its_op_stops_the_job_naming_world_and_kind() {
+    let cases = [
+        (
+            "reduce_by_key",
+            "plugin = \"{operators}/tokenize.wasm\"",
+            "is a `transform` of kind `flat-map`; this op needs a `reducer`",
+        ),
+        (
+            "update_state_by_key",
+            "plugin = \"{operators}/session_total.wasm\"",
+            "kind `map-with-state`; this op needs a `state-updater` of kind `update-state`",
+        ),
+        ("map_with_state", "plugin = \"{operators}/word_sum.wasm\"", "is a `reducer` of kind `reduce-invertible`"),
+    ];
+    for (op, fields, needle) in cases {
+        let (code, stderr) = run_spec_text(&with_n(op, fields));
+        assert_eq!(code, 1, "{op}: {stderr}");
+        assert!(stderr.contains("stream `n`") && stderr.contains(needle), "{op}: {stderr}");
+    }
+    let transform_as_reducer = GOOD.replace("{operators}/tokenize.wasm", "{operators}/word_sum.wasm");
+    let (code, stderr) = run_spec_text(&transform_as_reducer);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("this op needs a `transform`"), "{stderr}");
+}
+
 #[test]
 fn every_example_spec_is_a_valid_job() {
     let mut checked = 0;

@@ -1,0 +1,207 @@
+//! Benchmark (not a test): the running word count — Wasm tokenizer, counts kept as keyed state in sled —
+//! side by side with the Spark anchors on the same corpus, then the memory of 10 M keys of state.
+//!
+//!     cargo bench -p weir --bench running_wordcount      (or scripts/bench.sh, which sets up Spark)
+//!
+//! Weir runs `update_state_by_key` (every key output every batch, as the DStream anchor) and
+//! `map_with_state` (updated keys only, as Structured Streaming's update mode), 2 workers, 10 batches of
+//! 2 files, whole job timed (plan, plugin load, state open, run). The Spark anchor scripts run with the
+//! Python in `WEIR_SPARK_PYTHON` (scripts/bench.sh makes a venv with pyspark 4.3.0); without it the
+//! README's figures are used and marked so.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{LINES, corpus, repo, tokenizer};
+use weir::job::{RunOptions, run};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const RUNS: usize = 3;
+
+fn spec(data: &Path, state: &Path, op: &str) -> String {
+    format!(
+        r#"
+[job]
+name = "bench-running-{op}"
+batch_interval = "1s"
+clock = "manual"
+workers = 2
+
+[state]
+dir = "{state}"
+
+[sources.lines]
+kind = "directory"
+path = "{data}"
+include_existing = true
+files_per_batch = 2
+
+[streams.words]
+op = "wasm"
+from = "lines"
+plugin = "{plugin}"
+
+[streams.pairs]
+op = "map_to_pair"
+from = "words"
+
+[streams.counts]
+op = "{op}"
+from = "pairs"
+{function} = "sum"
+
+[sinks.out]
+kind = "jsonl"
+from = "counts"
+path = "/dev/null"
+"#,
+        data = data.display(),
+        state = state.display(),
+        plugin = tokenizer().display(),
+        function = if op == "update_state_by_key" { "updater" } else { "function" },
+    )
+}
+
+/// Best of `RUNS` whole-job runs, in lines per second; each run starts from empty state.
+fn weir_running(data: &Path, op: &str) -> f64 {
+    let mut best = 0.0f64;
+    for _ in 0..RUNS {
+        let state = tempfile::tempdir().unwrap();
+        let text = spec(data, state.path(), op);
+        let start = Instant::now();
+        let plan = weir::graph::parse(&data.join("bench.toml"), &text).expect("bench spec");
+        let report = run(plan, RunOptions::default()).expect("bench job");
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(report.batches, 10, "expected 10 batches of 2 files");
+        best = best.max(LINES / secs);
+    }
+    best
+}
+
+/// Runs one Spark anchor script next to the corpus and reads the `= NNNk lines/s` it prints.
+fn spark(python: &str, script: &str) -> Option<f64> {
+    let anchors = repo().join("../shared/bench/anchors");
+    let out = Command::new(python).arg(anchors.join(script)).current_dir(repo().join("target/bench")).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprint!("{text}");
+    let figure = text.split("= ").last()?.split("k lines/s").next()?.trim().parse::<f64>().ok()?;
+    Some(figure * 1e3)
+}
+
+/// Peak resident memory of process `pid` so far, in bytes.
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Runs the `weir` binary on `keys` distinct keys of `map_with_state` state; returns (peak RSS, bytes on disk).
+fn state_memory(keys: u64) -> (u64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!(
+        r#"
+[job]
+name = "bench-state-{keys}"
+batch_interval = "1s"
+clock = "manual"
+workers = 2
+
+[state]
+dir = "state"
+
+[sources.gen]
+kind = "generator"
+rate = 500000
+words_per_line = 1
+vocabulary = {keys}
+sequential = true
+limit = {keys}
+
+[streams.pairs]
+op = "map_to_pair"
+from = "gen"
+
+[streams.totals]
+op = "map_with_state"
+from = "pairs"
+function = "sum"
+
+[streams.updated]
+op = "count"
+from = "totals"
+
+[sinks.out]
+kind = "jsonl"
+from = "updated"
+path = "/dev/null"
+"#
+    );
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_weir")).args(["run", "job.toml"]).current_dir(dir.path()).spawn().unwrap();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        peak = peak.max(peak_rss(child.id()).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "state memory job failed");
+    (peak, dir_size(&dir.path().join("state")))
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        println!("running_wordcount: benchmark");
+        return;
+    }
+    let data = corpus();
+    println!("running word count, 2,000,000 lines (20 files, 2 per batch), 2 workers, best of {RUNS} whole-job runs");
+    let update = weir_running(&data, "update_state_by_key");
+    println!("weir update_state_by_key (wasm tokenizer, sled state): {:>8.0} k lines/s", update / 1e3);
+    let map = weir_running(&data, "map_with_state");
+    println!("weir map_with_state      (wasm tokenizer, sled state): {:>8.0} k lines/s", map / 1e3);
+
+    let python = std::env::var("WEIR_SPARK_PYTHON").ok();
+    let (ss, ds, source) = match &python {
+        Some(py) => (spark(py, "ss_wordcount.py"), spark(py, "dstream_wordcount.py"), "run now"),
+        None => (None, None, ""),
+    };
+    // The README's figures (2-core machine), used when Spark is not installed here.
+    let (ss, ss_src) = ss.map_or((147e3, "README figure, 134-160k"), |v| (v, source));
+    let (ds, ds_src) = ds.map_or((101e3, "README figure"), |v| (v, source));
+    println!("spark structured streaming (update mode):          {:>8.0} k lines/s ({ss_src})", ss / 1e3);
+    println!("spark dstreams updateStateByKey:                   {:>8.0} k lines/s ({ds_src})", ds / 1e3);
+    println!("ratio weir map_with_state / structured streaming:  {:>8.1}x (goal >= 25x)", map / ss);
+    println!("ratio weir update_state_by_key / dstreams:         {:>8.1}x", update / ds);
+
+    let keys = std::env::var("WEIR_BENCH_KEYS").ok().and_then(|k| k.parse().ok()).unwrap_or(10_000_000u64);
+    let (rss, disk) = state_memory(keys);
+    println!(
+        "state of {} M keys (map_with_state, 2 workers, 100 k-key cache per worker): peak RSS {} MiB = {:.0} bytes/key; sled on disk {} MiB = {:.0} bytes/key",
+        keys / 1_000_000,
+        rss >> 20,
+        rss as f64 / keys as f64,
+        disk >> 20,
+        disk as f64 / keys as f64
+    );
+}
