@@ -3,6 +3,7 @@
 pub mod dataflow;
 pub mod plan;
 pub mod spec;
+pub mod streams;
 pub mod worker;
 
 pub use plan::{Plan, SpecError, load, parse};

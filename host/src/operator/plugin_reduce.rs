@@ -15,7 +15,7 @@ use crate::graph::dataflow::BatchStream;
 use crate::operator::exchange::ExchangeByKeyExt;
 use crate::operator::grouped::{by_key, in_order};
 use crate::operator::wasm::PluginSlot;
-use crate::window::{Window, WindowBuffer};
+use crate::window::{Window, WindowBuffer, take_left};
 
 /// Everything a plugin reduce needs besides its input.
 pub struct PluginReduceConfig {
@@ -93,12 +93,7 @@ impl Running {
     fn step(&mut self, slot: &mut PluginSlot, t: u64, partial: Batch) -> Option<Batch> {
         self.fold(slot, t, false, &partial);
         self.batches.insert(t, partial);
-        let oldest_inside = t.saturating_sub(self.window.length);
-        while let Some(entry) = self.batches.first_entry() {
-            if *entry.key() > oldest_inside {
-                break;
-            }
-            let gone = entry.remove();
+        for gone in take_left(&mut self.batches, t, self.window.length) {
             self.fold(slot, t, true, &gone);
         }
         if !t.is_multiple_of(self.window.slide) {

@@ -127,6 +127,22 @@ fn run(
     Ok(())
 }
 
+/// Sends `chunk` once it holds [`CHUNK`] keys, and starts a new one.
+fn send_full(
+    slot: &mut PluginSlot,
+    s: &mut KeyedState,
+    cfg: &StateConfig,
+    chunk: &mut Chunk,
+    mode: Mode,
+    t: u64,
+    out: &mut Batch,
+) -> Result<(), StateError> {
+    if chunk.len() < CHUNK {
+        return Ok(());
+    }
+    run(slot, s, cfg, std::mem::replace(chunk, Chunk::new()), mode, t, out)
+}
+
 /// updateStateByKey for one batch: every stored key of this worker and every key with new values.
 fn update_all(
     slot: &mut PluginSlot,
@@ -164,9 +180,7 @@ fn update_all(
                     chunk.push(&k, None, Some(v), false);
                 }
             }
-            if chunk.len() >= CHUNK {
-                run(slot, s, cfg, std::mem::replace(&mut chunk, Chunk::new()), Mode::Update, t, &mut out)?;
-            }
+            send_full(slot, s, cfg, &mut chunk, Mode::Update, t, &mut out)?;
         }
     }
     run(slot, s, cfg, chunk, Mode::Update, t, &mut out)?;
@@ -189,9 +203,7 @@ fn map_keys(
         let key = key_of(news, n);
         let old = s.get(key_group(key) as u8, key)?;
         chunk.push(key, Some((news, n)), old, false);
-        if chunk.len() >= CHUNK {
-            run(slot, s, cfg, std::mem::replace(&mut chunk, Chunk::new()), Mode::Map, t, &mut out)?;
-        }
+        send_full(slot, s, cfg, &mut chunk, Mode::Map, t, &mut out)?;
     }
     run(slot, s, cfg, std::mem::replace(&mut chunk, Chunk::new()), Mode::Map, t, &mut out)?;
     if cfg.timeout.is_some() {
@@ -200,9 +212,7 @@ fn map_keys(
                 if let Some(v) = s.get(g, &key)? {
                     chunk.push(&key, None, Some(v), true);
                 }
-                if chunk.len() >= CHUNK {
-                    run(slot, s, cfg, std::mem::replace(&mut chunk, Chunk::new()), Mode::TimingOut, t, &mut out)?;
-                }
+                send_full(slot, s, cfg, &mut chunk, Mode::TimingOut, t, &mut out)?;
             }
         }
         run(slot, s, cfg, chunk, Mode::TimingOut, t, &mut out)?;

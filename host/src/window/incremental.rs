@@ -57,12 +57,7 @@ impl IncrementalWindow {
     pub fn add(&mut self, t: u64, partial: Partials) -> Option<&Partials> {
         partial.for_each(|k, v| self.running.add(k, v, ReducerKind::Sum));
         self.batches.insert(t, partial);
-        let oldest_inside = t.saturating_sub(self.window.length);
-        while let Some(entry) = self.batches.first_entry() {
-            if *entry.key() > oldest_inside {
-                break;
-            }
-            let gone = entry.remove();
+        for gone in super::take_left(&mut self.batches, t, self.window.length) {
             gone.for_each(|k, v| self.running.add(k, negate(v), ReducerKind::Sum));
         }
         if self.drop_zero {

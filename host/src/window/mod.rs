@@ -20,6 +20,27 @@ pub struct Window {
     pub slide: u64,
 }
 
+/// Removes and returns, oldest first, the entries of `batches` (keyed by batch time) that a window of
+/// `length` ending at `t` no longer covers.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// let mut b: BTreeMap<u64, &str> = [(1000, "a"), (2000, "b"), (3000, "c")].into();
+/// assert_eq!(weir::window::take_left(&mut b, 3000, 2000), vec!["a"]);
+/// assert_eq!(b.len(), 2);
+/// ```
+pub fn take_left<P>(batches: &mut BTreeMap<u64, P>, t: u64, length: u64) -> Vec<P> {
+    let oldest_inside = t.saturating_sub(length);
+    let mut left = Vec::new();
+    while let Some(entry) = batches.first_entry() {
+        if *entry.key() > oldest_inside {
+            break;
+        }
+        left.push(entry.remove());
+    }
+    left
+}
+
 /// Per-batch partials awaiting the windows that cover them.
 pub struct WindowBuffer<P> {
     window: Option<Window>,

@@ -1,0 +1,357 @@
+//! The `[streams.NAME]` tables of a job spec: the DStream operators, their windows, built-in reducers and
+//! join kinds. Re-exported from `spec.rs`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::spec::Millis;
+
+/// A window over a stream: length and slide, both multiples of the batch interval.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// Window length.
+    pub length: Millis,
+    /// Slide (default: the batch interval).
+    #[serde(default)]
+    pub slide: Option<Millis>,
+}
+
+/// A built-in reduce function.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReducerKind {
+    /// Sum of numeric values.
+    Sum,
+    /// Number of values.
+    Count,
+    /// Smallest numeric value.
+    Min,
+    /// Largest numeric value.
+    Max,
+}
+
+impl ReducerKind {
+    /// The name as written in a spec.
+    ///
+    /// ```
+    /// assert_eq!(weir::graph::spec::ReducerKind::Max.name(), "max");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            ReducerKind::Sum => "sum",
+            ReducerKind::Count => "count",
+            ReducerKind::Min => "min",
+            ReducerKind::Max => "max",
+        }
+    }
+}
+
+/// A built-in filter for incremental windows.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowFilter {
+    /// Keep only keys whose windowed value is not zero.
+    NonZero,
+}
+
+/// Which keys a `join` keeps, as Spark's `join`, `leftOuterJoin`, `rightOuterJoin` and `fullOuterJoin`.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinKind {
+    /// Keys with values on both sides.
+    #[default]
+    Inner,
+    /// Every key of the left stream; a missing right value is `null`.
+    LeftOuter,
+    /// Every key of the right stream; a missing left value is `null`.
+    RightOuter,
+    /// Every key of either stream.
+    FullOuter,
+}
+
+/// A `[streams.NAME]` table: one operator applied to the stream(s) named in `from`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StreamSpec {
+    /// A Wasm transform component.
+    Wasm {
+        /// Input source or stream.
+        from: String,
+        /// Path of the component (`.wasm`), relative to the spec file.
+        plugin: PathBuf,
+        /// Parameters passed to the plugin's `init`.
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+    },
+    /// The built-in native tokenizer: lines to words.
+    Tokenize {
+        /// Input source or stream.
+        from: String,
+    },
+    /// `(value, n)` pairs: the record's value becomes the key, `value` (default 1) the value.
+    MapToPair {
+        /// Input source or stream.
+        from: String,
+        /// The value of every pair (default 1).
+        #[serde(default = "one_i64")]
+        value: i64,
+    },
+    /// Combines the values of each key with a built-in reducer or a `reducer` plugin, per batch or per
+    /// window.
+    ReduceByKey {
+        /// Input stream of keyed records.
+        from: String,
+        /// The built-in reduce function (or give `plugin`).
+        #[serde(default)]
+        reducer: Option<ReducerKind>,
+        /// A `reducer` component (`.wasm`), relative to the spec file (or give `reducer`).
+        #[serde(default)]
+        plugin: Option<PathBuf>,
+        /// Parameters passed to the plugin's `init`.
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+        /// Optional window.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+        /// Update the window incrementally with the reducer's inverse (Spark's `invFunc`; `sum` and
+        /// `count` only) instead of recomputing it. Keys whose value falls back to zero stay in the output.
+        #[serde(default)]
+        inverse: bool,
+        /// With `inverse`, the filter (Spark's `filterFunc`) that drops keys from the window state.
+        #[serde(default)]
+        filter: Option<WindowFilter>,
+    },
+    /// The number of records, one record per batch (or window).
+    Count {
+        /// Input source or stream.
+        from: String,
+        /// Optional window.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
+    /// All values of a batch (or window) reduced to one record with a built-in reducer, as Spark's
+    /// `reduce` and `reduceByWindow`. A batch without values gives no record.
+    Reduce {
+        /// Input source or stream.
+        from: String,
+        /// The reduce function.
+        reducer: ReducerKind,
+        /// Optional window.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
+    /// Every record of the batches a window covers, as Spark's `window`.
+    Window {
+        /// Input source or stream.
+        from: String,
+        /// The window.
+        window: WindowSpec,
+    },
+    /// Every record of several streams that produce batches at the same times, as Spark's `union`.
+    Union {
+        /// The input sources or streams (at least two).
+        from: Vec<String>,
+    },
+    /// The same records spread evenly over `partitions` partitions, as Spark's `repartition`. A
+    /// partition lives on worker `partition % workers`.
+    Repartition {
+        /// Input source or stream.
+        from: String,
+        /// Number of partitions.
+        partitions: usize,
+    },
+    /// Per key, the list of its values in one batch (or window), as Spark's `groupByKey` and
+    /// `groupByKeyAndWindow`. Values are listed in canonical order.
+    GroupByKey {
+        /// Input stream of keyed records.
+        from: String,
+        /// Optional window.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
+    /// Pairs the values of each key in two keyed streams, batch by batch (or window by window): the value
+    /// becomes `[left, right]`, with `null` for a side an outer join lacks.
+    Join {
+        /// The left and right streams.
+        from: Vec<String>,
+        /// Which keys to keep (default `inner`).
+        #[serde(default)]
+        how: JoinKind,
+        /// Optional window, applied to both sides.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
+    /// Per key, the list of its values in each input, as Spark's `cogroup`: `[[left values], [right values]]`.
+    Cogroup {
+        /// The input streams (at least two).
+        from: Vec<String>,
+        /// Optional window, applied to every input.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
+    /// Running state per key, as Spark's `updateStateByKey`: every batch, each key's new values are folded
+    /// into its state with the updater, and the whole state is output (keys without new values too).
+    UpdateStateByKey {
+        /// Input stream of keyed records (or of records a `map_to_pair` pairs).
+        from: String,
+        /// The built-in update function: the state is the reduction of every value so far (or give `plugin`).
+        #[serde(default)]
+        updater: Option<ReducerKind>,
+        /// A `state-updater` component of kind `update-state` (or give `updater`).
+        #[serde(default)]
+        plugin: Option<PathBuf>,
+        /// Parameters passed to the plugin's `init`.
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+        /// Optional JSON-lines file of initial state (`{"key": .., "value": ..}` per line), loaded when the
+        /// state is empty.
+        #[serde(default)]
+        initial_state: Option<PathBuf>,
+    },
+    /// State per key updated only for keys with data, as Spark's `mapWithState`: outputs `(key, state)` for
+    /// each key with data; a key idle for `timeout` is removed at exactly that batch with a final
+    /// `(key, {"timed_out": state})`.
+    MapWithState {
+        /// Input stream of keyed records (or of records a `map_to_pair` pairs).
+        from: String,
+        /// The built-in function folding a key's values into its state (or give `plugin`).
+        #[serde(default)]
+        function: Option<ReducerKind>,
+        /// A `state-updater` component of kind `map-with-state` (or give `function`).
+        #[serde(default)]
+        plugin: Option<PathBuf>,
+        /// Parameters passed to the plugin's `init`.
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+        /// Idle time after which a key's state is removed (default: never).
+        #[serde(default)]
+        timeout: Option<Millis>,
+        /// Optional JSON-lines file of initial state, loaded when the state is empty.
+        #[serde(default)]
+        initial_state: Option<PathBuf>,
+    },
+    /// The whole state of a `map_with_state` stream after each batch, as Spark's `stateSnapshots`.
+    StateSnapshots {
+        /// The `map_with_state` stream.
+        from: String,
+    },
+    /// `(value, occurrences)` for each distinct value.
+    CountByValue {
+        /// Input source or stream.
+        from: String,
+        /// Optional window.
+        #[serde(default)]
+        window: Option<WindowSpec>,
+    },
+}
+
+fn one_i64() -> i64 {
+    1
+}
+
+impl StreamSpec {
+    /// The names of this stream's inputs, in the order written.
+    ///
+    /// ```
+    /// use weir::graph::spec::StreamSpec;
+    /// let s = StreamSpec::Union { from: vec!["a".into(), "b".into()] };
+    /// assert_eq!(s.inputs(), vec!["a", "b"]);
+    /// ```
+    pub fn inputs(&self) -> Vec<&str> {
+        match self {
+            StreamSpec::Wasm { from, .. }
+            | StreamSpec::Tokenize { from }
+            | StreamSpec::MapToPair { from, .. }
+            | StreamSpec::ReduceByKey { from, .. }
+            | StreamSpec::Count { from, .. }
+            | StreamSpec::Reduce { from, .. }
+            | StreamSpec::Window { from, .. }
+            | StreamSpec::Repartition { from, .. }
+            | StreamSpec::GroupByKey { from, .. }
+            | StreamSpec::UpdateStateByKey { from, .. }
+            | StreamSpec::MapWithState { from, .. }
+            | StreamSpec::StateSnapshots { from }
+            | StreamSpec::CountByValue { from, .. } => vec![from.as_str()],
+            StreamSpec::Union { from } | StreamSpec::Join { from, .. } | StreamSpec::Cogroup { from, .. } => {
+                from.iter().map(String::as_str).collect()
+            }
+        }
+    }
+
+    /// The name of this stream's first input: every input of a stream produces batches at the same times.
+    pub fn from(&self) -> &str {
+        self.inputs().first().copied().unwrap_or_default()
+    }
+
+    /// How many inputs this kind of stream takes: `(at least, at most)`.
+    pub fn arity(&self) -> (usize, usize) {
+        match self {
+            StreamSpec::Union { .. } | StreamSpec::Cogroup { .. } => (2, 16),
+            StreamSpec::Join { .. } => (2, 2),
+            _ => (1, 1),
+        }
+    }
+
+    /// The plugin this stream runs, if any, with its parameters.
+    ///
+    /// ```
+    /// use weir::graph::spec::StreamSpec;
+    /// let s = StreamSpec::Tokenize { from: "lines".into() };
+    /// assert!(s.plugin().is_none());
+    /// ```
+    pub fn plugin(&self) -> Option<(&PathBuf, &BTreeMap<String, String>)> {
+        match self {
+            StreamSpec::Wasm { plugin, params, .. } => Some((plugin, params)),
+            StreamSpec::ReduceByKey { plugin: Some(plugin), params, .. }
+            | StreamSpec::UpdateStateByKey { plugin: Some(plugin), params, .. }
+            | StreamSpec::MapWithState { plugin: Some(plugin), params, .. } => Some((plugin, params)),
+            _ => None,
+        }
+    }
+
+    /// The plugin path field, to resolve against the spec's folder.
+    pub fn plugin_mut(&mut self) -> Option<&mut PathBuf> {
+        match self {
+            StreamSpec::Wasm { plugin, .. } => Some(plugin),
+            StreamSpec::ReduceByKey { plugin, .. }
+            | StreamSpec::UpdateStateByKey { plugin, .. }
+            | StreamSpec::MapWithState { plugin, .. } => plugin.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// The world and kinds a plugin of this stream must have.
+    ///
+    /// ```
+    /// use weir::graph::spec::StreamSpec;
+    /// let s = StreamSpec::Wasm { from: "a".into(), plugin: "x.wasm".into(), params: Default::default() };
+    /// assert_eq!(s.plugin_world().0, "transform");
+    /// ```
+    pub fn plugin_world(&self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            StreamSpec::ReduceByKey { inverse: true, .. } => ("reducer", &["reduce-invertible"]),
+            StreamSpec::ReduceByKey { .. } => ("reducer", &["reduce", "reduce-invertible"]),
+            StreamSpec::UpdateStateByKey { .. } => ("state-updater", &["update-state"]),
+            StreamSpec::MapWithState { .. } => ("state-updater", &["map-with-state"]),
+            _ => ("transform", &["map", "flat-map", "filter", "filter-map", "batch"]),
+        }
+    }
+
+    /// This stream's window, if any.
+    pub fn window(&self) -> Option<WindowSpec> {
+        match self {
+            StreamSpec::ReduceByKey { window, .. }
+            | StreamSpec::Count { window, .. }
+            | StreamSpec::Reduce { window, .. }
+            | StreamSpec::GroupByKey { window, .. }
+            | StreamSpec::Join { window, .. }
+            | StreamSpec::Cogroup { window, .. }
+            | StreamSpec::CountByValue { window, .. } => *window,
+            StreamSpec::Window { window, .. } => Some(*window),
+            _ => None,
+        }
+    }
+}
