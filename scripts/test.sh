@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+source scripts/services.sh
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 
 step() { printf '\n==> %s\n' "$*" >&2; }

@@ -17,6 +17,7 @@ use crate::operator::wasm::bindings::kind_name;
 use crate::operator::wasm::{FailedBatches, PluginEngine, PluginError, PluginInstance};
 use crate::receiver;
 use crate::state::StateDb;
+use crate::table::StaticTable;
 use weir_sdk::packed::Batch;
 
 /// Why a job could not run.
@@ -42,6 +43,9 @@ pub enum JobError {
     /// The state database or an initial-state file could not be opened.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// A static table could not be loaded.
+    #[error(transparent)]
+    Table(#[from] crate::table::TableError),
     /// The dead-letter file could not be opened.
     #[error("cannot open dead-letter file: {0}")]
     DeadLetter(std::io::Error),
@@ -137,6 +141,10 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     let dead = Arc::new(DeadLetters::open(&plan.name, plan.dead_letter.as_deref()).map_err(JobError::DeadLetter)?);
     let manual = plan.clock == ClockMode::Manual;
     let first_time = if manual { plan.interval } else { batcher::realtime_first_time(plan.interval) };
+    let mut tables = HashMap::new();
+    for (name, spec) in &plan.tables {
+        tables.insert(name.clone(), Arc::new(StaticTable::open(name, spec, first_time)?));
+    }
     let mut sinks = HashMap::new();
     for (name, spec) in &plan.sinks {
         sinks.insert(name.clone(), crate::sink::build(name, spec)?);
@@ -193,6 +201,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         first_time,
         state: state.clone(),
         initial,
+        tables,
         sinks: Mutex::new(sinks),
     });
     let feed_rx: Arc<Vec<Mutex<Option<flume::Receiver<Feed>>>>> =

@@ -13,4 +13,5 @@ pub mod operator;
 pub mod receiver;
 pub mod sink;
 pub mod state;
+pub mod table;
 pub mod window;

@@ -95,4 +95,5 @@ golden!(
     window_inverse,
     plugin_reduce,
     plugin_state,
+    join_table,
 );

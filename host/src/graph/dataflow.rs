@@ -10,11 +10,12 @@ use timely::dataflow::{InputHandleVec, ProbeHandle, Scope, Stream};
 use weir_sdk::packed::Batch;
 
 use super::Plan;
-use super::spec::{ReducerKind, StreamSpec, WindowSpec};
+use super::spec::{JoinKind, ReducerKind, StreamSpec, WindowSpec};
 use crate::batcher::Shared;
 use crate::operator::apply::ApplyExt;
 use crate::operator::cogroup::{CogroupExt, GroupConfig, Grouping};
 use crate::operator::dead_letter::DeadLetters;
+use crate::operator::join_table::JoinTable;
 use crate::operator::keyed_state::StateConfig;
 use crate::operator::map_with_state::MapWithStateExt;
 use crate::operator::native::{MapToPair, Tokenize};
@@ -26,6 +27,7 @@ use crate::operator::update_state::UpdateStateExt;
 use crate::operator::wasm::{FailedBatches, LoadedPlugin, PluginSlot, WasmTransform};
 use crate::sink::{Sink, SinkExt};
 use crate::state::StateDb;
+use crate::table::StaticTable;
 use crate::window::{Window, WindowRecordsExt};
 
 /// A stream of packed batches, timestamped with batch times in milliseconds.
@@ -49,6 +51,8 @@ pub struct JobContext {
     pub state: Option<Arc<StateDb>>,
     /// Initial state by stream name.
     pub initial: HashMap<String, Arc<Batch>>,
+    /// Static tables by name, loaded before the workers start.
+    pub tables: HashMap<String, Arc<StaticTable>>,
     /// The job's sinks, opened before the workers start; worker 0 takes them.
     pub sinks: std::sync::Mutex<HashMap<String, Box<dyn Sink>>>,
 }
@@ -247,6 +251,15 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             StreamSpec::Join { how, window, .. } => {
                 sides().cogroup(ctx.group(name, spec.from(), Grouping::Join(*how), *window))
             }
+            StreamSpec::JoinTable { table, how, .. } => input.apply(
+                name,
+                JoinTable {
+                    name: name.clone(),
+                    table: ctx.tables[table].clone(),
+                    keep_unmatched: *how == JoinKind::LeftOuter,
+                    dead: ctx.dead.clone(),
+                },
+            ),
             StreamSpec::Cogroup { window, .. } => {
                 sides().cogroup(ctx.group(name, spec.from(), Grouping::Cogroup, *window))
             }

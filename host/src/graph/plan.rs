@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::spec::{ClockMode, JobSpec, ReducerKind, SinkSpec, SourceSpec, StreamSpec, WindowSpec};
+use super::spec::{ClockMode, JobSpec, JoinKind, ReducerKind, SinkSpec, SourceSpec, StreamSpec, TableSpec, WindowSpec};
 
 /// Why a job spec was refused.
 #[derive(Debug, Error)]
@@ -64,6 +64,8 @@ pub struct Plan {
     pub dead_letter: Option<PathBuf>,
     /// Where keyed state lives.
     pub state: super::spec::StateSpec,
+    /// Static tables by name, file paths resolved.
+    pub tables: Vec<(String, TableSpec)>,
 }
 
 impl Plan {
@@ -189,6 +191,9 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
     for (name, src) in spec.sources.iter_mut() {
         check_source(c, job.clock, name, src, base)?;
     }
+    for (name, table) in spec.tables.iter_mut() {
+        check_table(c, name, table, base)?;
+    }
     for (name, stream) in spec.streams.iter_mut() {
         if spec.sources.contains_key(name) {
             return Err(c.err("streams", name, "", format!("`{name}` is already the name of a source")));
@@ -256,6 +261,20 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
                 return Err(c.err("streams", name, "filter", msg));
             }
         }
+        if let StreamSpec::JoinTable { table, how, .. } = stream {
+            if !spec.tables.contains_key(table) {
+                return Err(c.err(
+                    "streams",
+                    name,
+                    "table",
+                    format!("no table named `{table}`; add a [tables.{table}]"),
+                ));
+            }
+            if !matches!(how, JoinKind::Inner | JoinKind::LeftOuter) {
+                let msg = "a table join keeps the stream's side: write `inner` or `left_outer`";
+                return Err(c.err("streams", name, "how", msg));
+            }
+        }
         if let StreamSpec::Repartition { partitions: 0, .. } = stream {
             return Err(c.err("streams", name, "partitions", "must be at least 1"));
         }
@@ -308,6 +327,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         sinks: spec.sinks.into_iter().collect(),
         dead_letter: spec.dead_letter.map(|d| base.join(d.path)),
         state: super::spec::StateSpec { dir: spec.state.dir.map(|d| base.join(d)), cache: spec.state.cache },
+        tables: spec.tables.into_iter().collect(),
     })
 }
 
@@ -347,6 +367,24 @@ fn check_source(
         }
         SourceSpec::Socket { .. } => Ok(()),
     }
+}
+
+/// Resolves a file table's path and refuses a missing file, an empty column name or a zero period.
+fn check_table(c: &Checker<'_>, name: &str, table: &mut TableSpec, base: &Path) -> Result<(), SpecError> {
+    let (key, value) = table.columns();
+    if key.is_empty() || value.is_some_and(str::is_empty) {
+        return Err(c.err("tables", name, if key.is_empty() { "key" } else { "value" }, "must name a column"));
+    }
+    if table.reload() == Some(0) {
+        return Err(c.err("tables", name, "reload", "must be at least 1ms"));
+    }
+    if let TableSpec::File { path, .. } = table {
+        *path = base.join(&*path);
+        if !path.is_file() {
+            return Err(c.err("tables", name, "path", format!("no file at {}", path.display())));
+        }
+    }
+    Ok(())
 }
 
 fn check_window(c: &Checker<'_>, name: &str, w: WindowSpec, parent: u64, interval: u64) -> Result<(), SpecError> {

@@ -50,6 +50,9 @@ pub struct JobSpec {
     /// Where keyed state lives.
     #[serde(default)]
     pub state: StateSpec,
+    /// Static tables streams join with.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableSpec>,
 }
 
 /// The `[state]` table.
@@ -204,6 +207,7 @@ fn seed() -> u64 {
 }
 
 pub use super::streams::{JoinKind, ReducerKind, StreamSpec, WindowFilter, WindowSpec};
+pub use crate::table::{TableFormat, TableSpec};
 
 /// A `[sinks.NAME]` table.
 #[derive(Debug, Deserialize)]

@@ -184,6 +184,17 @@ pub enum StreamSpec {
         #[serde(default)]
         window: Option<WindowSpec>,
     },
+    /// Each keyed record joined with the rows of a static table (`[tables.NAME]`) that share its key, as
+    /// Spark's `stream.transform(rdd => rdd.join(table))`: the value becomes `[value, row]`, once per row.
+    JoinTable {
+        /// Input stream of keyed records.
+        from: String,
+        /// The table's name.
+        table: String,
+        /// `inner` (default) drops records without a row; `left_outer` keeps them with `null` for the row.
+        #[serde(default)]
+        how: JoinKind,
+    },
     /// Per key, the list of its values in each input, as Spark's `cogroup`: `[[left values], [right values]]`.
     Cogroup {
         /// The input streams (at least two).
@@ -274,6 +285,7 @@ impl StreamSpec {
             | StreamSpec::UpdateStateByKey { from, .. }
             | StreamSpec::MapWithState { from, .. }
             | StreamSpec::StateSnapshots { from }
+            | StreamSpec::JoinTable { from, .. }
             | StreamSpec::CountByValue { from, .. } => vec![from.as_str()],
             StreamSpec::Union { from } | StreamSpec::Join { from, .. } | StreamSpec::Cogroup { from, .. } => {
                 from.iter().map(String::as_str).collect()

@@ -7,6 +7,7 @@ pub mod cogroup;
 pub mod dead_letter;
 pub mod exchange;
 pub mod grouped;
+pub mod join_table;
 pub mod keyed_state;
 pub mod keytable;
 pub mod map_with_state;
