@@ -152,6 +152,18 @@ fn with_n(op: &str, fields: &str) -> String {
 }
 
 #[test]
+fn built_in_expressions_are_checked_before_the_job_runs() {
+    refused(&with_n("filter", "where = \"value >\""), &["`streams.n.where`", "`value >`: cannot parse"]);
+    refused(
+        &with_n("filter", "where = \"price > 3\""),
+        &["`streams.n.where`", "unknown variable `price`", "value.FIELD"],
+    );
+    refused(&with_n("map", "key = \"str::trim(value)\"\nvalue = \"1 +\""), &["`streams.n.value`", "cannot parse"]);
+    refused(&with_n("map", ""), &["`streams.n.value`", "a map needs a `key` or a `value`"]);
+    refused(&with_n("filter", ""), &["missing field `where`"]);
+}
+
+#[test]
 fn a_keyed_function_is_a_built_in_or_a_plugin_exactly_once() {
     refused(&with_n("reduce_by_key", ""), &["`streams.n.reducer`", "missing `reducer`", "or `plugin`"]);
     refused(&with_n("update_state_by_key", ""), &["`streams.n.updater`", "missing `updater`"]);

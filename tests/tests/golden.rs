@@ -96,4 +96,5 @@ golden!(
     plugin_reduce,
     plugin_state,
     join_table,
+    map_filter,
 );

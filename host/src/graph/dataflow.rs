@@ -13,8 +13,10 @@ use super::Plan;
 use super::spec::{JoinKind, ReducerKind, StreamSpec, WindowSpec};
 use crate::batcher::Shared;
 use crate::operator::apply::ApplyExt;
+use crate::operator::builtin::{ExprFilter, ExprMap};
 use crate::operator::cogroup::{CogroupExt, GroupConfig, Grouping};
 use crate::operator::dead_letter::DeadLetters;
+use crate::operator::expr::Expr;
 use crate::operator::join_table::JoinTable;
 use crate::operator::keyed_state::StateConfig;
 use crate::operator::map_with_state::MapWithStateExt;
@@ -188,6 +190,15 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
         let out = match spec {
             StreamSpec::Wasm { params, .. } => input.apply(name, WasmTransform(ctx.slot(name, params))),
             StreamSpec::Tokenize { .. } => input.apply(name, Tokenize),
+            StreamSpec::Filter { condition, .. } => {
+                let condition = Expr::parse(condition).expect("the plan checked the expression");
+                input.apply(name, ExprFilter { name: name.clone(), condition, dead: ctx.dead.clone() })
+            }
+            StreamSpec::Map { key, value, .. } => {
+                let parse = |e: &Option<String>| e.as_deref().map(|e| Expr::parse(e).expect("the plan checked it"));
+                let (key, value) = (parse(key), parse(value));
+                input.apply(name, ExprMap { name: name.clone(), key, value, dead: ctx.dead.clone() })
+            }
             StreamSpec::MapToPair { value, .. } => input.apply(name, MapToPair { value: *value }),
             StreamSpec::ReduceByKey { reducer: Some(reducer), window, from, inverse, filter, .. } => {
                 let mut cfg = ctx.reduce(name, from, Aggregation::ByKey(*reducer), *window, pairs);

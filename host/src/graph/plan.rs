@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::operator::expr::Expr;
+
 use super::spec::{ClockMode, JobSpec, JoinKind, ReducerKind, SinkSpec, SourceSpec, StreamSpec, TableSpec, WindowSpec};
 
 /// Why a job spec was refused.
@@ -275,6 +277,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
                 return Err(c.err("streams", name, "how", msg));
             }
         }
+        check_expressions(c, name, stream)?;
         if let StreamSpec::Repartition { partitions: 0, .. } = stream {
             return Err(c.err("streams", name, "partitions", "must be at least 1"));
         }
@@ -367,6 +370,24 @@ fn check_source(
         }
         SourceSpec::Socket { .. } => Ok(()),
     }
+}
+
+/// Parses the expressions of a built-in `filter` or `map`, refusing a `map` that changes nothing.
+fn check_expressions(c: &Checker<'_>, name: &str, stream: &StreamSpec) -> Result<(), SpecError> {
+    let fields: Vec<(&str, &String)> = match stream {
+        StreamSpec::Filter { condition, .. } => vec![("where", condition)],
+        StreamSpec::Map { key: None, value: None, .. } => {
+            return Err(c.err("streams", name, "value", "a map needs a `key` or a `value` expression (or both)"));
+        }
+        StreamSpec::Map { key, value, .. } => {
+            [("key", key), ("value", value)].into_iter().filter_map(|(f, e)| Some((f, e.as_ref()?))).collect()
+        }
+        _ => return Ok(()),
+    };
+    for (field, text) in fields {
+        Expr::parse(text).map_err(|m| c.err("streams", name, field, format!("`{text}`: {m}")))?;
+    }
+    Ok(())
 }
 
 /// Resolves a file table's path and refuses a missing file, an empty column name or a zero period.

@@ -86,6 +86,26 @@ pub enum StreamSpec {
         #[serde(default)]
         params: BTreeMap<String, String>,
     },
+    /// The records for which a built-in expression is true, as Spark's `filter` (see `operator/expr.rs`
+    /// for what an expression reads).
+    Filter {
+        /// Input source or stream.
+        from: String,
+        /// A boolean expression, e.g. `value > 10 && key != "test"`.
+        #[serde(rename = "where")]
+        condition: String,
+    },
+    /// A new key and/or value for every record from built-in expressions, as Spark's `map`.
+    Map {
+        /// Input source or stream.
+        from: String,
+        /// The new key (default: keep it); a result of `()` (empty) removes it.
+        #[serde(default)]
+        key: Option<String>,
+        /// The new value (default: keep it).
+        #[serde(default)]
+        value: Option<String>,
+    },
     /// The built-in native tokenizer: lines to words.
     Tokenize {
         /// Input source or stream.
@@ -275,6 +295,8 @@ impl StreamSpec {
         match self {
             StreamSpec::Wasm { from, .. }
             | StreamSpec::Tokenize { from }
+            | StreamSpec::Filter { from, .. }
+            | StreamSpec::Map { from, .. }
             | StreamSpec::MapToPair { from, .. }
             | StreamSpec::ReduceByKey { from, .. }
             | StreamSpec::Count { from, .. }

@@ -3,9 +3,11 @@
 //! dataflow. Keyed operators live in `reduce.rs`.
 
 pub mod apply;
+pub mod builtin;
 pub mod cogroup;
 pub mod dead_letter;
 pub mod exchange;
+pub mod expr;
 pub mod grouped;
 pub mod join_table;
 pub mod keyed_state;
