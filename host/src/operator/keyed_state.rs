@@ -94,6 +94,7 @@ pub fn drive_state<'s, O: Clone + 'static>(
         let mut state = cfg.open(index, peers);
         let mut stash: HashMap<u64, Vec<Batch>> = HashMap::new();
         let mut times = BatchTimes::new(cfg.first_time, cfg.interval, cfg.shared.clone());
+        let mut synced = false;
         move |(input, frontier), output| {
             input.for_each(|c, data| stash.entry(*c.time()).or_default().append(data));
             for t in times.completed(frontier) {
@@ -105,6 +106,13 @@ pub fn drive_state<'s, O: Clone + 'static>(
                 };
                 if let (Some(c), false) = (&cap, out.is_empty()) {
                     output.session(&c.delayed(&t)).give_container(&mut out);
+                }
+            }
+            // The input ended: write what the cache holds, so the next run (or `weir state dump`) sees it.
+            if frontier.frontier().is_empty() && !synced {
+                synced = true;
+                if let Some(s) = state.as_mut() {
+                    cfg.check(s.sync());
                 }
             }
             times.hold(&mut cap, frontier);

@@ -1,15 +1,22 @@
 //! One stateful stream's keyed state: a sled tree keyed `[key group][key]`, a second tree of idle
 //! timeouts keyed `[key group][expiry, 8 bytes BE][key]` so expired keys are one range scan away, and a
-//! bounded cache of recently used keys in front. Writes stay in the cache until `flush` at the end of
-//! the batch, which writes them in one sled batch and then evicts the least recently used keys.
+//! bounded write-back cache in front, one map per key group. Changes stay in the cache; a key reaches
+//! sled when it is evicted (`flush`, at the end of a batch, drops the keys used longest ago once the
+//! cache is over its bound) or when everything is written (`sync`, at the end of the job and, with
+//! checkpoints, at each one). Hot keys therefore cost a hash-map update per batch, not a sled write.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use rustc_hash::FxBuildHasher;
 
 use super::{StateError, StateValue};
 
 /// Version of the stored layout, part of every tree name.
 pub(super) const VERSION: &str = "/v1";
+
+/// Key groups, as `operator::reduce::KEY_GROUPS`.
+const GROUPS: usize = 256;
 
 struct Slot {
     value: Option<StateValue>,
@@ -23,7 +30,8 @@ pub struct KeyedState {
     path: PathBuf,
     tree: sled::Tree,
     timeouts: sled::Tree,
-    cache: HashMap<Vec<u8>, Slot>,
+    cache: Vec<HashMap<Vec<u8>, Slot, FxBuildHasher>>,
+    cached: usize,
     capacity: usize,
     stamp: u64,
 }
@@ -43,6 +51,15 @@ fn timeout_key(group: u8, expiry: u64, key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// Writes one cached key to sled.
+fn write(tree: &sled::Tree, group: u8, key: &[u8], value: &Option<StateValue>) -> sled::Result<()> {
+    let k = full_key(group, key);
+    match value {
+        Some(v) => tree.insert(k, v.encode()).map(|_| ()),
+        None => tree.remove(k).map(|_| ()),
+    }
+}
+
 impl KeyedState {
     pub(super) fn open(db: &sled::Db, path: &Path, stream: &str, capacity: usize) -> Result<KeyedState, StateError> {
         let err = |source| StateError::Store { path: path.to_path_buf(), source };
@@ -53,7 +70,8 @@ impl KeyedState {
             path: path.to_path_buf(),
             tree,
             timeouts,
-            cache: HashMap::new(),
+            cache: (0..GROUPS).map(|_| HashMap::default()).collect(),
+            cached: 0,
             capacity: capacity.max(1),
             stamp: 0,
         })
@@ -69,70 +87,111 @@ impl KeyedState {
 
     /// The state of `key` (in key group `group`), from the cache or the store.
     pub fn get(&mut self, group: u8, key: &[u8]) -> Result<Option<StateValue>, StateError> {
-        let k = full_key(group, key);
-        if let Some(slot) = self.cache.get_mut(&k) {
+        if let Some(slot) = self.cache[group as usize].get_mut(key) {
             slot.stamp = self.stamp;
             return Ok(slot.value.clone());
         }
-        let value = match self.tree.get(&k).map_err(|e| self.store_err(e))? {
+        let value = match self.tree.get(full_key(group, key)).map_err(|e| self.store_err(e))? {
             Some(raw) => Some(self.decode(&raw)?),
             None => None,
         };
-        self.cache.insert(k, Slot { value: value.clone(), dirty: false, stamp: self.stamp });
+        self.set(group, key, value.clone(), false);
         Ok(value)
     }
 
-    /// Sets the state of `key`; written at the next `flush`.
-    pub fn put(&mut self, group: u8, key: &[u8], value: StateValue) {
-        self.cache.insert(full_key(group, key), Slot { value: Some(value), dirty: true, stamp: self.stamp });
-    }
-
-    /// Deletes the state of `key`; written at the next `flush`.
-    pub fn remove(&mut self, group: u8, key: &[u8]) {
-        self.cache.insert(full_key(group, key), Slot { value: None, dirty: true, stamp: self.stamp });
-    }
-
-    /// Writes every change since the last flush in one sled batch, then shrinks the cache to its bound,
-    /// dropping the keys used longest ago.
-    pub fn flush(&mut self) -> Result<(), StateError> {
-        // One insert per key: sled's atomic batches hold several copies of themselves in memory (a 5 M-key
-        // state peaked at 5.6 GB with them). The checkpoint protocol, not sled, makes a batch atomic.
-        for (k, slot) in self.cache.iter_mut().filter(|(_, s)| s.dirty) {
-            let done = match &slot.value {
-                Some(v) => self.tree.insert(k.as_slice(), v.encode()).map(|_| ()),
-                None => self.tree.remove(k.as_slice()).map(|_| ()),
-            };
-            done.map_err(|source| StateError::Store { path: self.path.clone(), source })?;
-            slot.dirty = false;
+    fn set(&mut self, group: u8, key: &[u8], value: Option<StateValue>, dirty: bool) {
+        let stamp = self.stamp;
+        match self.cache[group as usize].get_mut(key) {
+            Some(slot) => *slot = Slot { value, dirty: dirty || slot.dirty, stamp },
+            None => {
+                self.cache[group as usize].insert(key.to_vec(), Slot { value, dirty, stamp });
+                self.cached += 1;
+            }
         }
-        if self.cache.len() > self.capacity {
-            let mut stamps: Vec<u64> = self.cache.values().map(|s| s.stamp).collect();
-            let excess = self.cache.len() - self.capacity;
+    }
+
+    /// Sets the state of `key`.
+    pub fn put(&mut self, group: u8, key: &[u8], value: StateValue) {
+        self.set(group, key, Some(value), true);
+    }
+
+    /// Deletes the state of `key`.
+    pub fn remove(&mut self, group: u8, key: &[u8]) {
+        self.set(group, key, None, true);
+    }
+
+    /// Ends a batch: if the cache is over its bound, writes the changed keys among those used longest ago
+    /// to sled and drops them.
+    pub fn flush(&mut self) -> Result<(), StateError> {
+        if self.cached > self.capacity {
+            let mut stamps: Vec<u64> = self.cache.iter().flat_map(|m| m.values().map(|s| s.stamp)).collect();
+            let excess = self.cached - self.capacity;
             let (_, &mut cut, _) = stamps.select_nth_unstable(excess - 1);
             let mut to_drop = excess;
-            self.cache.retain(|_, s| {
-                let drop = to_drop > 0 && s.stamp <= cut;
-                to_drop -= drop as usize;
-                !drop
-            });
+            let mut failed = None;
+            for (g, map) in self.cache.iter_mut().enumerate() {
+                map.retain(|k, s| {
+                    let drop = to_drop > 0 && s.stamp <= cut;
+                    if drop && s.dirty && failed.is_none() {
+                        failed = write(&self.tree, g as u8, k, &s.value).err();
+                    }
+                    to_drop -= drop as usize;
+                    !drop
+                });
+            }
+            self.cached = self.capacity;
+            if let Some(e) = failed {
+                return Err(self.store_err(e));
+            }
         }
         self.stamp += 1;
         Ok(())
     }
 
+    /// Writes every changed key to sled (they stay cached).
+    pub fn sync(&mut self) -> Result<(), StateError> {
+        for (g, map) in self.cache.iter_mut().enumerate() {
+            for (k, s) in map.iter_mut().filter(|(_, s)| s.dirty) {
+                write(&self.tree, g as u8, k, &s.value)
+                    .map_err(|source| StateError::Store { path: self.path.clone(), source })?;
+                s.dirty = false;
+            }
+        }
+        Ok(())
+    }
+
     /// Keys held in the cache (for tests and metrics).
     pub fn cached(&self) -> usize {
-        self.cache.len()
+        self.cached
     }
 
-    /// Every key of `group` in key order with its state, as stored at the last `flush`.
+    /// Every key of `group` in key order with its state: sled's keys, overridden by the cache's.
     pub fn scan(&self, group: u8) -> impl Iterator<Item = Result<(Vec<u8>, StateValue), StateError>> + '_ {
-        self.tree.scan_prefix([group]).map(move |r| {
-            let (k, v) = r.map_err(|e| self.store_err(e))?;
-            Ok((k[1..].to_vec(), self.decode(&v)?))
-        })
+        let mut cached: Vec<(&Vec<u8>, &Slot)> = self.cache[group as usize].iter().collect();
+        cached.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut cached = cached.into_iter().peekable();
+        let mut out = Vec::new();
+        let live = |k: &Vec<u8>, s: &Slot| s.value.clone().map(|v| Ok((k.clone(), v)));
+        for r in self.tree.scan_prefix([group]) {
+            let (k, v) = match r {
+                Ok(kv) => kv,
+                Err(e) => {
+                    out.push(Err(self.store_err(e)));
+                    break;
+                }
+            };
+            let key = &k[1..];
+            while let Some((ck, s)) = cached.next_if(|(ck, _)| ck.as_slice() < key) {
+                out.extend(live(ck, s));
+            }
+            match cached.next_if(|(ck, _)| ck.as_slice() == key) {
+                Some((ck, s)) => out.extend(live(ck, s)),
+                None => out.push(self.decode(&v).map(|v| (key.to_vec(), v))),
+            }
+        }
+        out.extend(cached.filter_map(|(ck, s)| live(ck, s)));
+        out.into_iter()
     }
-
     /// Moves `key`'s idle timeout from `old` to `new` expiry time (either may be absent).
     pub fn set_timeout(&self, group: u8, key: &[u8], old: Option<u64>, new: Option<u64>) -> Result<(), StateError> {
         if let Some(t) = old {
@@ -159,6 +218,16 @@ impl KeyedState {
     }
 }
 
+impl Drop for KeyedState {
+    /// A job that ends writes what its cache still holds; `sync` at the end of the input is the normal
+    /// path, this is the safety net for an operator dropped without it.
+    fn drop(&mut self) {
+        if let Err(e) = self.sync() {
+            tracing::error!(stream = %self.stream, "cannot write state at shutdown: {e}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::state::{StateDb, StateValue};
@@ -182,6 +251,34 @@ mod tests {
         s.remove(3, b"k3");
         s.flush().unwrap();
         assert_eq!(s.get(3, b"k3").unwrap(), None);
+    }
+
+    #[test]
+    fn changes_reach_sled_only_when_evicted_or_synced_and_scans_see_them_first() {
+        let db = StateDb::open(None, 3).unwrap();
+        let mut s = db.keyed("s").unwrap();
+        let stored = |s: &crate::state::KeyedState| s.tree.len();
+        for k in [b"a", b"b", b"c"] {
+            s.put(1, k, StateValue::int(1, 1000));
+        }
+        s.flush().unwrap();
+        assert_eq!(stored(&s), 0, "a cache within its bound writes nothing");
+        s.put(1, b"d", StateValue::int(4, 2000));
+        s.flush().unwrap();
+        assert_eq!((stored(&s), s.cached()), (1, 3), "one key evicted, and written");
+        s.put(1, b"a", StateValue::int(9, 3000));
+        s.remove(1, b"b");
+        let scanned: Vec<(Vec<u8>, Option<i64>)> =
+            s.scan(1).map(|r| r.unwrap()).map(|(k, v)| (k, v.as_i64())).collect();
+        let want: Vec<(Vec<u8>, Option<i64>)> =
+            vec![(b"a".to_vec(), Some(9)), (b"c".to_vec(), Some(1)), (b"d".to_vec(), Some(4))];
+        assert_eq!(scanned, want, "the cache overrides and deletes what sled holds");
+        s.sync().unwrap();
+        drop(s);
+        let mut again = db.keyed("s").unwrap();
+        assert_eq!(again.get(1, b"a").unwrap().and_then(|v| v.as_i64()), Some(9));
+        assert_eq!(again.get(1, b"b").unwrap(), None);
+        assert_eq!(again.get(1, b"d").unwrap().and_then(|v| v.as_i64()), Some(4));
     }
 
     #[test]
