@@ -177,9 +177,10 @@ pub fn fold(old: Option<&StateValue>, new: Agg, merge: ReducerKind) -> Agg {
     }
 }
 
-/// The numeric partials of a batch as `(group, key, partial)`, sorted by group then key.
-pub fn sorted_partials(batches: &[Batch]) -> Vec<(u8, &[u8], Agg)> {
-    let mut out = Vec::new();
+/// The numeric partials of a batch as `(group, key, partial)`, in arrival order (the write-back cache
+/// makes key order irrelevant to mapWithState).
+pub fn partials(batches: &[Batch]) -> Vec<(u8, &[u8], Agg)> {
+    let mut out = Vec::with_capacity(batches.iter().map(Batch::len).sum());
     for b in batches {
         for i in 0..b.len() {
             if let Some(v) = numeric(b, i) {
@@ -187,6 +188,12 @@ pub fn sorted_partials(batches: &[Batch]) -> Vec<(u8, &[u8], Agg)> {
             }
         }
     }
+    out
+}
+
+/// The numeric partials of a batch sorted by group then key, to merge with a scan of the state.
+pub fn sorted_partials(batches: &[Batch]) -> Vec<(u8, &[u8], Agg)> {
+    let mut out = partials(batches);
     out.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     out
 }

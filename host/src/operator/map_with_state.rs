@@ -7,9 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 use weir_sdk::packed::{Batch, ValueRef};
 
-use super::keyed_state::{
-    StateConfig, drive_state, fold, owned_groups, snapshot, sorted_partials, split_mapped, tagged,
-};
+use super::keyed_state::{StateConfig, drive_state, fold, owned_groups, partials, snapshot, split_mapped, tagged};
 use crate::graph::dataflow::BatchStream;
 use crate::state::{KeyedState, StateError, StateValue};
 
@@ -36,7 +34,7 @@ fn apply(
     index: usize,
 ) -> Result<Batch, StateError> {
     let mut out = Batch::new();
-    for &(g, key, partial) in &sorted_partials(batches) {
+    for &(g, key, partial) in &partials(batches) {
         let old = s.get(g, key)?;
         let now = fold(old.as_ref(), partial, cfg.merge);
         now.push(&mut out, Some(key), t as i64);
