@@ -23,7 +23,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const RUNS: usize = 3;
 
-fn spec(data: &Path, state: &Path, op: &str) -> String {
+fn spec(data: &Path, state: &Path, op: &str, sink: Output) -> String {
     format!(
         r#"
 [job]
@@ -56,23 +56,34 @@ from = "pairs"
 {function} = "sum"
 
 [sinks.out]
-kind = "jsonl"
 from = "counts"
-path = "/dev/null"
+{sink}
 "#,
         data = data.display(),
         state = state.display(),
         plugin = tokenizer().display(),
         function = if op == "update_state_by_key" { "updater" } else { "function" },
+        sink = match sink {
+            Output::Discard => "kind = \"noop\"",
+            Output::Render => "kind = \"jsonl\"\npath = \"/dev/null\"",
+        },
     )
 }
 
+/// What the job does with its output: discard it as the Spark anchors do (`noop` format, `rdd.count()`),
+/// or render every record as JSON on the sink thread.
+#[derive(Clone, Copy)]
+enum Output {
+    Discard,
+    Render,
+}
+
 /// Best of `RUNS` whole-job runs, in lines per second; each run starts from empty state.
-fn weir_running(data: &Path, op: &str) -> f64 {
+fn weir_running(data: &Path, op: &str, sink: Output) -> f64 {
     let mut best = 0.0f64;
     for _ in 0..RUNS {
         let state = tempfile::tempdir().unwrap();
-        let text = spec(data, state.path(), op);
+        let text = spec(data, state.path(), op, sink);
         let start = Instant::now();
         let plan = weir::graph::parse(&data.join("bench.toml"), &text).expect("bench spec");
         let report = run(plan, RunOptions::default()).expect("bench job");
@@ -176,10 +187,13 @@ fn main() {
     }
     let data = corpus();
     println!("running word count, 2,000,000 lines (20 files, 2 per batch), 2 workers, best of {RUNS} whole-job runs");
-    let update = weir_running(&data, "update_state_by_key");
+    println!("output discarded (noop sink) as in the Spark anchors, unless marked `rendered`");
+    let update = weir_running(&data, "update_state_by_key", Output::Discard);
     println!("weir update_state_by_key (wasm tokenizer, sled state): {:>8.0} k lines/s", update / 1e3);
-    let map = weir_running(&data, "map_with_state");
+    let map = weir_running(&data, "map_with_state", Output::Discard);
     println!("weir map_with_state      (wasm tokenizer, sled state): {:>8.0} k lines/s", map / 1e3);
+    let rendered = weir_running(&data, "map_with_state", Output::Render);
+    println!("weir map_with_state, rendered to JSON (jsonl sink):    {:>8.0} k lines/s", rendered / 1e3);
 
     let python = std::env::var("WEIR_SPARK_PYTHON").ok();
     let (ss, ds, source) = match &python {

@@ -147,7 +147,9 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     }
     let mut sinks = HashMap::new();
     for (name, spec) in &plan.sinks {
-        sinks.insert(name.clone(), crate::sink::build(name, spec)?);
+        if let Some(sink) = crate::sink::build(name, spec)? {
+            sinks.insert(name.clone(), sink);
+        }
     }
     let shared = Arc::new(Shared::default());
     let shared_end = shared.clone();

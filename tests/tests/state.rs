@@ -83,6 +83,24 @@ fn state_survives_the_job_and_the_next_run_continues_it() {
 }
 
 #[test]
+fn a_stream_behind_a_noop_sink_runs_and_keeps_its_state() {
+    let dir = running_job("", "[\"a b a\"]\n[\"b\"]\n");
+    let spec = RUNNING
+        .replace("initial_state = \"init.jsonl\"\n", "")
+        .replace("kind = \"jsonl\"\nfrom = \"counts\"\npath = \"out.jsonl\"", "kind = \"noop\"\nfrom = \"counts\"");
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let run = weir(dir.path(), &["run", "job.toml", "--workers", "2"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(!dir.path().join("out.jsonl").exists());
+    let dump = weir(dir.path(), &["state", "dump", "state", "--stream", "counts"]);
+    let mut got: Vec<String> = String::from_utf8_lossy(&dump.stdout).lines().map(String::from).collect();
+    got.sort();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got[0].contains("\"key\":\"a\"") && got[0].contains("\"value\":2"), "{got:?}");
+    assert!(got[1].contains("\"key\":\"b\"") && got[1].contains("\"value\":2"), "{got:?}");
+}
+
+#[test]
 fn a_bad_initial_state_file_is_refused_naming_its_line() {
     let dir = running_job("[\"a\", 1]\n{\"value\": 2}\n", "[\"a\"]\n");
     let out = weir(dir.path(), &["run", "job.toml"]);

@@ -10,7 +10,7 @@ use timely::dataflow::{InputHandleVec, ProbeHandle, Scope, Stream};
 use weir_sdk::packed::Batch;
 
 use super::Plan;
-use super::spec::{JoinKind, ReducerKind, StreamSpec, WindowSpec};
+use super::spec::{JoinKind, ReducerKind, SinkSpec, StreamSpec, WindowSpec};
 use crate::batcher::Shared;
 use crate::operator::apply::ApplyExt;
 use crate::operator::builtin::{ExprFilter, ExprMap};
@@ -278,6 +278,11 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
         nodes.insert(name, out);
     }
     for (name, spec) in &plan.sinks {
+        if let SinkSpec::Noop { from } = spec {
+            // Consumed where it is, on every worker: no exchange, no writer.
+            nodes[from.as_str()].clone().probe_with(probe);
+            continue;
+        }
         // Only worker 0 writes; the job opened the sinks before any worker started.
         let sink = if scope.index() == 0 { ctx.sinks.lock().ok().and_then(|mut s| s.remove(name)) } else { None };
         let input = nodes[spec.from()].clone().probe_with(probe);

@@ -289,7 +289,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         match sink {
             SinkSpec::Files { prefix, .. } => *prefix = base.join(&*prefix),
             SinkSpec::Jsonl { path, .. } => *path = base.join(&*path),
-            SinkSpec::Print { .. } => {}
+            SinkSpec::Print { .. } | SinkSpec::Noop { .. } => {}
         }
     }
     let order = topo_order(c, &spec.streams)?;

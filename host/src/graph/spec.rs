@@ -238,6 +238,12 @@ pub enum SinkSpec {
         /// Output file, relative to the spec file.
         path: PathBuf,
     },
+    /// Runs the stream and discards its records on the worker that holds them, as Spark's `noop`
+    /// format: for benchmarks, and for streams kept only for their state.
+    Noop {
+        /// Input source or stream.
+        from: String,
+    },
 }
 
 fn txt() -> String {
@@ -248,7 +254,10 @@ impl SinkSpec {
     /// The name of this sink's input.
     pub fn from(&self) -> &str {
         match self {
-            SinkSpec::Print { from, .. } | SinkSpec::Files { from, .. } | SinkSpec::Jsonl { from, .. } => from,
+            SinkSpec::Print { from, .. }
+            | SinkSpec::Files { from, .. }
+            | SinkSpec::Jsonl { from, .. }
+            | SinkSpec::Noop { from } => from,
         }
     }
 }

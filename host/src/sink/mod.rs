@@ -41,15 +41,16 @@ pub trait Sink: Send + 'static {
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError>;
 }
 
-/// Builds the sink a spec describes.
-pub fn build(name: &str, spec: &SinkSpec) -> Result<Box<dyn Sink>, SinkError> {
-    Ok(match spec {
+/// Builds the sink a spec describes; a `noop` sink has nothing to build.
+pub fn build(name: &str, spec: &SinkSpec) -> Result<Option<Box<dyn Sink>>, SinkError> {
+    Ok(Some(match spec {
+        SinkSpec::Noop { .. } => return Ok(None),
         SinkSpec::Print { num, .. } => Box::new(print::Print { num: *num }),
         SinkSpec::Files { prefix, suffix, .. } => {
             Box::new(files::Files { name: name.into(), prefix: prefix.clone(), suffix: suffix.clone() })
         }
         SinkSpec::Jsonl { path, .. } => Box::new(jsonl::Jsonl::create(name, path)?),
-    })
+    }))
 }
 
 /// Extension trait attaching a sink to a stream.
