@@ -287,13 +287,55 @@ impl Batch {
     /// assert_eq!(b.get(1).value, ValueRef::Text("a"));
     /// ```
     pub fn append(&mut self, other: &Batch) {
+        self.append_range(other, 0, other.len());
+    }
+
+    /// Appends records `start..end` of `other`.
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut a = Batch::new();
+    /// for w in ["a", "bb", "ccc"] { a.push(Some(w.as_bytes()), ValueRef::Text(w), 1); }
+    /// let mut b = a.slice(0, 1);
+    /// b.append_range(&a, 2, 3);
+    /// assert_eq!((b.len(), b.key_bytes(1), b.get(1).value), (2, &b"ccc"[..], ValueRef::Text("ccc")));
+    /// assert!(b.validate().is_ok());
+    /// ```
+    pub fn append_range(&mut self, other: &Batch, start: usize, end: usize) {
+        let (k0, k1) = (other.key_offsets[start], other.key_offsets[end]);
+        let (v0, v1) = (other.value_offsets[start], other.value_offsets[end]);
         let (kb, vb) = (self.keys.len() as u32, self.values.len() as u32);
-        self.keys.extend_from_slice(&other.keys);
-        self.values.extend_from_slice(&other.values);
-        self.key_offsets.extend(other.key_offsets[1..].iter().map(|o| o + kb));
-        self.value_offsets.extend(other.value_offsets[1..].iter().map(|o| o + vb));
-        self.kinds.extend_from_slice(&other.kinds);
-        self.event_times.extend_from_slice(&other.event_times);
+        self.keys.extend_from_slice(&other.keys[k0 as usize..k1 as usize]);
+        self.values.extend_from_slice(&other.values[v0 as usize..v1 as usize]);
+        self.key_offsets.extend(other.key_offsets[start + 1..=end].iter().map(|o| o - k0 + kb));
+        self.value_offsets.extend(other.value_offsets[start + 1..=end].iter().map(|o| o - v0 + vb));
+        self.kinds.extend_from_slice(&other.kinds[start..end]);
+        self.event_times.extend_from_slice(&other.event_times[start..end]);
+    }
+
+    /// Records `start..end` of each `(batch, start, end)` part, in order, in one batch allocated at its
+    /// exact size (one copy, no regrowth).
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut a = Batch::new();
+    /// for w in ["a", "bb", "ccc"] { a.push(None, ValueRef::Text(w), 1); }
+    /// let c = Batch::concat(&[(&a, 1, 3), (&a, 0, 1)]);
+    /// let words: Vec<_> = c.iter().map(|r| r.value).collect();
+    /// assert_eq!(words, vec![ValueRef::Text("bb"), ValueRef::Text("ccc"), ValueRef::Text("a")]);
+    /// assert_eq!(c.values.capacity(), 6);
+    /// ```
+    pub fn concat(parts: &[(&Batch, usize, usize)]) -> Batch {
+        let span = |o: &[u32], s: usize, e: usize| (o[e] - o[s]) as usize;
+        let records = parts.iter().map(|(_, s, e)| e - s).sum::<usize>();
+        let keys = parts.iter().map(|(b, s, e)| span(&b.key_offsets, *s, *e)).sum();
+        let values = parts.iter().map(|(b, s, e)| span(&b.value_offsets, *s, *e)).sum();
+        let mut out = Batch::with_capacity(records, values);
+        out.keys.reserve_exact(keys);
+        for (b, s, e) in parts {
+            out.append_range(b, *s, *e);
+        }
+        out
     }
 
     /// Records `start..end` as a batch of their own, copied column by column.

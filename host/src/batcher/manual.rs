@@ -10,8 +10,8 @@ use crate::receiver::SourceEvent;
 
 #[derive(Default)]
 struct SourceUnits {
-    current: Batch,
-    complete: VecDeque<Batch>,
+    current: Vec<Batch>,
+    complete: VecDeque<Vec<Batch>>,
     finished: bool,
 }
 

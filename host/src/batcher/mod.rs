@@ -99,13 +99,11 @@ impl Batcher {
     }
 
     /// Handles a source event that is not data; data goes to `pending`.
-    fn absorb(&self, source: usize, event: SourceEvent, pending: &mut Batch) -> Option<SourceEvent> {
+    fn absorb(&self, source: usize, event: SourceEvent, pending: &mut Vec<Batch>) -> Option<SourceEvent> {
         match event {
             SourceEvent::Data(b) => {
-                if pending.is_empty() {
-                    *pending = b;
-                } else {
-                    pending.append(&b);
+                if !b.is_empty() {
+                    pending.push(b);
                 }
                 None
             }
@@ -122,12 +120,12 @@ impl Batcher {
     }
 
     /// Sends batch `time` to the workers and closes it. False when the workers are gone.
-    fn emit(&self, time: u64, parts: Vec<Batch>) -> bool {
-        for (source, mut batch) in parts.into_iter().enumerate() {
-            for t in batch.event_times.iter_mut().filter(|t| **t == 0) {
+    fn emit(&self, time: u64, parts: Vec<Vec<Batch>>) -> bool {
+        for (source, mut chunks) in parts.into_iter().enumerate() {
+            for t in chunks.iter_mut().flat_map(|c| c.event_times.iter_mut()).filter(|t| **t == 0) {
                 *t = time as i64;
             }
-            for (worker, share) in split(batch, self.feeds.len()).into_iter().enumerate() {
+            for (worker, share) in split(chunks, self.feeds.len()).into_iter().enumerate() {
                 if !share.is_empty() && self.feeds[worker].send(Feed::Data { source, time, batch: share }).is_err() {
                     return false;
                 }
@@ -144,13 +142,72 @@ impl Batcher {
     }
 }
 
-/// Splits a batch into `n` contiguous shares of (nearly) equal record counts.
-fn split(batch: Batch, n: usize) -> Vec<Batch> {
-    if n == 1 || batch.len() < 2 {
-        let mut v = vec![batch];
-        v.resize_with(n, Batch::new);
-        return v;
+/// Splits one source's chunks for a batch into `n` contiguous shares of (nearly) equal record counts.
+/// A share that is exactly one chunk takes it as it is; any other is copied once, at its exact size, so
+/// cutting a batch never regrows or copies it twice.
+fn split(chunks: Vec<Batch>, n: usize) -> Vec<Batch> {
+    let len: usize = chunks.iter().map(Batch::len).sum();
+    let mut pieces: Vec<Vec<(usize, usize, usize)>> = vec![Vec::new(); n];
+    let mut base = 0;
+    for (c, chunk) in chunks.iter().enumerate() {
+        let end = base + chunk.len();
+        for (w, p) in pieces.iter_mut().enumerate() {
+            let (s, e) = (base.max(w * len / n), end.min((w + 1) * len / n));
+            if s < e {
+                p.push((c, s - base, e - base));
+            }
+        }
+        base = end;
     }
-    let len = batch.len();
-    (0..n).map(|w| batch.slice(w * len / n, (w + 1) * len / n)).collect()
+    let mut chunks: Vec<Option<Batch>> = chunks.into_iter().map(Some).collect();
+    let whole = |c: &Option<Batch>, s: usize, e: usize| s == 0 && c.as_ref().is_some_and(|b| b.len() == e);
+    pieces
+        .into_iter()
+        .map(|p| match p.as_slice() {
+            [(c, s, e)] if whole(&chunks[*c], *s, *e) => chunks[*c].take().expect("a whole chunk goes to one share"),
+            _ => {
+                let parts: Vec<(&Batch, usize, usize)> =
+                    p.iter().map(|&(c, s, e)| (chunks[c].as_ref().expect("copied chunks stay"), s, e)).collect();
+                Batch::concat(&parts)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use weir_sdk::packed::{Batch, ValueRef};
+
+    use super::split;
+
+    fn chunk(from: i64, n: i64) -> Batch {
+        let mut b = Batch::new();
+        (from..from + n).for_each(|i| b.push(None, ValueRef::I64(i), 0));
+        b
+    }
+
+    fn values(b: &Batch) -> Vec<i64> {
+        b.iter().map(|r| if let ValueRef::I64(i) = r.value { i } else { -1 }).collect()
+    }
+
+    #[test]
+    fn shares_are_contiguous_balanced_and_keep_every_record_once() {
+        for sizes in [vec![7], vec![3, 4], vec![1, 1, 1, 1, 1], vec![4, 4], vec![0, 5, 0], vec![]] {
+            let mut chunks = Vec::new();
+            let mut next = 0;
+            for n in &sizes {
+                chunks.push(chunk(next, *n));
+                next += n;
+            }
+            for workers in 1..=3 {
+                let shares = split(chunks.clone(), workers);
+                assert_eq!(shares.len(), workers);
+                let all: Vec<i64> = shares.iter().flat_map(values).collect();
+                assert_eq!(all, (0..next).collect::<Vec<_>>(), "{sizes:?} over {workers}");
+                let lens: Vec<usize> = shares.iter().map(Batch::len).collect();
+                assert!(lens.iter().max().unwrap() - lens.iter().min().unwrap() <= 1, "{sizes:?}: {lens:?}");
+                assert!(shares.iter().all(|s| s.validate().is_ok()));
+            }
+        }
+    }
 }

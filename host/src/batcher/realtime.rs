@@ -18,7 +18,7 @@ pub fn first_batch_time(interval: u64) -> u64 {
 }
 
 pub(super) fn run(b: &Batcher) -> u64 {
-    let mut pending: Vec<Batch> = (0..b.sources.len()).map(|_| Batch::new()).collect();
+    let mut pending: Vec<Vec<Batch>> = (0..b.sources.len()).map(|_| Vec::new()).collect();
     let mut finished = vec![false; b.sources.len()];
     let mut time = b.first_time;
     let mut batches = 0;
