@@ -35,13 +35,14 @@ fn apply(
 ) -> Result<Batch, StateError> {
     let mut out = Batch::new();
     for &(g, key, partial) in &partials(batches) {
-        let old = s.get(g, key)?;
-        let now = fold(old.as_ref(), partial, cfg.merge);
+        let (last_seen, now) = s.update(g, key, |old| {
+            let now = fold(old, partial, cfg.merge);
+            (Some(StateValue::from_agg(now, t)), (old.map(|o| o.last_seen), now))
+        })?;
         now.push(&mut out, Some(key), t as i64);
         if let Some(timeout) = cfg.timeout {
-            s.set_timeout(g, key, old.as_ref().map(|o| o.last_seen + timeout), Some(t + timeout))?;
+            s.set_timeout(g, key, last_seen.map(|seen| seen + timeout), Some(t + timeout))?;
         }
-        s.put(g, key, StateValue::from_agg(now, t));
     }
     if cfg.timeout.is_some() {
         for g in owned_groups(index, peers) {

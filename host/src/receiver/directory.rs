@@ -42,6 +42,8 @@ pub async fn run(name: String, cfg: Config, out: Outbox) {
         seen.extend(ready_files(&cfg.path).unwrap_or_default());
     }
     let mut in_unit = 0;
+    // One read buffer for every file: its pages are faulted in once, not once per file.
+    let mut bytes = Vec::new();
     loop {
         let files = match ready_files(&cfg.path) {
             Ok(f) => f,
@@ -54,8 +56,9 @@ pub async fn run(name: String, cfg: Config, out: Outbox) {
         for file in &fresh {
             seen.insert(file.clone());
             let path = cfg.path.join(file);
-            match tokio::fs::read(&path).await {
-                Ok(bytes) => {
+            bytes.clear();
+            match read_into(&path, &mut bytes).await {
+                Ok(()) => {
                     if !send_lines(&bytes, &out).await {
                         return;
                     }
@@ -79,6 +82,11 @@ pub async fn run(name: String, cfg: Config, out: Outbox) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+async fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    use tokio::io::AsyncReadExt;
+    tokio::fs::File::open(path).await?.read_to_end(buf).await.map(|_| ())
 }
 
 async fn send_lines(bytes: &[u8], out: &Outbox) -> bool {

@@ -99,6 +99,43 @@ impl KeyedState {
         Ok(value)
     }
 
+    /// Replaces the state of `key` with what `f` makes of the current one, and returns `f`'s second
+    /// result. One hash lookup when the key is cached, and the old state is lent, not cloned.
+    ///
+    /// ```
+    /// use weir::state::{StateDb, StateValue};
+    /// let db = StateDb::open(None, 10).unwrap();
+    /// let mut s = db.keyed("counts").unwrap();
+    /// for _ in 0..2 {
+    ///     s.update(0, b"k", |old| {
+    ///         let n = old.and_then(StateValue::as_i64).unwrap_or(0) + 1;
+    ///         (Some(StateValue::int(n, 1000)), ())
+    ///     })
+    ///     .unwrap();
+    /// }
+    /// assert_eq!(s.get(0, b"k").unwrap().unwrap().as_i64(), Some(2));
+    /// ```
+    pub fn update<R>(
+        &mut self,
+        group: u8,
+        key: &[u8],
+        f: impl FnOnce(Option<&StateValue>) -> (Option<StateValue>, R),
+    ) -> Result<R, StateError> {
+        let stamp = self.stamp;
+        if let Some(slot) = self.cache[group as usize].get_mut(key) {
+            let (value, r) = f(slot.value.as_ref());
+            *slot = Slot { value, dirty: true, stamp };
+            return Ok(r);
+        }
+        let old = match self.tree.get(full_key(group, key)).map_err(|e| self.store_err(e))? {
+            Some(raw) => Some(self.decode(&raw)?),
+            None => None,
+        };
+        let (value, r) = f(old.as_ref());
+        self.set(group, key, value, true);
+        Ok(r)
+    }
+
     fn set(&mut self, group: u8, key: &[u8], value: Option<StateValue>, dirty: bool) {
         let stamp = self.stamp;
         match self.cache[group as usize].get_mut(key) {
