@@ -61,6 +61,9 @@ pub struct RunOptions {
     pub max_batches: Option<u64>,
     /// Stop after this long.
     pub duration: Option<Duration>,
+    /// On Ctrl-C or SIGTERM, stop at the current batch boundary instead of draining: what the receivers
+    /// hold and the batch being cut are dropped.
+    pub no_drain: bool,
 }
 
 /// What a finished run did.
@@ -134,7 +137,28 @@ fn open_state(plan: &Plan) -> Result<StateParts, JobError> {
     Ok((Some(Arc::new(db)), initial))
 }
 
-/// Runs `plan` to the end of its input, a limit, or Ctrl-C.
+/// SIGINT (Ctrl-C) and SIGTERM, whichever comes.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())? })
+    }
+
+    /// The name of the next signal.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+        }
+    }
+}
+
+/// Runs `plan` to the end of its input, a limit, or Ctrl-C / SIGTERM (which drain it, see [`RunOptions`]).
 pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     let plugins = load_plugins(&plan)?;
     let (state, initial) = open_state(&plan)?;
@@ -160,20 +184,29 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         .build()
         .map_err(|e| JobError::Runtime(e.to_string()))?;
     let (tx, rx) = flume::bounded(64);
+    let (drain_tx, drain) = tokio::sync::watch::channel(false);
     for (i, (name, spec)) in plan.sources.iter().enumerate() {
-        receiver::spawn(rt.handle(), i, name, spec, plan.clock, tx.clone());
+        receiver::spawn(rt.handle(), i, name, spec, plan.clock, tx.clone(), drain.clone());
     }
     drop(tx);
     let stop = shared.clone();
+    let no_drain = opts.no_drain;
     rt.spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("stopping at the next batch boundary (Ctrl-C again aborts)");
+        let Ok(mut signals) = Signals::new() else {
+            tracing::warn!("cannot listen for SIGINT and SIGTERM");
+            return;
+        };
+        let name = signals.next().await;
+        if no_drain {
+            tracing::info!("{name}: stopping at the next batch boundary (a second signal aborts)");
             stop.stop.store(true, Ordering::SeqCst);
+        } else {
+            tracing::info!("{name}: draining: the sources hand over what they received, every batch is finished (a second signal aborts)");
+            let _ = drain_tx.send(true);
         }
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::warn!("aborted by a second Ctrl-C");
-            std::process::exit(130);
-        }
+        let name = signals.next().await;
+        tracing::warn!("aborted by a second {name}");
+        std::process::exit(130);
     });
 
     let workers = plan.workers;

@@ -288,6 +288,64 @@ fn accept_within(listener: &TcpListener, limit: Duration) -> std::net::TcpStream
     }
 }
 
+/// Runs a socket-fed line count against a listener of ours, sends `lines` lines in bursts (the very
+/// last without its newline), signals `signal` right after, and returns the exit status, the lines
+/// counted and how long the job took to stop.
+fn count_then_signal(signal: &str, extra: &[&str], lines: usize) -> (std::process::ExitStatus, i64, Duration) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let spec = format!(
+        "[job]\nname = \"drain\"\nbatch_interval = \"2s\"\nworkers = 2\n\n[sources.lines]\nkind = \"socket\"\nport = {port}\n\n\
+         [streams.n]\nop = \"count\"\nfrom = \"lines\"\n\n[sinks.out]\nkind = \"jsonl\"\nfrom = \"n\"\npath = \"out.jsonl\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let child = Command::new(weir_bin())
+        .args(["run", "job.toml"])
+        .args(extra)
+        .current_dir(dir.path())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut conn = accept_within(&listener, Duration::from_secs(10));
+    let burst = "a line of text\n".repeat(lines / 4);
+    for i in 0..4 {
+        let text = if i < 3 { &burst[..] } else { burst.strip_suffix('\n').unwrap() };
+        conn.write_all(text.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let sent = Instant::now();
+    assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+    let status = child.wait_with_output().unwrap().status;
+    let took = sent.elapsed();
+    let counted = read_jsonl(&dir.path().join("out.jsonl"))
+        .iter()
+        .flat_map(|b| b["records"].as_array().unwrap().clone())
+        .map(|n| n.as_i64().unwrap())
+        .sum();
+    (status, counted, took)
+}
+
+#[test]
+fn sigterm_drains_the_job_so_everything_sent_before_it_is_counted() {
+    let (status, counted, took) = count_then_signal("-TERM", &[], 40_000);
+    assert!(status.success(), "{status:?}");
+    assert_eq!(counted, 40_000);
+    assert!(took < Duration::from_secs(5), "took {took:?} to drain");
+    let (status, counted, _) = count_then_signal("-INT", &[], 40_000);
+    assert!(status.success(), "{status:?}");
+    assert_eq!(counted, 40_000, "Ctrl-C drains too");
+}
+
+#[test]
+fn no_drain_stops_at_the_batch_boundary_without_waiting_for_the_sources() {
+    let (status, counted, took) = count_then_signal("-TERM", &["--no-drain"], 40_000);
+    assert!(status.success(), "{status:?}");
+    // The last line, still waiting for its newline in the receiver, is dropped.
+    assert!(counted < 40_000, "{counted}");
+    assert!(took < Duration::from_secs(5), "took {took:?} to stop");
+}
+
 #[test]
 fn network_wordcount_counts_words_sent_over_tcp_across_a_reconnect() {
     let listener = TcpListener::bind("127.0.0.1:9999").expect("port 9999 (as in the example) must be free");

@@ -22,7 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run one job in-process from its spec file, until the input ends, a limit, or Ctrl-C.
+    /// Run one job in-process from its spec file, until the input ends, a limit, or Ctrl-C / SIGTERM
+    /// (which drain the job: what was received is processed; a second signal aborts).
     Run {
         /// The job spec (TOML).
         spec: PathBuf,
@@ -35,6 +36,9 @@ enum Command {
         /// Override the spec's worker count.
         #[arg(long)]
         workers: Option<usize>,
+        /// On Ctrl-C or SIGTERM, stop at the current batch boundary instead of draining.
+        #[arg(long)]
+        no_drain: bool,
     },
     /// Build and inspect operator components.
     Op {
@@ -55,7 +59,7 @@ const EXIT_BAD_SPEC: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { spec, batches, duration, workers } => {
+        Command::Run { spec, batches, duration, workers, no_drain } => {
             let mut plan = match graph::load(&spec) {
                 Ok(p) => p,
                 Err(e) => {
@@ -66,7 +70,7 @@ pub fn main() -> ExitCode {
             if let Some(w) = workers {
                 plan.workers = w.clamp(1, 64);
             }
-            match job::run(plan, RunOptions { max_batches: batches, duration }) {
+            match job::run(plan, RunOptions { max_batches: batches, duration, no_drain }) {
                 Ok(report) if report.failed_batches == 0 => {
                     tracing::info!(batches = report.batches, dead_letters = report.dead_letters, "job finished");
                     ExitCode::SUCCESS

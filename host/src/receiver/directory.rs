@@ -35,7 +35,8 @@ fn ready_files(dir: &Path) -> std::io::Result<Vec<OsString>> {
     Ok(names)
 }
 
-/// Runs until the job stops (realtime) or every file has been read (manual clock).
+/// Runs until the job stops (realtime), every file has been read (manual clock), or the job drains: then
+/// the files already there are read, and the source finishes.
 pub async fn run(name: String, cfg: Config, out: Outbox) {
     let mut seen: HashSet<OsString> = HashSet::new();
     if !cfg.include_existing {
@@ -44,6 +45,7 @@ pub async fn run(name: String, cfg: Config, out: Outbox) {
     let mut in_unit = 0;
     // One read buffer for every file: its pages are faulted in once, not once per file.
     let mut bytes = Vec::new();
+    let mut last_pass = false;
     loop {
         let files = match ready_files(&cfg.path) {
             Ok(f) => f,
@@ -80,7 +82,17 @@ pub async fn run(name: String, cfg: Config, out: Outbox) {
             out.send(SourceEvent::Finished).await;
             return;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if last_pass {
+            if in_unit > 0 {
+                out.send(SourceEvent::UnitEnd).await;
+            }
+            out.send(SourceEvent::Finished).await;
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = out.drained() => last_pass = true,
+        }
     }
 }
 

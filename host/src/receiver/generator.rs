@@ -93,11 +93,14 @@ pub async fn run(cfg: Config, out: Outbox) {
     // Realtime: ten ticks a second, carrying the fraction so the rate is exact over time.
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut carry = 0u64;
-    while left > 0 {
+    while left > 0 && !out.draining() {
         let n = if cfg.manual {
             cfg.rate.min(left)
         } else {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = out.drained() => break,
+            }
             carry += cfg.rate;
             let n = (carry / 10).min(left);
             carry %= 10;

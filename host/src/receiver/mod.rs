@@ -42,17 +42,34 @@ pub struct Envelope {
     pub event: SourceEvent,
 }
 
-/// The sending side a receiver writes to.
+/// Set to true when the job drains: receivers hand over what they have already received, then finish.
+pub type Drain = tokio::sync::watch::Receiver<bool>;
+
+/// The sending side a receiver writes to, and the job's drain signal.
 #[derive(Clone)]
 pub struct Outbox {
     source: usize,
     tx: flume::Sender<Envelope>,
+    drain: Drain,
 }
 
 impl Outbox {
     /// An outbox for source `source`.
-    pub fn new(source: usize, tx: flume::Sender<Envelope>) -> Outbox {
-        Outbox { source, tx }
+    pub fn new(source: usize, tx: flume::Sender<Envelope>, drain: Drain) -> Outbox {
+        Outbox { source, tx, drain }
+    }
+
+    /// True once the job drains.
+    pub fn draining(&self) -> bool {
+        *self.drain.borrow()
+    }
+
+    /// Resolves when the job drains (never, if the job ends first).
+    pub async fn drained(&self) {
+        let mut drain = self.drain.clone();
+        if drain.wait_for(|d| *d).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Sends an event; false when the job is shutting down and the receiver should stop.
@@ -94,8 +111,9 @@ pub fn spawn(
     spec: &SourceSpec,
     clock: ClockMode,
     tx: flume::Sender<Envelope>,
+    drain: Drain,
 ) {
-    let out = Outbox::new(index, tx);
+    let out = Outbox::new(index, tx, drain);
     let name = name.to_string();
     let manual = clock == ClockMode::Manual;
     match spec {

@@ -53,6 +53,9 @@ pub async fn run(name: String, path: std::path::PathBuf, out: Outbox) {
         }
     };
     for (i, line) in text.lines().enumerate() {
+        if out.draining() {
+            break;
+        }
         let event = match parse_line(line) {
             Ok(batch) => SourceEvent::Data(batch),
             Err(reason) => SourceEvent::Bad { input: line.to_string(), reason: format!("line {}: {reason}", i + 1) },
