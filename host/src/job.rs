@@ -171,7 +171,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     }
     let mut sinks = HashMap::new();
     for (name, spec) in &plan.sinks {
-        if let Some(sink) = crate::sink::build(name, spec)? {
+        if let Some(sink) = crate::sink::build(&plan.name, name, spec)? {
             sinks.insert(name.clone(), sink);
         }
     }

@@ -289,6 +289,17 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         match sink {
             SinkSpec::Files { prefix, .. } => *prefix = base.join(&*prefix),
             SinkSpec::Jsonl { path, .. } => *path = base.join(&*path),
+            SinkSpec::Postgres { table, .. } => {
+                let ident = |p: &str| {
+                    p.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                        && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                };
+                if table.split('.').count() > 2 || !table.split('.').all(ident) {
+                    let msg =
+                        format!("`{table}` is not a table name: write `name` or `schema.name` (letters, digits, _)");
+                    return Err(c.err("sinks", name, "table", msg));
+                }
+            }
             SinkSpec::Print { .. } | SinkSpec::Noop { .. } => {}
         }
     }

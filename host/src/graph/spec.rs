@@ -238,12 +238,38 @@ pub enum SinkSpec {
         /// Output file, relative to the spec file.
         path: PathBuf,
     },
+    /// A PostgreSQL table, each batch written with a `(job, sink, batch time)` marker in one transaction,
+    /// so a batch written again is skipped.
+    Postgres {
+        /// Input source or stream.
+        from: String,
+        /// Connection string, e.g. `postgres://postgres@127.0.0.1:5432/test`.
+        url: String,
+        /// The table (`name` or `schema.name`), created if missing as `(batch_time, key, value)`.
+        table: String,
+        /// `insert` (default), `upsert` (by key) or `replace` (the batch's rows).
+        #[serde(default)]
+        mode: WriteMode,
+    },
     /// Runs the stream and discards its records on the worker that holds them, as Spark's `noop`
     /// format: for benchmarks, and for streams kept only for their state.
     Noop {
         /// Input source or stream.
         from: String,
     },
+}
+
+/// How a database sink writes a batch's rows.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    /// Append every record.
+    #[default]
+    Insert,
+    /// One row per key, replaced by the key's latest value.
+    Upsert,
+    /// Delete the rows of the batch's time, then insert.
+    Replace,
 }
 
 fn txt() -> String {
@@ -257,6 +283,7 @@ impl SinkSpec {
             SinkSpec::Print { from, .. }
             | SinkSpec::Files { from, .. }
             | SinkSpec::Jsonl { from, .. }
+            | SinkSpec::Postgres { from, .. }
             | SinkSpec::Noop { from } => from,
         }
     }

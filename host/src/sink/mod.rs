@@ -4,6 +4,7 @@
 
 mod files;
 mod jsonl;
+mod postgres;
 mod print;
 pub mod render;
 mod writer;
@@ -33,6 +34,14 @@ pub enum SinkError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A database refused a batch or could not be reached.
+    #[error("sink `{sink}`: {message}")]
+    Db {
+        /// Sink name.
+        sink: String,
+        /// What went wrong (the server's message when there is one).
+        message: String,
+    },
 }
 
 /// Writes complete batches somewhere.
@@ -41,10 +50,13 @@ pub trait Sink: Send + 'static {
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError>;
 }
 
-/// Builds the sink a spec describes; a `noop` sink has nothing to build.
-pub fn build(name: &str, spec: &SinkSpec) -> Result<Option<Box<dyn Sink>>, SinkError> {
+/// Builds the sink `name` of job `job` as its spec describes; a `noop` sink has nothing to build.
+pub fn build(job: &str, name: &str, spec: &SinkSpec) -> Result<Option<Box<dyn Sink>>, SinkError> {
     Ok(Some(match spec {
         SinkSpec::Noop { .. } => return Ok(None),
+        SinkSpec::Postgres { url, table, mode, .. } => {
+            Box::new(postgres::Postgres::connect(job, name, url, table, *mode)?)
+        }
         SinkSpec::Print { num, .. } => Box::new(print::Print { num: *num }),
         SinkSpec::Files { prefix, suffix, .. } => {
             Box::new(files::Files { name: name.into(), prefix: prefix.clone(), suffix: suffix.clone() })
@@ -66,7 +78,7 @@ pub trait SinkExt<'s> {
 
 impl<'s> SinkExt<'s> for BatchStream<'s> {
     fn sink_to(self, name: &str, mut sink: Option<Box<dyn Sink>>, first_time: u64, interval: u64, shared: Arc<Shared>) {
-        let writer = sink.take().and_then(|s| match writer::SinkWriter::start(name, s) {
+        let writer = sink.take().and_then(|s| match writer::SinkWriter::start(name, s, shared.clone()) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::error!(sink = %name, "cannot start the sink thread: {e}");

@@ -1,11 +1,13 @@
 //! A sink's own thread: worker 0 hands it each complete batch and goes back to work, so putting the
 //! batch in canonical order, rendering and writing it do not hold up the next batch's dataflow.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use weir_sdk::packed::Batch;
 
 use super::{Sink, render};
+use crate::batcher::Shared;
 
 /// Batches queued ahead of the writer before worker 0 waits (bounded, so a slow sink pushes back).
 const QUEUE: usize = 2;
@@ -18,20 +20,27 @@ pub struct SinkWriter {
 }
 
 impl SinkWriter {
-    /// Starts the thread that writes to `sink`.
+    /// Starts the thread that writes to `sink`. A batch the sink cannot write fails the job through
+    /// `shared`; later batches are not written, so the output never has a gap.
     ///
     /// ```
     /// // Exercised by every golden test through `weir::job::run`.
     /// assert_eq!(weir::sink::render::canonical_order(&weir_sdk::packed::Batch::new()), Vec::<usize>::new());
     /// ```
-    pub fn start(name: &str, mut sink: Box<dyn Sink>) -> std::io::Result<SinkWriter> {
+    pub fn start(name: &str, mut sink: Box<dyn Sink>, shared: Arc<Shared>) -> std::io::Result<SinkWriter> {
         let (tx, rx) = flume::bounded::<(u64, Batch)>(QUEUE);
         let sink_name = name.to_string();
         let thread = std::thread::Builder::new().name(format!("weir-sink-{name}")).spawn(move || {
+            let mut failed = false;
             for (t, batch) in rx {
+                if failed {
+                    tracing::error!(sink = %sink_name, batch_time = t, "not written: an earlier batch failed");
+                    continue;
+                }
                 let order = render::canonical_order(&batch);
                 if let Err(e) = sink.write_batch(t, &batch, &order) {
-                    tracing::error!(sink = %sink_name, batch_time = t, "{e}");
+                    shared.fail(format!("batch {t}: {e}"));
+                    failed = true;
                 }
             }
         })?;
