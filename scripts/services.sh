@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the servers the tests talk to are up: PostgreSQL on 127.0.0.1:5432 (trust auth, database
-# `test`). Sourced by scripts/test.sh; starts a server that is down (as DESIGN.md §7 says), fails if it
-# cannot.
+# `test`) and MariaDB on 127.0.0.1:3306. Sourced by scripts/test.sh; starts a server that is down (as
+# DESIGN.md §7 says), fails if it cannot.
 set -euo pipefail
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   echo "services: starting PostgreSQL" >&2
@@ -13,4 +13,16 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     sleep 1
   done
   pg_isready -h 127.0.0.1 -p 5432 || { echo "services: PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+fi
+# MariaDB on 127.0.0.1:3306 (root without a password, database `test`).
+if ! mariadb-admin ping -h 127.0.0.1 -u root --silent >/dev/null 2>&1; then
+  echo "services: starting MariaDB" >&2
+  service mariadb start >/dev/null 2>&1 \
+    || start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd >/dev/null 2>&1 || true
+  for _ in $(seq 1 30); do
+    mariadb-admin ping -h 127.0.0.1 -u root --silent >/dev/null 2>&1 && break
+    sleep 1
+  done
+  mariadb-admin ping -h 127.0.0.1 -u root --silent >/dev/null 2>&1 \
+    || { echo "services: MariaDB is not reachable on 127.0.0.1:3306" >&2; exit 1; }
 fi

@@ -289,7 +289,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         match sink {
             SinkSpec::Files { prefix, .. } => *prefix = base.join(&*prefix),
             SinkSpec::Jsonl { path, .. } => *path = base.join(&*path),
-            SinkSpec::Postgres { table, .. } => {
+            SinkSpec::Postgres { table, .. } | SinkSpec::Mariadb { table, .. } => {
                 let ident = |p: &str| {
                     p.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                         && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

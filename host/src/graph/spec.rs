@@ -251,6 +251,18 @@ pub enum SinkSpec {
         #[serde(default)]
         mode: WriteMode,
     },
+    /// A MySQL or MariaDB table, written as the `postgres` sink writes (marker table included).
+    Mariadb {
+        /// Input source or stream.
+        from: String,
+        /// Connection string, e.g. `mysql://root@127.0.0.1:3306/test`.
+        url: String,
+        /// The table (`name` or `schema.name`), created if missing as `(batch_time, key, value)`.
+        table: String,
+        /// `insert` (default), `upsert` (by key) or `replace` (the batch's rows).
+        #[serde(default)]
+        mode: WriteMode,
+    },
     /// Runs the stream and discards its records on the worker that holds them, as Spark's `noop`
     /// format: for benchmarks, and for streams kept only for their state.
     Noop {
@@ -284,6 +296,7 @@ impl SinkSpec {
             | SinkSpec::Files { from, .. }
             | SinkSpec::Jsonl { from, .. }
             | SinkSpec::Postgres { from, .. }
+            | SinkSpec::Mariadb { from, .. }
             | SinkSpec::Noop { from } => from,
         }
     }

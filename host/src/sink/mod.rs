@@ -2,8 +2,10 @@
 //! once the batch is complete, handed to the sink's own thread ([`writer`]), which puts it in canonical
 //! order and writes it — empty batches included, as Spark prints a `Time:` header for every batch.
 
+pub mod db;
 mod files;
 mod jsonl;
+mod mariadb;
 mod postgres;
 mod print;
 pub mod render;
@@ -54,9 +56,16 @@ pub trait Sink: Send + 'static {
 pub fn build(job: &str, name: &str, spec: &SinkSpec) -> Result<Option<Box<dyn Sink>>, SinkError> {
     Ok(Some(match spec {
         SinkSpec::Noop { .. } => return Ok(None),
-        SinkSpec::Postgres { url, table, mode, .. } => {
-            Box::new(postgres::Postgres::connect(job, name, url, table, *mode)?)
-        }
+        SinkSpec::Mariadb { url, table, mode, .. } => Box::new(db::DbSink {
+            name: name.into(),
+            mode: *mode,
+            db: mariadb::Mariadb::connect(job, name, url, table, *mode)?,
+        }),
+        SinkSpec::Postgres { url, table, mode, .. } => Box::new(db::DbSink {
+            name: name.into(),
+            mode: *mode,
+            db: postgres::Postgres::connect(job, name, url, table, *mode)?,
+        }),
         SinkSpec::Print { num, .. } => Box::new(print::Print { num: *num }),
         SinkSpec::Files { prefix, suffix, .. } => {
             Box::new(files::Files { name: name.into(), prefix: prefix.clone(), suffix: suffix.clone() })

@@ -4,17 +4,12 @@
 //! doubles rows. Rows are `(batch_time BIGINT, key TEXT, value JSONB)`; the batch is sent as arrays in
 //! one statement. The sink has its own current-thread runtime, on the sink's thread.
 
-use std::time::Duration;
-
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
-use weir_sdk::packed::{Batch, HAS_KEY};
 
-use super::{Sink, SinkError, render};
+use super::SinkError;
+use super::db::{Database, Rows};
 use crate::graph::spec::WriteMode;
-
-/// Attempts per batch before the sink gives up (and the job fails): a restarted server is picked up.
-const ATTEMPTS: u32 = 5;
 
 /// A PostgreSQL table written batch by batch, exactly once per batch time.
 pub struct Postgres {
@@ -86,7 +81,7 @@ impl Postgres {
     }
 
     /// Writes one batch with its marker in one transaction; `Ok(false)` when the marker was there.
-    fn write_once(&mut self, time: u64, keys: &[Option<String>], values: &[String]) -> Result<bool, SinkError> {
+    fn write_rows(&mut self, time: u64, keys: &[Option<String>], values: &[String]) -> Result<bool, SinkError> {
         let (job, sink, table, mode) = (self.job.clone(), self.name.clone(), self.table.clone(), self.mode);
         self.client()?;
         let client = self.client.as_mut().expect("connected above");
@@ -115,45 +110,12 @@ impl Postgres {
     }
 }
 
-/// The batch as key and value-JSON arrays; with upsert, only the last record of each key (a key may
-/// appear once per statement).
-fn columns(records: &Batch, order: &[usize], mode: WriteMode) -> (Vec<Option<String>>, Vec<String>) {
-    let mut keys = Vec::with_capacity(order.len());
-    let mut values = Vec::with_capacity(order.len());
-    for (n, &i) in order.iter().enumerate() {
-        let key = (records.kinds[i] & HAS_KEY != 0).then(|| String::from_utf8_lossy(records.key_bytes(i)).into_owned());
-        let next_same = order.get(n + 1).is_some_and(|&j| records.key_bytes(j) == records.key_bytes(i));
-        if mode == WriteMode::Upsert && next_same {
-            continue;
-        }
-        keys.push(key);
-        values.push(render::value_json(&records.get(i).value).to_string());
+impl Database for Postgres {
+    fn write_once(&mut self, time: u64, rows: &Rows) -> Result<bool, SinkError> {
+        self.write_rows(time, &rows.keys, &rows.values)
     }
-    (keys, values)
-}
 
-impl Sink for Postgres {
-    fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError> {
-        let (keys, values) = columns(records, order, self.mode);
-        let mut wait = Duration::from_millis(100);
-        let mut attempt = 1;
-        loop {
-            match self.write_once(time, &keys, &values) {
-                Ok(written) => {
-                    if !written {
-                        tracing::info!(sink = %self.name, batch_time = time, "batch already written; skipped");
-                    }
-                    return Ok(());
-                }
-                Err(e) if attempt >= ATTEMPTS => return Err(e),
-                Err(e) => {
-                    tracing::warn!("{e}; retrying in {wait:?}");
-                    self.client = None;
-                    std::thread::sleep(wait);
-                    wait *= 2;
-                    attempt += 1;
-                }
-            }
-        }
+    fn reset(&mut self) {
+        self.client = None;
     }
 }
