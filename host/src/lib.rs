@@ -10,6 +10,7 @@ pub mod cli;
 pub mod graph;
 pub mod job;
 pub mod operator;
+pub mod pg;
 pub mod receiver;
 pub mod sink;
 pub mod state;

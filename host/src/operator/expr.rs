@@ -14,7 +14,7 @@ use weir_sdk::packed::{RecordRef, ValueRef};
 /// An evalexpr value with the default numbers (i64, f64).
 pub type Value = evalexpr::Value<DefaultNumericTypes>;
 
-/// A parsed expression and the object fields it reads.
+/// A parsed expression and the `value.FIELD` variables it reads.
 #[derive(Clone, Debug)]
 pub struct Expr {
     text: String,
@@ -42,7 +42,7 @@ impl Expr {
         for id in node.iter_variable_identifiers() {
             match id {
                 "key" | "value" | "time" | "batch_time" => {}
-                _ if id.starts_with("value.") && id.len() > 6 => fields.push(id[6..].to_string()),
+                _ if id.starts_with("value.") && id.len() > 6 => fields.push(id.to_string()),
                 _ => {
                     let msg = "an expression reads `key`, `value`, `value.FIELD`, `time` and `batch_time`";
                     return Err(format!("unknown variable `{id}`; {msg}"));
@@ -71,12 +71,13 @@ impl Expr {
         };
         let mut missing = Vec::new();
         let mut fields = HashMap::new();
-        for f in &self.fields {
-            let v = json.as_ref().and_then(|j| f.split('.').try_fold(j, |j, part| j.get(part))).map(from_json);
+        for id in &self.fields {
+            let path = &id["value.".len()..];
+            let v = json.as_ref().and_then(|j| path.split('.').try_fold(j, |j, part| j.get(part))).map(from_json);
             if v.is_none() {
-                missing.push(format!("`{f}`"));
+                missing.push(format!("`{path}`"));
             }
-            fields.insert(format!("value.{f}"), v.unwrap_or(Value::Empty));
+            fields.insert(id.as_str(), v.unwrap_or(Value::Empty));
         }
         let ctx = RecordContext {
             key: record.key.map_or(Value::Empty, |k| Value::String(String::from_utf8_lossy(k).into_owned())),
@@ -124,16 +125,16 @@ fn complete(node: &Node<DefaultNumericTypes>) -> Result<(), String> {
     node.children().iter().try_for_each(complete)
 }
 
-/// The variables of one record.
-struct RecordContext {
+/// The variables of one record; `fields` borrows the expression's `value.FIELD` names.
+struct RecordContext<'a> {
     key: Value,
     value: Value,
     time: Value,
     batch_time: Value,
-    fields: HashMap<String, Value>,
+    fields: HashMap<&'a str, Value>,
 }
 
-impl Context for RecordContext {
+impl Context for RecordContext<'_> {
     type NumericTypes = DefaultNumericTypes;
 
     fn get_value(&self, identifier: &str) -> Option<&Value> {

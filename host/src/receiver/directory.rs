@@ -75,15 +75,8 @@ pub async fn run(name: String, cfg: Config, out: Outbox) {
                 }
             }
         }
-        if cfg.manual && fresh.is_empty() {
-            if in_unit > 0 {
-                out.send(SourceEvent::UnitEnd).await;
-            }
-            out.send(SourceEvent::Finished).await;
-            return;
-        }
-        if last_pass {
-            if in_unit > 0 {
+        if (cfg.manual && fresh.is_empty()) || last_pass {
+            if cfg.manual && in_unit > 0 {
                 out.send(SourceEvent::UnitEnd).await;
             }
             out.send(SourceEvent::Finished).await;

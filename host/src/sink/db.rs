@@ -51,9 +51,9 @@ impl Rows {
 
 /// One database table written a batch at a time.
 pub trait Database: Send + 'static {
-    /// Writes `rows` and the marker for `time` in one transaction; `Ok(false)` when the marker was
-    /// already there (the batch was written before) and nothing was written.
-    fn write_once(&mut self, time: u64, rows: &Rows) -> Result<bool, SinkError>;
+    /// Writes `rows` as `mode` says and the marker for `time` in one transaction; `Ok(false)` when the
+    /// marker was already there (the batch was written before) and nothing was written.
+    fn write_once(&mut self, time: u64, rows: &Rows, mode: WriteMode) -> Result<bool, SinkError>;
     /// Drops the connection, so the next attempt makes a new one.
     fn reset(&mut self);
 }
@@ -74,7 +74,7 @@ impl<D: Database> Sink for DbSink<D> {
         let mut wait = Duration::from_millis(100);
         let mut attempt = 1;
         loop {
-            match self.db.write_once(time, &rows) {
+            match self.db.write_once(time, &rows, self.mode) {
                 Ok(written) => {
                     if !written {
                         tracing::info!(sink = %self.name, batch_time = time, "batch already written; skipped");

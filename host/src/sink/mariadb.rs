@@ -19,19 +19,18 @@ pub struct Mariadb {
     job: String,
     opts: Opts,
     table: String,
-    mode: WriteMode,
     rt: tokio::runtime::Runtime,
     conn: Option<Conn>,
 }
 
 impl Mariadb {
-    /// Connects and creates the table and the marker table if they are missing; an error fails the job
-    /// before any batch runs.
+    /// Connects and creates the table (keyed for `mode` upsert) and the marker table if they are
+    /// missing; an error fails the job before any batch runs.
     pub fn connect(job: &str, name: &str, url: &str, table: &str, mode: WriteMode) -> Result<Mariadb, SinkError> {
         let err = |message: String| SinkError::Db { sink: name.into(), message };
         let opts = Opts::from_url(url).map_err(|e| err(format!("bad `url`: {e}")))?;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| err(e.to_string()))?;
-        let mut sink = Mariadb { name: name.into(), job: job.into(), opts, table: table.into(), mode, rt, conn: None };
+        let mut sink = Mariadb { name: name.into(), job: job.into(), opts, table: table.into(), rt, conn: None };
         let key = if mode == WriteMode::Upsert { "`key` VARCHAR(700) PRIMARY KEY" } else { "`key` VARCHAR(700)" };
         let ddl = [
             format!("CREATE TABLE IF NOT EXISTS {table} (batch_time BIGINT NOT NULL, {key}, value JSON)"),
@@ -83,12 +82,11 @@ fn inserts(table: &str, mode: WriteMode, t: i64, rows: &Rows) -> Vec<(String, Ve
 }
 
 impl Database for Mariadb {
-    fn write_once(&mut self, time: u64, rows: &Rows) -> Result<bool, SinkError> {
+    fn write_once(&mut self, time: u64, rows: &Rows, mode: WriteMode) -> Result<bool, SinkError> {
         let t = time as i64;
         let (job, sink) = (self.job.clone(), self.name.clone());
-        let statements = inserts(&self.table, self.mode, t, rows);
-        let delete =
-            (self.mode == WriteMode::Replace).then(|| format!("DELETE FROM {} WHERE batch_time = ?", self.table));
+        let statements = inserts(&self.table, mode, t, rows);
+        let delete = (mode == WriteMode::Replace).then(|| format!("DELETE FROM {} WHERE batch_time = ?", self.table));
         self.conn()?;
         let conn = self.conn.as_mut().expect("connected above");
         let done: Result<bool, mysql_async::Error> = self.rt.block_on(async {

@@ -4,12 +4,13 @@
 //! doubles rows. Rows are `(batch_time BIGINT, key TEXT, value JSONB)`; the batch is sent as arrays in
 //! one statement. The sink has its own current-thread runtime, on the sink's thread.
 
+use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
 
 use super::SinkError;
 use super::db::{Database, Rows};
 use crate::graph::spec::WriteMode;
+use crate::pg::{self, message as db_message};
 
 /// A PostgreSQL table written batch by batch, exactly once per batch time.
 pub struct Postgres {
@@ -17,32 +18,20 @@ pub struct Postgres {
     job: String,
     url: String,
     table: String,
-    mode: WriteMode,
     rt: tokio::runtime::Runtime,
     client: Option<Client>,
 }
 
-fn db_message(e: &tokio_postgres::Error) -> String {
-    e.as_db_error().map_or_else(|| e.to_string(), |db| db.message().to_string())
-}
-
 impl Postgres {
-    /// Connects and creates the table and the marker table if they are missing; an error fails the job
-    /// before any batch runs.
+    /// Connects and creates the table (keyed for `mode` upsert) and the marker table if they are
+    /// missing; an error fails the job before any batch runs.
     pub fn connect(job: &str, name: &str, url: &str, table: &str, mode: WriteMode) -> Result<Postgres, SinkError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| SinkError::Db { sink: name.into(), message: e.to_string() })?;
-        let mut sink = Postgres {
-            name: name.into(),
-            job: job.into(),
-            url: url.into(),
-            table: table.into(),
-            mode,
-            rt,
-            client: None,
-        };
+        let mut sink =
+            Postgres { name: name.into(), job: job.into(), url: url.into(), table: table.into(), rt, client: None };
         let key = if mode == WriteMode::Upsert { "key TEXT PRIMARY KEY" } else { "key TEXT" };
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {table} (batch_time BIGINT NOT NULL, {key}, value JSONB);
@@ -70,19 +59,20 @@ impl Postgres {
     /// Connects anew if there is no connection or the server closed it.
     fn client(&mut self) -> Result<(), SinkError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
-            let (client, conn) = self
+            let client = self
                 .rt
-                .block_on(tokio_postgres::connect(&self.url, NoTls))
+                .block_on(pg::connect(&self.url))
                 .map_err(|e| self.err(format!("cannot connect: {}", db_message(&e))))?;
-            self.rt.spawn(conn);
             self.client = Some(client);
         }
         Ok(())
     }
+}
 
-    /// Writes one batch with its marker in one transaction; `Ok(false)` when the marker was there.
-    fn write_rows(&mut self, time: u64, keys: &[Option<String>], values: &[String]) -> Result<bool, SinkError> {
-        let (job, sink, table, mode) = (self.job.clone(), self.name.clone(), self.table.clone(), self.mode);
+impl Database for Postgres {
+    fn write_once(&mut self, time: u64, rows: &Rows, mode: WriteMode) -> Result<bool, SinkError> {
+        let (job, sink, table) = (self.job.clone(), self.name.clone(), self.table.clone());
+        let (keys, values) = (&rows.keys, &rows.values);
         self.client()?;
         let client = self.client.as_mut().expect("connected above");
         let t = time as i64;
@@ -107,12 +97,6 @@ impl Postgres {
             Ok(true)
         });
         done.map_err(|e| self.err(format!("batch {time}: {}", db_message(&e))))
-    }
-}
-
-impl Database for Postgres {
-    fn write_once(&mut self, time: u64, rows: &Rows) -> Result<bool, SinkError> {
-        self.write_rows(time, &rows.keys, &rows.values)
     }
 
     fn reset(&mut self) {

@@ -85,16 +85,21 @@ impl KeyedState {
         StateValue::decode(raw).ok_or_else(|| StateError::Corrupt { stream: self.stream.clone() })
     }
 
+    /// The state of `key` as sled holds it (for a key not in the cache).
+    fn stored(&self, group: u8, key: &[u8]) -> Result<Option<StateValue>, StateError> {
+        match self.tree.get(full_key(group, key)).map_err(|e| self.store_err(e))? {
+            Some(raw) => Ok(Some(self.decode(&raw)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The state of `key` (in key group `group`), from the cache or the store.
     pub fn get(&mut self, group: u8, key: &[u8]) -> Result<Option<StateValue>, StateError> {
         if let Some(slot) = self.cache[group as usize].get_mut(key) {
             slot.stamp = self.stamp;
             return Ok(slot.value.clone());
         }
-        let value = match self.tree.get(full_key(group, key)).map_err(|e| self.store_err(e))? {
-            Some(raw) => Some(self.decode(&raw)?),
-            None => None,
-        };
+        let value = self.stored(group, key)?;
         self.set(group, key, value.clone(), false);
         Ok(value)
     }
@@ -127,10 +132,7 @@ impl KeyedState {
             *slot = Slot { value, dirty: true, stamp };
             return Ok(r);
         }
-        let old = match self.tree.get(full_key(group, key)).map_err(|e| self.store_err(e))? {
-            Some(raw) => Some(self.decode(&raw)?),
-            None => None,
-        };
+        let old = self.stored(group, key)?;
         let (value, r) = f(old.as_ref());
         self.set(group, key, value, true);
         Ok(r)

@@ -3,10 +3,11 @@
 //! other type is refused, naming the column, so the query can cast it.
 
 use serde_json::{Map, Value as Json};
+use tokio_postgres::Row;
 use tokio_postgres::types::Type;
-use tokio_postgres::{NoTls, Row};
 
 use super::{Table, TableError, TableSpec};
+use crate::pg::{self, message};
 
 /// Runs `query` on the server at `url` and keys its rows.
 pub fn load(name: &str, url: &str, query: &str, spec: &TableSpec) -> Result<Table, TableError> {
@@ -14,9 +15,7 @@ pub fn load(name: &str, url: &str, query: &str, spec: &TableSpec) -> Result<Tabl
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| err(e.to_string()))?;
     let (key, value) = spec.columns();
     rt.block_on(async {
-        let (client, connection) =
-            tokio_postgres::connect(url, NoTls).await.map_err(|e| err(format!("cannot connect: {}", message(&e))))?;
-        let driver = tokio::spawn(connection);
+        let client = pg::connect(url).await.map_err(|e| err(format!("cannot connect: {}", message(&e))))?;
         let statement = client.prepare(query).await.map_err(|e| err(format!("query `{query}`: {}", message(&e))))?;
         let names: Vec<&str> = statement.columns().iter().map(|c| c.name()).collect();
         if let Some(missing) = std::iter::once(key).chain(value).find(|c| !names.contains(c)) {
@@ -27,15 +26,8 @@ pub fn load(name: &str, url: &str, query: &str, spec: &TableSpec) -> Result<Tabl
         for row in &rows {
             table.add(to_json(row).map_err(err)?, key, value).map_err(err)?;
         }
-        drop(client);
-        driver.abort();
         Ok(table)
     })
-}
-
-/// The server's own message when there is one (`Display` alone says only "db error").
-fn message(e: &tokio_postgres::Error) -> String {
-    e.as_db_error().map_or_else(|| e.to_string(), |db| db.message().to_string())
 }
 
 fn to_json(row: &Row) -> Result<Map<String, Json>, String> {
