@@ -1,7 +1,7 @@
 //! Runs one job in-process: compiles its plugins, starts the receivers (tokio), the batch clock (a
 //! thread) and the timely workers, and waits until the input ends or a limit or Ctrl-C stops it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::batcher::{self, Batcher, Feed, Shared};
+use crate::checkpoint::{CheckpointError, CheckpointPlan, Checkpointer, Manifest, PluginRecord, SourceOffset};
 use crate::graph::Plan;
 use crate::graph::dataflow::JobContext;
 use crate::graph::spec::{ClockMode, StreamSpec};
@@ -16,7 +17,7 @@ use crate::operator::dead_letter::DeadLetters;
 use crate::operator::wasm::bindings::kind_name;
 use crate::operator::wasm::{FailedBatches, PluginEngine, PluginError, PluginInstance};
 use crate::receiver;
-use crate::state::StateDb;
+use crate::state::{KeyedPart, StateDb};
 use crate::table::StaticTable;
 use weir_sdk::packed::Batch;
 
@@ -49,6 +50,9 @@ pub enum JobError {
     /// The dead-letter file could not be opened.
     #[error("cannot open dead-letter file: {0}")]
     DeadLetter(std::io::Error),
+    /// A checkpoint could not be read, written or used.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
     /// The runtime could not start or a worker failed.
     #[error("runtime: {0}")]
     Runtime(String),
@@ -64,6 +68,8 @@ pub struct RunOptions {
     /// On Ctrl-C or SIGTERM, stop at the current batch boundary instead of draining: what the receivers
     /// hold and the batch being cut are dropped.
     pub no_drain: bool,
+    /// Resume from a checkpoint even when some of its state no longer fits the job (that state is dropped).
+    pub allow_dropped_state: bool,
 }
 
 /// What a finished run did.
@@ -77,11 +83,15 @@ pub struct RunReport {
     pub dead_letters: u64,
 }
 
+/// Plugins by stream, and what a checkpoint records of each.
+type Plugins = (HashMap<String, Arc<crate::operator::wasm::LoadedPlugin>>, BTreeMap<String, PluginRecord>);
+
 /// Compiles every Wasm stream's plugin once, checks its parameters and `init` before any data flows.
-fn load_plugins(plan: &Plan) -> Result<HashMap<String, Arc<crate::operator::wasm::LoadedPlugin>>, JobError> {
+fn load_plugins(plan: &Plan) -> Result<Plugins, JobError> {
     let mut plugins = HashMap::new();
+    let mut records = BTreeMap::new();
     if !plan.streams.iter().any(|(_, s)| s.plugin().is_some()) {
-        return Ok(plugins);
+        return Ok((plugins, records));
     }
     let engine = PluginEngine::new()?;
     for (name, spec) in &plan.streams {
@@ -108,15 +118,18 @@ fn load_plugins(plan: &Plan) -> Result<HashMap<String, Arc<crate::operator::wasm
         }
         probe.init(params)?;
         tracing::info!(stream = %name, plugin = %descriptor.name, version = %descriptor.version, hash = %&loaded.hash[..12], "plugin loaded");
+        let record = PluginRecord { name: descriptor.name, version: descriptor.version, hash: loaded.hash.clone() };
+        records.insert(name.clone(), record);
         plugins.insert(name.clone(), Arc::new(loaded));
     }
-    Ok(plugins)
+    Ok((plugins, records))
 }
 
 /// Opens the state database and reads initial-state files, when a stream keeps state.
 type StateParts = (Option<Arc<StateDb>>, HashMap<String, Arc<Batch>>);
 
-fn open_state(plan: &Plan) -> Result<StateParts, JobError> {
+/// A resumed job (`resume`) takes its state from the checkpoint, never from initial-state files.
+fn open_state(plan: &Plan, resume: bool) -> Result<StateParts, JobError> {
     let mut initial = HashMap::new();
     let mut stateful = false;
     for (name, spec) in &plan.streams {
@@ -124,7 +137,7 @@ fn open_state(plan: &Plan) -> Result<StateParts, JobError> {
             spec
         {
             stateful = true;
-            if let Some(path) = initial_state {
+            if let (Some(path), false) = (initial_state, resume) {
                 initial.insert(name.clone(), Arc::new(crate::state::load_initial(path)?));
             }
         }
@@ -158,25 +171,112 @@ impl Signals {
     }
 }
 
+/// Reads the checkpoint to resume from, checks it fits `plan`, and loads its keyed state into `state`.
+/// Returns the checkpoint's manifest and the window parts the operators take back.
+fn resume(plan: &Plan, state: Option<&StateDb>, allow_dropped: bool) -> Result<Option<Resumed>, JobError> {
+    let Some(ck) = &plan.checkpoint else { return Ok(None) };
+    let Some(restored) = crate::checkpoint::latest(&ck.dir)? else { return Ok(None) };
+    let dropped = crate::checkpoint::check(plan, &restored.manifest, allow_dropped)?;
+    let m = &restored.manifest;
+    tracing::info!(batch_time = m.time, dir = %restored.dir.display(), "resuming from the checkpoint");
+    let mut windows = HashMap::new();
+    let mut keyed: BTreeMap<String, Vec<KeyedPart>> = BTreeMap::new();
+    for ((stream, worker), payload) in restored.parts {
+        match m.state.get(&stream) {
+            _ if dropped.contains(&stream) => {}
+            Some(shape) if shape.starts_with("keyed") => {
+                let part = postcard::from_bytes(&payload).map_err(|e| CheckpointError::Decode {
+                    stream: stream.clone(),
+                    worker,
+                    reason: e.to_string(),
+                })?;
+                keyed.entry(stream).or_default().push(part);
+            }
+            _ => {
+                windows.insert((stream, worker), payload);
+            }
+        }
+    }
+    if let Some(db) = state {
+        for (stream, parts) in keyed {
+            db.restore(&stream, parts)?;
+        }
+    }
+    Ok(Some(Resumed { time: m.time, offsets: m.offsets.clone(), windows }))
+}
+
+/// What a job resumes from.
+struct Resumed {
+    time: u64,
+    offsets: BTreeMap<String, SourceOffset>,
+    windows: HashMap<(String, usize), Vec<u8>>,
+}
+
+/// The checkpoint coordinator of `plan`, if it checkpoints.
+fn checkpointer(
+    plan: &Plan,
+    records: BTreeMap<String, PluginRecord>,
+    sinks: &HashMap<String, Box<dyn crate::sink::Sink>>,
+    shared: &Arc<Shared>,
+    windows: HashMap<(String, usize), Vec<u8>>,
+) -> Result<Option<Arc<Checkpointer>>, JobError> {
+    let Some(ck) = &plan.checkpoint else { return Ok(None) };
+    let base = Manifest {
+        format: crate::checkpoint::manifest_format(),
+        job: plan.name.clone(),
+        time: 0,
+        interval: plan.interval,
+        workers: plan.workers,
+        spec: plan.text.clone(),
+        plugins: records,
+        state: crate::checkpoint::shapes(plan),
+        offsets: BTreeMap::new(),
+        parts: Vec::new(),
+    };
+    let cp = CheckpointPlan {
+        root: ck.dir.clone(),
+        period: ck.every * plan.interval,
+        keep: ck.keep,
+        base,
+        sinks: sinks.keys().cloned().collect(),
+    };
+    Ok(Some(Arc::new(Checkpointer::new(cp, shared.clone(), windows)?)))
+}
+
 /// Runs `plan` to the end of its input, a limit, or Ctrl-C / SIGTERM (which drain it, see [`RunOptions`]).
+/// With `[checkpoint]`, a job whose directory holds a checkpoint resumes from it.
 pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
-    let plugins = load_plugins(&plan)?;
-    let (state, initial) = open_state(&plan)?;
+    let (plugins, records) = load_plugins(&plan)?;
+    let resuming = match &plan.checkpoint {
+        Some(ck) => !crate::checkpoint::committed(&ck.dir)?.is_empty(),
+        None => false,
+    };
+    let (state, initial) = open_state(&plan, resuming)?;
+    let resumed = resume(&plan, state.as_deref(), opts.allow_dropped_state)?;
     let dead = Arc::new(DeadLetters::open(&plan.name, plan.dead_letter.as_deref()).map_err(JobError::DeadLetter)?);
     let manual = plan.clock == ClockMode::Manual;
-    let first_time = if manual { plan.interval } else { batcher::realtime_first_time(plan.interval) };
+    let first_time = match &resumed {
+        // Realtime: the batches of the time the job was down are cut at once, as Spark does.
+        Some(r) => r.time + plan.interval,
+        None if manual => plan.interval,
+        None => batcher::realtime_first_time(plan.interval),
+    };
+    let (offsets, windows) = resumed.map(|r| (r.offsets, r.windows)).unwrap_or_default();
+    let start: Vec<SourceOffset> =
+        plan.sources.iter().map(|(n, _)| offsets.get(n).cloned().unwrap_or_default()).collect();
     let mut tables = HashMap::new();
     for (name, spec) in &plan.tables {
         tables.insert(name.clone(), Arc::new(StaticTable::open(name, spec, first_time)?));
     }
     let mut sinks = HashMap::new();
     for (name, spec) in &plan.sinks {
-        if let Some(sink) = crate::sink::build(&plan.name, name, spec)? {
+        if let Some(sink) = crate::sink::build(&plan.name, name, spec, resuming)? {
             sinks.insert(name.clone(), sink);
         }
     }
     let shared = Arc::new(Shared::default());
     let shared_end = shared.clone();
+    let checkpoint = checkpointer(&plan, records, &sinks, &shared, windows)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("weir-receiver")
@@ -186,7 +286,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     let (tx, rx) = flume::bounded(64);
     let (drain_tx, drain) = tokio::sync::watch::channel(false);
     for (i, (name, spec)) in plan.sources.iter().enumerate() {
-        receiver::spawn(rt.handle(), i, name, spec, plan.clock, tx.clone(), drain.clone());
+        receiver::spawn(rt.handle(), i, name, spec, plan.clock, start[i].clone(), tx.clone(), drain.clone());
     }
     drop(tx);
     let stop = shared.clone();
@@ -220,6 +320,8 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         shared: shared.clone(),
         limits: batcher::Limits { max_batches: opts.max_batches, until: opts.duration.map(|d| Instant::now() + d) },
         dead: dead.clone(),
+        checkpoint: checkpoint.clone(),
+        start,
     };
     let clock = std::thread::Builder::new()
         .name("weir-batcher".into())
@@ -238,6 +340,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         initial,
         tables,
         sinks: Mutex::new(sinks),
+        checkpoint: checkpoint.clone(),
     });
     let feed_rx: Arc<Vec<Mutex<Option<flume::Receiver<Feed>>>>> =
         Arc::new(feed_rx.into_iter().map(|r| Mutex::new(Some(r))).collect());
@@ -261,6 +364,9 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     }
     if !errors.is_empty() {
         return Err(JobError::Runtime(errors.join("; ")));
+    }
+    if let Some(t) = checkpoint.as_ref().and_then(|c| c.committed()) {
+        tracing::info!(batch_time = t, "last checkpoint committed");
     }
     let errors = std::mem::take(&mut *shared_end.errors.lock().unwrap_or_else(|e| e.into_inner()));
     if !errors.is_empty() {

@@ -6,6 +6,7 @@
 //! `docs/ARCHITECTURE.md`.
 
 pub mod batcher;
+pub mod checkpoint;
 pub mod cli;
 pub mod graph;
 pub mod job;

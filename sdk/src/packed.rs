@@ -33,7 +33,7 @@ macro_rules! move_columns {
 pub const HAS_KEY: u8 = 0x80;
 
 /// The kind of a record's value, stored in the low bits of its kind byte.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[repr(u8)]
 pub enum Kind {
     /// UTF-8 text.

@@ -5,13 +5,17 @@ use std::collections::VecDeque;
 
 use weir_sdk::packed::Batch;
 
-use super::Batcher;
+use super::{Batcher, Cut};
+use crate::checkpoint::SourceOffset;
 use crate::receiver::SourceEvent;
 
-#[derive(Default)]
+/// One source's units: the one being received, and those complete, each with the offset at its end.
 struct SourceUnits {
     current: Vec<Batch>,
-    complete: VecDeque<Vec<Batch>>,
+    offset: SourceOffset,
+    complete: VecDeque<(Vec<Batch>, SourceOffset)>,
+    /// The offset at the end of the last unit cut into a batch.
+    emitted: SourceOffset,
     finished: bool,
 }
 
@@ -21,8 +25,18 @@ impl SourceUnits {
     }
 }
 
-pub(super) fn run(b: &Batcher) -> u64 {
-    let mut units: Vec<SourceUnits> = (0..b.sources.len()).map(|_| SourceUnits::default()).collect();
+pub(super) fn run(b: &Batcher, cut: &mut Cut) -> u64 {
+    let mut units: Vec<SourceUnits> = b
+        .start
+        .iter()
+        .map(|o| SourceUnits {
+            current: Vec::new(),
+            offset: o.clone(),
+            complete: VecDeque::new(),
+            emitted: o.clone(),
+            finished: false,
+        })
+        .collect();
     let mut batches = 0;
     let mut time = b.first_time;
     loop {
@@ -35,13 +49,14 @@ pub(super) fn run(b: &Batcher) -> u64 {
             match b.absorb(env.source, env.event, &mut u.current) {
                 Some(SourceEvent::UnitEnd) => {
                     let unit = std::mem::take(&mut u.current);
-                    u.complete.push_back(unit);
+                    u.complete.push_back((unit, u.offset.clone()));
                 }
+                Some(SourceEvent::Mark(m)) => u.offset.apply(m),
                 Some(SourceEvent::Finished) => {
                     u.finished = true;
                     if !u.current.is_empty() {
                         let unit = std::mem::take(&mut u.current);
-                        u.complete.push_back(unit);
+                        u.complete.push_back((unit, u.offset.clone()));
                     }
                 }
                 _ => {}
@@ -50,8 +65,18 @@ pub(super) fn run(b: &Batcher) -> u64 {
         if units.iter().all(|u| u.finished && u.complete.is_empty()) || b.should_stop(batches) {
             return batches;
         }
-        let parts = units.iter_mut().map(|u| u.complete.pop_front().unwrap_or_default()).collect();
-        if !b.emit(time, parts) {
+        let mut parts = Vec::with_capacity(units.len());
+        for u in units.iter_mut() {
+            match u.complete.pop_front() {
+                Some((unit, offset)) => {
+                    parts.push(unit);
+                    u.emitted = offset;
+                }
+                None => parts.push(Vec::new()),
+            }
+        }
+        let offsets: Vec<SourceOffset> = units.iter().map(|u| u.emitted.clone()).collect();
+        if !b.emit(time, parts, &offsets, cut) {
             return batches;
         }
         batches += 1;

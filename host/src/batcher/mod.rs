@@ -6,6 +6,7 @@ mod manual;
 mod realtime;
 mod times;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -15,6 +16,7 @@ use weir_sdk::packed::Batch;
 pub use realtime::first_batch_time as realtime_first_time;
 pub use times::BatchTimes;
 
+use crate::checkpoint::{Checkpointer, SourceOffset};
 use crate::operator::dead_letter::DeadLetters;
 use crate::receiver::{Envelope, SourceEvent};
 
@@ -89,6 +91,16 @@ pub struct Batcher {
     pub limits: Limits,
     /// Refused input.
     pub dead: Arc<DeadLetters>,
+    /// The job's checkpoints, which take each checkpointed batch's source offsets.
+    pub checkpoint: Option<Arc<Checkpointer>>,
+    /// Where each source starts (a resumed job's offsets).
+    pub start: Vec<SourceOffset>,
+}
+
+/// The last batch cut and where the sources were when it was cut.
+pub(crate) struct Cut {
+    time: Option<u64>,
+    offsets: Vec<SourceOffset>,
 }
 
 impl Batcher {
@@ -119,8 +131,16 @@ impl Batcher {
         }
     }
 
-    /// Sends batch `time` to the workers and closes it. False when the workers are gone.
-    fn emit(&self, time: u64, parts: Vec<Vec<Batch>>) -> bool {
+    fn named(&self, offsets: &[SourceOffset]) -> BTreeMap<String, SourceOffset> {
+        self.sources.iter().cloned().zip(offsets.iter().cloned()).collect()
+    }
+
+    /// Sends batch `time`, cut when the sources were at `offsets`, to the workers and closes it. False
+    /// when the workers are gone.
+    fn emit(&self, time: u64, parts: Vec<Vec<Batch>>, offsets: &[SourceOffset], cut: &mut Cut) -> bool {
+        if let Some(ck) = self.checkpoint.as_ref().filter(|ck| ck.due(time)) {
+            ck.offsets(time, self.named(offsets));
+        }
         for (source, mut chunks) in parts.into_iter().enumerate() {
             for t in chunks.iter_mut().flat_map(|c| c.event_times.iter_mut()).filter(|t| **t == 0) {
                 *t = time as i64;
@@ -132,13 +152,20 @@ impl Batcher {
             }
         }
         self.shared.closed_through.store(time, Ordering::SeqCst);
+        cut.time = Some(time);
+        cut.offsets.clone_from_slice(offsets);
         self.feeds.iter().all(|f| f.send(Feed::Close { time }).is_ok())
     }
 
-    /// Runs the realtime or the manual clock until the sources finish or a limit is hit.
-    /// Returns the number of batches cut.
+    /// Runs the realtime or the manual clock until the sources finish or a limit is hit, then has the
+    /// final checkpoint taken at the last batch. Returns the number of batches cut.
     pub fn run(self, manual: bool) -> u64 {
-        if manual { manual::run(&self) } else { realtime::run(&self) }
+        let mut cut = Cut { time: None, offsets: self.start.clone() };
+        let batches = if manual { manual::run(&self, &mut cut) } else { realtime::run(&self, &mut cut) };
+        if let (Some(ck), Some(t)) = (&self.checkpoint, cut.time) {
+            ck.finish(t, self.named(&cut.offsets));
+        }
+        batches
     }
 }
 

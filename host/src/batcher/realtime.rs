@@ -4,7 +4,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use weir_sdk::packed::Batch;
 
-use super::Batcher;
+use super::{Batcher, Cut};
 use crate::receiver::SourceEvent;
 
 /// Milliseconds since the Unix epoch.
@@ -17,7 +17,8 @@ pub fn first_batch_time(interval: u64) -> u64 {
     now_ms().div_ceil(interval) * interval
 }
 
-pub(super) fn run(b: &Batcher) -> u64 {
+pub(super) fn run(b: &Batcher, cut: &mut Cut) -> u64 {
+    let mut offsets = b.start.clone();
     let mut pending: Vec<Vec<Batch>> = (0..b.sources.len()).map(|_| Vec::new()).collect();
     let mut finished = vec![false; b.sources.len()];
     let mut time = b.first_time;
@@ -30,18 +31,18 @@ pub(super) fn run(b: &Batcher) -> u64 {
             // Wake at least every 100ms so a stop request is seen promptly.
             let step = deadline.min(Instant::now() + Duration::from_millis(100));
             match b.rx.recv_deadline(step) {
-                Ok(env) => {
-                    if let Some(SourceEvent::Finished) = b.absorb(env.source, env.event, &mut pending[env.source]) {
-                        finished[env.source] = true;
-                    }
-                }
+                Ok(env) => match b.absorb(env.source, env.event, &mut pending[env.source]) {
+                    Some(SourceEvent::Finished) => finished[env.source] = true,
+                    Some(SourceEvent::Mark(m)) => offsets[env.source].apply(m),
+                    _ => {}
+                },
                 Err(flume::RecvTimeoutError::Timeout) if Instant::now() >= deadline => break,
                 Err(flume::RecvTimeoutError::Timeout) => {}
                 Err(flume::RecvTimeoutError::Disconnected) => finished.iter_mut().for_each(|f| *f = true),
             }
         }
         let parts = pending.iter_mut().map(std::mem::take).collect();
-        if !b.emit(time, parts) {
+        if !b.emit(time, parts, &offsets, cut) {
             return batches;
         }
         batches += 1;

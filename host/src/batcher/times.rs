@@ -23,6 +23,11 @@ impl BatchTimes {
         BatchTimes { next: first, interval, shared }
     }
 
+    /// The progress these times follow.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
     /// The earliest batch time not yet complete.
     pub fn next(&self) -> u64 {
         self.next

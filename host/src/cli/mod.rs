@@ -39,6 +39,10 @@ enum Command {
         /// On Ctrl-C or SIGTERM, stop at the current batch boundary instead of draining.
         #[arg(long)]
         no_drain: bool,
+        /// Resume from a checkpoint even when the state of some streams no longer fits the job (removed
+        /// streams, changed ops or windows): that state is dropped.
+        #[arg(long)]
+        allow_dropped_state: bool,
     },
     /// Build and inspect operator components.
     Op {
@@ -59,7 +63,7 @@ const EXIT_BAD_SPEC: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { spec, batches, duration, workers, no_drain } => {
+        Command::Run { spec, batches, duration, workers, no_drain, allow_dropped_state } => {
             let mut plan = match graph::load(&spec) {
                 Ok(p) => p,
                 Err(e) => {
@@ -70,7 +74,8 @@ pub fn main() -> ExitCode {
             if let Some(w) = workers {
                 plan.workers = w.clamp(1, 64);
             }
-            match job::run(plan, RunOptions { max_batches: batches, duration, no_drain }) {
+            let opts = RunOptions { max_batches: batches, duration, no_drain, allow_dropped_state };
+            match job::run(plan, opts) {
                 Ok(report) if report.failed_batches == 0 => {
                     tracing::info!(batches = report.batches, dead_letters = report.dead_letters, "job finished");
                     ExitCode::SUCCESS

@@ -11,7 +11,8 @@ use weir_sdk::packed::Batch;
 
 use super::Plan;
 use super::spec::{JoinKind, ReducerKind, SinkSpec, StreamSpec, WindowSpec};
-use crate::batcher::Shared;
+use crate::batcher::{BatchTimes, Shared};
+use crate::checkpoint::{Checkpointer, HookSlot, PartHook};
 use crate::operator::apply::ApplyExt;
 use crate::operator::builtin::{ExprFilter, ExprMap};
 use crate::operator::cogroup::{CogroupExt, GroupConfig, Grouping};
@@ -57,15 +58,24 @@ pub struct JobContext {
     pub tables: HashMap<String, Arc<StaticTable>>,
     /// The job's sinks, opened before the workers start; worker 0 takes them.
     pub sinks: std::sync::Mutex<HashMap<String, Box<dyn Sink>>>,
+    /// The job's checkpoints, when it takes any.
+    pub checkpoint: Option<Arc<Checkpointer>>,
 }
 
 impl JobContext {
+    /// The checkpoint hook of stream `name` on `worker`, when the job checkpoints and `keeps` says the
+    /// operator keeps state between batches.
+    fn hook(&self, name: &str, worker: usize, keeps: bool) -> HookSlot {
+        HookSlot::new(self.checkpoint.as_ref().filter(|_| keeps).map(|c| PartHook::new(c.clone(), name, worker)))
+    }
+
     /// The window `w` over stream `from`: the slide defaults to the input's.
     fn window(&self, from: &str, w: WindowSpec) -> Window {
         Window { length: w.length.0, slide: w.slide.map_or_else(|| self.plan.slide(from), |s| s.0) }
     }
 
-    fn group(&self, name: &str, from: &str, grouping: Grouping, window: Option<WindowSpec>) -> GroupConfig {
+    fn group(&self, at: At<'_>, grouping: Grouping, window: Option<WindowSpec>) -> GroupConfig {
+        let At { name, from, worker } = at;
         let step = self.plan.slide(from);
         GroupConfig {
             name: name.into(),
@@ -75,6 +85,7 @@ impl JobContext {
             interval: step,
             shared: self.shared.clone(),
             dead: self.dead.clone(),
+            hook: self.hook(name, worker, window.is_some()),
         }
     }
 
@@ -93,7 +104,8 @@ impl JobContext {
     }
 
     /// `reducer` is the built-in fold (unused when a plugin updates the state).
-    fn state(&self, name: &str, from: &str, reducer: ReducerKind, timeout: Option<u64>) -> StateConfig {
+    fn state(&self, at: At<'_>, reducer: ReducerKind, timeout: Option<u64>) -> StateConfig {
+        let At { name, from, worker } = at;
         let step = self.plan.slide(from);
         let snapshots =
             self.plan.streams.iter().any(|(_, s)| matches!(s, StreamSpec::StateSnapshots { from } if from == name));
@@ -107,18 +119,19 @@ impl JobContext {
             first_time: Plan::align(self.first_time, step),
             interval: step,
             shared: self.shared.clone(),
+            hook: self.hook(name, worker, true),
         }
     }
 
     /// `pairs`: the value of a `map_to_pair` fused into this aggregation (see [`fusable_pairs`]).
     fn reduce(
         &self,
-        name: &str,
-        from: &str,
+        at: At<'_>,
         aggregation: Aggregation,
         window: Option<WindowSpec>,
         pairs: Option<i64>,
     ) -> ReduceConfig {
+        let At { name, from, worker } = at;
         let step = self.plan.slide(from);
         ReduceConfig {
             name: name.into(),
@@ -130,8 +143,17 @@ impl JobContext {
             interval: step,
             shared: self.shared.clone(),
             dead: self.dead.clone(),
+            hook: self.hook(name, worker, window.is_some()),
         }
     }
+}
+
+/// A stream being built: its name, its input, and the worker building it.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    name: &'a str,
+    from: &'a str,
+    worker: usize,
 }
 
 /// `map_to_pair` streams read only by one `reduce_by_key` (or a stateful op, which starts with one), by
@@ -187,6 +209,7 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             None => (nodes[spec.from()].clone(), None),
         };
         let sides = || spec.inputs().into_iter().map(|i| nodes[i].clone()).collect::<Vec<_>>();
+        let at = |from| At { name, from, worker: scope.index() };
         let out = match spec {
             StreamSpec::Wasm { params, .. } => input.apply(name, WasmTransform(ctx.slot(name, params))),
             StreamSpec::Tokenize { .. } => input.apply(name, Tokenize),
@@ -201,7 +224,7 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             }
             StreamSpec::MapToPair { value, .. } => input.apply(name, MapToPair { value: *value }),
             StreamSpec::ReduceByKey { reducer: Some(reducer), window, from, inverse, filter, .. } => {
-                let mut cfg = ctx.reduce(name, from, Aggregation::ByKey(*reducer), *window, pairs);
+                let mut cfg = ctx.reduce(at(from), Aggregation::ByKey(*reducer), *window, pairs);
                 cfg.incremental = inverse.then_some(filter.is_some());
                 input.aggregate(cfg)
             }
@@ -214,41 +237,41 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
                     first_time: Plan::align(ctx.first_time, step),
                     interval: step,
                     shared: ctx.shared.clone(),
+                    hook: ctx.hook(name, scope.index(), window.is_some()),
                 };
                 input.plugin_reduce(name, cfg)
             }
             StreamSpec::Count { window, from } => {
-                input.aggregate(ctx.reduce(name, from, Aggregation::Count, *window, pairs))
+                input.aggregate(ctx.reduce(at(from), Aggregation::Count, *window, pairs))
             }
             StreamSpec::Reduce { reducer, window, from } => {
-                input.aggregate(ctx.reduce(name, from, Aggregation::Reduce(*reducer), *window, pairs))
+                input.aggregate(ctx.reduce(at(from), Aggregation::Reduce(*reducer), *window, pairs))
             }
             StreamSpec::Window { window, from } => {
                 let step = plan.slide(from);
                 let window = ctx.window(from, *window);
-                input.window_records(name, window, Plan::align(ctx.first_time, step), step, ctx.shared.clone())
+                let hook = ctx.hook(name, scope.index(), true);
+                input.window_records(name, window, Plan::align(ctx.first_time, step), step, ctx.shared.clone(), hook)
             }
             StreamSpec::CountByValue { window, from } => {
-                input.aggregate(ctx.reduce(name, from, Aggregation::CountByValue, *window, pairs))
+                input.aggregate(ctx.reduce(at(from), Aggregation::CountByValue, *window, pairs))
             }
             StreamSpec::UpdateStateByKey { updater: Some(updater), from, .. } => {
-                let per_batch = ctx.reduce(name, from, Aggregation::ByKey(*updater), None, pairs);
-                input.aggregate(per_batch).update_state(ctx.state(name, from, *updater, None))
+                let per_batch = ctx.reduce(at(from), Aggregation::ByKey(*updater), None, pairs);
+                input.aggregate(per_batch).update_state(ctx.state(at(from), *updater, None))
             }
             StreamSpec::UpdateStateByKey { updater: None, from, params, .. } => {
-                input.plugin_update_state(ctx.state(name, from, ReducerKind::Sum, None), ctx.slot(name, params))
+                input.plugin_update_state(ctx.state(at(from), ReducerKind::Sum, None), ctx.slot(name, params))
             }
             StreamSpec::MapWithState { function, from, timeout, params, .. } => {
                 let timeout = timeout.map(|t| t.0);
                 let (mapped, snaps) = match function {
                     Some(f) => {
-                        let per_batch = ctx.reduce(name, from, Aggregation::ByKey(*f), None, pairs);
-                        input.aggregate(per_batch).map_with_state(ctx.state(name, from, *f, timeout))
+                        let per_batch = ctx.reduce(at(from), Aggregation::ByKey(*f), None, pairs);
+                        input.aggregate(per_batch).map_with_state(ctx.state(at(from), *f, timeout))
                     }
-                    None => input.plugin_map_with_state(
-                        ctx.state(name, from, ReducerKind::Sum, timeout),
-                        ctx.slot(name, params),
-                    ),
+                    None => input
+                        .plugin_map_with_state(ctx.state(at(from), ReducerKind::Sum, timeout), ctx.slot(name, params)),
                 };
                 snapshots.insert(name, snaps);
                 mapped
@@ -257,10 +280,10 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             StreamSpec::Union { .. } => scope.concatenate(sides()),
             StreamSpec::Repartition { partitions, .. } => input.repartition(name, *partitions),
             StreamSpec::GroupByKey { window, from } => {
-                vec![input].cogroup(ctx.group(name, from, Grouping::Values, *window))
+                vec![input].cogroup(ctx.group(at(from), Grouping::Values, *window))
             }
             StreamSpec::Join { how, window, .. } => {
-                sides().cogroup(ctx.group(name, spec.from(), Grouping::Join(*how), *window))
+                sides().cogroup(ctx.group(at(spec.from()), Grouping::Join(*how), *window))
             }
             StreamSpec::JoinTable { table, how, .. } => input.apply(
                 name,
@@ -272,7 +295,7 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
                 },
             ),
             StreamSpec::Cogroup { window, .. } => {
-                sides().cogroup(ctx.group(name, spec.from(), Grouping::Cogroup, *window))
+                sides().cogroup(ctx.group(at(spec.from()), Grouping::Cogroup, *window))
             }
         };
         nodes.insert(name, out);
@@ -287,7 +310,8 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
         let sink = if scope.index() == 0 { ctx.sinks.lock().ok().and_then(|mut s| s.remove(name)) } else { None };
         let input = nodes[spec.from()].clone().probe_with(probe);
         let step = plan.slide(spec.from());
-        input.sink_to(name, sink, Plan::align(ctx.first_time, step), step, ctx.shared.clone());
+        let times = BatchTimes::new(Plan::align(ctx.first_time, step), step, ctx.shared.clone());
+        input.sink_to(name, sink, times, ctx.checkpoint.clone());
     }
     inputs
 }

@@ -8,7 +8,9 @@ use thiserror::Error;
 
 use crate::operator::expr::Expr;
 
-use super::spec::{ClockMode, JobSpec, JoinKind, ReducerKind, SinkSpec, SourceSpec, StreamSpec, TableSpec, WindowSpec};
+use super::spec::{
+    CheckpointSpec, ClockMode, JobSpec, JoinKind, ReducerKind, SinkSpec, SourceSpec, StreamSpec, TableSpec, WindowSpec,
+};
 
 /// Why a job spec was refused.
 #[derive(Debug, Error)]
@@ -68,6 +70,10 @@ pub struct Plan {
     pub state: super::spec::StateSpec,
     /// Static tables by name, file paths resolved.
     pub tables: Vec<(String, TableSpec)>,
+    /// Checkpoint settings, directory resolved.
+    pub checkpoint: Option<CheckpointSpec>,
+    /// The spec file's text, recorded in every checkpoint.
+    pub text: String,
 }
 
 impl Plan {
@@ -110,7 +116,11 @@ struct Checker<'a> {
 impl Checker<'_> {
     /// The line of `field` inside table `[section.name]`, or of the table header, or 1.
     fn line(&self, section: &str, name: &str, field: Option<&str>) -> usize {
-        let headers = [format!("[{section}.{name}]"), format!("[{section}.\"{name}\"]")];
+        let headers = if name.is_empty() {
+            vec![format!("[{section}]")]
+        } else {
+            vec![format!("[{section}.{name}]"), format!("[{section}.\"{name}\"]")]
+        };
         let lines: Vec<&str> = self.text.lines().collect();
         let Some(start) = lines.iter().position(|l| headers.iter().any(|h| l.trim() == h)) else {
             return 1;
@@ -328,6 +338,10 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         };
         slides.insert(name, own);
     }
+    if let Some(ck) = spec.checkpoint.as_mut() {
+        check_checkpoint(c, ck, &slides, interval)?;
+        ck.dir = base.join(&ck.dir);
+    }
     let mut streams: BTreeMap<String, StreamSpec> = std::mem::take(&mut spec.streams);
     let streams = order.into_iter().map(|n| (n.clone(), streams.remove(&n).expect("ordered name exists"))).collect();
     Ok(Plan {
@@ -342,7 +356,34 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         dead_letter: spec.dead_letter.map(|d| base.join(d.path)),
         state: super::spec::StateSpec { dir: spec.state.dir.map(|d| base.join(d)), cache: spec.state.cache },
         tables: spec.tables.into_iter().collect(),
+        checkpoint: spec.checkpoint,
+        text: c.text.to_string(),
     })
+}
+
+/// Checkpoints must fall on batches every windowed stream produces (Spark refuses the same).
+fn check_checkpoint(
+    c: &Checker<'_>,
+    ck: &CheckpointSpec,
+    slides: &HashMap<&str, u64>,
+    interval: u64,
+) -> Result<(), SpecError> {
+    if ck.every == 0 {
+        return Err(c.err("checkpoint", "", "every", "must be at least 1 batch"));
+    }
+    if ck.keep == 0 {
+        return Err(c.err("checkpoint", "", "keep", "must keep at least 1 checkpoint"));
+    }
+    let period = ck.every * interval;
+    if let Some((name, slide)) = slides.iter().find(|(_, s)| !period.is_multiple_of(**s)) {
+        let msg = format!(
+            "checkpoints every {} batches ({period} ms) do not fall on the batches of stream `{name}`, which \
+             slides every {slide} ms; make `every × batch_interval` a multiple of {slide} ms",
+            ck.every
+        );
+        return Err(c.err("checkpoint", "", "every", msg));
+    }
+    Ok(())
 }
 
 fn check_source(
@@ -362,7 +403,7 @@ fn check_source(
         SourceSpec::Directory { files_per_batch: 0, .. } => {
             Err(c.err("sources", name, "files_per_batch", "must be at least 1"))
         }
-        SourceSpec::Scripted { path } | SourceSpec::Directory { path, .. } => {
+        SourceSpec::Scripted { path, .. } | SourceSpec::Directory { path, .. } => {
             *path = base.join(&*path);
             if path.exists() {
                 Ok(())

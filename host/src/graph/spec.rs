@@ -53,6 +53,41 @@ pub struct JobSpec {
     /// Static tables streams join with.
     #[serde(default)]
     pub tables: BTreeMap<String, TableSpec>,
+    /// Checkpoints (none by default).
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointSpec>,
+}
+
+/// The `[checkpoint]` table: where and how often the job saves what it needs to resume after a crash.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// Directory of the checkpoints, relative to the spec file. A job started on a directory that holds
+    /// a checkpoint resumes from it.
+    pub dir: PathBuf,
+    /// Checkpoint every this many batches (default 1); `every × batch_interval` must be a multiple of
+    /// every windowed stream's slide.
+    #[serde(default = "default_every")]
+    pub every: u64,
+    /// Committed checkpoints kept (default 3); older ones are pruned.
+    #[serde(default = "default_keep")]
+    pub keep: usize,
+    /// Log what non-replayable sources (the socket) receive before it enters a batch, so received data
+    /// is never lost (Spark's `receiver.writeAheadLog.enable`; default true).
+    #[serde(default = "default_true")]
+    pub write_ahead_log: bool,
+}
+
+fn default_every() -> u64 {
+    1
+}
+
+fn default_keep() -> usize {
+    3
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// The `[state]` table.
@@ -187,6 +222,9 @@ pub enum SourceSpec {
     Scripted {
         /// The file.
         path: PathBuf,
+        /// Wait between lines (default none): replays the script at the speed of a live source.
+        #[serde(default)]
+        pace: Option<Millis>,
     },
 }
 

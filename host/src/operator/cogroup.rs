@@ -16,6 +16,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::{Batch, ValueRef};
 
 use crate::batcher::{BatchTimes, Shared};
+use crate::checkpoint::HookSlot;
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::JoinKind;
 use crate::operator::dead_letter::DeadLetters;
@@ -50,6 +51,8 @@ pub struct GroupConfig {
     pub shared: Arc<Shared>,
     /// Refused records.
     pub dead: Arc<DeadLetters>,
+    /// Checkpoints of the window on this worker.
+    pub hook: HookSlot,
 }
 
 /// The batches of each input for one batch time.
@@ -144,6 +147,7 @@ impl<'s> CogroupExt<'s> for Vec<BatchStream<'s>> {
             let mut stash: HashMap<u64, Sides> = HashMap::new();
             let mut times = BatchTimes::new(cfg.first_time, cfg.interval, cfg.shared.clone());
             let mut windows: WindowBuffer<Sides> = WindowBuffer::new(cfg.window);
+            let mut hook = cfg.hook.open(&mut windows, &cfg.shared);
             move |(input, frontier), output| {
                 input.for_each(|c, data| {
                     let sides = stash.entry(*c.time()).or_insert_with(|| vec![Vec::new(); inputs]);
@@ -153,14 +157,22 @@ impl<'s> CogroupExt<'s> for Vec<BatchStream<'s>> {
                 });
                 for t in times.completed(frontier) {
                     let sides = stash.remove(&t).unwrap_or_else(|| vec![Vec::new(); inputs]);
-                    let Some(parts) = windows.add(t, sides) else { continue };
-                    let mut out = Batch::new();
-                    for (key, lists) in group_by_key(&parts, inputs) {
-                        emit(cfg.grouping, key, &lists, &mut out, t as i64);
+                    let out = windows.add(t, sides).map(|parts| {
+                        let mut out = Batch::new();
+                        for (key, lists) in group_by_key(&parts, inputs) {
+                            emit(cfg.grouping, key, &lists, &mut out, t as i64);
+                        }
+                        out
+                    });
+                    if let Some(h) = hook.as_mut() {
+                        h.after(t, &windows);
                     }
-                    if let (Some(c), false) = (&cap, out.is_empty()) {
+                    if let (Some(c), Some(out)) = (&cap, out.filter(|o| !o.is_empty())) {
                         output.session(&c.delayed(&t)).give(out);
                     }
+                }
+                if let (true, Some(h)) = (frontier.frontier().is_empty(), hook.as_mut()) {
+                    h.at_end(&windows);
                 }
                 times.hold(&mut cap, frontier);
             }

@@ -15,6 +15,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::Batch;
 
 use crate::batcher::{BatchTimes, Shared};
+use crate::checkpoint::HookSlot;
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::ReducerKind;
 use crate::operator::reduce::{Agg, KEY_GROUPS, key_group, numeric};
@@ -40,6 +41,8 @@ pub struct StateConfig {
     pub interval: u64,
     /// Batch progress shared with the batcher; a state failure stops the job through it.
     pub shared: Arc<Shared>,
+    /// Checkpoints of this stream's state on this worker.
+    pub hook: HookSlot,
 }
 
 impl StateConfig {
@@ -95,6 +98,8 @@ pub fn drive_state<'s, O: Clone + 'static>(
         let mut stash: HashMap<u64, Vec<Batch>> = HashMap::new();
         let mut times = BatchTimes::new(cfg.first_time, cfg.interval, cfg.shared.clone());
         let mut synced = false;
+        let mut hook = cfg.hook.take();
+        let owned: Vec<u8> = owned_groups(index, peers).collect();
         move |(input, frontier), output| {
             input.for_each(|c, data| stash.entry(*c.time()).or_default().append(data));
             for t in times.completed(frontier) {
@@ -107,11 +112,17 @@ pub fn drive_state<'s, O: Clone + 'static>(
                 if let (Some(c), false) = (&cap, out.is_empty()) {
                     output.session(&c.delayed(&t)).give_container(&mut out);
                 }
+                if let Some(h) = hook.as_mut().filter(|h| h.due(t)) {
+                    cfg.check(s.export(&owned)).inspect(|part| h.save(t, part));
+                }
             }
             // The input ended: write what the cache holds, so the next run (or `weir state dump`) sees it.
             if frontier.frontier().is_empty() && !synced {
                 synced = true;
                 if let Some(s) = state.as_mut() {
+                    if let Some((h, t)) = hook.as_mut().and_then(|h| h.end_time().map(|t| (h, t))) {
+                        cfg.check(s.export(&owned)).inspect(|part| h.save(t, part));
+                    }
                     cfg.check(s.sync());
                 }
             }

@@ -154,3 +154,24 @@ impl Partials {
         }
     }
 }
+
+/// Checkpoints store partials as `(key, partial)` pairs; the table layout is rebuilt on load.
+impl serde::Serialize for Partials {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut pairs: Vec<(Vec<u8>, Agg)> = Vec::with_capacity(self.len());
+        self.for_each(|k, v| pairs.push((k.to_vec(), v)));
+        pairs.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Partials {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let pairs: Vec<(Vec<u8>, Agg)> = serde::Deserialize::deserialize(d)?;
+        let mut p = Partials::default();
+        for (k, v) in pairs {
+            // Keys are distinct, so any reducer just inserts.
+            p.add(&k, v, ReducerKind::Sum);
+        }
+        Ok(p)
+    }
+}

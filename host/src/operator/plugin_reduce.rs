@@ -11,6 +11,7 @@ use weir_sdk::packed::{Batch, Kind};
 use weir_sdk::reducer::Groups;
 
 use crate::batcher::{BatchTimes, Shared};
+use crate::checkpoint::HookSlot;
 use crate::graph::dataflow::BatchStream;
 use crate::operator::exchange::ExchangeByKeyExt;
 use crate::operator::grouped::{by_key, in_order};
@@ -31,6 +32,8 @@ pub struct PluginReduceConfig {
     pub interval: u64,
     /// Batch progress shared with the batcher.
     pub shared: Arc<Shared>,
+    /// Checkpoints of the window on this worker.
+    pub hook: HookSlot,
 }
 
 /// Calls `combine` (or `inverse`) on `groups`; returns the reduced records, stamped with batch time `t`.
@@ -57,6 +60,7 @@ fn call(slot: &mut PluginSlot, t: u64, inverse: bool, groups: Groups) -> Batch {
 }
 
 /// The running value of every key of an incremental window.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Running {
     window: Window,
     /// Per-batch results still inside the window, to take out when they leave.
@@ -125,15 +129,18 @@ impl<'s> PluginReduceExt<'s> for BatchStream<'s> {
     fn plugin_reduce(self, name: &str, cfg: PluginReduceConfig) -> BatchStream<'s> {
         let keyed = self.exchange_by_key(name, &cfg.slot.dead);
         keyed.unary_frontier(Pipeline, &format!("{name}-reduce"), move |cap, _info| {
-            let PluginReduceConfig { mut slot, window, inverse, first_time, interval, shared } = cfg;
+            let PluginReduceConfig { mut slot, window, inverse, first_time, interval, shared, hook } = cfg;
             let mut cap = Some(cap);
             let mut stash: HashMap<u64, Vec<Batch>> = HashMap::new();
-            let mut times = BatchTimes::new(first_time, interval, shared);
-            let mut windows: WindowBuffer<Batch> = WindowBuffer::new(window);
-            let mut running = match (window, inverse) {
+            let windows: WindowBuffer<Batch> = WindowBuffer::new(window);
+            let running = match (window, inverse) {
                 (Some(window), true) => Some(Running { window, batches: BTreeMap::new(), values: BTreeMap::new() }),
                 _ => None,
             };
+            let mut saved = (running, windows);
+            let mut hook = hook.open(&mut saved, &shared);
+            let (mut running, mut windows) = saved;
+            let mut times = BatchTimes::new(first_time, interval, shared);
             move |(input, frontier), output| {
                 input.for_each(|c, data| stash.entry(*c.time()).or_default().append(data));
                 for t in times.completed(frontier) {
@@ -147,9 +154,15 @@ impl<'s> PluginReduceExt<'s> for BatchStream<'s> {
                             _ => call(&mut slot, t, false, in_order(&parts)),
                         }),
                     };
+                    if let Some(h) = hook.as_mut() {
+                        h.after(t, &(&running, &windows));
+                    }
                     if let (Some(c), Some(out)) = (&cap, out.filter(|o| !o.is_empty())) {
                         output.session(&c.delayed(&t)).give(out);
                     }
+                }
+                if let (true, Some(h)) = (frontier.frontier().is_empty(), hook.as_mut()) {
+                    h.at_end(&(&running, &windows));
                 }
                 times.hold(&mut cap, frontier);
             }

@@ -14,6 +14,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::{Batch, HAS_KEY, Kind, ValueRef};
 
 use crate::batcher::{BatchTimes, Shared};
+use crate::checkpoint::HookSlot;
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::ReducerKind;
 use crate::operator::dead_letter::DeadLetters;
@@ -55,7 +56,7 @@ pub fn to_workers(shares: Vec<Batch>) -> impl Iterator<Item = (u64, Batch)> {
 }
 
 /// A partial aggregate.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Agg {
     /// Integer.
     I64(i64),
@@ -178,6 +179,8 @@ pub struct ReduceConfig {
     pub shared: Arc<Shared>,
     /// Refused records.
     pub dead: Arc<DeadLetters>,
+    /// Checkpoints of the window on this worker.
+    pub hook: HookSlot,
 }
 
 /// Sends record `i` to the dead letters: `op` with reducer `red` needs a number.
@@ -280,12 +283,15 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
             let mut cap = Some(cap);
             let mut stash: HashMap<u64, Partials> = HashMap::new();
             let mut times = BatchTimes::new(cfg.first_time, cfg.interval, cfg.shared.clone());
-            let mut windows: WindowBuffer<Partials> = WindowBuffer::new(cfg.window);
-            let mut incremental = match (cfg.window, cfg.incremental) {
+            let windows: WindowBuffer<Partials> = WindowBuffer::new(cfg.window);
+            let incremental = match (cfg.window, cfg.incremental) {
                 (Some(w), Some(drop_zero)) => Some(IncrementalWindow::new(w, drop_zero)),
                 _ => None,
             };
             let merge = cfg.aggregation.merge();
+            let mut saved = (incremental, windows);
+            let mut hook = cfg.hook.open(&mut saved, &cfg.shared);
+            let (mut incremental, mut windows) = saved;
             move |(input, frontier), output| {
                 input.for_each(|c, data| {
                     let p = stash.entry(*c.time()).or_default();
@@ -299,25 +305,30 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
                 });
                 for t in times.completed(frontier) {
                     let partial = stash.remove(&t).unwrap_or_default();
-                    let out = if let Some(w) = incremental.as_mut() {
-                        let Some(total) = w.add(t, partial) else { continue };
-                        output_batch(&cfg, index, total, t)
-                    } else {
-                        let Some(parts) = windows.add(t, partial) else { continue };
-                        // A lone partial (no window, or a one-batch window) needs no merging.
-                        if let [only] = parts[..] {
-                            output_batch(&cfg, index, only, t)
-                        } else {
-                            let mut m = Partials::default();
-                            for p in parts {
-                                p.for_each(|k, v| m.add(k, v, merge));
+                    let out = match incremental.as_mut() {
+                        Some(w) => w.add(t, partial).map(|total| output_batch(&cfg, index, total, t)),
+                        None => windows.add(t, partial).map(|parts| {
+                            // A lone partial (no window, or a one-batch window) needs no merging.
+                            if let [only] = parts[..] {
+                                output_batch(&cfg, index, only, t)
+                            } else {
+                                let mut m = Partials::default();
+                                for p in parts {
+                                    p.for_each(|k, v| m.add(k, v, merge));
+                                }
+                                output_batch(&cfg, index, &m, t)
                             }
-                            output_batch(&cfg, index, &m, t)
-                        }
+                        }),
                     };
-                    if let (Some(c), false) = (&cap, out.is_empty()) {
+                    if let Some(h) = hook.as_mut() {
+                        h.after(t, &(&incremental, &windows));
+                    }
+                    if let (Some(c), Some(out)) = (&cap, out.filter(|o| !o.is_empty())) {
                         output.session(&c.delayed(&t)).give(out);
                     }
+                }
+                if let (true, Some(h)) = (frontier.frontier().is_empty(), hook.as_mut()) {
+                    h.at_end(&(&incremental, &windows));
                 }
                 times.hold(&mut cap, frontier);
             }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{LineChunker, Outbox, SourceEvent};
+use crate::checkpoint::{OffsetMark, SourceOffset};
 
 /// Directory source settings.
 pub struct Config {
@@ -36,11 +37,23 @@ fn ready_files(dir: &Path) -> std::io::Result<Vec<OsString>> {
 }
 
 /// Runs until the job stops (realtime), every file has been read (manual clock), or the job drains: then
-/// the files already there are read, and the source finishes.
-pub async fn run(name: String, cfg: Config, out: Outbox) {
+/// the files already there are read, and the source finishes. A resumed job skips the files `start`
+/// lists as read and continues the file it was in from the byte it had reached.
+pub async fn run(name: String, cfg: Config, start: SourceOffset, out: Outbox) {
     let mut seen: HashSet<OsString> = HashSet::new();
-    if !cfg.include_existing {
-        seen.extend(ready_files(&cfg.path).unwrap_or_default());
+    let mut resume = start.file_position().map(|(f, p)| (OsString::from(f), p as usize));
+    match start.files_done() {
+        Some(done) => seen.extend(done.iter().map(OsString::from)),
+        None if !cfg.include_existing => {
+            for file in ready_files(&cfg.path).unwrap_or_default() {
+                // Recorded as read, so a resumed job does not take them for new files.
+                if !out.send(SourceEvent::Mark(OffsetMark::FileDone(file.to_string_lossy().into()))).await {
+                    return;
+                }
+                seen.insert(file);
+            }
+        }
+        None => {}
     }
     let mut in_unit = 0;
     // One read buffer for every file: its pages are faulted in once, not once per file.
@@ -59,9 +72,16 @@ pub async fn run(name: String, cfg: Config, out: Outbox) {
             seen.insert(file.clone());
             let path = cfg.path.join(file);
             bytes.clear();
+            let from = match resume.take() {
+                Some((f, pos)) if f == *file => pos,
+                other => {
+                    resume = other;
+                    0
+                }
+            };
             match read_into(&path, &mut bytes).await {
                 Ok(()) => {
-                    if !send_lines(&bytes, &out).await {
+                    if !send_lines(&file.to_string_lossy(), &bytes, from, &out).await {
                         return;
                     }
                 }
@@ -94,18 +114,22 @@ async fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
     tokio::fs::File::open(path).await?.read_to_end(buf).await.map(|_| ())
 }
 
-async fn send_lines(bytes: &[u8], out: &Outbox) -> bool {
+/// Sends the lines of `file` from byte `from` on, each chunk followed by the byte it reached, then
+/// marks the file read.
+async fn send_lines(file: &str, bytes: &[u8], from: usize, out: &Outbox) -> bool {
     let mut chunker = LineChunker::default();
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    if body.is_empty() {
-        return true;
-    }
-    for line in body.split(|b| *b == b'\n') {
-        if let Some(full) = chunker.push(line)
-            && !out.send(SourceEvent::Data(full)).await
+    let mut pos = from;
+    while pos < bytes.len() {
+        let end = bytes[pos..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |i| pos + i);
+        let next = (end + 1).min(bytes.len());
+        if let Some(full) = chunker.push(&bytes[pos..end])
+            && (!out.send(SourceEvent::Data(full)).await
+                || !out.send(SourceEvent::Mark(OffsetMark::FileAt(file.into(), next as u64))).await)
         {
             return false;
         }
+        pos = next;
     }
-    chunker.is_empty() || out.send(SourceEvent::Data(chunker.take())).await
+    (chunker.is_empty() || out.send(SourceEvent::Data(chunker.take())).await)
+        && out.send(SourceEvent::Mark(OffsetMark::FileDone(file.into()))).await
 }

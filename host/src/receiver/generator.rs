@@ -7,6 +7,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Zipf};
 
+use crate::checkpoint::OffsetMark;
+
 use super::{CHUNK_LINES, Outbox, SourceEvent};
 use weir_sdk::packed::{Batch, Kind};
 
@@ -63,13 +65,15 @@ impl Lines {
     }
 }
 
-/// Emits `n` lines in chunks; false when the job is stopping.
-async fn emit(lines: &mut Lines, mut n: u64, out: &Outbox) -> bool {
+/// Emits `n` lines in chunks, each followed by the count of lines made so far; false when the job is
+/// stopping.
+async fn emit(lines: &mut Lines, mut n: u64, made: &mut u64, out: &Outbox) -> bool {
     while n > 0 {
         let k = n.min(CHUNK_LINES as u64);
         let mut batch = Batch::with_capacity(k as usize, k as usize * lines.per_line * 5);
         lines.fill(&mut batch, k);
-        if !out.send(SourceEvent::Data(batch)).await {
+        *made += k;
+        if !out.send(SourceEvent::Data(batch)).await || !out.send(SourceEvent::Mark(OffsetMark::Units(*made))).await {
             return false;
         }
         n -= k;
@@ -77,8 +81,9 @@ async fn emit(lines: &mut Lines, mut n: u64, out: &Outbox) -> bool {
     true
 }
 
-/// Runs until the limit is reached or the job stops.
-pub async fn run(cfg: Config, out: Outbox) {
+/// Runs until the limit is reached or the job stops. A resumed job first makes, and drops, the `skip`
+/// lines it had already taken: the lines are a function of the seed, so the rest come out the same.
+pub async fn run(cfg: Config, skip: u64, out: Outbox) {
     let zipf = Zipf::new(cfg.vocabulary as f64, cfg.zipf).expect("zipf parameters checked by the plan");
     let mut lines = Lines {
         words: if cfg.sequential { Vec::new() } else { (0..cfg.vocabulary).map(|i| format!("w{i}")).collect() },
@@ -89,7 +94,14 @@ pub async fn run(cfg: Config, out: Outbox) {
         per_line: cfg.words_per_line,
         line: Vec::new(),
     };
-    let mut left = cfg.limit.unwrap_or(u64::MAX);
+    let mut rest = skip;
+    while rest > 0 {
+        let k = rest.min(CHUNK_LINES as u64);
+        lines.fill(&mut Batch::new(), k);
+        rest -= k;
+    }
+    let mut made = skip;
+    let mut left = cfg.limit.unwrap_or(u64::MAX).saturating_sub(skip);
     // Realtime: ten ticks a second, carrying the fraction so the rate is exact over time.
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut carry = 0u64;
@@ -106,7 +118,7 @@ pub async fn run(cfg: Config, out: Outbox) {
             carry %= 10;
             n
         };
-        if !emit(&mut lines, n, &out).await {
+        if !emit(&mut lines, n, &mut made, &out).await {
             return;
         }
         left -= n;

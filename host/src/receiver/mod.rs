@@ -8,6 +8,7 @@ mod socket;
 
 use weir_sdk::packed::Batch;
 
+use crate::checkpoint::{OffsetMark, SourceOffset};
 use crate::graph::spec::{ClockMode, SourceSpec};
 
 /// Lines per chunk sent to the batcher: big enough to amortise the channel, small enough to stay fresh.
@@ -27,6 +28,8 @@ pub enum SourceEvent {
         /// Why it was refused.
         reason: String,
     },
+    /// How far the source has read, covering the data sent before it (see `checkpoint::offsets`).
+    Mark(OffsetMark),
     /// The source has no more data.
     Finished,
     /// The source cannot go on (its input cannot be read): it is finished, and the job fails with `reason`.
@@ -103,13 +106,15 @@ impl LineChunker {
     }
 }
 
-/// Starts the receiver for source `index` on `rt`.
+/// Starts the receiver for source `index` on `rt`, reading from `start` (where a resumed job left off).
+#[allow(clippy::too_many_arguments)]
 pub fn spawn(
     rt: &tokio::runtime::Handle,
     index: usize,
     name: &str,
     spec: &SourceSpec,
     clock: ClockMode,
+    start: SourceOffset,
     tx: flume::Sender<Envelope>,
     drain: Drain,
 ) {
@@ -127,7 +132,7 @@ pub fn spawn(
                 files_per_batch: *files_per_batch,
                 manual,
             };
-            rt.spawn(directory::run(name, cfg, out));
+            rt.spawn(directory::run(name, cfg, start, out));
         }
         SourceSpec::Generator { rate, words_per_line, vocabulary, zipf, sequential, limit, seed } => {
             let cfg = generator::Config {
@@ -140,10 +145,11 @@ pub fn spawn(
                 seed: *seed,
                 manual,
             };
-            rt.spawn(generator::run(cfg, out));
+            rt.spawn(generator::run(cfg, start.units(), out));
         }
-        SourceSpec::Scripted { path } => {
-            rt.spawn(scripted::run(name, path.clone(), out));
+        SourceSpec::Scripted { path, pace } => {
+            let pace = std::time::Duration::from_millis(pace.map_or(0, |p| p.0));
+            rt.spawn(scripted::run(name, path.clone(), start.units(), pace, out));
         }
     }
 }

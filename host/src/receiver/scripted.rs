@@ -3,10 +3,13 @@
 //! a string (text), a number (integer or float), `{"key": .., "value": .., "time": ..}`, or any other
 //! JSON (kept as a JSON value).
 
+use std::time::Duration;
+
 use serde_json::Value as Json;
 use weir_sdk::packed::{Batch, ValueRef};
 
 use super::{Outbox, SourceEvent};
+use crate::checkpoint::OffsetMark;
 
 pub(crate) fn push_value(batch: &mut Batch, key: Option<&[u8]>, v: &Json, time: i64) {
     match v {
@@ -43,8 +46,9 @@ pub fn parse_line(line: &str) -> Result<Batch, String> {
     Ok(batch)
 }
 
-/// Sends one unit per line, then finishes.
-pub async fn run(name: String, path: std::path::PathBuf, out: Outbox) {
+/// Sends one unit per line, each with its line count, then finishes. A resumed job skips the first
+/// `skip` lines; `pace` waits between lines (a script replayed at the speed of a live source).
+pub async fn run(name: String, path: std::path::PathBuf, skip: u64, pace: Duration, out: Outbox) {
     let text = match tokio::fs::read_to_string(&path).await {
         Ok(t) => t,
         Err(e) => {
@@ -52,15 +56,22 @@ pub async fn run(name: String, path: std::path::PathBuf, out: Outbox) {
             return;
         }
     };
-    for (i, line) in text.lines().enumerate() {
+    for (i, line) in text.lines().enumerate().skip(skip as usize) {
         if out.draining() {
             break;
+        }
+        if !pace.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(pace) => {}
+                _ = out.drained() => break,
+            }
         }
         let event = match parse_line(line) {
             Ok(batch) => SourceEvent::Data(batch),
             Err(reason) => SourceEvent::Bad { input: line.to_string(), reason: format!("line {}: {reason}", i + 1) },
         };
-        if !out.send(event).await || !out.send(SourceEvent::UnitEnd).await {
+        let mark = SourceEvent::Mark(OffsetMark::Units(i as u64 + 1));
+        if !out.send(event).await || !out.send(mark).await || !out.send(SourceEvent::UnitEnd).await {
             return;
         }
     }

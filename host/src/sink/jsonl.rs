@@ -14,6 +14,8 @@ pub struct Jsonl {
     name: String,
     path: PathBuf,
     file: BufWriter<File>,
+    /// Batches up to this time are already in the file (a resumed job replays them).
+    written_through: Option<u64>,
 }
 
 impl Jsonl {
@@ -21,12 +23,37 @@ impl Jsonl {
     pub fn create(name: &str, path: &Path) -> Result<Jsonl, SinkError> {
         let file =
             File::create(path).map_err(|source| SinkError::Io { sink: name.into(), path: path.into(), source })?;
-        Ok(Jsonl { name: name.into(), path: path.into(), file: BufWriter::new(file) })
+        Ok(Jsonl { name: name.into(), path: path.into(), file: BufWriter::new(file), written_through: None })
+    }
+
+    /// Opens the file of a job resuming from a checkpoint: a torn last line (a crash mid-write) is cut
+    /// off, and batches the file already holds are not written again, so each batch appears once.
+    pub fn resume(name: &str, path: &Path) -> Result<Jsonl, SinkError> {
+        let io = |source| SinkError::Io { sink: name.into(), path: path.into(), source };
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Jsonl::create(name, path),
+            Err(e) => return Err(io(e)),
+        };
+        let whole = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let last = text[..whole].split(|b| *b == b'\n').rfind(|l| !l.is_empty());
+        let written_through = last
+            .and_then(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
+            .and_then(|v| v.get("time").and_then(serde_json::Value::as_u64));
+        let file = std::fs::OpenOptions::new().write(true).open(path).map_err(io)?;
+        file.set_len(whole as u64).map_err(io)?;
+        let mut file = BufWriter::new(file);
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::End(0)).map_err(io)?;
+        Ok(Jsonl { name: name.into(), path: path.into(), file, written_through })
     }
 }
 
 impl Sink for Jsonl {
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError> {
+        if self.written_through.is_some_and(|w| time <= w) {
+            tracing::info!(sink = %self.name, batch_time = time, "batch already in the file; not written again");
+            return Ok(());
+        }
         let records: Vec<serde_json::Value> = order.iter().map(|&i| render::json(&records.get(i))).collect();
         let line = serde_json::json!({"time": time, "records": records});
         writeln!(self.file, "{line}").and_then(|_| self.file.flush()).map_err(|source| SinkError::Io {

@@ -19,7 +19,8 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::Batch;
 
-use crate::batcher::{BatchTimes, Shared};
+use crate::batcher::BatchTimes;
+use crate::checkpoint::Checkpointer;
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::SinkSpec;
 
@@ -53,7 +54,8 @@ pub trait Sink: Send + 'static {
 }
 
 /// Builds the sink `name` of job `job` as its spec describes; a `noop` sink has nothing to build.
-pub fn build(job: &str, name: &str, spec: &SinkSpec) -> Result<Option<Box<dyn Sink>>, SinkError> {
+/// `resume`: the job resumes from a checkpoint, so the output holds batches it will replay.
+pub fn build(job: &str, name: &str, spec: &SinkSpec, resume: bool) -> Result<Option<Box<dyn Sink>>, SinkError> {
     Ok(Some(match spec {
         SinkSpec::Noop { .. } => return Ok(None),
         SinkSpec::Mariadb { url, table, mode, .. } => Box::new(db::DbSink {
@@ -70,6 +72,7 @@ pub fn build(job: &str, name: &str, spec: &SinkSpec) -> Result<Option<Box<dyn Si
         SinkSpec::Files { prefix, suffix, .. } => {
             Box::new(files::Files { name: name.into(), prefix: prefix.clone(), suffix: suffix.clone() })
         }
+        SinkSpec::Jsonl { path, .. } if resume => Box::new(jsonl::Jsonl::resume(name, path)?),
         SinkSpec::Jsonl { path, .. } => Box::new(jsonl::Jsonl::create(name, path)?),
     }))
 }
@@ -82,12 +85,19 @@ pub trait SinkExt<'s> {
     /// // Exercised by tests/golden.rs through `weir::job::run`.
     /// assert_eq!(weir::sink::render::canonical_order(&weir_sdk::packed::Batch::new()), Vec::<usize>::new());
     /// ```
-    fn sink_to(self, name: &str, sink: Option<Box<dyn Sink>>, first_time: u64, interval: u64, shared: Arc<Shared>);
+    fn sink_to(self, name: &str, sink: Option<Box<dyn Sink>>, times: BatchTimes, checkpoint: Option<Arc<Checkpointer>>);
 }
 
 impl<'s> SinkExt<'s> for BatchStream<'s> {
-    fn sink_to(self, name: &str, mut sink: Option<Box<dyn Sink>>, first_time: u64, interval: u64, shared: Arc<Shared>) {
-        let writer = sink.take().and_then(|s| match writer::SinkWriter::start(name, s, shared.clone()) {
+    fn sink_to(
+        self,
+        name: &str,
+        mut sink: Option<Box<dyn Sink>>,
+        mut times: BatchTimes,
+        checkpoint: Option<Arc<Checkpointer>>,
+    ) {
+        let shared = times.shared();
+        let writer = sink.take().and_then(|s| match writer::SinkWriter::start(name, s, shared, checkpoint) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::error!(sink = %name, "cannot start the sink thread: {e}");
@@ -95,7 +105,6 @@ impl<'s> SinkExt<'s> for BatchStream<'s> {
             }
         });
         let mut stash: std::collections::HashMap<u64, Batch> = Default::default();
-        let mut times = BatchTimes::new(first_time, interval, shared);
         self.sink(Exchange::new(|_: &Batch| 0), name, move |(input, frontier)| {
             input.for_each(|cap, data| {
                 let all = stash.entry(*cap.time()).or_default();

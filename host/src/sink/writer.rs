@@ -8,6 +8,7 @@ use weir_sdk::packed::Batch;
 
 use super::{Sink, render};
 use crate::batcher::Shared;
+use crate::checkpoint::Checkpointer;
 
 /// Batches queued ahead of the writer before worker 0 waits (bounded, so a slow sink pushes back).
 const QUEUE: usize = 2;
@@ -27,7 +28,12 @@ impl SinkWriter {
     /// // Exercised by every golden test through `weir::job::run`.
     /// assert_eq!(weir::sink::render::canonical_order(&weir_sdk::packed::Batch::new()), Vec::<usize>::new());
     /// ```
-    pub fn start(name: &str, mut sink: Box<dyn Sink>, shared: Arc<Shared>) -> std::io::Result<SinkWriter> {
+    pub fn start(
+        name: &str,
+        mut sink: Box<dyn Sink>,
+        shared: Arc<Shared>,
+        checkpoint: Option<Arc<Checkpointer>>,
+    ) -> std::io::Result<SinkWriter> {
         let (tx, rx) = flume::bounded::<(u64, Batch)>(QUEUE);
         let sink_name = name.to_string();
         let thread = std::thread::Builder::new().name(format!("weir-sink-{name}")).spawn(move || {
@@ -38,10 +44,21 @@ impl SinkWriter {
                     continue;
                 }
                 let order = render::canonical_order(&batch);
-                if let Err(e) = sink.write_batch(t, &batch, &order) {
-                    shared.fail(format!("batch {t}: {e}"));
-                    failed = true;
+                match sink.write_batch(t, &batch, &order) {
+                    Ok(()) => {
+                        if let Some(ck) = &checkpoint {
+                            ck.sink_done(&sink_name, t);
+                        }
+                    }
+                    Err(e) => {
+                        shared.fail(format!("batch {t}: {e}"));
+                        failed = true;
+                    }
                 }
+            }
+            // Every batch is written: the final checkpoint may count this sink in.
+            if let (false, Some(ck)) = (failed, &checkpoint) {
+                ck.sink_finished(&sink_name);
             }
         })?;
         Ok(SinkWriter { tx: Some(tx), thread: Some(thread) })

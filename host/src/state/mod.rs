@@ -3,6 +3,7 @@
 //! job can later be rescaled group by group. A bounded cache sits in front of each tree (`store.rs`).
 
 mod initial;
+mod snapshot;
 mod store;
 mod value;
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use initial::load_initial;
+pub use snapshot::KeyedPart;
 pub use store::KeyedState;
 pub use value::StateValue;
 

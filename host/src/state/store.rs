@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use rustc_hash::FxBuildHasher;
 
-use super::{StateError, StateValue};
+use super::{KeyedPart, StateError, StateValue};
 
 /// Version of the stored layout, part of every tree name.
 pub(super) const VERSION: &str = "/v1";
@@ -231,6 +231,22 @@ impl KeyedState {
         out.extend(cached.filter_map(|(ck, s)| live(ck, s)));
         out.into_iter()
     }
+    /// Everything of key groups `owned` — stored and cached values, and timeouts — for a checkpoint.
+    pub fn export(&self, owned: &[u8]) -> Result<KeyedPart, StateError> {
+        let mut part = KeyedPart::default();
+        for &g in owned {
+            for r in self.scan(g) {
+                let (k, v) = r?;
+                part.entries.push((full_key(g, &k), v.encode()));
+            }
+            for r in self.timeouts.scan_prefix([g]) {
+                let (k, _) = r.map_err(|e| self.store_err(e))?;
+                part.timeouts.push(k.to_vec());
+            }
+        }
+        Ok(part)
+    }
+
     /// Moves `key`'s idle timeout from `old` to `new` expiry time (either may be absent).
     pub fn set_timeout(&self, group: u8, key: &[u8], old: Option<u64>, new: Option<u64>) -> Result<(), StateError> {
         if let Some(t) = old {

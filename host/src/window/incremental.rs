@@ -10,7 +10,8 @@ use crate::graph::spec::ReducerKind;
 use crate::operator::partials::Partials;
 use crate::operator::reduce::Agg;
 
-/// A window kept up to date batch by batch.
+/// A window kept up to date batch by batch (saved whole in checkpoints).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct IncrementalWindow {
     window: Window,
     /// The batches still inside the window, to take out when they leave.

@@ -12,7 +12,7 @@ pub use incremental::IncrementalWindow;
 pub use records::WindowRecordsExt;
 
 /// Window length and slide in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     /// Window length.
     pub length: u64,
@@ -41,7 +41,8 @@ pub fn take_left<P>(batches: &mut BTreeMap<u64, P>, t: u64, length: u64) -> Vec<
     left
 }
 
-/// Per-batch partials awaiting the windows that cover them.
+/// Per-batch partials awaiting the windows that cover them (saved whole in checkpoints).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct WindowBuffer<P> {
     window: Option<Window>,
     partials: BTreeMap<u64, P>,

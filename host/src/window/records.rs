@@ -10,6 +10,7 @@ use weir_sdk::packed::Batch;
 
 use super::{Window, WindowBuffer};
 use crate::batcher::{BatchTimes, Shared};
+use crate::checkpoint::HookSlot;
 use crate::graph::dataflow::BatchStream;
 
 /// Extension trait for windows of whole records.
@@ -30,6 +31,7 @@ pub trait WindowRecordsExt<'s> {
         first_time: u64,
         interval: u64,
         shared: Arc<Shared>,
+        hook: HookSlot,
     ) -> BatchStream<'s>;
 }
 
@@ -41,24 +43,34 @@ impl<'s> WindowRecordsExt<'s> for BatchStream<'s> {
         first_time: u64,
         interval: u64,
         shared: Arc<Shared>,
+        hook: HookSlot,
     ) -> BatchStream<'s> {
         self.unary_frontier(Pipeline, name, move |cap, _info| {
             let mut cap = Some(cap);
             let mut stash: HashMap<u64, Vec<Batch>> = HashMap::new();
-            let mut times = BatchTimes::new(first_time, interval, shared);
             let mut windows: WindowBuffer<Vec<Batch>> = WindowBuffer::new(Some(window));
+            let mut hook = hook.open(&mut windows, &shared);
+            let mut times = BatchTimes::new(first_time, interval, shared);
             move |(input, frontier), output| {
                 input.for_each(|c, data| stash.entry(*c.time()).or_default().append(data));
                 for t in times.completed(frontier) {
                     let batches = stash.remove(&t).unwrap_or_default();
-                    let Some(parts) = windows.add(t, batches) else { continue };
-                    let mut out = Batch::new();
-                    for b in parts.into_iter().flatten() {
-                        out.append(b);
+                    let out = windows.add(t, batches).map(|parts| {
+                        let mut out = Batch::new();
+                        for b in parts.into_iter().flatten() {
+                            out.append(b);
+                        }
+                        out
+                    });
+                    if let Some(h) = hook.as_mut() {
+                        h.after(t, &windows);
                     }
-                    if let (Some(c), false) = (&cap, out.is_empty()) {
+                    if let (Some(c), Some(out)) = (&cap, out.filter(|o| !o.is_empty())) {
                         output.session(&c.delayed(&t)).give(out);
                     }
+                }
+                if let (true, Some(h)) = (frontier.frontier().is_empty(), hook.as_mut()) {
+                    h.at_end(&windows);
                 }
                 times.hold(&mut cap, frontier);
             }

@@ -1,0 +1,81 @@
+//! Whether a checkpoint's state fits the job resuming from it. Each stateful stream records the shape of
+//! its state: the op, and what decides the stored values (reducer, window). Plugins are not part of it:
+//! the state format belongs to the job, so a plugin can be upgraded and keep its state (Spark's
+//! checkpoints, which serialize compiled code, cannot survive that).
+
+use std::collections::BTreeMap;
+
+use super::{CheckpointError, Manifest};
+use crate::graph::Plan;
+use crate::graph::spec::StreamSpec;
+
+/// The shape of `spec`'s state, or `None` when the stream keeps nothing between batches. Shapes starting
+/// with `keyed` live in the state database; `window` shapes are buffers each worker holds.
+///
+/// ```
+/// let spec: weir::graph::spec::StreamSpec =
+///     toml::from_str("op = \"update_state_by_key\"\nfrom = \"pairs\"\nupdater = \"sum\"").unwrap();
+/// assert_eq!(weir::checkpoint::state_shape(&spec).unwrap(), "keyed update_state_by_key sum");
+/// ```
+pub fn state_shape(spec: &StreamSpec) -> Option<String> {
+    let fun = |r: Option<crate::graph::spec::ReducerKind>| r.map_or("plugin", |r| r.name());
+    match spec {
+        StreamSpec::UpdateStateByKey { updater, .. } => Some(format!("keyed update_state_by_key {}", fun(*updater))),
+        StreamSpec::MapWithState { function, .. } => Some(format!("keyed map_with_state {}", fun(*function))),
+        other => {
+            let w = other.window()?;
+            let op = format!("{other:?}");
+            let op = op.split([' ', '{']).next().unwrap_or_default().to_string();
+            let slide = w.slide.map_or_else(|| "input".to_string(), |s| s.0.to_string());
+            let extra = match other {
+                StreamSpec::ReduceByKey { reducer, inverse, filter, .. } => {
+                    format!(" {} inverse={inverse} filter={}", fun(*reducer), filter.is_some())
+                }
+                StreamSpec::Reduce { reducer, .. } => format!(" {}", reducer.name()),
+                _ => String::new(),
+            };
+            Some(format!("window {op} length={} slide={slide}{extra}", w.length.0))
+        }
+    }
+}
+
+/// The state shape of every stateful stream of `plan`.
+pub fn shapes(plan: &Plan) -> BTreeMap<String, String> {
+    plan.streams.iter().filter_map(|(name, spec)| Some((name.clone(), state_shape(spec)?))).collect()
+}
+
+/// Checks that `plan` can take over `manifest`'s state. Returns the streams whose state is dropped
+/// (allowed only with `allow_dropped`).
+pub fn check(plan: &Plan, manifest: &Manifest, allow_dropped: bool) -> Result<Vec<String>, CheckpointError> {
+    let now = shapes(plan);
+    let mut dropped = Vec::new();
+    for (stream, shape) in &manifest.state {
+        let reason = match now.get(stream) {
+            None => format!("stream `{stream}` has state in the checkpoint but is no longer in the job"),
+            Some(s) if s != shape => {
+                format!("stream `{stream}` changed the shape of its state: it was `{shape}`, it is now `{s}`")
+            }
+            Some(_) => continue,
+        };
+        if !allow_dropped {
+            return Err(CheckpointError::Incompatible(format!(
+                "{reason}; run with --allow-dropped-state to drop that state and go on"
+            )));
+        }
+        tracing::warn!("{reason}: its state is dropped (--allow-dropped-state)");
+        dropped.push(stream.clone());
+    }
+    let windowed = manifest.state.iter().any(|(s, shape)| shape.starts_with("window") && !dropped.contains(s));
+    if windowed && manifest.workers != plan.workers {
+        return Err(CheckpointError::Incompatible(format!(
+            "the checkpoint holds window buffers of {} workers; run with `workers = {}` (window state is per worker)",
+            manifest.workers, manifest.workers
+        )));
+    }
+    for (stream, old) in &manifest.plugins {
+        if let Some(new) = plan.streams.iter().find(|(n, _)| n == stream).and_then(|(_, s)| s.plugin()) {
+            tracing::info!(stream = %stream, from = %old.version, plugin = %new.0.display(), "plugin recorded in the checkpoint: {} {} ({})", old.name, old.version, &old.hash[..12.min(old.hash.len())]);
+        }
+    }
+    Ok(dropped)
+}

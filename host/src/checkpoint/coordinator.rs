@@ -1,0 +1,187 @@
+//! The checkpoint coordinator: collects, for a checkpointed batch `t`, every worker's part files, every
+//! sink's word that `t` is written, and the batcher's source offsets; when all are in it writes the
+//! manifest (the commit) and prunes old checkpoints. Participants report from their own threads.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::file::{checkpoint_dir, checkpoint_time, encode_part, write_atomic};
+use super::manifest::{Manifest, PartRecord};
+use super::{CheckpointError, SourceOffset};
+use crate::batcher::Shared;
+
+#[derive(Default)]
+struct Pending {
+    parts: BTreeMap<(String, usize), PartRecord>,
+    sinks: BTreeSet<String>,
+    offsets: Option<BTreeMap<String, SourceOffset>>,
+}
+
+#[derive(Default)]
+struct Progress {
+    pending: BTreeMap<u64, Pending>,
+    final_time: Option<u64>,
+    committed: Option<u64>,
+}
+
+/// What a checkpoint needs besides the parts: the fixed fields of every manifest, and who reports.
+pub struct CheckpointPlan {
+    /// Root directory.
+    pub root: PathBuf,
+    /// Checkpoint at batch times that are multiples of this (milliseconds).
+    pub period: u64,
+    /// Committed checkpoints kept.
+    pub keep: usize,
+    /// The manifest's fixed fields (job, spec, plugins, state shapes, workers, interval).
+    pub base: Manifest,
+    /// Names of the sinks that must confirm each checkpointed batch.
+    pub sinks: BTreeSet<String>,
+}
+
+/// Coordinates the checkpoints of one running job.
+pub struct Checkpointer {
+    plan: CheckpointPlan,
+    parts_expected: usize,
+    shared: Arc<Shared>,
+    progress: Mutex<Progress>,
+    restored: Mutex<HashMap<(String, usize), Vec<u8>>>,
+}
+
+impl Checkpointer {
+    /// A coordinator for `plan`; `restored` holds the part payloads of the checkpoint the job resumes from.
+    pub fn new(
+        plan: CheckpointPlan,
+        shared: Arc<Shared>,
+        restored: HashMap<(String, usize), Vec<u8>>,
+    ) -> Result<Checkpointer, CheckpointError> {
+        std::fs::create_dir_all(&plan.root)
+            .map_err(|source| CheckpointError::Io { path: plan.root.clone(), source })?;
+        let parts_expected = plan.base.state.len() * plan.base.workers;
+        Ok(Checkpointer { plan, parts_expected, shared, progress: Mutex::default(), restored: Mutex::new(restored) })
+    }
+
+    fn progress(&self) -> MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True when batch `t` is checkpointed.
+    pub fn due(&self, t: u64) -> bool {
+        t.is_multiple_of(self.plan.period)
+    }
+
+    /// The batch of the final checkpoint, once the batcher has cut its last batch.
+    pub fn final_time(&self) -> Option<u64> {
+        self.progress().final_time
+    }
+
+    /// Takes the restored payload of `stream` on `worker`, if the job resumed from a checkpoint.
+    pub fn take_restored(&self, stream: &str, worker: usize) -> Option<Vec<u8>> {
+        self.restored.lock().unwrap_or_else(|e| e.into_inner()).remove(&(stream.to_string(), worker))
+    }
+
+    /// Writes the state of `stream` on `worker` after batch `t`.
+    pub fn save_part(&self, stream: &str, worker: usize, t: u64, payload: &[u8]) {
+        let dir = checkpoint_dir(&self.plan.root, t);
+        let index = self.plan.base.state.keys().position(|s| s == stream).unwrap_or(usize::MAX);
+        let file = format!("s{index}-w{worker}.part");
+        let (bytes, crc32) = encode_part(payload);
+        let written = std::fs::create_dir_all(&dir)
+            .map_err(|source| CheckpointError::Io { path: dir.clone(), source })
+            .and_then(|_| write_atomic(&dir.join(&file), &bytes));
+        if let Err(e) = written {
+            self.shared.fail(format!("checkpoint of batch {t}: {e}"));
+            return;
+        }
+        let record = PartRecord { stream: stream.into(), worker, file, len: bytes.len() as u64, crc32 };
+        let mut p = self.progress();
+        p.pending.entry(t).or_default().parts.insert((stream.into(), worker), record);
+        self.try_commit(&mut p, t);
+    }
+
+    /// Sink `sink` has written batch `t`.
+    pub fn sink_done(&self, sink: &str, t: u64) {
+        let mut p = self.progress();
+        if self.due(t) || p.final_time == Some(t) {
+            p.pending.entry(t).or_default().sinks.insert(sink.into());
+            self.try_commit(&mut p, t);
+        }
+    }
+
+    /// Sink `sink` has written every batch it will get.
+    pub fn sink_finished(&self, sink: &str) {
+        let mut p = self.progress();
+        if let Some(t) = p.final_time {
+            p.pending.entry(t).or_default().sinks.insert(sink.into());
+            self.try_commit(&mut p, t);
+        }
+    }
+
+    /// The batcher cut batch `t`; `offsets` is where every source was.
+    pub fn offsets(&self, t: u64, offsets: BTreeMap<String, SourceOffset>) {
+        let mut p = self.progress();
+        p.pending.entry(t).or_default().offsets = Some(offsets);
+        self.try_commit(&mut p, t);
+    }
+
+    /// The batcher cut its last batch, `t`: the final checkpoint is taken there.
+    pub fn finish(&self, t: u64, offsets: BTreeMap<String, SourceOffset>) {
+        let mut p = self.progress();
+        p.final_time = Some(t);
+        p.pending.entry(t).or_default().offsets = Some(offsets);
+        self.try_commit(&mut p, t);
+    }
+
+    /// The batch of the newest checkpoint committed by this run.
+    pub fn committed(&self) -> Option<u64> {
+        self.progress().committed
+    }
+
+    fn try_commit(&self, p: &mut Progress, t: u64) {
+        let Some(pending) = p.pending.get(&t) else { return };
+        let complete = pending.parts.len() == self.parts_expected
+            && pending.sinks.len() == self.plan.sinks.len()
+            && pending.offsets.is_some();
+        if !complete || p.committed.is_some_and(|c| c >= t) {
+            return;
+        }
+        let pending = p.pending.remove(&t).expect("checked above");
+        let mut manifest = self.plan.base.clone();
+        manifest.time = t;
+        manifest.offsets = pending.offsets.unwrap_or_default();
+        manifest.parts = pending.parts.into_values().collect();
+        let dir = checkpoint_dir(&self.plan.root, t);
+        let written = std::fs::create_dir_all(&dir)
+            .map_err(|source| CheckpointError::Io { path: dir.clone(), source })
+            .and_then(|_| manifest.write(&dir));
+        if let Err(e) = written {
+            self.shared.fail(format!("checkpoint of batch {t}: {e}"));
+            return;
+        }
+        tracing::debug!(batch_time = t, "checkpoint committed");
+        p.committed = Some(t);
+        p.pending.retain(|&later, _| later > t);
+        if let Err(e) = prune(&self.plan.root, t, self.plan.keep) {
+            tracing::warn!("cannot prune old checkpoints: {e}");
+        }
+    }
+}
+
+/// Removes committed checkpoints beyond the newest `keep`, and uncommitted ones older than `latest`.
+pub fn prune(root: &Path, latest: u64, keep: usize) -> std::io::Result<()> {
+    let mut committed = Vec::new();
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let Some(t) = entry.file_name().to_str().and_then(checkpoint_time) else { continue };
+        if entry.path().join("manifest.json").is_file() {
+            committed.push((t, entry.path()));
+        } else if t < latest {
+            std::fs::remove_dir_all(entry.path())?;
+        }
+    }
+    committed.sort_by_key(|c| std::cmp::Reverse(c.0));
+    for (_, path) in committed.into_iter().skip(keep) {
+        std::fs::remove_dir_all(path)?;
+    }
+    Ok(())
+}

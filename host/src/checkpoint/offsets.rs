@@ -1,0 +1,105 @@
+//! Source offsets: how far into its input a source was when a batch was cut, so a resumed job re-reads
+//! exactly what came after. Receivers send [`OffsetMark`]s in line with their data; the batcher folds
+//! them into one [`SourceOffset`] per source and records it with each checkpointed batch.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a source resumes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceOffset {
+    /// Nothing read yet.
+    #[default]
+    Start,
+    /// Units consumed: script lines, or generated lines.
+    Units(u64),
+    /// Directory source: files read whole, and the file being read with the bytes already taken.
+    Files {
+        /// Files read to the end (or present at start and skipped).
+        done: BTreeSet<String>,
+        /// The file being read and the byte offset reached.
+        current: Option<(String, u64)>,
+    },
+    /// Write-ahead log position: bytes of the log already in batches.
+    Log(u64),
+}
+
+/// One step forward, sent by a receiver right after the data it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OffsetMark {
+    /// Units consumed so far.
+    Units(u64),
+    /// Directory source: `file` has been read up to byte `pos`.
+    FileAt(String, u64),
+    /// Directory source: `file` is read to its end, or skipped.
+    FileDone(String),
+    /// Write-ahead log: bytes logged so far.
+    Log(u64),
+}
+
+impl SourceOffset {
+    /// Moves this offset past `mark`.
+    ///
+    /// ```
+    /// use weir::checkpoint::{OffsetMark, SourceOffset};
+    /// let mut o = SourceOffset::Start;
+    /// o.apply(OffsetMark::FileAt("a.txt".into(), 10));
+    /// o.apply(OffsetMark::FileDone("a.txt".into()));
+    /// o.apply(OffsetMark::FileAt("b.txt".into(), 4));
+    /// assert_eq!(o.files_done().unwrap().len(), 1);
+    /// assert_eq!(o.file_position(), Some(("b.txt", 4)));
+    /// ```
+    pub fn apply(&mut self, mark: OffsetMark) {
+        match mark {
+            OffsetMark::Units(n) => *self = SourceOffset::Units(n),
+            OffsetMark::Log(n) => *self = SourceOffset::Log(n),
+            OffsetMark::FileAt(file, pos) => {
+                self.as_files();
+                if let SourceOffset::Files { current, .. } = self {
+                    *current = Some((file, pos));
+                }
+            }
+            OffsetMark::FileDone(file) => {
+                self.as_files();
+                if let SourceOffset::Files { done, current } = self {
+                    if current.as_ref().is_some_and(|(f, _)| *f == file) {
+                        *current = None;
+                    }
+                    done.insert(file);
+                }
+            }
+        }
+    }
+
+    fn as_files(&mut self) {
+        if !matches!(self, SourceOffset::Files { .. }) {
+            *self = SourceOffset::Files { done: BTreeSet::new(), current: None };
+        }
+    }
+
+    /// Units consumed (0 at the start).
+    pub fn units(&self) -> u64 {
+        match self {
+            SourceOffset::Units(n) | SourceOffset::Log(n) => *n,
+            _ => 0,
+        }
+    }
+
+    /// Directory source: the files already read.
+    pub fn files_done(&self) -> Option<&BTreeSet<String>> {
+        match self {
+            SourceOffset::Files { done, .. } => Some(done),
+            _ => None,
+        }
+    }
+
+    /// Directory source: the file being read and how far.
+    pub fn file_position(&self) -> Option<(&str, u64)> {
+        match self {
+            SourceOffset::Files { current: Some((f, p)), .. } => Some((f.as_str(), *p)),
+            _ => None,
+        }
+    }
+}
