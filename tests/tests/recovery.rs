@@ -1,0 +1,229 @@
+//! Crash recovery and exactly-once output, with real crashes: a job is killed with SIGKILL at seeded
+//! random moments and restarted on its checkpoint directory until it finishes; its output must then equal
+//! that of the same job run once without a crash — in PostgreSQL, in JSON-lines files and in per-batch
+//! files, for a running count (`update_state_by_key`), an incremental window and `map_with_state` with
+//! timeouts. `WEIR_CRASH_KILLS` (default 20) and `WEIR_CRASH_SEED` change the run; `scripts/soak.sh`
+//! runs hundreds of kills.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use weir_tests::{plugin, weir_bin};
+
+const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// xorshift64*: a seeded, reproducible sequence of kill moments.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+/// `batches` script lines of three lines each, from a vocabulary of 40 words; some words are
+/// capitalised (the upgraded tokenizer lowercases them).
+fn script(batches: usize, seed: u64) -> String {
+    let mut rng = Rng(seed | 1);
+    let mut out = String::new();
+    for _ in 0..batches {
+        let lines: Vec<String> = (0..3)
+            .map(|_| {
+                let words: Vec<String> = (0..5)
+                    .map(|_| {
+                        let w = format!("w{}", rng.below(40));
+                        if rng.below(10) == 0 { w.to_uppercase() } else { w }
+                    })
+                    .collect();
+                words.join(" ")
+            })
+            .collect();
+        out.push_str(&serde_json::to_string(&lines).unwrap());
+        out.push('\n');
+    }
+    out
+}
+
+fn psql(sql: &str) -> Vec<String> {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// The job of the crash test: every stateful kind, writing to PostgreSQL and to files.
+fn crash_spec(job: &str, table: &str, pace: &str) -> String {
+    format!(
+        r#"
+[job]
+name = "{job}"
+batch_interval = "1s"
+clock = "manual"
+workers = 2
+
+[sources.lines]
+kind = "scripted"
+path = "script.jsonl"
+pace = "{pace}"
+
+[streams.words]
+op = "wasm"
+from = "lines"
+plugin = "{tokenize}"
+
+[streams.pairs]
+op = "map_to_pair"
+from = "words"
+
+[streams.totals]
+op = "update_state_by_key"
+from = "pairs"
+updater = "sum"
+
+[streams.windowed]
+op = "reduce_by_key"
+from = "pairs"
+reducer = "sum"
+window = {{ length = "3s", slide = "2s" }}
+inverse = true
+
+[streams.sessions]
+op = "map_with_state"
+from = "pairs"
+function = "sum"
+timeout = "3s"
+
+[sinks.db]
+kind = "postgres"
+from = "totals"
+url = "{PG_URL}"
+table = "{table}"
+
+[sinks.totals_file]
+kind = "jsonl"
+from = "totals"
+path = "totals.jsonl"
+
+[sinks.windowed_file]
+kind = "jsonl"
+from = "windowed"
+path = "windowed.jsonl"
+
+[sinks.sessions_file]
+kind = "jsonl"
+from = "sessions"
+path = "sessions.jsonl"
+
+[sinks.per_batch]
+kind = "files"
+from = "windowed"
+prefix = "out/windowed"
+suffix = "txt"
+
+[checkpoint]
+dir = "checkpoints"
+every = 2
+"#,
+        tokenize = plugin("tokenize").display()
+    )
+}
+
+fn weir(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(weir_bin());
+    c.current_dir(dir).arg("run").arg("job.toml").args(args).env("RUST_LOG", "info");
+    c
+}
+
+/// Runs the job in `dir` until it finishes on its own, killing it with SIGKILL `kills` times first,
+/// each time after a random 150–550 ms. Returns how many kills landed on a running job.
+fn run_with_kills(dir: &Path, kills: u64, seed: u64) -> u64 {
+    let mut rng = Rng(seed | 1);
+    let log = std::fs::File::create(dir.join("runs.log")).unwrap();
+    let mut killed = 0;
+    loop {
+        let mut child = weir(dir, &[]).stdout(Stdio::null()).stderr(log.try_clone().unwrap()).spawn().unwrap();
+        if killed == kills {
+            let status = child.wait().unwrap();
+            assert!(status.success(), "the last run failed: {status}; see {}", dir.join("runs.log").display());
+            return killed;
+        }
+        let deadline = Instant::now() + Duration::from_millis(150 + rng.below(400));
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "run failed: {status}; see {}", dir.join("runs.log").display());
+                return killed;
+            }
+            if Instant::now() >= deadline {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                killed += 1;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+}
+
+fn listing(dir: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+fn setup(job: &str, table: &str, pace: &str, script_text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    std::fs::write(dir.path().join("job.toml"), crash_spec(job, table, pace)).unwrap();
+    std::fs::write(dir.path().join("script.jsonl"), script_text).unwrap();
+    psql(&format!("DROP TABLE IF EXISTS {table}"));
+    psql("CREATE TABLE IF NOT EXISTS weir_sink_commits (job TEXT NOT NULL, sink TEXT NOT NULL, batch_time BIGINT NOT NULL, PRIMARY KEY (job, sink, batch_time))");
+    psql(&format!("DELETE FROM weir_sink_commits WHERE job = '{job}'"));
+    dir
+}
+
+#[test]
+fn a_job_killed_at_random_moments_writes_exactly_what_an_uncrashed_run_writes() {
+    let (kills, seed) = (env_or("WEIR_CRASH_KILLS", 20), env_or("WEIR_CRASH_SEED", 20_261_121));
+    // Long enough that every kill lands on a running job: each run gets at most ~35 batches done.
+    let batches = (kills as usize * 35).max(200) + 100;
+    let text = script(batches, seed);
+    let pid = std::process::id();
+    let (ref_table, crash_table) = (format!("weir_ref_{pid}"), format!("weir_crash_{pid}"));
+    let reference = setup(&format!("ref-{pid}"), &ref_table, "0ms", &text);
+    let status = weir(reference.path(), &[]).stderr(Stdio::null()).status().unwrap();
+    assert!(status.success());
+    let crashed = setup(&format!("crash-{pid}"), &crash_table, "12ms", &text);
+    let landed = run_with_kills(crashed.path(), kills, seed);
+    assert_eq!(landed, kills, "the job finished before every kill landed; make the script longer");
+
+    let rows = |t: &str| psql(&format!("SELECT batch_time, key, value::text FROM {t} ORDER BY batch_time, key"));
+    let (want, got) = (rows(&ref_table), rows(&crash_table));
+    assert!(want.len() > batches, "the reference wrote too few rows: {}", want.len());
+    assert!(want == got, "PostgreSQL: {} rows expected, {} written after {kills} kills", want.len(), got.len());
+    for file in ["totals.jsonl", "windowed.jsonl", "sessions.jsonl"] {
+        let (want, got) = (read(reference.path(), file), read(crashed.path(), file));
+        assert!(want == got, "{file} differs after {kills} kills (seed {seed})");
+    }
+    assert_eq!(listing(&reference.path().join("out")), listing(&crashed.path().join("out")));
+    let timeouts = read(crashed.path(), "sessions.jsonl").matches("timed_out").count();
+    assert!(timeouts > 0, "the mapWithState job saw no timeout; the test would not cover them");
+    psql(&format!("DROP TABLE IF EXISTS {ref_table}; DROP TABLE IF EXISTS {crash_table}"));
+}
