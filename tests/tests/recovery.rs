@@ -194,7 +194,9 @@ fn setup(job: &str, table: &str, pace: &str, script_text: &str) -> tempfile::Tem
     std::fs::write(dir.path().join("job.toml"), crash_spec(job, table, pace)).unwrap();
     std::fs::write(dir.path().join("script.jsonl"), script_text).unwrap();
     psql(&format!("DROP TABLE IF EXISTS {table}"));
-    psql("CREATE TABLE IF NOT EXISTS weir_sink_commits (job TEXT NOT NULL, sink TEXT NOT NULL, batch_time BIGINT NOT NULL, PRIMARY KEY (job, sink, batch_time))");
+    psql(
+        "CREATE TABLE IF NOT EXISTS weir_sink_commits (job TEXT NOT NULL, sink TEXT NOT NULL, batch_time BIGINT NOT NULL, PRIMARY KEY (job, sink, batch_time))",
+    );
     psql(&format!("DELETE FROM weir_sink_commits WHERE job = '{job}'"));
     dir
 }
