@@ -285,8 +285,19 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         .map_err(|e| JobError::Runtime(e.to_string()))?;
     let (tx, rx) = flume::bounded(64);
     let (drain_tx, drain) = tokio::sync::watch::channel(false);
+    let wal = plan.checkpoint.as_ref().filter(|c| c.write_ahead_log).map(|c| c.dir.join("wal"));
     for (i, (name, spec)) in plan.sources.iter().enumerate() {
-        receiver::spawn(rt.handle(), i, name, spec, plan.clock, start[i].clone(), tx.clone(), drain.clone());
+        receiver::spawn(
+            rt.handle(),
+            i,
+            name,
+            spec,
+            plan.clock,
+            start[i].clone(),
+            wal.as_deref(),
+            tx.clone(),
+            drain.clone(),
+        );
     }
     drop(tx);
     let stop = shared.clone();

@@ -2,7 +2,7 @@
 //! sink's word that `t` is written, and the batcher's source offsets; when all are in it writes the
 //! manifest (the commit) and prunes old checkpoints. Participants report from their own threads.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -23,6 +23,13 @@ struct Progress {
     pending: BTreeMap<u64, Pending>,
     final_time: Option<u64>,
     committed: Option<u64>,
+    /// Write-ahead log positions of the kept checkpoints, oldest first, by source.
+    logs: VecDeque<BTreeMap<String, u64>>,
+}
+
+/// The write-ahead log positions among `offsets`.
+fn log_positions(offsets: &BTreeMap<String, SourceOffset>) -> BTreeMap<String, u64> {
+    offsets.iter().filter_map(|(s, o)| matches!(o, SourceOffset::Log(_)).then(|| (s.clone(), o.units()))).collect()
 }
 
 /// What a checkpoint needs besides the parts: the fixed fields of every manifest, and who reports.
@@ -58,7 +65,15 @@ impl Checkpointer {
         std::fs::create_dir_all(&plan.root)
             .map_err(|source| CheckpointError::Io { path: plan.root.clone(), source })?;
         let parts_expected = plan.base.state.len() * plan.base.workers;
-        Ok(Checkpointer { plan, parts_expected, shared, progress: Mutex::default(), restored: Mutex::new(restored) })
+        // The checkpoints already kept still need their part of the write-ahead logs.
+        let mut logs = VecDeque::new();
+        for (_, dir) in super::committed(&plan.root)?.into_iter().take(plan.keep) {
+            if let Ok(m) = Manifest::read(&dir) {
+                logs.push_front(log_positions(&m.offsets));
+            }
+        }
+        let progress = Mutex::new(Progress { logs, ..Progress::default() });
+        Ok(Checkpointer { plan, parts_expected, shared, progress, restored: Mutex::new(restored) })
     }
 
     fn progress(&self) -> MutexGuard<'_, Progress> {
@@ -163,6 +178,17 @@ impl Checkpointer {
         p.pending.retain(|&later, _| later > t);
         if let Err(e) = prune(&self.plan.root, t, self.plan.keep) {
             tracing::warn!("cannot prune old checkpoints: {e}");
+        }
+        p.logs.push_back(log_positions(&manifest.offsets));
+        while p.logs.len() > self.plan.keep {
+            p.logs.pop_front();
+        }
+        for source in manifest.offsets.keys() {
+            if let Some(floor) = p.logs.iter().map(|l| l.get(source).copied().unwrap_or(0)).min()
+                && let Err(e) = crate::receiver::wal::prune(&self.plan.root.join("wal").join(source), floor)
+            {
+                tracing::warn!(source = %source, "cannot prune the write-ahead log: {e}");
+            }
         }
     }
 }

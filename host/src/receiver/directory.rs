@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{LineChunker, Outbox, SourceEvent};
+use super::{Outbox, SourceEvent};
 use crate::checkpoint::{OffsetMark, SourceOffset};
 
 /// Directory source settings.
@@ -117,19 +117,6 @@ async fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
 /// Sends the lines of `file` from byte `from` on, each chunk followed by the byte it reached, then
 /// marks the file read.
 async fn send_lines(file: &str, bytes: &[u8], from: usize, out: &Outbox) -> bool {
-    let mut chunker = LineChunker::default();
-    let mut pos = from;
-    while pos < bytes.len() {
-        let end = bytes[pos..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |i| pos + i);
-        let next = (end + 1).min(bytes.len());
-        if let Some(full) = chunker.push(&bytes[pos..end])
-            && (!out.send(SourceEvent::Data(full)).await
-                || !out.send(SourceEvent::Mark(OffsetMark::FileAt(file.into(), next as u64))).await)
-        {
-            return false;
-        }
-        pos = next;
-    }
-    (chunker.is_empty() || out.send(SourceEvent::Data(chunker.take())).await)
+    super::send_lines(bytes, from, |pos| OffsetMark::FileAt(file.into(), pos), out).await
         && out.send(SourceEvent::Mark(OffsetMark::FileDone(file.into()))).await
 }

@@ -5,6 +5,7 @@ mod directory;
 mod generator;
 pub(crate) mod scripted;
 mod socket;
+pub mod wal;
 
 use weir_sdk::packed::Batch;
 
@@ -106,7 +107,28 @@ impl LineChunker {
     }
 }
 
+/// Sends the lines of `bytes` from byte `from` on in chunks, each followed by the mark `mark` makes of
+/// the byte it reached (the start of the next line).
+pub(crate) async fn send_lines(bytes: &[u8], from: usize, mark: impl Fn(u64) -> OffsetMark, out: &Outbox) -> bool {
+    let mut chunker = LineChunker::default();
+    let mut pos = from;
+    while pos < bytes.len() {
+        let end = bytes[pos..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |i| pos + i);
+        let next = (end + 1).min(bytes.len());
+        if let Some(full) = chunker.push(&bytes[pos..end])
+            && (!out.send(SourceEvent::Data(full)).await || !out.send(SourceEvent::Mark(mark(next as u64))).await)
+        {
+            return false;
+        }
+        pos = next;
+    }
+    chunker.is_empty()
+        || (out.send(SourceEvent::Data(chunker.take())).await
+            && out.send(SourceEvent::Mark(mark(bytes.len() as u64))).await)
+}
+
 /// Starts the receiver for source `index` on `rt`, reading from `start` (where a resumed job left off).
+/// `wal`: the folder of the job's write-ahead logs, when non-replayable sources log what they receive.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
     rt: &tokio::runtime::Handle,
@@ -115,6 +137,7 @@ pub fn spawn(
     spec: &SourceSpec,
     clock: ClockMode,
     start: SourceOffset,
+    wal: Option<&std::path::Path>,
     tx: flume::Sender<Envelope>,
     drain: Drain,
 ) {
@@ -123,7 +146,8 @@ pub fn spawn(
     let manual = clock == ClockMode::Manual;
     match spec {
         SourceSpec::Socket { host, port } => {
-            rt.spawn(socket::run(name, host.clone(), *port, out));
+            let wal = wal.map(|dir| (dir.join(&name), start.units()));
+            rt.spawn(socket::run(name, host.clone(), *port, wal, out));
         }
         SourceSpec::Directory { path, include_existing, files_per_batch } => {
             let cfg = directory::Config {

@@ -3,12 +3,17 @@
 //! the job drains, the receiver reads what the peer has already sent (until the socket has been quiet
 //! for [`QUIET`]), hands it over and finishes.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 
+use weir_sdk::packed::Batch;
+
+use super::wal::Wal;
 use super::{LineChunker, Outbox, SourceEvent};
+use crate::checkpoint::OffsetMark;
 
 /// How long a draining socket must stay quiet before the receiver takes what it has read as all.
 const QUIET: Duration = Duration::from_millis(50);
@@ -21,8 +26,29 @@ enum Flow {
     Stop,
 }
 
-/// Runs until the job stops or drains.
-pub async fn run(name: String, host: String, port: u16, out: Outbox) {
+/// Runs until the job stops or drains. With a write-ahead log (`wal`: its folder and the position a
+/// resumed job starts from), what the log holds from there is handed over first, and every chunk read is
+/// logged before it is handed over.
+pub async fn run(name: String, host: String, port: u16, wal: Option<(PathBuf, u64)>, out: Outbox) {
+    let mut wal = match wal {
+        None => None,
+        Some((dir, from)) => match Wal::open(&dir, from) {
+            Ok((wal, replay)) => {
+                if !replay.is_empty() {
+                    tracing::info!(source = %name, bytes = replay.len(), "replaying the write-ahead log");
+                }
+                if !super::send_lines(&replay, 0, |p| OffsetMark::Log(from + p), &out).await {
+                    return;
+                }
+                Some(wal)
+            }
+            Err(e) => {
+                let reason = format!("source `{name}` cannot open its write-ahead log {}: {e}", dir.display());
+                out.send(SourceEvent::Failed(reason)).await;
+                return;
+            }
+        },
+    };
     let mut backoff = Duration::from_millis(50);
     let mut warned = false;
     loop {
@@ -35,7 +61,7 @@ pub async fn run(name: String, host: String, port: u16, out: Outbox) {
                 tracing::info!(source = %name, "connected to {host}:{port}");
                 backoff = Duration::from_millis(50);
                 warned = false;
-                if let Flow::Stop = read_lines(stream, &out).await {
+                if let Flow::Stop = read_lines(stream, &mut wal, &out).await {
                     break;
                 }
                 tracing::info!(source = %name, "{host}:{port} closed the connection; reconnecting");
@@ -59,7 +85,7 @@ pub async fn run(name: String, host: String, port: u16, out: Outbox) {
 }
 
 /// Reads lines until the peer goes away, the job stops, or it drains.
-async fn read_lines(stream: TcpStream, out: &Outbox) -> Flow {
+async fn read_lines(stream: TcpStream, wal: &mut Option<Wal>, out: &Outbox) -> Flow {
     let mut reader = BufReader::with_capacity(1 << 16, stream);
     let mut chunker = LineChunker::default();
     let mut line = Vec::new();
@@ -89,21 +115,31 @@ async fn read_lines(stream: TcpStream, out: &Outbox) -> Flow {
         if n > 0 {
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
             if let Some(full) = chunker.push(text)
-                && !out.send(SourceEvent::Data(full)).await
+                && !hand_over(full, wal, out).await
             {
                 return Flow::Stop;
             }
             line.clear();
         }
         // Hand over what we have whenever nothing more is already buffered, so quiet streams stay fresh.
-        if (n == 0 || reader.buffer().is_empty())
-            && !chunker.is_empty()
-            && !out.send(SourceEvent::Data(chunker.take())).await
-        {
+        if (n == 0 || reader.buffer().is_empty()) && !chunker.is_empty() && !hand_over(chunker.take(), wal, out).await {
             return Flow::Stop;
         }
         if n == 0 {
             return if draining { Flow::Stop } else { Flow::Reconnect };
+        }
+    }
+}
+
+/// Logs `chunk` (with a log), then hands it and the log position over; false when the job is stopping or
+/// the log cannot be written (the source then fails: data it cannot log is not taken).
+async fn hand_over(chunk: Batch, wal: &mut Option<Wal>, out: &Outbox) -> bool {
+    let Some(w) = wal.as_mut() else { return out.send(SourceEvent::Data(chunk)).await };
+    match w.append(&chunk) {
+        Ok(pos) => out.send(SourceEvent::Data(chunk)).await && out.send(SourceEvent::Mark(OffsetMark::Log(pos))).await,
+        Err(e) => {
+            out.send(SourceEvent::Failed(format!("cannot write the write-ahead log: {e}"))).await;
+            false
         }
     }
 }
