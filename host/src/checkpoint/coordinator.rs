@@ -29,7 +29,7 @@ struct Progress {
 
 /// The write-ahead log positions among `offsets`.
 fn log_positions(offsets: &BTreeMap<String, SourceOffset>) -> BTreeMap<String, u64> {
-    offsets.iter().filter_map(|(s, o)| matches!(o, SourceOffset::Log(_)).then(|| (s.clone(), o.units()))).collect()
+    offsets.iter().filter(|(_, o)| matches!(o, SourceOffset::Log(_))).map(|(s, o)| (s.clone(), o.units())).collect()
 }
 
 /// What a checkpoint needs besides the parts: the fixed fields of every manifest, and who reports.
