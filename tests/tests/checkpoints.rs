@@ -3,9 +3,10 @@
 //! a job whose state no longer fits is refused naming the stream; keyed state follows a change in the
 //! number of workers; the directory source resumes without reading a file twice.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+use weir_tests::crash::newest_checkpoint;
 use weir_tests::{plugin, read_jsonl, weir_bin};
 
 fn run(dir: &Path, args: &[&str]) -> Output {
@@ -102,13 +103,6 @@ fn setup(spec: &str) -> tempfile::TempDir {
     dir
 }
 
-fn newest_checkpoint(dir: &Path) -> PathBuf {
-    let mut all: Vec<PathBuf> =
-        std::fs::read_dir(dir.join("checkpoints")).unwrap().map(|e| e.unwrap().path()).collect();
-    all.sort();
-    all.pop().expect("a checkpoint")
-}
-
 fn manifest(ck: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(ck.join("manifest.json")).unwrap();
     serde_json::from_str(&text[..text.rfind("\n#crc32=").unwrap()]).unwrap()
@@ -133,7 +127,7 @@ fn damaged_checkpoint_files_of_every_type_fall_back_to_the_previous_checkpoint()
     ok(run(reference.path(), &[]));
     let stopped = setup(&spec);
     ok(run(stopped.path(), &["--batches", "5"]));
-    let newest = newest_checkpoint(stopped.path());
+    let newest = newest_checkpoint(stopped.path()).1;
     let m = manifest(&newest);
     assert_eq!(m["time"], 5000);
     assert_eq!(m["state"]["recent"].as_str().unwrap().split(' ').next(), Some("window"));
@@ -147,7 +141,7 @@ fn damaged_checkpoint_files_of_every_type_fall_back_to_the_previous_checkpoint()
         for how in ["truncated", "bit-flipped"] {
             let case = tempfile::tempdir().unwrap();
             copy_dir(stopped.path(), case.path());
-            let ck = newest_checkpoint(case.path());
+            let ck = newest_checkpoint(case.path()).1;
             damage(&ck.join(file), how);
             let out = ok(run(case.path(), &[]));
             let log = stderr(&out);
@@ -190,10 +184,10 @@ fn final_counts(dir: &Path) -> std::collections::BTreeMap<String, i64> {
 fn an_upgraded_plugin_continues_the_state_of_the_old_one() {
     let dir = setup(&job("tokenize", ""));
     ok(run(dir.path(), &["--batches", "3"]));
-    let v1 = manifest(&newest_checkpoint(dir.path()));
+    let v1 = manifest(&newest_checkpoint(dir.path()).1);
     std::fs::write(dir.path().join("job.toml"), job("tokenize_v2", "")).unwrap();
     ok(run(dir.path(), &[]));
-    let v2 = manifest(&newest_checkpoint(dir.path()));
+    let v2 = manifest(&newest_checkpoint(dir.path()).1);
     assert_eq!(v1["plugins"]["words"]["version"], "0.1.0");
     assert_eq!(v2["plugins"]["words"]["version"], "0.2.0");
     assert_ne!(v1["plugins"]["words"]["hash"], v2["plugins"]["words"]["hash"]);
@@ -255,7 +249,7 @@ fn checkpoints_must_fall_on_every_window_slide() {
     assert!(stderr(&out).contains("`checkpoint.every`") && stderr(&out).contains("`recent`"), "{}", stderr(&out));
     std::fs::write(dir.path().join("job.toml"), spec.replace("keep = 3", "keep = 3\nevery = 2")).unwrap();
     ok(run(dir.path(), &[]));
-    assert!(newest_checkpoint(dir.path()).ends_with("checkpoint-00000000000000008000"));
+    assert!(newest_checkpoint(dir.path()).1.ends_with("checkpoint-00000000000000008000"));
 }
 
 #[test]

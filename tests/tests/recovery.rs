@@ -9,25 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use weir_tests::{plugin, weir_bin};
-
-const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// xorshift64*: a seeded, reproducible sequence of kill moments.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
-}
+use weir_tests::crash::{PG_URL, Rng, env_or, newest_checkpoint, psql, run_with_kills, weir};
+use weir_tests::plugin;
 
 /// `batches` script lines of three lines each, from a vocabulary of 40 words; some words are
 /// capitalised (the upgraded tokenizer lowercases them).
@@ -50,15 +33,6 @@ fn script(batches: usize, seed: u64) -> String {
         out.push('\n');
     }
     out
-}
-
-fn psql(sql: &str) -> Vec<String> {
-    let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
-        .output()
-        .expect("psql runs");
-    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
 }
 
 /// The job of the crash test: every stateful kind, writing to PostgreSQL and to files.
@@ -138,42 +112,6 @@ every = 2
     )
 }
 
-fn weir(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(weir_bin());
-    c.current_dir(dir).arg("run").arg("job.toml").args(args).env("RUST_LOG", "info");
-    c
-}
-
-/// Runs the job in `dir` until it finishes on its own, killing it with SIGKILL `kills` times first,
-/// each time after a random 150–550 ms. Returns how many kills landed on a running job.
-fn run_with_kills(dir: &Path, kills: u64, seed: u64) -> u64 {
-    let mut rng = Rng(seed | 1);
-    let log = std::fs::File::create(dir.join("runs.log")).unwrap();
-    let mut killed = 0;
-    loop {
-        let mut child = weir(dir, &[]).stdout(Stdio::null()).stderr(log.try_clone().unwrap()).spawn().unwrap();
-        if killed == kills {
-            let status = child.wait().unwrap();
-            assert!(status.success(), "the last run failed: {status}; see {}", dir.join("runs.log").display());
-            return killed;
-        }
-        let deadline = Instant::now() + Duration::from_millis(150 + rng.below(400));
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                assert!(status.success(), "run failed: {status}; see {}", dir.join("runs.log").display());
-                return killed;
-            }
-            if Instant::now() >= deadline {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-                killed += 1;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
 fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
 }
@@ -213,7 +151,7 @@ fn a_job_killed_at_random_moments_writes_exactly_what_an_uncrashed_run_writes() 
     let status = weir(reference.path(), &[]).stderr(Stdio::null()).status().unwrap();
     assert!(status.success());
     let crashed = setup(&format!("crash-{pid}"), &crash_table, "12ms", &text);
-    let landed = run_with_kills(crashed.path(), kills, seed);
+    let landed = run_with_kills(crashed.path(), kills, seed, 150..550);
     assert_eq!(landed, kills, "the job finished before every kill landed; make the script longer");
 
     let rows = |t: &str| psql(&format!("SELECT batch_time, key, value::text FROM {t} ORDER BY batch_time, key"));
@@ -228,12 +166,6 @@ fn a_job_killed_at_random_moments_writes_exactly_what_an_uncrashed_run_writes() 
     let timeouts = read(crashed.path(), "sessions.jsonl").matches("timed_out").count();
     assert!(timeouts > 0, "the mapWithState job saw no timeout; the test would not cover them");
     psql(&format!("DROP TABLE IF EXISTS {ref_table}; DROP TABLE IF EXISTS {crash_table}"));
-}
-
-fn newest_checkpoint_time(dir: &Path) -> u64 {
-    let names = std::fs::read_dir(dir.join("checkpoints")).unwrap().map(|e| e.unwrap().file_name());
-    let names: Vec<String> = names.map(|n| n.to_string_lossy().into_owned()).collect();
-    names.iter().filter_map(|n| n.strip_prefix("checkpoint-")?.parse().ok()).max().expect("a checkpoint")
 }
 
 #[test]
@@ -253,7 +185,7 @@ fn sigterm_writes_a_final_checkpoint_and_the_restart_loses_nothing() {
     let last = written.last().expect("some batches before SIGTERM")["time"].as_u64().unwrap();
     assert!(last < 60_000, "SIGTERM came after the end of the script");
     // The final checkpoint is at the last batch, even off the `every = 2` period.
-    assert_eq!(newest_checkpoint_time(dir.path()), last);
+    assert_eq!(newest_checkpoint(dir.path()).0, last);
     assert!(weir(dir.path(), &[]).stderr(Stdio::null()).status().unwrap().success());
     for file in ["totals.jsonl", "windowed.jsonl", "sessions.jsonl"] {
         assert!(read(reference.path(), file) == read(dir.path(), file), "{file} differs after a graceful stop");
@@ -289,13 +221,24 @@ op = "update_state_by_key"
 from = "pairs"
 updater = "sum"
 
+[streams.per_batch]
+op = "reduce_by_key"
+from = "pairs"
+reducer = "sum"
+
 [sinks.out]
 kind = "jsonl"
 from = "counts"
 path = "counts.jsonl"
 
+[sinks.batches]
+kind = "jsonl"
+from = "per_batch"
+path = "batches.jsonl"
+
 [checkpoint]
 dir = "checkpoints"
+every = 5
 "#
     );
     std::fs::write(dir.path().join("job.toml"), spec).unwrap();
@@ -322,4 +265,11 @@ dir = "checkpoints"
     let written = weir_tests::read_jsonl(&dir.path().join("counts.jsonl"));
     let last = &written.last().unwrap()["records"];
     assert_eq!(last, &serde_json::json!([["alpha", lines], ["beta", lines]]), "every logged line counted once");
+    // Batches written before the kill but after the last checkpoint are cut again exactly as before.
+    let batches = weir_tests::read_jsonl(&dir.path().join("batches.jsonl"));
+    let times: Vec<u64> = batches.iter().map(|b| b["time"].as_u64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "batch times repeat: {times:?}");
+    let alphas: u64 =
+        batches.iter().flat_map(|b| b["records"].as_array().unwrap()).map(|r| r[1].as_u64().unwrap()).sum();
+    assert_eq!(alphas, 2 * lines as u64, "over all batches, each logged line once");
 }

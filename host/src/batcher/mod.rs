@@ -95,6 +95,9 @@ pub struct Batcher {
     pub checkpoint: Option<Arc<Checkpointer>>,
     /// Where each source starts (a resumed job's offsets).
     pub start: Vec<SourceOffset>,
+    /// Realtime clock: batches cut before a crash after the checkpoint resumed from, with the offsets
+    /// they were cut at (from the batch log); they are cut again at exactly those offsets.
+    pub recut: Vec<(u64, Vec<SourceOffset>)>,
 }
 
 /// The last batch cut and where the sources were when it was cut.
@@ -119,6 +122,12 @@ impl Batcher {
                 }
                 None
             }
+            SourceEvent::Marked(b, mark) => {
+                if !b.is_empty() {
+                    pending.push(b);
+                }
+                Some(SourceEvent::Mark(mark))
+            }
             SourceEvent::Bad { input, reason } => {
                 self.dead.raw(&self.sources[source], &input, &reason);
                 None
@@ -128,6 +137,19 @@ impl Batcher {
                 Some(SourceEvent::Finished)
             }
             other => Some(other),
+        }
+    }
+
+    /// Realtime clock: logs batch `time` before it is handed over, so a resumed job can cut it again.
+    /// False (and the job fails) when the log cannot be written.
+    fn log_cut(&self, time: u64, offsets: &[SourceOffset]) -> bool {
+        let Some(ck) = &self.checkpoint else { return true };
+        match ck.log_batch(time, self.named(offsets)) {
+            Ok(()) => true,
+            Err(e) => {
+                self.shared.fail(format!("batch {time}: {e}"));
+                false
+            }
         }
     }
 

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use weir_sdk::packed::Batch;
 
 use super::{Batcher, Cut};
-use crate::receiver::SourceEvent;
+use crate::checkpoint::SourceOffset;
+use crate::receiver::{Envelope, SourceEvent};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -17,36 +18,100 @@ pub fn first_batch_time(interval: u64) -> u64 {
     now_ms().div_ceil(interval) * interval
 }
 
+/// What the sources have sent so far and not yet cut into a batch.
+struct Received {
+    offsets: Vec<SourceOffset>,
+    pending: Vec<Vec<Batch>>,
+    finished: Vec<bool>,
+}
+
+impl Received {
+    fn done(&self) -> bool {
+        self.finished.iter().all(|f| *f)
+    }
+
+    /// Takes in one event, or notes that every source is gone.
+    fn take(&mut self, b: &Batcher, got: Result<Envelope, flume::RecvTimeoutError>) {
+        match got {
+            Ok(env) => match b.absorb(env.source, env.event, &mut self.pending[env.source]) {
+                Some(SourceEvent::Finished) => self.finished[env.source] = true,
+                Some(SourceEvent::Mark(m)) => self.offsets[env.source].apply(m),
+                _ => {}
+            },
+            Err(flume::RecvTimeoutError::Disconnected) => self.finished.iter_mut().for_each(|f| *f = true),
+            Err(flume::RecvTimeoutError::Timeout) => {}
+        }
+    }
+
+    /// True once every source has reached `target` (or finished). A source that went past it, or that
+    /// stays silent for [`STALL`], cannot be cut exactly: the batch is cut as it is, with a warning.
+    fn reached(&self, b: &Batcher, time: u64, target: &[SourceOffset], quiet: Instant) -> bool {
+        let open: Vec<usize> =
+            (0..target.len()).filter(|&s| !self.finished[s] && self.offsets[s] != target[s]).collect();
+        if open.is_empty() {
+            return true;
+        }
+        let passed = open.iter().find(|&&s| self.offsets[s].passed(&target[s]));
+        if passed.is_some() || quiet.elapsed() >= STALL {
+            let s = passed.copied().unwrap_or(open[0]);
+            tracing::warn!(
+                batch_time = time,
+                source = %b.sources[s],
+                "cannot cut the logged batch again at its offsets (logged {:?}, now {:?}); cutting it as it is",
+                target[s],
+                self.offsets[s]
+            );
+            return true;
+        }
+        false
+    }
+
+    fn cut(&mut self) -> Vec<Vec<Batch>> {
+        self.pending.iter_mut().map(std::mem::take).collect()
+    }
+}
+
+/// How long a source replaying toward a logged batch may stay silent before the batch is cut anyway.
+const STALL: Duration = Duration::from_secs(10);
+
 pub(super) fn run(b: &Batcher, cut: &mut Cut) -> u64 {
-    let mut offsets = b.start.clone();
-    let mut pending: Vec<Vec<Batch>> = (0..b.sources.len()).map(|_| Vec::new()).collect();
-    let mut finished = vec![false; b.sources.len()];
-    let mut time = b.first_time;
+    let n = b.sources.len();
+    let mut r =
+        Received { offsets: b.start.clone(), pending: (0..n).map(|_| Vec::new()).collect(), finished: vec![false; n] };
     let mut batches = 0;
+    // Batches logged before a crash: each is cut once every source has replayed up to its logged end.
+    for (time, target) in &b.recut {
+        let mut quiet = Instant::now();
+        while !r.done() && !b.should_stop(batches) && !r.reached(b, *time, target, quiet) {
+            let got = b.rx.recv_timeout(Duration::from_millis(100));
+            if got.is_ok() {
+                quiet = Instant::now();
+            }
+            r.take(b, got);
+        }
+        if !b.emit(*time, r.cut(), &r.offsets, cut) {
+            return batches;
+        }
+        batches += 1;
+        if r.done() || b.should_stop(batches) {
+            return batches;
+        }
+    }
+    let mut time = b.recut.last().map_or(b.first_time, |(t, _)| t + b.interval);
     loop {
         let wait = Duration::from_millis(time.saturating_sub(now_ms()));
         let deadline = Instant::now() + wait;
         // A busy channel must not hold a batch open past its time: check the clock before each receive.
-        while !finished.iter().all(|f| *f) && !b.should_stop(batches) && Instant::now() < deadline {
+        while !r.done() && !b.should_stop(batches) && Instant::now() < deadline {
             // Wake at least every 100ms so a stop request is seen promptly.
             let step = deadline.min(Instant::now() + Duration::from_millis(100));
-            match b.rx.recv_deadline(step) {
-                Ok(env) => match b.absorb(env.source, env.event, &mut pending[env.source]) {
-                    Some(SourceEvent::Finished) => finished[env.source] = true,
-                    Some(SourceEvent::Mark(m)) => offsets[env.source].apply(m),
-                    _ => {}
-                },
-                Err(flume::RecvTimeoutError::Timeout) if Instant::now() >= deadline => break,
-                Err(flume::RecvTimeoutError::Timeout) => {}
-                Err(flume::RecvTimeoutError::Disconnected) => finished.iter_mut().for_each(|f| *f = true),
-            }
+            r.take(b, b.rx.recv_deadline(step));
         }
-        let parts = pending.iter_mut().map(std::mem::take).collect();
-        if !b.emit(time, parts, &offsets, cut) {
+        if !b.log_cut(time, &r.offsets) || !b.emit(time, r.cut(), &r.offsets, cut) {
             return batches;
         }
         batches += 1;
-        if finished.iter().all(|f| *f) || b.should_stop(batches) {
+        if r.done() || b.should_stop(batches) {
             return batches;
         }
         time += b.interval;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::batch_log::{BatchLog, LoggedBatch};
 use super::file::{checkpoint_dir, checkpoint_time, encode_part, write_atomic};
 use super::manifest::{Manifest, PartRecord};
 use super::{CheckpointError, SourceOffset};
@@ -23,8 +24,10 @@ struct Progress {
     pending: BTreeMap<u64, Pending>,
     final_time: Option<u64>,
     committed: Option<u64>,
-    /// Write-ahead log positions of the kept checkpoints, oldest first, by source.
-    logs: VecDeque<BTreeMap<String, u64>>,
+    /// The kept checkpoints, oldest first: batch time and write-ahead log positions by source.
+    kept: VecDeque<(u64, BTreeMap<String, u64>)>,
+    /// Batches logged in the batch log and not yet covered by a committed checkpoint.
+    logged: BTreeSet<u64>,
 }
 
 /// The write-ahead log positions among `offsets`.
@@ -65,14 +68,14 @@ impl Checkpointer {
         std::fs::create_dir_all(&plan.root)
             .map_err(|source| CheckpointError::Io { path: plan.root.clone(), source })?;
         let parts_expected = plan.base.state.len() * plan.base.workers;
-        // The checkpoints already kept still need their part of the write-ahead logs.
-        let mut logs = VecDeque::new();
-        for (_, dir) in super::committed(&plan.root)?.into_iter().take(plan.keep) {
+        // The checkpoints already kept still need their part of the write-ahead logs and the batch log.
+        let mut kept = VecDeque::new();
+        for (t, dir) in super::committed(&plan.root)?.into_iter().take(plan.keep) {
             if let Ok(m) = Manifest::read(&dir) {
-                logs.push_front(log_positions(&m.offsets));
+                kept.push_front((t, log_positions(&m.offsets)));
             }
         }
-        let progress = Mutex::new(Progress { logs, ..Progress::default() });
+        let progress = Mutex::new(Progress { kept, ..Progress::default() });
         Ok(Checkpointer { plan, parts_expected, shared, progress, restored: Mutex::new(restored) })
     }
 
@@ -139,6 +142,14 @@ impl Checkpointer {
         self.try_commit(&mut p, t);
     }
 
+    /// Realtime clock: records in the batch log that batch `t` is cut at `offsets`, before the batch
+    /// is handed to the workers.
+    pub fn log_batch(&self, t: u64, offsets: BTreeMap<String, SourceOffset>) -> Result<(), CheckpointError> {
+        BatchLog::new(&self.plan.root).record(&LoggedBatch { time: t, offsets })?;
+        self.progress().logged.insert(t);
+        Ok(())
+    }
+
     /// The batcher cut its last batch, `t`: the final checkpoint is taken there.
     pub fn finish(&self, t: u64, offsets: BTreeMap<String, SourceOffset>) {
         let mut p = self.progress();
@@ -165,6 +176,8 @@ impl Checkpointer {
         manifest.time = t;
         manifest.offsets = pending.offsets.unwrap_or_default();
         manifest.parts = pending.parts.into_values().collect();
+        p.logged.retain(|&b| b > t);
+        manifest.pending = p.logged.iter().copied().collect();
         let dir = checkpoint_dir(&self.plan.root, t);
         let written = std::fs::create_dir_all(&dir)
             .map_err(|source| CheckpointError::Io { path: dir.clone(), source })
@@ -179,14 +192,23 @@ impl Checkpointer {
         if let Err(e) = prune(&self.plan.root, t, self.plan.keep) {
             tracing::warn!("cannot prune old checkpoints: {e}");
         }
-        p.logs.push_back(log_positions(&manifest.offsets));
-        while p.logs.len() > self.plan.keep {
-            p.logs.pop_front();
+        p.kept.push_back((t, log_positions(&manifest.offsets)));
+        while p.kept.len() > self.plan.keep {
+            p.kept.pop_front();
         }
-        for source in manifest.offsets.keys() {
-            if let Some(floor) = p.logs.iter().map(|l| l.get(source).copied().unwrap_or(0)).min()
-                && let Err(e) = crate::receiver::wal::prune(&self.plan.root.join("wal").join(source), floor)
-            {
+        self.prune_logs(p);
+    }
+
+    /// Deletes what no kept checkpoint needs: write-ahead log segments and logged batches.
+    fn prune_logs(&self, p: &Progress) {
+        let Some((oldest, _)) = p.kept.front() else { return };
+        if let Err(e) = BatchLog::new(&self.plan.root).prune(*oldest) {
+            tracing::warn!("cannot prune the batch log: {e}");
+        }
+        let sources: BTreeSet<&String> = p.kept.iter().flat_map(|(_, logs)| logs.keys()).collect();
+        for source in sources {
+            let floor = p.kept.iter().map(|(_, l)| l.get(source).copied().unwrap_or(0)).min().unwrap_or(0);
+            if let Err(e) = crate::receiver::wal::prune(&self.plan.root.join("wal").join(source), floor) {
                 tracing::warn!(source = %source, "cannot prune the write-ahead log: {e}");
             }
         }

@@ -80,9 +80,7 @@ impl HookSlot {
     pub fn take(&self) -> Option<PartHook> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
-}
 
-impl HookSlot {
     /// Takes the hook out and, when the job resumed from a checkpoint, replaces `state` with the state
     /// saved there. A part that does not decode stops the job through `shared`.
     pub fn open<T: DeserializeOwned>(&self, state: &mut T, shared: &crate::batcher::Shared) -> Option<PartHook> {
@@ -93,5 +91,27 @@ impl HookSlot {
             Err(e) => shared.fail(e.to_string()),
         }
         Some(hook)
+    }
+}
+
+/// How a windowed operator drives its hook, if it has one: once after each batch, once at the end.
+pub trait HookExt {
+    /// Saves `state` if batch `t` is checkpointed.
+    fn after_batch<T: Serialize>(&mut self, t: u64, state: &T);
+    /// Saves `state` for the final checkpoint once the input has `ended`.
+    fn at_input_end<T: Serialize>(&mut self, ended: bool, state: &T);
+}
+
+impl HookExt for Option<PartHook> {
+    fn after_batch<T: Serialize>(&mut self, t: u64, state: &T) {
+        if let Some(h) = self.as_mut() {
+            h.after(t, state);
+        }
+    }
+
+    fn at_input_end<T: Serialize>(&mut self, ended: bool, state: &T) {
+        if let (true, Some(h)) = (ended, self.as_mut()) {
+            h.at_end(state);
+        }
     }
 }

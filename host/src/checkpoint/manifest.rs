@@ -61,6 +61,10 @@ pub struct Manifest {
     pub offsets: BTreeMap<String, SourceOffset>,
     /// Every part file.
     pub parts: Vec<PartRecord>,
+    /// Realtime clock: batches already cut (and logged in the batch log) after `time` when this
+    /// checkpoint was committed; a resumed job cuts them again at their logged offsets.
+    #[serde(default)]
+    pub pending: Vec<u64>,
 }
 
 impl Manifest {

@@ -6,6 +6,7 @@
 //! the newest checkpoint that checks out is read back (`recover.rs`) if its state fits the job
 //! (`compat.rs`); the job resumes at the batch after `t` and the sources replay from the offsets.
 
+mod batch_log;
 mod compat;
 mod coordinator;
 pub mod file;
@@ -18,9 +19,10 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+pub use batch_log::{BatchLog, LoggedBatch};
 pub use compat::{check, shapes, state_shape};
 pub use coordinator::{CheckpointPlan, Checkpointer, prune};
-pub use hook::{HookSlot, PartHook};
+pub use hook::{HookExt, HookSlot, PartHook};
 pub use manifest::{Manifest, PartRecord, PluginRecord};
 
 /// The manifest format this build writes.

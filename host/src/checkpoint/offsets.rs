@@ -21,6 +21,9 @@ pub enum SourceOffset {
         done: BTreeSet<String>,
         /// The file being read and the byte offset reached.
         current: Option<(String, u64)>,
+        /// Of `done`, the files present at the start and skipped unread (`include_existing = false`).
+        #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+        skipped: BTreeSet<String>,
     },
     /// Write-ahead log position: bytes of the log already in batches.
     Log(u64),
@@ -33,8 +36,10 @@ pub enum OffsetMark {
     Units(u64),
     /// Directory source: `file` has been read up to byte `pos`.
     FileAt(String, u64),
-    /// Directory source: `file` is read to its end, or skipped.
+    /// Directory source: `file` is read to its end.
     FileDone(String),
+    /// Directory source: `file` was there at the start and is skipped unread.
+    FileSkipped(String),
     /// Write-ahead log: bytes logged so far.
     Log(u64),
 }
@@ -61,9 +66,16 @@ impl SourceOffset {
                     *current = Some((file, pos));
                 }
             }
+            OffsetMark::FileSkipped(file) => {
+                self.as_files();
+                if let SourceOffset::Files { done, skipped, .. } = self {
+                    skipped.insert(file.clone());
+                    done.insert(file);
+                }
+            }
             OffsetMark::FileDone(file) => {
                 self.as_files();
-                if let SourceOffset::Files { done, current } = self {
+                if let SourceOffset::Files { done, current, .. } = self {
                     if current.as_ref().is_some_and(|(f, _)| *f == file) {
                         *current = None;
                     }
@@ -75,7 +87,7 @@ impl SourceOffset {
 
     fn as_files(&mut self) {
         if !matches!(self, SourceOffset::Files { .. }) {
-            *self = SourceOffset::Files { done: BTreeSet::new(), current: None };
+            *self = SourceOffset::Files { done: BTreeSet::new(), current: None, skipped: BTreeSet::new() };
         }
     }
 
@@ -92,6 +104,43 @@ impl SourceOffset {
         match self {
             SourceOffset::Files { done, .. } => Some(done),
             _ => None,
+        }
+    }
+
+    /// Directory source: the files present at the start and skipped.
+    pub fn files_skipped(&self) -> Option<&BTreeSet<String>> {
+        match self {
+            SourceOffset::Files { skipped, .. } => Some(skipped),
+            _ => None,
+        }
+    }
+
+    /// True when this offset has gone past `target`: a source replaying up to a logged batch's end
+    /// overshot it, so that batch cannot be cut again exactly.
+    ///
+    /// ```
+    /// use weir::checkpoint::SourceOffset;
+    /// assert!(SourceOffset::Units(5).passed(&SourceOffset::Units(4)));
+    /// assert!(!SourceOffset::Units(4).passed(&SourceOffset::Units(4)));
+    /// assert!(!SourceOffset::Start.passed(&SourceOffset::Log(9)));
+    /// ```
+    pub fn passed(&self, target: &SourceOffset) -> bool {
+        match (self, target) {
+            (SourceOffset::Start, _) => false,
+            (_, SourceOffset::Start) => true,
+            (
+                SourceOffset::Files { done, current, .. },
+                SourceOffset::Files { done: t_done, current: t_current, .. },
+            ) => {
+                let in_target = |f: &String| t_done.contains(f) || t_current.as_ref().is_some_and(|(c, _)| c == f);
+                done.iter().any(|f| !in_target(f))
+                    || match (current, t_current) {
+                        (Some((f, p)), Some((g, q))) if f == g => p > q,
+                        (Some((f, _)), _) => !in_target(f),
+                        _ => false,
+                    }
+            }
+            (a, b) => a.units() > b.units(),
         }
     }
 

@@ -16,7 +16,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::{Batch, ValueRef};
 
 use crate::batcher::{BatchTimes, Shared};
-use crate::checkpoint::HookSlot;
+use crate::checkpoint::{HookExt, HookSlot};
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::JoinKind;
 use crate::operator::dead_letter::DeadLetters;
@@ -164,16 +164,12 @@ impl<'s> CogroupExt<'s> for Vec<BatchStream<'s>> {
                         }
                         out
                     });
-                    if let Some(h) = hook.as_mut() {
-                        h.after(t, &windows);
-                    }
+                    hook.after_batch(t, &windows);
                     if let (Some(c), Some(out)) = (&cap, out.filter(|o| !o.is_empty())) {
                         output.session(&c.delayed(&t)).give(out);
                     }
                 }
-                if let (true, Some(h)) = (frontier.frontier().is_empty(), hook.as_mut()) {
-                    h.at_end(&windows);
-                }
+                hook.at_input_end(frontier.frontier().is_empty(), &windows);
                 times.hold(&mut cap, frontier);
             }
         })

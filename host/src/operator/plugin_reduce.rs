@@ -11,7 +11,7 @@ use weir_sdk::packed::{Batch, Kind};
 use weir_sdk::reducer::Groups;
 
 use crate::batcher::{BatchTimes, Shared};
-use crate::checkpoint::HookSlot;
+use crate::checkpoint::{HookExt, HookSlot};
 use crate::graph::dataflow::BatchStream;
 use crate::operator::exchange::ExchangeByKeyExt;
 use crate::operator::grouped::{by_key, in_order};
@@ -154,16 +154,12 @@ impl<'s> PluginReduceExt<'s> for BatchStream<'s> {
                             _ => call(&mut slot, t, false, in_order(&parts)),
                         }),
                     };
-                    if let Some(h) = hook.as_mut() {
-                        h.after(t, &(&running, &windows));
-                    }
+                    hook.after_batch(t, &(&running, &windows));
                     if let (Some(c), Some(out)) = (&cap, out.filter(|o| !o.is_empty())) {
                         output.session(&c.delayed(&t)).give(out);
                     }
                 }
-                if let (true, Some(h)) = (frontier.frontier().is_empty(), hook.as_mut()) {
-                    h.at_end(&(&running, &windows));
-                }
+                hook.at_input_end(frontier.frontier().is_empty(), &(&running, &windows));
                 times.hold(&mut cap, frontier);
             }
         })

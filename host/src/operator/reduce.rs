@@ -14,7 +14,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::{Batch, HAS_KEY, Kind, ValueRef};
 
 use crate::batcher::{BatchTimes, Shared};
-use crate::checkpoint::HookSlot;
+use crate::checkpoint::{HookExt, HookSlot};
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::ReducerKind;
 use crate::operator::dead_letter::DeadLetters;
@@ -320,16 +320,12 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
                             }
                         }),
                     };
-                    if let Some(h) = hook.as_mut() {
-                        h.after(t, &(&incremental, &windows));
-                    }
+                    hook.after_batch(t, &(&incremental, &windows));
                     if let (Some(c), Some(out)) = (&cap, out.filter(|o| !o.is_empty())) {
                         output.session(&c.delayed(&t)).give(out);
                     }
                 }
-                if let (true, Some(h)) = (frontier.frontier().is_empty(), hook.as_mut()) {
-                    h.at_end(&(&incremental, &windows));
-                }
+                hook.at_input_end(frontier.frontier().is_empty(), &(&incremental, &windows));
                 times.hold(&mut cap, frontier);
             }
         })

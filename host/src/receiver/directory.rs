@@ -38,16 +38,22 @@ fn ready_files(dir: &Path) -> std::io::Result<Vec<OsString>> {
 
 /// Runs until the job stops (realtime), every file has been read (manual clock), or the job drains: then
 /// the files already there are read, and the source finishes. A resumed job skips the files `start`
-/// lists as read and continues the file it was in from the byte it had reached.
-pub async fn run(name: String, cfg: Config, start: SourceOffset, out: Outbox) {
+/// lists as read and continues the file it was in from the byte it had reached; first, it reads again
+/// what the batches logged before the crash held, ending each at its logged offset (`cuts`).
+pub async fn run(name: String, cfg: Config, start: SourceOffset, cuts: Vec<SourceOffset>, out: Outbox) {
+    // One read buffer for every file: its pages are faulted in once, not once per file.
+    let mut bytes = Vec::new();
+    let fresh_start = start == SourceOffset::Start;
+    let Some(start) = replay(&name, &cfg.path, start, &cuts, &mut bytes, &out).await else { return };
     let mut seen: HashSet<OsString> = HashSet::new();
     let mut resume = start.file_position().map(|(f, p)| (OsString::from(f), p as usize));
     match start.files_done() {
         Some(done) => seen.extend(done.iter().map(OsString::from)),
-        None if !cfg.include_existing => {
+        // With logged batches, the files present at the first start are known from the log.
+        None if !cfg.include_existing && fresh_start && cuts.is_empty() => {
             for file in ready_files(&cfg.path).unwrap_or_default() {
-                // Recorded as read, so a resumed job does not take them for new files.
-                if !out.send(SourceEvent::Mark(OffsetMark::FileDone(file.to_string_lossy().into()))).await {
+                // Recorded, so a resumed job does not take them for new files.
+                if !out.send(SourceEvent::Mark(OffsetMark::FileSkipped(file.to_string_lossy().into()))).await {
                     return;
                 }
                 seen.insert(file);
@@ -56,8 +62,6 @@ pub async fn run(name: String, cfg: Config, start: SourceOffset, out: Outbox) {
         None => {}
     }
     let mut in_unit = 0;
-    // One read buffer for every file: its pages are faulted in once, not once per file.
-    let mut bytes = Vec::new();
     let mut last_pass = false;
     loop {
         let files = match ready_files(&cfg.path) {
@@ -107,6 +111,54 @@ pub async fn run(name: String, cfg: Config, start: SourceOffset, out: Outbox) {
             _ = out.drained() => last_pass = true,
         }
     }
+}
+
+/// Reads again, batch by batch, the files the batches logged before a crash held (`cuts`: each batch's
+/// end offset), from `at`, so each batch ends exactly at its logged offset. Returns where it ended;
+/// `None` when the job is stopping.
+async fn replay(
+    name: &str,
+    dir: &Path,
+    mut at: SourceOffset,
+    cuts: &[SourceOffset],
+    bytes: &mut Vec<u8>,
+    out: &Outbox,
+) -> Option<SourceOffset> {
+    for cut in cuts {
+        let (Some(done), Some(skipped)) = (cut.files_done(), cut.files_skipped()) else { continue };
+        let had = at.files_done().cloned().unwrap_or_default();
+        for file in skipped.difference(&had) {
+            let mark = OffsetMark::FileSkipped(file.clone());
+            out.send(SourceEvent::Mark(mark.clone())).await.then_some(())?;
+            at.apply(mark);
+        }
+        // The file being read when the last batch was cut comes first, as it did then.
+        let current = at.file_position().map(|(f, _)| f.to_string());
+        let mut finish: Vec<&String> = done.difference(&had).filter(|f| !skipped.contains(*f)).collect();
+        finish.sort_by_key(|f| Some(f.as_str()) != current.as_deref());
+        let mut reads: Vec<(String, Option<u64>)> = finish.into_iter().map(|f| (f.clone(), None)).collect();
+        reads.extend(cut.file_position().filter(|(f, _)| !had.contains(*f)).map(|(f, p)| (f.to_string(), Some(p))));
+        for (file, end) in reads {
+            let from = at.file_position().filter(|(f, _)| *f == file).map_or(0, |(_, p)| p as usize);
+            bytes.clear();
+            if let Err(e) = read_into(&dir.join(&file), bytes).await {
+                tracing::warn!(source = %name, "cannot read {file} again: {e}");
+                continue;
+            }
+            let end = end.map_or(bytes.len(), |e| (e as usize).min(bytes.len()));
+            let sent = match end > from {
+                true => super::send_lines(&bytes[..end], from, |p| OffsetMark::FileAt(file.clone(), p), out).await,
+                false => out.send(SourceEvent::Mark(OffsetMark::FileAt(file.clone(), end as u64))).await,
+            };
+            sent.then_some(())?;
+            at.apply(OffsetMark::FileAt(file.clone(), end as u64));
+            if cut.file_position().is_none_or(|(f, _)| *f != file) {
+                out.send(SourceEvent::Mark(OffsetMark::FileDone(file.clone()))).await.then_some(())?;
+                at.apply(OffsetMark::FileDone(file));
+            }
+        }
+    }
+    Some(at)
 }
 
 async fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {

@@ -65,7 +65,7 @@ impl Lines {
     }
 }
 
-/// Emits `n` lines in chunks, each followed by the count of lines made so far; false when the job is
+/// Emits `n` lines in chunks, each with the count of lines made so far; false when the job is
 /// stopping.
 async fn emit(lines: &mut Lines, mut n: u64, made: &mut u64, out: &Outbox) -> bool {
     while n > 0 {
@@ -73,7 +73,7 @@ async fn emit(lines: &mut Lines, mut n: u64, made: &mut u64, out: &Outbox) -> bo
         let mut batch = Batch::with_capacity(k as usize, k as usize * lines.per_line * 5);
         lines.fill(&mut batch, k);
         *made += k;
-        if !out.send(SourceEvent::Data(batch)).await || !out.send(SourceEvent::Mark(OffsetMark::Units(*made))).await {
+        if !out.send(SourceEvent::Marked(batch, OffsetMark::Units(*made))).await {
             return false;
         }
         n -= k;
@@ -83,7 +83,9 @@ async fn emit(lines: &mut Lines, mut n: u64, made: &mut u64, out: &Outbox) -> bo
 
 /// Runs until the limit is reached or the job stops. A resumed job first makes, and drops, the `skip`
 /// lines it had already taken: the lines are a function of the seed, so the rest come out the same.
-pub async fn run(cfg: Config, skip: u64, out: Outbox) {
+/// Then, at once, it makes the lines of the batches it had cut before the crash, marking each `cuts`
+/// count exactly, and goes on at the rate.
+pub async fn run(cfg: Config, skip: u64, cuts: Vec<u64>, out: Outbox) {
     let zipf = Zipf::new(cfg.vocabulary as f64, cfg.zipf).expect("zipf parameters checked by the plan");
     let mut lines = Lines {
         words: if cfg.sequential { Vec::new() } else { (0..cfg.vocabulary).map(|i| format!("w{i}")).collect() },
@@ -101,7 +103,13 @@ pub async fn run(cfg: Config, skip: u64, out: Outbox) {
         rest -= k;
     }
     let mut made = skip;
-    let mut left = cfg.limit.unwrap_or(u64::MAX).saturating_sub(skip);
+    let limit = cfg.limit.unwrap_or(u64::MAX);
+    for cut in cuts.into_iter().map(|c| c.min(limit)) {
+        if cut > made && !emit(&mut lines, cut - made, &mut made, &out).await {
+            return;
+        }
+    }
+    let mut left = limit.saturating_sub(made);
     // Realtime: ten ticks a second, carrying the fraction so the rate is exact over time.
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut carry = 0u64;

@@ -20,6 +20,9 @@ pub(crate) const CHUNK_LINES: usize = 8192;
 pub enum SourceEvent {
     /// Records received. Records at time 0 get their batch's time.
     Data(Batch),
+    /// Records received and how far the source has read with them. One event, so a batch is never cut
+    /// between data and its offset: a resumed job can then cut the same batches again (see `batcher`).
+    Marked(Batch, OffsetMark),
     /// Manual clock: everything sent since the last unit end makes up this source's part of one batch.
     UnitEnd,
     /// Input the source could not turn into records, with the reason (goes to the dead letters).
@@ -116,18 +119,18 @@ pub(crate) async fn send_lines(bytes: &[u8], from: usize, mark: impl Fn(u64) -> 
         let end = bytes[pos..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |i| pos + i);
         let next = (end + 1).min(bytes.len());
         if let Some(full) = chunker.push(&bytes[pos..end])
-            && (!out.send(SourceEvent::Data(full)).await || !out.send(SourceEvent::Mark(mark(next as u64))).await)
+            && !out.send(SourceEvent::Marked(full, mark(next as u64))).await
         {
             return false;
         }
         pos = next;
     }
-    chunker.is_empty()
-        || (out.send(SourceEvent::Data(chunker.take())).await
-            && out.send(SourceEvent::Mark(mark(bytes.len() as u64))).await)
+    chunker.is_empty() || out.send(SourceEvent::Marked(chunker.take(), mark(bytes.len() as u64))).await
 }
 
 /// Starts the receiver for source `index` on `rt`, reading from `start` (where a resumed job left off).
+/// `cuts`: the offsets at which batches logged before a crash ended (see `checkpoint::BatchLog`); the
+/// receiver replays up to each with a mark exactly there, so the batcher can cut those batches again.
 /// `wal`: the folder of the job's write-ahead logs, when non-replayable sources log what they receive.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
@@ -137,6 +140,7 @@ pub fn spawn(
     spec: &SourceSpec,
     clock: ClockMode,
     start: SourceOffset,
+    cuts: Vec<SourceOffset>,
     wal: Option<&std::path::Path>,
     tx: flume::Sender<Envelope>,
     drain: Drain,
@@ -146,7 +150,11 @@ pub fn spawn(
     let manual = clock == ClockMode::Manual;
     match spec {
         SourceSpec::Socket { host, port } => {
-            let wal = wal.map(|dir| (dir.join(&name), start.units()));
+            let wal = wal.map(|dir| socket::Replay {
+                dir: dir.join(&name),
+                from: start.units(),
+                cuts: cuts.iter().map(SourceOffset::units).collect(),
+            });
             rt.spawn(socket::run(name, host.clone(), *port, wal, out));
         }
         SourceSpec::Directory { path, include_existing, files_per_batch } => {
@@ -156,7 +164,7 @@ pub fn spawn(
                 files_per_batch: *files_per_batch,
                 manual,
             };
-            rt.spawn(directory::run(name, cfg, start, out));
+            rt.spawn(directory::run(name, cfg, start, cuts, out));
         }
         SourceSpec::Generator { rate, words_per_line, vocabulary, zipf, sequential, limit, seed } => {
             let cfg = generator::Config {
@@ -169,11 +177,14 @@ pub fn spawn(
                 seed: *seed,
                 manual,
             };
-            rt.spawn(generator::run(cfg, start.units(), out));
+            let cuts = cuts.iter().map(SourceOffset::units).collect();
+            rt.spawn(generator::run(cfg, start.units(), cuts, out));
         }
         SourceSpec::Scripted { path, pace } => {
             let pace = std::time::Duration::from_millis(pace.map_or(0, |p| p.0));
-            rt.spawn(scripted::run(name, path.clone(), start.units(), pace, out));
+            // Lines already cut into logged batches are replayed without the pace.
+            let unpaced = cuts.last().map_or(0, SourceOffset::units);
+            rt.spawn(scripted::run(name, path.clone(), start.units(), unpaced, pace, out));
         }
     }
 }

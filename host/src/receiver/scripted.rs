@@ -47,8 +47,9 @@ pub fn parse_line(line: &str) -> Result<Batch, String> {
 }
 
 /// Sends one unit per line, each with its line count, then finishes. A resumed job skips the first
-/// `skip` lines; `pace` waits between lines (a script replayed at the speed of a live source).
-pub async fn run(name: String, path: std::path::PathBuf, skip: u64, pace: Duration, out: Outbox) {
+/// `skip` lines; `pace` waits between lines (a script replayed at the speed of a live source), except
+/// before line `unpaced` (lines a resumed job replays into batches it had already cut).
+pub async fn run(name: String, path: std::path::PathBuf, skip: u64, unpaced: u64, pace: Duration, out: Outbox) {
     let text = match tokio::fs::read_to_string(&path).await {
         Ok(t) => t,
         Err(e) => {
@@ -60,18 +61,22 @@ pub async fn run(name: String, path: std::path::PathBuf, skip: u64, pace: Durati
         if out.draining() {
             break;
         }
-        if !pace.is_zero() {
+        if !pace.is_zero() && i as u64 >= unpaced {
             tokio::select! {
                 _ = tokio::time::sleep(pace) => {}
                 _ = out.drained() => break,
             }
         }
-        let event = match parse_line(line) {
-            Ok(batch) => SourceEvent::Data(batch),
-            Err(reason) => SourceEvent::Bad { input: line.to_string(), reason: format!("line {}: {reason}", i + 1) },
+        let mark = OffsetMark::Units(i as u64 + 1);
+        let sent = match parse_line(line) {
+            Ok(batch) => out.send(SourceEvent::Marked(batch, mark)).await,
+            Err(reason) => {
+                let reason = format!("line {}: {reason}", i + 1);
+                out.send(SourceEvent::Bad { input: line.to_string(), reason }).await
+                    && out.send(SourceEvent::Mark(mark)).await
+            }
         };
-        let mark = SourceEvent::Mark(OffsetMark::Units(i as u64 + 1));
-        if !out.send(event).await || !out.send(mark).await || !out.send(SourceEvent::UnitEnd).await {
+        if !sent || !out.send(SourceEvent::UnitEnd).await {
             return;
         }
     }

@@ -26,24 +26,33 @@ enum Flow {
     Stop,
 }
 
-/// Runs until the job stops or drains. With a write-ahead log (`wal`: its folder and the position a
-/// resumed job starts from), what the log holds from there is handed over first, and every chunk read is
-/// logged before it is handed over.
-pub async fn run(name: String, host: String, port: u16, wal: Option<(PathBuf, u64)>, out: Outbox) {
+/// Where a socket source's write-ahead log is, and what a resumed job replays from it.
+pub struct Replay {
+    /// The log's folder.
+    pub dir: PathBuf,
+    /// The log position the resumed job starts from.
+    pub from: u64,
+    /// Log positions where batches logged before the crash ended: the replay marks each exactly.
+    pub cuts: Vec<u64>,
+}
+
+/// Runs until the job stops or drains. With a write-ahead log, what the log holds from the resumed
+/// position is handed over first, and every chunk read is logged before it is handed over.
+pub async fn run(name: String, host: String, port: u16, wal: Option<Replay>, out: Outbox) {
     let mut wal = match wal {
         None => None,
-        Some((dir, from)) => match Wal::open(&dir, from) {
+        Some(r) => match Wal::open(&r.dir, r.from) {
             Ok((wal, replay)) => {
                 if !replay.is_empty() {
                     tracing::info!(source = %name, bytes = replay.len(), "replaying the write-ahead log");
                 }
-                if !super::send_lines(&replay, 0, |p| OffsetMark::Log(from + p), &out).await {
+                if !replay_log(&replay, r.from, &r.cuts, &out).await {
                     return;
                 }
                 Some(wal)
             }
             Err(e) => {
-                let reason = format!("source `{name}` cannot open its write-ahead log {}: {e}", dir.display());
+                let reason = format!("source `{name}` cannot open its write-ahead log {}: {e}", r.dir.display());
                 out.send(SourceEvent::Failed(reason)).await;
                 return;
             }
@@ -82,6 +91,19 @@ pub async fn run(name: String, host: String, port: u16, wal: Option<(PathBuf, u6
         tracing::info!(source = %name, "drained");
         out.send(SourceEvent::Finished).await;
     }
+}
+
+/// Hands over `replay`, the log's bytes from position `from` on, ending a chunk at each of `cuts`.
+async fn replay_log(replay: &[u8], from: u64, cuts: &[u64], out: &Outbox) -> bool {
+    let mut done = 0;
+    let ends = cuts.iter().filter_map(|c| c.checked_sub(from)).map(|c| c as usize);
+    for end in ends.filter(|e| *e <= replay.len()).chain([replay.len()]) {
+        if end > done && !super::send_lines(&replay[..end], done, |p| OffsetMark::Log(from + p), out).await {
+            return false;
+        }
+        done = done.max(end);
+    }
+    true
 }
 
 /// Reads lines until the peer goes away, the job stops, or it drains.
@@ -136,7 +158,7 @@ async fn read_lines(stream: TcpStream, wal: &mut Option<Wal>, out: &Outbox) -> F
 async fn hand_over(chunk: Batch, wal: &mut Option<Wal>, out: &Outbox) -> bool {
     let Some(w) = wal.as_mut() else { return out.send(SourceEvent::Data(chunk)).await };
     match w.append(&chunk) {
-        Ok(pos) => out.send(SourceEvent::Data(chunk)).await && out.send(SourceEvent::Mark(OffsetMark::Log(pos))).await,
+        Ok(pos) => out.send(SourceEvent::Marked(chunk, OffsetMark::Log(pos))).await,
         Err(e) => {
             out.send(SourceEvent::Failed(format!("cannot write the write-ahead log: {e}"))).await;
             false

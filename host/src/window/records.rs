@@ -10,7 +10,7 @@ use weir_sdk::packed::Batch;
 
 use super::{Window, WindowBuffer};
 use crate::batcher::{BatchTimes, Shared};
-use crate::checkpoint::HookSlot;
+use crate::checkpoint::{HookExt, HookSlot};
 use crate::graph::dataflow::BatchStream;
 
 /// Extension trait for windows of whole records.
@@ -62,16 +62,12 @@ impl<'s> WindowRecordsExt<'s> for BatchStream<'s> {
                         }
                         out
                     });
-                    if let Some(h) = hook.as_mut() {
-                        h.after(t, &windows);
-                    }
+                    hook.after_batch(t, &windows);
                     if let (Some(c), Some(out)) = (&cap, out.filter(|o| !o.is_empty())) {
                         output.session(&c.delayed(&t)).give(out);
                     }
                 }
-                if let (true, Some(h)) = (frontier.frontier().is_empty(), hook.as_mut()) {
-                    h.at_end(&windows);
-                }
+                hook.at_input_end(frontier.frontier().is_empty(), &windows);
                 times.hold(&mut cap, frontier);
             }
         })

@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+mod resume;
+
+use resume::{checkpointer, recut_batches, resume};
+
 use crate::batcher::{self, Batcher, Feed, Shared};
-use crate::checkpoint::{CheckpointError, CheckpointPlan, Checkpointer, Manifest, PluginRecord, SourceOffset};
+use crate::checkpoint::{PluginRecord, SourceOffset};
 use crate::graph::Plan;
 use crate::graph::dataflow::JobContext;
 use crate::graph::spec::{ClockMode, StreamSpec};
@@ -17,7 +21,7 @@ use crate::operator::dead_letter::DeadLetters;
 use crate::operator::wasm::bindings::kind_name;
 use crate::operator::wasm::{FailedBatches, PluginEngine, PluginError, PluginInstance};
 use crate::receiver;
-use crate::state::{KeyedPart, StateDb};
+use crate::state::StateDb;
 use crate::table::StaticTable;
 use weir_sdk::packed::Batch;
 
@@ -171,95 +175,27 @@ impl Signals {
     }
 }
 
-/// Reads the checkpoint to resume from, checks it fits `plan`, and loads its keyed state into `state`.
-/// Returns the checkpoint's manifest and the window parts the operators take back.
-fn resume(plan: &Plan, state: Option<&StateDb>, allow_dropped: bool) -> Result<Option<Resumed>, JobError> {
-    let Some(ck) = &plan.checkpoint else { return Ok(None) };
-    let Some(restored) = crate::checkpoint::latest(&ck.dir)? else { return Ok(None) };
-    let dropped = crate::checkpoint::check(plan, &restored.manifest, allow_dropped)?;
-    let m = &restored.manifest;
-    tracing::info!(batch_time = m.time, dir = %restored.dir.display(), "resuming from the checkpoint");
-    let mut windows = HashMap::new();
-    let mut keyed: BTreeMap<String, Vec<KeyedPart>> = BTreeMap::new();
-    for ((stream, worker), payload) in restored.parts {
-        match m.state.get(&stream) {
-            _ if dropped.contains(&stream) => {}
-            Some(shape) if shape.starts_with("keyed") => {
-                let part = postcard::from_bytes(&payload).map_err(|e| CheckpointError::Decode {
-                    stream: stream.clone(),
-                    worker,
-                    reason: e.to_string(),
-                })?;
-                keyed.entry(stream).or_default().push(part);
-            }
-            _ => {
-                windows.insert((stream, worker), payload);
-            }
-        }
-    }
-    if let Some(db) = state {
-        for (stream, parts) in keyed {
-            db.restore(&stream, parts)?;
-        }
-    }
-    Ok(Some(Resumed { time: m.time, offsets: m.offsets.clone(), windows }))
-}
-
-/// What a job resumes from.
-struct Resumed {
-    time: u64,
-    offsets: BTreeMap<String, SourceOffset>,
-    windows: HashMap<(String, usize), Vec<u8>>,
-}
-
-/// The checkpoint coordinator of `plan`, if it checkpoints.
-fn checkpointer(
-    plan: &Plan,
-    records: BTreeMap<String, PluginRecord>,
-    sinks: &HashMap<String, Box<dyn crate::sink::Sink>>,
-    shared: &Arc<Shared>,
-    windows: HashMap<(String, usize), Vec<u8>>,
-) -> Result<Option<Arc<Checkpointer>>, JobError> {
-    let Some(ck) = &plan.checkpoint else { return Ok(None) };
-    let base = Manifest {
-        format: crate::checkpoint::manifest_format(),
-        job: plan.name.clone(),
-        time: 0,
-        interval: plan.interval,
-        workers: plan.workers,
-        spec: plan.text.clone(),
-        plugins: records,
-        state: crate::checkpoint::shapes(plan),
-        offsets: BTreeMap::new(),
-        parts: Vec::new(),
-    };
-    let cp = CheckpointPlan {
-        root: ck.dir.clone(),
-        period: ck.every * plan.interval,
-        keep: ck.keep,
-        base,
-        sinks: sinks.keys().cloned().collect(),
-    };
-    Ok(Some(Arc::new(Checkpointer::new(cp, shared.clone(), windows)?)))
-}
-
 /// Runs `plan` to the end of its input, a limit, or Ctrl-C / SIGTERM (which drain it, see [`RunOptions`]).
 /// With `[checkpoint]`, a job whose directory holds a checkpoint resumes from it.
 pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     let (plugins, records) = load_plugins(&plan)?;
-    let resuming = match &plan.checkpoint {
-        Some(ck) => !crate::checkpoint::committed(&ck.dir)?.is_empty(),
-        None => false,
+    let restored = match &plan.checkpoint {
+        Some(ck) => crate::checkpoint::latest(&ck.dir)?,
+        None => None,
     };
-    let (state, initial) = open_state(&plan, resuming)?;
-    let resumed = resume(&plan, state.as_deref(), opts.allow_dropped_state)?;
+    let recut = recut_batches(&plan, restored.as_ref().map_or(0, |r| r.manifest.time))?;
+    // Sinks keep what they hold when the job resumes, or when it cuts logged batches again.
+    let resuming = restored.is_some() || !recut.is_empty();
+    let (state, initial) = open_state(&plan, restored.is_some())?;
+    let resumed = resume(&plan, restored, state.as_deref(), opts.allow_dropped_state)?;
     let dead = Arc::new(DeadLetters::open(&plan.name, plan.dead_letter.as_deref()).map_err(JobError::DeadLetter)?);
     let manual = plan.clock == ClockMode::Manual;
-    let first_time = match &resumed {
+    let first_time = match (&resumed, recut.first()) {
+        (_, Some((t, _))) => *t,
         // Realtime: the batches of the time the job was down are cut at once, as Spark does.
-        Some(r) => r.time + plan.interval,
-        None if manual => plan.interval,
-        None => batcher::realtime_first_time(plan.interval),
+        (Some(r), None) => r.time + plan.interval,
+        (None, None) if manual => plan.interval,
+        (None, None) => batcher::realtime_first_time(plan.interval),
     };
     let (offsets, windows) = resumed.map(|r| (r.offsets, r.windows)).unwrap_or_default();
     let start: Vec<SourceOffset> =
@@ -294,6 +230,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
             spec,
             plan.clock,
             start[i].clone(),
+            recut.iter().map(|(_, o)| o[i].clone()).collect(),
             wal.as_deref(),
             tx.clone(),
             drain.clone(),
@@ -333,6 +270,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         dead: dead.clone(),
         checkpoint: checkpoint.clone(),
         start,
+        recut,
     };
     let clock = std::thread::Builder::new()
         .name("weir-batcher".into())

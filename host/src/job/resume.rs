@@ -1,0 +1,108 @@
+//! Resuming a job: the checkpoint it resumes from, the batches it cuts again from the batch log, and
+//! the checkpoint coordinator of the run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::JobError;
+use crate::batcher::Shared;
+use crate::checkpoint::{
+    BatchLog, CheckpointError, CheckpointPlan, Checkpointer, Manifest, PluginRecord, Restored, SourceOffset,
+};
+use crate::graph::Plan;
+use crate::graph::spec::ClockMode;
+use crate::state::{KeyedPart, StateDb};
+
+/// Checks the checkpoint to resume from fits `plan`, and loads its keyed state into `state`.
+/// Returns the checkpoint's manifest and the window parts the operators take back.
+pub(super) fn resume(
+    plan: &Plan,
+    restored: Option<Restored>,
+    state: Option<&StateDb>,
+    allow_dropped: bool,
+) -> Result<Option<Resumed>, JobError> {
+    let Some(restored) = restored else { return Ok(None) };
+    let dropped = crate::checkpoint::check(plan, &restored.manifest, allow_dropped)?;
+    let m = &restored.manifest;
+    tracing::info!(batch_time = m.time, dir = %restored.dir.display(), "resuming from the checkpoint");
+    let mut windows = HashMap::new();
+    let mut keyed: BTreeMap<String, Vec<KeyedPart>> = BTreeMap::new();
+    for ((stream, worker), payload) in restored.parts {
+        match m.state.get(&stream) {
+            _ if dropped.contains(&stream) => {}
+            Some(shape) if shape.starts_with("keyed") => {
+                let part = postcard::from_bytes(&payload).map_err(|e| CheckpointError::Decode {
+                    stream: stream.clone(),
+                    worker,
+                    reason: e.to_string(),
+                })?;
+                keyed.entry(stream).or_default().push(part);
+            }
+            _ => {
+                windows.insert((stream, worker), payload);
+            }
+        }
+    }
+    if let Some(db) = state {
+        for (stream, parts) in keyed {
+            db.restore(&stream, parts)?;
+        }
+    }
+    Ok(Some(Resumed { time: m.time, offsets: m.offsets.clone(), windows }))
+}
+
+/// What a job resumes from.
+pub(super) struct Resumed {
+    pub(super) time: u64,
+    pub(super) offsets: BTreeMap<String, SourceOffset>,
+    pub(super) windows: HashMap<(String, usize), Vec<u8>>,
+}
+
+/// Realtime clock: the batches the batch log holds after batch `after` (the checkpoint resumed from, 0
+/// for none), each with every source's offset by the plan's source order, to be cut again.
+pub(super) fn recut_batches(plan: &Plan, after: u64) -> Result<Vec<(u64, Vec<SourceOffset>)>, JobError> {
+    let Some(ck) = plan.checkpoint.as_ref().filter(|_| plan.clock == ClockMode::Realtime) else {
+        return Ok(Vec::new());
+    };
+    let logged = BatchLog::new(&ck.dir).after(after)?;
+    if let Some(last) = logged.last() {
+        tracing::info!(batches = logged.len(), last = last.time, "cutting the batches logged before the stop again");
+    }
+    let cuts = logged.into_iter().filter(|b| b.time.is_multiple_of(plan.interval)).map(|b| {
+        let offsets = plan.sources.iter().map(|(n, _)| b.offsets.get(n).cloned().unwrap_or_default()).collect();
+        (b.time, offsets)
+    });
+    Ok(cuts.collect())
+}
+
+/// The checkpoint coordinator of `plan`, if it checkpoints.
+pub(super) fn checkpointer(
+    plan: &Plan,
+    records: BTreeMap<String, PluginRecord>,
+    sinks: &HashMap<String, Box<dyn crate::sink::Sink>>,
+    shared: &Arc<Shared>,
+    windows: HashMap<(String, usize), Vec<u8>>,
+) -> Result<Option<Arc<Checkpointer>>, JobError> {
+    let Some(ck) = &plan.checkpoint else { return Ok(None) };
+    let base = Manifest {
+        format: crate::checkpoint::manifest_format(),
+        job: plan.name.clone(),
+        time: 0,
+        interval: plan.interval,
+        workers: plan.workers,
+        spec: plan.text.clone(),
+        plugins: records,
+        state: crate::checkpoint::shapes(plan),
+        offsets: BTreeMap::new(),
+        parts: Vec::new(),
+        pending: Vec::new(),
+    };
+    let cp = CheckpointPlan {
+        root: ck.dir.clone(),
+        period: ck.every * plan.interval,
+        keep: ck.keep,
+        base,
+        sinks: sinks.keys().cloned().collect(),
+    };
+    Ok(Some(Arc::new(Checkpointer::new(cp, shared.clone(), windows)?)))
+}

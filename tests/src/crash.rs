@@ -1,0 +1,82 @@
+//! Helpers for the crash tests: seeded kill moments, running a job under repeated SIGKILLs, PostgreSQL
+//! queries through `psql`, and finding checkpoints.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The PostgreSQL database the tests use.
+pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// An environment variable as a number, or `default`.
+pub fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// xorshift64*: a seeded, reproducible sequence of kill moments.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+/// Runs `sql` with `psql` and returns the rows, one line each (fields split by `|`).
+pub fn psql(sql: &str) -> Vec<String> {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// `weir run job.toml <args>` in `dir`, logging at info.
+pub fn weir(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(crate::weir_bin());
+    c.current_dir(dir).arg("run").arg("job.toml").args(args).env("RUST_LOG", "info");
+    c
+}
+
+/// Runs the job in `dir` until it finishes on its own, killing it with SIGKILL `kills` times first,
+/// each time after a random moment in `after` (milliseconds from its start). Returns how many kills
+/// landed on a running job. Every run's log goes to `runs.log` in `dir`.
+pub fn run_with_kills(dir: &Path, kills: u64, seed: u64, after: std::ops::Range<u64>) -> u64 {
+    let mut rng = Rng(seed | 1);
+    let log = std::fs::File::create(dir.join("runs.log")).unwrap();
+    let mut killed = 0;
+    loop {
+        let mut child = weir(dir, &[]).stdout(Stdio::null()).stderr(log.try_clone().unwrap()).spawn().unwrap();
+        if killed == kills {
+            let status = child.wait().unwrap();
+            assert!(status.success(), "the last run failed: {status}; see {}", dir.join("runs.log").display());
+            return killed;
+        }
+        let deadline = Instant::now() + Duration::from_millis(after.start + rng.below(after.end - after.start));
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "run failed: {status}; see {}", dir.join("runs.log").display());
+                return killed;
+            }
+            if Instant::now() >= deadline {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                killed += 1;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The newest checkpoint directory under `<dir>/checkpoints`, with its batch time.
+pub fn newest_checkpoint(dir: &Path) -> (u64, PathBuf) {
+    let entries = std::fs::read_dir(dir.join("checkpoints")).unwrap().map(|e| e.unwrap().path());
+    let found = entries.filter_map(|p| Some((p.file_name()?.to_str()?.strip_prefix("checkpoint-")?.parse().ok()?, p)));
+    found.max().expect("a checkpoint")
+}
