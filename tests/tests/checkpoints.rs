@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use weir_tests::crash::newest_checkpoint;
+use weir_tests::spec::{running_counts, word_pairs};
 use weir_tests::{plugin, read_jsonl, weir_bin};
 
 fn run(dir: &Path, args: &[&str]) -> Output {
@@ -44,21 +45,7 @@ workers = 2
 [sources.lines]
 kind = "scripted"
 path = "script.jsonl"
-
-[streams.words]
-op = "wasm"
-from = "lines"
-plugin = "{plugin}"
-
-[streams.pairs]
-op = "map_to_pair"
-from = "words"
-
-[streams.counts]
-op = "update_state_by_key"
-from = "pairs"
-updater = "sum"
-
+{pairs}{counts}
 [sinks.counts_file]
 kind = "jsonl"
 from = "counts"
@@ -69,7 +56,8 @@ dir = "checkpoints"
 keep = 3
 {extra}
 "#,
-        plugin = plugin(tokenizer).display()
+        pairs = word_pairs("lines", Some(&plugin(tokenizer))),
+        counts = running_counts("counts", ""),
     )
 }
 
@@ -228,6 +216,30 @@ fn state_that_no_longer_fits_the_job_is_refused_naming_the_stream() {
     assert!(stderr(&out).contains("window buffers of 2 workers"), "{}", stderr(&out));
     std::fs::write(dir.path().join("job.toml"), &renamed).unwrap();
     ok(run(dir.path(), &["--allow-dropped-state"]));
+}
+
+#[test]
+fn state_whose_key_changed_is_refused_naming_the_stream() {
+    let dir = setup(&job("tokenize", ""));
+    ok(run(dir.path(), &["--batches", "2"]));
+    let keyed = manifest(&newest_checkpoint(dir.path()).1)["keys"]["counts"].clone();
+    assert_eq!(keyed, "map_to_pair (stream `pairs`)");
+    // Same stream, same reducer, but keyed by upper-cased words: the old counts would mix with new keys.
+    let upper = job("tokenize", "").replace(
+        "op = \"map_to_pair\"\nfrom = \"words\"",
+        "op = \"map\"\nfrom = \"words\"\nkey = \"str::to_uppercase(value)\"\nvalue = \"1\"",
+    );
+    std::fs::write(dir.path().join("job.toml"), &upper).unwrap();
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("stream `counts` changed its key") && err.contains("str::to_uppercase(value)"), "{err}");
+    assert!(err.contains("--allow-dropped-state"), "{err}");
+    // Dropping the state starts the counts afresh under the new keys: no lower-case word is carried over.
+    ok(run(dir.path(), &["--allow-dropped-state"]));
+    let counts = final_counts(dir.path());
+    assert!(counts.keys().all(|k| *k == k.to_uppercase()), "{counts:?}");
+    assert_eq!(counts["THE"], 4, "{counts:?}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use weir_tests::spec::word_pairs;
 use weir_tests::{read_jsonl, repo_root, weir_bin, with_operators};
 
 fn run_spec_text(spec: &str) -> (i32, String) {
@@ -390,7 +391,8 @@ fn directory_source_counts_each_new_file_once() {
     let incoming = work.path().join("incoming");
     std::fs::create_dir(&incoming).unwrap();
     drop_file(&incoming, "old.txt", "old old\n");
-    let spec = r#"
+    let spec = format!(
+        r#"
 [job]
 name = "dir"
 batch_interval = "200ms"
@@ -399,15 +401,7 @@ workers = 2
 [sources.files]
 kind = "directory"
 path = "incoming"
-
-[streams.words]
-op = "tokenize"
-from = "files"
-
-[streams.pairs]
-op = "map_to_pair"
-from = "words"
-
+{pairs}
 [streams.counts]
 op = "reduce_by_key"
 from = "pairs"
@@ -417,7 +411,9 @@ reducer = "sum"
 kind = "jsonl"
 from = "counts"
 path = "out.jsonl"
-"#;
+"#,
+        pairs = word_pairs("files", None)
+    );
     std::fs::write(work.path().join("job.toml"), spec).unwrap();
     let mut child = Command::new(weir_bin())
         .args(["run", "job.toml", "--duration", "3s"])

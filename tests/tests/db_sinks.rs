@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 
+use weir_tests::spec::word_pairs;
 use weir_tests::weir_bin;
 
 /// One database: its sink kind, URL, and how to run SQL in its command-line client.
@@ -81,15 +82,7 @@ clock = "manual"
 [sources.lines]
 kind = "scripted"
 path = "input.jsonl"
-
-[streams.words]
-op = "tokenize"
-from = "lines"
-
-[streams.pairs]
-op = "map_to_pair"
-from = "words"
-
+{pairs}
 [streams.counts]
 op = "{op}"
 from = "pairs"
@@ -102,6 +95,7 @@ url = "{url}"
 table = "{table}"
 mode = "{mode}"
 "#,
+        pairs = word_pairs("lines", None),
         kind = db.kind,
         url = db.url,
     );

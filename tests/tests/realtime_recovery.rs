@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use weir_tests::crash::{PG_URL, env_or, psql, run_with_kills, weir};
+use weir_tests::spec::{running_counts, word_pairs};
 use weir_tests::{plugin, read_jsonl};
 
 const LINES: u64 = 60_000;
@@ -30,26 +31,12 @@ limit = {LINES}
 words_per_line = 4
 vocabulary = 50
 seed = 7
-
-[streams.words]
-op = "wasm"
-from = "lines"
-plugin = "{tokenize}"
-
-[streams.pairs]
-op = "map_to_pair"
-from = "words"
-
+{pairs}
 [streams.counts]
 op = "reduce_by_key"
 from = "pairs"
 reducer = "sum"
-
-[streams.totals]
-op = "update_state_by_key"
-from = "pairs"
-updater = "sum"
-
+{totals}
 [sinks.totals_file]
 kind = "jsonl"
 from = "totals"
@@ -59,7 +46,8 @@ path = "totals.jsonl"
 dir = "checkpoints"
 every = 5
 "#,
-        tokenize = plugin("tokenize").display()
+        pairs = word_pairs("lines", Some(&plugin("tokenize"))),
+        totals = running_counts("totals", ""),
     )
 }
 

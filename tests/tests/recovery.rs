@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use weir_tests::crash::{PG_URL, Rng, env_or, newest_checkpoint, psql, run_with_kills, weir};
 use weir_tests::plugin;
+use weir_tests::spec::{running_counts, word_pairs};
 
 /// `batches` script lines of three lines each, from a vocabulary of 40 words; some words are
 /// capitalised (the upgraded tokenizer lowercases them).
@@ -49,21 +50,7 @@ workers = 2
 kind = "scripted"
 path = "script.jsonl"
 pace = "{pace}"
-
-[streams.words]
-op = "wasm"
-from = "lines"
-plugin = "{tokenize}"
-
-[streams.pairs]
-op = "map_to_pair"
-from = "words"
-
-[streams.totals]
-op = "update_state_by_key"
-from = "pairs"
-updater = "sum"
-
+{pairs}{totals}
 [streams.windowed]
 op = "reduce_by_key"
 from = "pairs"
@@ -108,7 +95,8 @@ suffix = "txt"
 dir = "checkpoints"
 every = 2
 "#,
-        tokenize = plugin("tokenize").display()
+        pairs = word_pairs("lines", Some(&plugin("tokenize"))),
+        totals = running_counts("totals", ""),
     )
 }
 
@@ -207,20 +195,7 @@ batch_interval = "200ms"
 [sources.lines]
 kind = "socket"
 port = {port}
-
-[streams.words]
-op = "tokenize"
-from = "lines"
-
-[streams.pairs]
-op = "map_to_pair"
-from = "words"
-
-[streams.counts]
-op = "update_state_by_key"
-from = "pairs"
-updater = "sum"
-
+{pairs}{counts}
 [streams.per_batch]
 op = "reduce_by_key"
 from = "pairs"
@@ -239,7 +214,9 @@ path = "batches.jsonl"
 [checkpoint]
 dir = "checkpoints"
 every = 5
-"#
+"#,
+        pairs = word_pairs("lines", None),
+        counts = running_counts("counts", ""),
     );
     std::fs::write(dir.path().join("job.toml"), spec).unwrap();
     let mut child = weir(dir.path(), &[]).stderr(Stdio::null()).spawn().unwrap();

@@ -6,9 +6,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use weir_tests::spec::{running_counts, word_pairs};
 use weir_tests::{read_jsonl, weir_bin};
 
-const RUNNING: &str = r#"
+/// The running word count, with its state in `state/` and an initial state.
+fn running_spec() -> String {
+    format!(
+        r#"
 [job]
 name = "running"
 batch_interval = "1s"
@@ -20,35 +24,25 @@ dir = "state"
 [sources.lines]
 kind = "scripted"
 path = "input.jsonl"
-
-[streams.words]
-op = "tokenize"
-from = "lines"
-
-[streams.pairs]
-op = "map_to_pair"
-from = "words"
-
-[streams.counts]
-op = "update_state_by_key"
-from = "pairs"
-updater = "sum"
-initial_state = "init.jsonl"
-
+{pairs}{counts}
 [sinks.out]
 kind = "jsonl"
 from = "counts"
 path = "out.jsonl"
-"#;
+"#,
+        pairs = word_pairs("lines", None),
+        counts = running_counts("counts", "initial_state = \"init.jsonl\""),
+    )
+}
 
 fn weir(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(weir_bin()).args(args).current_dir(dir).output().unwrap()
 }
 
-/// A folder holding the RUNNING job with this initial state and input.
+/// A folder holding the running job with this initial state and input.
 fn running_job(init: &str, input: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("job.toml"), RUNNING).unwrap();
+    std::fs::write(dir.path().join("job.toml"), running_spec()).unwrap();
     std::fs::write(dir.path().join("init.jsonl"), init).unwrap();
     std::fs::write(dir.path().join("input.jsonl"), input).unwrap();
     dir
@@ -85,7 +79,7 @@ fn state_survives_the_job_and_the_next_run_continues_it() {
 #[test]
 fn a_stream_behind_a_noop_sink_runs_and_keeps_its_state() {
     let dir = running_job("", "[\"a b a\"]\n[\"b\"]\n");
-    let spec = RUNNING
+    let spec = running_spec()
         .replace("initial_state = \"init.jsonl\"\n", "")
         .replace("kind = \"jsonl\"\nfrom = \"counts\"\npath = \"out.jsonl\"", "kind = \"noop\"\nfrom = \"counts\"");
     std::fs::write(dir.path().join("job.toml"), spec).unwrap();

@@ -35,9 +35,15 @@ fn time_of(path: &Path) -> Option<u64> {
 }
 
 impl BatchLog {
-    /// The log under the checkpoint root `root`.
+    /// The log under the checkpoint root `root`, to read.
     pub fn new(root: &Path) -> BatchLog {
         BatchLog { dir: root.join("batches") }
+    }
+
+    /// Creates the log's directory, to record batches in; returns the log.
+    pub fn create(&self) -> Result<&BatchLog, CheckpointError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| CheckpointError::Io { path: self.dir.clone(), source })?;
+        Ok(self)
     }
 
     fn entries(&self) -> Result<Vec<(u64, PathBuf)>, CheckpointError> {
@@ -56,9 +62,9 @@ impl BatchLog {
         Ok(found)
     }
 
-    /// Records batch `b` durably; the batch may be handed to the workers once this returns.
+    /// Records batch `b` durably (in a log whose directory [`BatchLog::create`] made); the batch may be
+    /// handed to the workers once this returns.
     pub fn record(&self, b: &LoggedBatch) -> Result<(), CheckpointError> {
-        std::fs::create_dir_all(&self.dir).map_err(|source| CheckpointError::Io { path: self.dir.clone(), source })?;
         let json = serde_json::to_string(b).expect("a logged batch serialises");
         write_atomic(&self.dir.join(format!("batch-{:020}.json", b.time)), seal_json(&json).as_bytes())
     }
@@ -70,6 +76,7 @@ impl BatchLog {
     /// use weir::checkpoint::{BatchLog, LoggedBatch, SourceOffset};
     /// let dir = tempfile::tempdir().unwrap();
     /// let log = BatchLog::new(dir.path());
+    /// log.create().unwrap();
     /// for t in [1000, 2000, 3000] {
     ///     let offsets = [("lines".to_string(), SourceOffset::Units(t / 100))].into();
     ///     log.record(&LoggedBatch { time: t, offsets }).unwrap();

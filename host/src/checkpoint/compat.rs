@@ -1,5 +1,5 @@
 //! Whether a checkpoint's state fits the job resuming from it. Each stateful stream records the shape of
-//! its state: the op, and what decides the stored values (reducer, window). Plugins are not part of it:
+//! its state: the op, and what decides the stored values (reducer, window), and where its keys come from. Plugins are not part of it:
 //! the state format belongs to the job, so a plugin can be upgraded and keep its state (Spark's
 //! checkpoints, which serialize compiled code, cannot survive that).
 
@@ -44,10 +44,19 @@ pub fn shapes(plan: &Plan) -> BTreeMap<String, String> {
     plan.streams.iter().filter_map(|(name, spec)| Some((name.clone(), state_shape(spec)?))).collect()
 }
 
+/// Where the keys of every stateful stream of `plan` come from.
+pub fn keys(plan: &Plan) -> BTreeMap<String, String> {
+    let origin = |stream: String| {
+        let key = crate::graph::key_origin(plan, &stream);
+        (stream, key)
+    };
+    shapes(plan).into_keys().map(origin).collect()
+}
+
 /// Checks that `plan` can take over `manifest`'s state. Returns the streams whose state is dropped
 /// (allowed only with `allow_dropped`).
 pub fn check(plan: &Plan, manifest: &Manifest, allow_dropped: bool) -> Result<Vec<String>, CheckpointError> {
-    let now = shapes(plan);
+    let (now, now_keys) = (shapes(plan), keys(plan));
     let mut dropped = Vec::new();
     for (stream, shape) in &manifest.state {
         let reason = match now.get(stream) {
@@ -55,7 +64,12 @@ pub fn check(plan: &Plan, manifest: &Manifest, allow_dropped: bool) -> Result<Ve
             Some(s) if s != shape => {
                 format!("stream `{stream}` changed the shape of its state: it was `{shape}`, it is now `{s}`")
             }
-            Some(_) => continue,
+            Some(_) => match (manifest.keys.get(stream), now_keys.get(stream)) {
+                (Some(old), Some(new)) if old != new => format!(
+                    "stream `{stream}` changed its key: its state is keyed by {old}, the job now keys it by {new}"
+                ),
+                _ => continue,
+            },
         };
         if !allow_dropped {
             return Err(CheckpointError::Incompatible(format!(

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::batch_log::{BatchLog, LoggedBatch};
 use super::file::{checkpoint_dir, checkpoint_time, encode_part, write_atomic};
@@ -56,6 +56,8 @@ pub struct Checkpointer {
     shared: Arc<Shared>,
     progress: Mutex<Progress>,
     restored: Mutex<HashMap<(String, usize), Vec<u8>>>,
+    /// The batch log, made when the first realtime batch is logged (manual-clock jobs have none).
+    batches: OnceLock<BatchLog>,
 }
 
 impl Checkpointer {
@@ -76,7 +78,14 @@ impl Checkpointer {
             }
         }
         let progress = Mutex::new(Progress { kept, ..Progress::default() });
-        Ok(Checkpointer { plan, parts_expected, shared, progress, restored: Mutex::new(restored) })
+        Ok(Checkpointer {
+            plan,
+            parts_expected,
+            shared,
+            progress,
+            restored: Mutex::new(restored),
+            batches: OnceLock::new(),
+        })
     }
 
     fn progress(&self) -> MutexGuard<'_, Progress> {
@@ -145,7 +154,11 @@ impl Checkpointer {
     /// Realtime clock: records in the batch log that batch `t` is cut at `offsets`, before the batch
     /// is handed to the workers.
     pub fn log_batch(&self, t: u64, offsets: BTreeMap<String, SourceOffset>) -> Result<(), CheckpointError> {
-        BatchLog::new(&self.plan.root).record(&LoggedBatch { time: t, offsets })?;
+        let log = match self.batches.get() {
+            Some(log) => log,
+            None => self.batches.get_or_init(|| BatchLog::new(&self.plan.root)).create()?,
+        };
+        log.record(&LoggedBatch { time: t, offsets })?;
         self.progress().logged.insert(t);
         Ok(())
     }
@@ -202,7 +215,7 @@ impl Checkpointer {
     /// Deletes what no kept checkpoint needs: write-ahead log segments and logged batches.
     fn prune_logs(&self, p: &Progress) {
         let Some((oldest, _)) = p.kept.front() else { return };
-        if let Err(e) = BatchLog::new(&self.plan.root).prune(*oldest) {
+        if let Err(e) = self.batches.get().map_or(Ok(()), |log| log.prune(*oldest)) {
             tracing::warn!("cannot prune the batch log: {e}");
         }
         let sources: BTreeSet<&String> = p.kept.iter().flat_map(|(_, logs)| logs.keys()).collect();

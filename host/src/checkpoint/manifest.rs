@@ -57,6 +57,10 @@ pub struct Manifest {
     pub plugins: BTreeMap<String, PluginRecord>,
     /// Stateful streams and the shape of their state (see `compat.rs`).
     pub state: BTreeMap<String, String>,
+    /// Where each stateful stream's keys come from (see `graph/key_origin.rs`); empty in checkpoints
+    /// written before keys were recorded, which are then not checked.
+    #[serde(default)]
+    pub keys: BTreeMap<String, String>,
     /// Where each source resumes, by source name.
     pub offsets: BTreeMap<String, SourceOffset>,
     /// Every part file.

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use batch_log::{BatchLog, LoggedBatch};
-pub use compat::{check, shapes, state_shape};
+pub use compat::{check, keys, shapes, state_shape};
 pub use coordinator::{CheckpointPlan, Checkpointer, prune};
 pub use hook::{HookExt, HookSlot, PartHook};
 pub use manifest::{Manifest, PartRecord, PluginRecord};

@@ -1,9 +1,11 @@
 //! The job graph: spec (TOML) → checked plan → timely dataflow, and the loop that drives each worker.
 
 pub mod dataflow;
+pub mod key_origin;
 pub mod plan;
 pub mod spec;
 pub mod streams;
 pub mod worker;
 
+pub use key_origin::key_origin;
 pub use plan::{Plan, SpecError, load, parse};

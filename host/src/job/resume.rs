@@ -93,6 +93,7 @@ pub(super) fn checkpointer(
         spec: plan.text.clone(),
         plugins: records,
         state: crate::checkpoint::shapes(plan),
+        keys: crate::checkpoint::keys(plan),
         offsets: BTreeMap::new(),
         parts: Vec::new(),
         pending: Vec::new(),

@@ -125,19 +125,12 @@ async fn replay(
     out: &Outbox,
 ) -> Option<SourceOffset> {
     for cut in cuts {
-        let (Some(done), Some(skipped)) = (cut.files_done(), cut.files_skipped()) else { continue };
-        let had = at.files_done().cloned().unwrap_or_default();
-        for file in skipped.difference(&had) {
-            let mark = OffsetMark::FileSkipped(file.clone());
+        let Some(CutReads { skipped, reads }) = cut_reads(&at, cut) else { continue };
+        for file in skipped {
+            let mark = OffsetMark::FileSkipped(file);
             out.send(SourceEvent::Mark(mark.clone())).await.then_some(())?;
             at.apply(mark);
         }
-        // The file being read when the last batch was cut comes first, as it did then.
-        let current = at.file_position().map(|(f, _)| f.to_string());
-        let mut finish: Vec<&String> = done.difference(&had).filter(|f| !skipped.contains(*f)).collect();
-        finish.sort_by_key(|f| Some(f.as_str()) != current.as_deref());
-        let mut reads: Vec<(String, Option<u64>)> = finish.into_iter().map(|f| (f.clone(), None)).collect();
-        reads.extend(cut.file_position().filter(|(f, _)| !had.contains(*f)).map(|(f, p)| (f.to_string(), Some(p))));
         for (file, end) in reads {
             let from = at.file_position().filter(|(f, _)| *f == file).map_or(0, |(_, p)| p as usize);
             bytes.clear();
@@ -146,19 +139,49 @@ async fn replay(
                 continue;
             }
             let end = end.map_or(bytes.len(), |e| (e as usize).min(bytes.len()));
-            let sent = match end > from {
-                true => super::send_lines(&bytes[..end], from, |p| OffsetMark::FileAt(file.clone(), p), out).await,
-                false => out.send(SourceEvent::Mark(OffsetMark::FileAt(file.clone(), end as u64))).await,
-            };
-            sent.then_some(())?;
-            at.apply(OffsetMark::FileAt(file.clone(), end as u64));
-            if cut.file_position().is_none_or(|(f, _)| *f != file) {
-                out.send(SourceEvent::Mark(OffsetMark::FileDone(file.clone()))).await.then_some(())?;
-                at.apply(OffsetMark::FileDone(file));
+            let finished = cut.file_position().is_none_or(|(f, _)| *f != file);
+            for mark in resend(&file, &bytes[..end], from, finished, out).await? {
+                at.apply(mark);
             }
         }
     }
     Some(at)
+}
+
+/// What reaching `cut` from `at` takes: files to mark skipped, then files to read up to a byte (`None`:
+/// to the end). `None` when `cut` is not a directory offset.
+struct CutReads {
+    skipped: Vec<String>,
+    reads: Vec<(String, Option<u64>)>,
+}
+
+fn cut_reads(at: &SourceOffset, cut: &SourceOffset) -> Option<CutReads> {
+    let (done, skipped) = (cut.files_done()?, cut.files_skipped()?);
+    let had = at.files_done().cloned().unwrap_or_default();
+    // The file being read when the last batch was cut comes first, as it did then.
+    let current = at.file_position().map(|(f, _)| f.to_string());
+    let mut finish: Vec<&String> = done.difference(&had).filter(|f| !skipped.contains(*f)).collect();
+    finish.sort_by_key(|f| Some(f.as_str()) != current.as_deref());
+    let mut reads: Vec<(String, Option<u64>)> = finish.into_iter().map(|f| (f.clone(), None)).collect();
+    reads.extend(cut.file_position().filter(|(f, _)| !had.contains(*f)).map(|(f, p)| (f.to_string(), Some(p))));
+    Some(CutReads { skipped: skipped.difference(&had).cloned().collect(), reads })
+}
+
+/// Sends `bytes[from..]` of `file` again (or only its position when there is nothing new), and marks the
+/// file done when `finished`. Returns the marks sent, `None` when the job is stopping.
+async fn resend(file: &str, bytes: &[u8], from: usize, finished: bool, out: &Outbox) -> Option<Vec<OffsetMark>> {
+    let end = bytes.len();
+    let sent = match end > from {
+        true => super::send_lines(bytes, from, |p| OffsetMark::FileAt(file.into(), p), out).await,
+        false => out.send(SourceEvent::Mark(OffsetMark::FileAt(file.into(), end as u64))).await,
+    };
+    sent.then_some(())?;
+    let mut marks = vec![OffsetMark::FileAt(file.into(), end as u64)];
+    if finished {
+        out.send(SourceEvent::Mark(OffsetMark::FileDone(file.into()))).await.then_some(())?;
+        marks.push(OffsetMark::FileDone(file.into()));
+    }
+    Some(marks)
 }
 
 async fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
