@@ -8,6 +8,9 @@
 //! 2. Restart to first output: the same job on a scripted source paced at 50 ms a batch, killed with
 //!    SIGKILL once it has checkpointed, then started again (the release `weir` binary): the time from the
 //!    restart to the first new line in its JSON-lines output, median of 5. Goal ≤ 1 s.
+//! 3. The batch log of the realtime clock: the time to record one batch (a sealed, fsynced file, written
+//!    by the batcher before the batch goes to the workers), median and slowest of 200, for a directory
+//!    source 20 files in.
 
 mod common;
 
@@ -16,6 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{LINES, corpus, tokenizer};
+use weir::checkpoint::{BatchLog, LoggedBatch, SourceOffset};
 use weir::job::{RunOptions, run};
 
 #[global_allocator]
@@ -118,6 +122,29 @@ fn restart_to_first_output() -> f64 {
     secs
 }
 
+/// Times to record 200 realtime batches in the batch log, sorted, in seconds.
+fn batch_log_records() -> Vec<f64> {
+    let dir = tempfile::tempdir().unwrap();
+    let log = BatchLog::new(dir.path());
+    log.create().unwrap();
+    let done: std::collections::BTreeSet<String> = (0..20).map(|i| format!("part-{i:05}.txt")).collect();
+    let mut times: Vec<f64> = (1..=200u64)
+        .map(|t| {
+            let current = Some(("part-00020.txt".to_string(), t * 4096));
+            let offsets = [(
+                "lines".to_string(),
+                SourceOffset::Files { done: done.clone(), current, skipped: Default::default() },
+            )]
+            .into();
+            let start = Instant::now();
+            log.record(&LoggedBatch { time: t * 100, offsets }).unwrap();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times
+}
+
 fn main() {
     let data = corpus();
     let none = running(&data, None);
@@ -137,5 +164,12 @@ fn main() {
         times[2] * 1e3,
         times[0] * 1e3,
         times[4] * 1e3
+    );
+    let log = batch_log_records();
+    println!(
+        "realtime batch log, one batch recorded: median {:.2} ms, slowest {:.2} ms (= {:.1} % of a 100 ms batch at the median)",
+        log[log.len() / 2] * 1e3,
+        log[log.len() - 1] * 1e3,
+        log[log.len() / 2] * 1e3
     );
 }
