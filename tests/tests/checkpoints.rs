@@ -161,6 +161,49 @@ fn damaged_checkpoint_files_of_every_type_fall_back_to_the_previous_checkpoint()
     assert_eq!(std::fs::read(case.path().join("counts.jsonl")).unwrap(), before);
 }
 
+#[test]
+fn checkpoint_ls_lists_what_a_resume_would_use_and_names_damaged_files() {
+    let dir = setup(&job("tokenize", WINDOW));
+    ok(run(dir.path(), &[]));
+    let ls = |json: bool| {
+        let mut args = vec!["checkpoint", "ls", "checkpoints"];
+        args.extend(json.then_some("--json"));
+        Command::new(weir_bin()).args(&args).current_dir(dir.path()).output().unwrap()
+    };
+    let listed = |o: &Output| -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let out = ls(true);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all = listed(&out);
+    // keep = 3; the final checkpoint is at the last of the 8 batches, newest first.
+    let times: Vec<u64> = all.iter().map(|c| c["time"].as_u64().unwrap()).collect();
+    assert_eq!(times.len(), 3, "{all:?}");
+    assert_eq!(times[0], 8000);
+    assert!(times.windows(2).all(|w| w[0] > w[1]), "{times:?}");
+    assert_eq!(all[0]["resume"], true);
+    assert!(all.iter().all(|c| c["ok"] == true));
+    assert_eq!(all[0]["offsets"]["lines"], serde_json::json!({ "units": 8 }));
+    assert_eq!(all[0]["state"].as_object().unwrap().keys().collect::<Vec<_>>(), ["counts", "recent"]);
+    // Damage the newest checkpoint's part: it is listed as damaged, naming the file, and the next one
+    // is where a run would resume.
+    let newest = newest_checkpoint(dir.path()).1;
+    let part = manifest(&newest)["parts"][0]["file"].as_str().unwrap().to_string();
+    damage(&newest.join(&part), "bit-flipped");
+    let all = listed(&ls(true));
+    assert_eq!((all[0]["ok"].clone(), all[0]["resume"].clone()), (false.into(), false.into()));
+    assert!(all[0]["error"].as_str().unwrap().contains(&part), "{all:?}");
+    assert_eq!(all[1]["resume"], true);
+    let text = ls(false);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("batch 8000 ms  DAMAGED") && text.contains("`weir run` resumes here"), "{text}");
+    // Every checkpoint damaged: exit 1, as `weir run` would refuse.
+    for c in &all {
+        damage(&dir.path().join(c["dir"].as_str().unwrap()).join("manifest.json"), "truncated");
+    }
+    assert_eq!(ls(false).status.code(), Some(1));
+}
+
 /// The final state of `counts.jsonl`: word → count.
 fn final_counts(dir: &Path) -> std::collections::BTreeMap<String, i64> {
     let lines = read_jsonl(&dir.join("counts.jsonl"));

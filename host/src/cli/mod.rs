@@ -1,5 +1,7 @@
-//! The `weir` command line: `weir run <job.toml>`, `weir op build|describe` and `weir state dump`.
+//! The `weir` command line: `weir run <job.toml>`, `weir op build|describe`, `weir state dump` and
+//! `weir checkpoint ls`.
 
+mod checkpoint;
 mod op;
 mod state;
 
@@ -40,7 +42,7 @@ enum Command {
         #[arg(long)]
         no_drain: bool,
         /// Resume from a checkpoint even when the state of some streams no longer fits the job (removed
-        /// streams, changed ops or windows): that state is dropped.
+        /// streams, changed ops, windows or keys): that state is dropped.
         #[arg(long)]
         allow_dropped_state: bool,
     },
@@ -53,6 +55,11 @@ enum Command {
     State {
         #[command(subcommand)]
         command: state::StateCommand,
+    },
+    /// Inspect a job's checkpoints.
+    Checkpoint {
+        #[command(subcommand)]
+        command: checkpoint::CheckpointCommand,
     },
 }
 
@@ -95,5 +102,6 @@ pub fn main() -> ExitCode {
         }
         Command::Op { command } => op::run(command),
         Command::State { command } => state::run(command),
+        Command::Checkpoint { command } => checkpoint::run(command),
     }
 }
