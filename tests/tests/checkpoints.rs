@@ -204,6 +204,42 @@ fn checkpoint_ls_lists_what_a_resume_would_use_and_names_damaged_files() {
     assert_eq!(ls(false).status.code(), Some(1));
 }
 
+#[test]
+fn state_dump_reads_the_keyed_state_of_a_checkpoint() {
+    let dir = setup(&job("tokenize", WINDOW));
+    ok(run(dir.path(), &[]));
+    let dump = |target: &Path, stream: &str| {
+        let out = Command::new(weir_bin())
+            .args(["state", "dump"])
+            .arg(target)
+            .args(["--stream", stream])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let state: std::collections::BTreeMap<String, i64> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .map(|e| (e["key"].as_str().unwrap().to_string(), e["value"].as_i64().unwrap()))
+            .collect();
+        (out, state)
+    };
+    // The newest checkpoint holds the final counts; an older one the counts of its own batch.
+    let (out, newest) = dump(Path::new("checkpoints"), "counts");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(newest, final_counts(dir.path()));
+    let batches = read_jsonl(&dir.path().join("counts.jsonl"));
+    let at_6000 = batches.iter().find(|b| b["time"] == 6000).unwrap()["records"].as_array().unwrap().clone();
+    let want: std::collections::BTreeMap<String, i64> =
+        at_6000.iter().map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_i64().unwrap())).collect();
+    let (_, older) = dump(&dir.path().join("checkpoints/checkpoint-00000000000000006000"), "counts");
+    assert_eq!(older, want);
+    assert_ne!(older, newest);
+    let (out, _) = dump(Path::new("checkpoints"), "recent");
+    assert!(stderr(&out).contains("window buffers"), "{}", stderr(&out));
+    let (out, _) = dump(Path::new("checkpoints"), "nope");
+    assert!(stderr(&out).contains("streams with state: counts, recent"), "{}", stderr(&out));
+}
+
 /// The final state of `counts.jsonl`: word → count.
 fn final_counts(dir: &Path) -> std::collections::BTreeMap<String, i64> {
     let lines = read_jsonl(&dir.join("counts.jsonl"));

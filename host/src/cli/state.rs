@@ -1,10 +1,11 @@
-//! `weir state dump`: prints a stream's keyed state as JSON lines, read straight from the state database.
+//! `weir state dump`: prints a stream's keyed state as JSON lines, read straight from the state database
+//! or from a checkpoint (what a job resuming from it would start with).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::state::StateDb;
+use crate::state::{KeyedPart, StateDb, StateValue};
 use clap::Subcommand;
 
 /// Commands on a job's state.
@@ -13,7 +14,8 @@ pub enum StateCommand {
     /// Print the keyed state of one stream as JSON lines `{"key": .., "value": .., "last_seen": ..}`,
     /// in key-group order. The job must not be running.
     Dump {
-        /// The state directory (`[state] dir` of the job), or a directory holding it as `state/`.
+        /// The state directory (`[state] dir` of the job), or a directory holding it as `state/`; or a
+        /// checkpoint (`checkpoint-<t>`), or a checkpoint directory, whose newest good checkpoint is read.
         dir: PathBuf,
         /// The stateful stream.
         #[arg(long)]
@@ -35,6 +37,9 @@ pub fn run(command: StateCommand) -> ExitCode {
 }
 
 fn dump(dir: &Path, stream: &str) -> anyhow::Result<()> {
+    if dir.join("manifest.json").is_file() || !crate::checkpoint::committed(dir)?.is_empty() {
+        return dump_checkpoint(dir, stream);
+    }
     let nested = dir.join("state");
     let dir = if nested.is_dir() { nested.as_path() } else { dir };
     anyhow::ensure!(dir.join("conf").is_file(), "{} holds no state database", dir.display());
@@ -49,14 +54,50 @@ fn dump(dir: &Path, stream: &str) -> anyhow::Result<()> {
     for g in 0..=u8::MAX {
         for entry in state.scan(g) {
             let (key, v) = entry?;
-            let line = serde_json::json!({
-                "key": String::from_utf8_lossy(&key),
-                "value": v.json(),
-                "last_seen": v.last_seen,
-            });
-            writeln!(out, "{line}")?;
+            writeln!(out, "{}", line(&key, &v))?;
         }
     }
     out.flush()?;
     Ok(())
+}
+
+/// Dumps `stream`'s keyed state from checkpoint `dir`, or from the newest good one under it.
+fn dump_checkpoint(dir: &Path, stream: &str) -> anyhow::Result<()> {
+    let restored = if dir.join("manifest.json").is_file() {
+        crate::checkpoint::load(dir)?
+    } else {
+        crate::checkpoint::latest(dir)?.ok_or_else(|| anyhow::anyhow!("no checkpoint in {}", dir.display()))?
+    };
+    let m = &restored.manifest;
+    match m.state.get(stream) {
+        Some(shape) if shape.starts_with("keyed") => {}
+        Some(shape) => anyhow::bail!("stream `{stream}` keeps window buffers (`{shape}`), not keyed state"),
+        None => {
+            let held: Vec<&str> = m.state.keys().map(String::as_str).collect();
+            let held = if held.is_empty() { "none".into() } else { held.join(", ") };
+            anyhow::bail!("no state for stream `{stream}` in {} (streams with state: {held})", restored.dir.display());
+        }
+    }
+    let mut entries = Vec::new();
+    for ((s, worker), payload) in &restored.parts {
+        if s == stream {
+            let part: KeyedPart = postcard::from_bytes(payload)
+                .map_err(|e| anyhow::anyhow!("part of `{stream}` from worker {worker} does not decode: {e}"))?;
+            entries.extend(part.entries);
+        }
+    }
+    // Sorted by [group][key], the order the state database scans in.
+    entries.sort();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (full, raw) in entries {
+        let v = StateValue::decode(&raw).ok_or_else(|| anyhow::anyhow!("a value of `{stream}` does not decode"))?;
+        writeln!(out, "{}", line(full.get(1..).unwrap_or_default(), &v))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One dumped entry.
+fn line(key: &[u8], v: &StateValue) -> serde_json::Value {
+    serde_json::json!({ "key": String::from_utf8_lossy(key), "value": v.json(), "last_seen": v.last_seen })
 }
