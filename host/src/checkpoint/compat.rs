@@ -1,7 +1,7 @@
 //! Whether a checkpoint's state fits the job resuming from it. Each stateful stream records the shape of
-//! its state: the op, and what decides the stored values (reducer, window), and where its keys come from. Plugins are not part of it:
-//! the state format belongs to the job, so a plugin can be upgraded and keep its state (Spark's
-//! checkpoints, which serialize compiled code, cannot survive that).
+//! its state: the op, what decides the stored values (reducer, window), and where its keys come from.
+//! Plugins are not part of it: the state format belongs to the job, so a plugin can be upgraded and keep
+//! its state (Spark's checkpoints, which serialize compiled code, cannot survive that).
 
 use std::collections::BTreeMap;
 
@@ -46,17 +46,19 @@ pub fn shapes(plan: &Plan) -> BTreeMap<String, String> {
 
 /// Where the keys of every stateful stream of `plan` come from.
 pub fn keys(plan: &Plan) -> BTreeMap<String, String> {
-    let origin = |stream: String| {
-        let key = crate::graph::key_origin(plan, &stream);
-        (stream, key)
-    };
-    shapes(plan).into_keys().map(origin).collect()
+    key_origins(plan, &shapes(plan))
+}
+
+/// Where the keys of the streams in `shapes` come from.
+fn key_origins(plan: &Plan, shapes: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    shapes.keys().map(|stream| (stream.clone(), crate::graph::key_origin(plan, stream))).collect()
 }
 
 /// Checks that `plan` can take over `manifest`'s state. Returns the streams whose state is dropped
 /// (allowed only with `allow_dropped`).
 pub fn check(plan: &Plan, manifest: &Manifest, allow_dropped: bool) -> Result<Vec<String>, CheckpointError> {
-    let (now, now_keys) = (shapes(plan), keys(plan));
+    let now = shapes(plan);
+    let now_keys = key_origins(plan, &now);
     let mut dropped = Vec::new();
     for (stream, shape) in &manifest.state {
         let reason = match now.get(stream) {
