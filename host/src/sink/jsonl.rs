@@ -54,12 +54,14 @@ impl Sink for Jsonl {
             tracing::info!(sink = %self.name, batch_time = time, "batch already in the file; not written again");
             return Ok(());
         }
-        let records: Vec<serde_json::Value> = order.iter().map(|&i| render::json(&records.get(i))).collect();
-        let line = serde_json::json!({"time": time, "records": records});
-        writeln!(self.file, "{line}").and_then(|_| self.file.flush()).map_err(|source| SinkError::Io {
-            sink: self.name.clone(),
-            path: self.path.clone(),
-            source,
-        })
+        let io = |source| SinkError::Io { sink: self.name.clone(), path: self.path.clone(), source };
+        write!(self.file, r#"{{"time":{time},"records":["#).map_err(io)?;
+        for (n, &i) in order.iter().enumerate() {
+            if n > 0 {
+                self.file.write_all(b",").map_err(io)?;
+            }
+            serde_json::to_writer(&mut self.file, &render::RecordJson(records.get(i))).map_err(|e| io(e.into()))?;
+        }
+        self.file.write_all(b"]}\n").and_then(|_| self.file.flush()).map_err(io)
     }
 }

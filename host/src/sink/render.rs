@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 
+use serde::{Serialize, Serializer};
 use serde_json::Value as Json;
 use weir_sdk::packed::{Batch, HAS_KEY, Kind, RecordRef, ValueRef};
 
@@ -24,23 +25,56 @@ pub fn text(r: &RecordRef<'_>) -> String {
     }
 }
 
-/// A value as JSON: numbers stay numbers, JSON values are embedded, text and bytes become strings.
-pub fn value_json(v: &ValueRef<'_>) -> Json {
-    match v {
-        ValueRef::Text(s) => Json::String(s.to_string()),
-        ValueRef::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.to_string())),
-        ValueRef::I64(i) => Json::from(*i),
-        ValueRef::F64(f) => Json::from(*f),
-        ValueRef::Bytes(b) => Json::String(String::from_utf8_lossy(b).into_owned()),
+/// A value as JSON, serialized straight to a writer: numbers stay numbers, JSON values are embedded
+/// (or kept as a string when they do not parse), text and bytes become strings.
+struct ValueJson<'a>(&'a ValueRef<'a>);
+
+impl Serialize for ValueJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            ValueRef::Text(t) => s.serialize_str(t),
+            ValueRef::Json(t) => match serde_json::from_str::<Json>(t) {
+                Ok(v) => v.serialize(s),
+                Err(_) => s.serialize_str(t),
+            },
+            ValueRef::I64(i) => s.serialize_i64(*i),
+            ValueRef::F64(f) => s.serialize_f64(*f),
+            ValueRef::Bytes(b) => s.serialize_str(&String::from_utf8_lossy(b)),
+        }
     }
 }
 
-/// A record as JSON: `[key, value]` when keyed, else the value.
-pub fn json(r: &RecordRef<'_>) -> Json {
-    match r.key {
-        Some(k) => Json::Array(vec![Json::String(String::from_utf8_lossy(k).into_owned()), value_json(&r.value)]),
-        None => value_json(&r.value),
+/// A record as JSON, `[key, value]` when keyed, else the value. Sinks serialize it straight to their
+/// writer: building a `serde_json::Value` per record cost more than the rest of the sink.
+///
+/// ```
+/// use weir::sink::render::RecordJson;
+/// use weir_sdk::packed::{RecordRef, ValueRef};
+/// let r = RecordRef { key: Some(b"w"), value: ValueRef::I64(3), time: 0 };
+/// assert_eq!(serde_json::to_string(&RecordJson(r)).unwrap(), r#"["w",3]"#);
+/// let r = RecordRef { key: None, value: ValueRef::Json(r#"{"a":1}"#), time: 0 };
+/// assert_eq!(serde_json::to_string(&RecordJson(r)).unwrap(), r#"{"a":1}"#);
+/// ```
+#[derive(Clone, Copy)]
+pub struct RecordJson<'a>(pub RecordRef<'a>);
+
+impl Serialize for RecordJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.key {
+            Some(k) => (String::from_utf8_lossy(k), ValueJson(&self.0.value)).serialize(s),
+            None => ValueJson(&self.0.value).serialize(s),
+        }
     }
+}
+
+/// A value as a JSON value (see [`RecordJson`]).
+pub fn value_json(v: &ValueRef<'_>) -> Json {
+    serde_json::to_value(ValueJson(v)).unwrap_or(Json::Null)
+}
+
+/// A record as a JSON value (see [`RecordJson`]).
+pub fn json(r: &RecordRef<'_>) -> Json {
+    serde_json::to_value(RecordJson(*r)).unwrap_or(Json::Null)
 }
 
 /// Two values in canonical order: numbers of one kind numerically, anything else by kind and bytes.
@@ -66,14 +100,23 @@ pub fn cmp_values(a: (Kind, &[u8]), b: (Kind, &[u8])) -> Ordering {
 /// Record indices of `batch` in canonical order: records without a key first, then by key bytes, then
 /// by value ([`cmp_values`]). Reads the columns directly: sinks sort every batch, so this sits on the hot path.
 pub fn canonical_order(batch: &Batch) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..batch.len()).collect();
-    idx.sort_unstable_by(|&a, &b| {
-        let (ka, kb) = (batch.kinds[a] & HAS_KEY, batch.kinds[b] & HAS_KEY);
-        ka.cmp(&kb)
+    // Sorting on (keyed, first eight key bytes) settles nearly every comparison in registers; only ties
+    // look at the columns. Zero padding keeps the prefix order the byte order of the keys.
+    let prefix = |i: usize| {
+        let k = batch.key_bytes(i);
+        let mut p = [0u8; 8];
+        let n = k.len().min(8);
+        p[..n].copy_from_slice(&k[..n]);
+        (batch.kinds[i] & HAS_KEY, u64::from_be_bytes(p))
+    };
+    let mut idx: Vec<((u8, u64), u32)> = (0..batch.len()).map(|i| (prefix(i), i as u32)).collect();
+    idx.sort_unstable_by(|&(pa, a), &(pb, b)| {
+        let (a, b) = (a as usize, b as usize);
+        pa.cmp(&pb)
             .then_with(|| batch.key_bytes(a).cmp(batch.key_bytes(b)))
             .then_with(|| cmp_values((batch.kind(a), batch.value_bytes(a)), (batch.kind(b), batch.value_bytes(b))))
     });
-    idx
+    idx.into_iter().map(|(_, i)| i as usize).collect()
 }
 
 #[cfg(test)]
@@ -90,5 +133,20 @@ mod tests {
         let order: Vec<String> = canonical_order(&b).into_iter().map(|i| text(&b.get(i))).collect();
         assert_eq!(order, vec!["1.0", "(a,-1)", "(a,2)", "(b,10)"]);
         assert_eq!(json(&b.get(0)), serde_json::json!(["b", 10]));
+    }
+
+    #[test]
+    fn prefix_sort_agrees_with_byte_order_for_long_and_zero_padded_keys() {
+        let keys: [&[u8]; 8] = [b"abcdefghij", b"abcdefghi", b"ab\0", b"ab", b"abcdefgh\0", b"abcdefgh", b"\xff", b""];
+        let mut b = Batch::new();
+        for k in keys {
+            b.push(Some(k), ValueRef::I64(1), 0);
+        }
+        b.push(None, ValueRef::I64(1), 0);
+        let got: Vec<Option<&[u8]>> = canonical_order(&b).into_iter().map(|i| b.get(i).key).collect();
+        let mut want: Vec<Option<&[u8]>> = keys.iter().map(|k| Some(*k)).collect();
+        want.push(None);
+        want.sort();
+        assert_eq!(got, want);
     }
 }
