@@ -22,9 +22,6 @@ use common::{LINES, corpus, tokenizer};
 use weir::checkpoint::{BatchLog, LoggedBatch, SourceOffset};
 use weir::job::{RunOptions, run};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn spec(source: &str, sink: &str, checkpoint: &str) -> String {
     format!(
         r#"

@@ -18,9 +18,6 @@ use std::time::{Duration, Instant};
 use common::{LINES, corpus, repo, tokenizer};
 use weir::job::{RunOptions, run};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const RUNS: usize = 3;
 
 fn spec(data: &Path, state: &Path, op: &str, sink: Output) -> String {

@@ -16,10 +16,6 @@ use common::{LINES, corpus};
 
 use weir::job::{RunOptions, run};
 
-// The same allocator as the `weir` binary.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const RUNS: usize = 3;
 
 fn spec(data: &Path, tokenizer: &str, workers: usize) -> String {

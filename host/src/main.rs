@@ -2,10 +2,6 @@
 
 use std::process::ExitCode;
 
-// Batches are large, short-lived buffers; mimalloc reuses them where glibc maps and unmaps fresh pages.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // Logs go to stderr so that `print` output on stdout stays clean; WEIR_LOG sets the filter.
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")

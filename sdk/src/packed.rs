@@ -160,6 +160,24 @@ pub struct Batch {
     pub event_times: Vec<i64>,
 }
 
+/// Appends `src` to `dst`. Short slices (most keys and words) are copied in fixed-size pieces: a copy
+/// of variable length compiles to Wasm's `memory.copy`, which wasmtime runs as a call out to the host.
+#[inline]
+fn append(dst: &mut Vec<u8>, src: &[u8]) {
+    if src.len() > 16 {
+        dst.extend_from_slice(src);
+        return;
+    }
+    let mut s = src;
+    for size in [8, 8, 4, 2, 1] {
+        if s.len() >= size {
+            let (piece, rest) = s.split_at(size);
+            dst.extend_from_slice(piece);
+            s = rest;
+        }
+    }
+}
+
 impl Default for Batch {
     fn default() -> Self {
         Batch::new()
@@ -249,11 +267,11 @@ impl Batch {
     pub fn push_raw(&mut self, key: Option<&[u8]>, kind: Kind, value: &[u8], time: i64) {
         let mut kind = kind as u8;
         if let Some(k) = key {
-            self.keys.extend_from_slice(k);
+            append(&mut self.keys, k);
             kind |= HAS_KEY;
         }
         self.key_offsets.push(self.keys.len() as u32);
-        self.values.extend_from_slice(value);
+        append(&mut self.values, value);
         self.value_offsets.push(self.values.len() as u32);
         self.kinds.push(kind);
         self.event_times.push(time);

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Lines in the anchor corpus.
+#[allow(dead_code)] // not every benchmark reads the whole corpus
 pub const LINES: f64 = 2_000_000.0;
 
 /// The repository root.

@@ -178,6 +178,7 @@ impl Signals {
 /// Runs `plan` to the end of its input, a limit, or Ctrl-C / SIGTERM (which drain it, see [`RunOptions`]).
 /// With `[checkpoint]`, a job whose directory holds a checkpoint resumes from it.
 pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
+    crate::memory::keep_freed_memory();
     let (plugins, records) = load_plugins(&plan)?;
     let restored = match &plan.checkpoint {
         Some(ck) => crate::checkpoint::latest(&ck.dir)?,

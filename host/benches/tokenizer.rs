@@ -1,0 +1,54 @@
+//! Benchmark (not a test): the tokenizer alone, one call on a 100,000-line batch of the anchor corpus,
+//! the Wasm component against the built-in native tokenizer. Prints nanoseconds per word, so changes to
+//! the guest SDK can be judged without the rest of the engine around them.
+//!
+//!     cargo bench -p weir --bench tokenizer
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{corpus, tokenizer};
+use weir::operator::BatchOperator;
+use weir::operator::native::Tokenize;
+use weir::operator::wasm::{Limits, PluginEngine, PluginInstance};
+use weir_sdk::packed::{Batch, ValueRef};
+
+const ROUNDS: usize = 20;
+
+/// Best time of `ROUNDS` runs of `f` on `batch`, in nanoseconds per output record.
+fn best(batch: &Batch, mut f: impl FnMut(Batch) -> (Batch, Batch)) -> f64 {
+    let mut input = batch.clone();
+    let mut best = f64::MAX;
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        let (out, back) = f(input);
+        let secs = start.elapsed().as_secs_f64();
+        best = best.min(secs * 1e9 / out.len() as f64);
+        input = back;
+    }
+    best
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        println!("tokenizer: benchmark");
+        return;
+    }
+    let text = std::fs::read_to_string(corpus().join("part-0000.txt")).expect("corpus");
+    let mut batch = Batch::new();
+    text.lines().for_each(|l| batch.push(None, ValueRef::Text(l), 1000));
+    let engine = PluginEngine::new().expect("engine");
+    let plugin = engine.load(&tokenizer()).expect("tokenizer component");
+    let limits = Limits { deadline: Duration::from_secs(10), memory: 1 << 30 };
+    let mut instance = PluginInstance::new(&plugin, limits, "bench", "tokenize").expect("instance");
+    let wasm = best(&batch, |b| {
+        let (out, back) = instance.process(1000, b);
+        (out.expect("batch").records, back)
+    });
+    let native = best(&batch, |b| (Tokenize.process(1000, b.clone()), b));
+    println!("tokenizer on {} lines, best of {ROUNDS} calls", batch.len());
+    println!("wasm    {wasm:>6.1} ns/word");
+    println!("native  {native:>6.1} ns/word (includes cloning the input)");
+    println!("wasm/native time: {:.2}", wasm / native);
+}

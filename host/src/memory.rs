@@ -1,0 +1,26 @@
+//! The process allocator. Batches are large, short-lived buffers: mimalloc reuses them where glibc maps
+//! and unmaps fresh pages. Declared here, in the library, so the binary, the tests and the benchmarks
+//! all measure the same allocator.
+
+use libmimalloc_sys::mi_option_t;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in mimalloc 3 (libmimalloc-sys 0.1.49), which does not export it.
+const PURGE_DELAY: mi_option_t = 15;
+
+/// Keeps freed memory for reuse instead of handing it back to the OS after a delay. A job frees and
+/// allocates the same batch-sized buffers every batch; given back, each comes back as fresh pages the
+/// kernel must zero, which cost the word-count benchmark 5-10 % of its CPU. The price: the process keeps
+/// its peak size, as a JVM keeps its heap.
+///
+/// ```
+/// weir::memory::keep_freed_memory();
+/// let v = vec![0u8; 1 << 20];
+/// drop(v);
+/// ```
+pub fn keep_freed_memory() {
+    // SAFETY: sets a process-wide option; mimalloc reads options with atomics, from any thread.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) }
+}
