@@ -99,9 +99,11 @@ impl LineChunker {
         (self.batch.len() >= CHUNK_LINES).then(|| self.take())
     }
 
-    /// The lines gathered so far.
+    /// The lines gathered so far. The next chunk starts with the room this one needed, so a steady
+    /// stream of lines fills its chunks without regrowing them.
     pub(crate) fn take(&mut self) -> Batch {
-        std::mem::take(&mut self.batch)
+        let room = Batch::with_capacity(self.batch.len(), self.batch.values.len());
+        std::mem::replace(&mut self.batch, room)
     }
 
     /// True when no line is waiting.
@@ -116,7 +118,7 @@ pub(crate) async fn send_lines(bytes: &[u8], from: usize, mark: impl Fn(u64) -> 
     let mut chunker = LineChunker::default();
     let mut pos = from;
     while pos < bytes.len() {
-        let end = bytes[pos..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |i| pos + i);
+        let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
         let next = (end + 1).min(bytes.len());
         if let Some(full) = chunker.push(&bytes[pos..end])
             && !out.send(SourceEvent::Marked(full, mark(next as u64))).await
