@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 bash scripts/build-operators.sh
 cargo bench -p weir --bench wordcount
+cargo bench -p weir --bench tokenizer
 if [ -z "${WEIR_SKIP_SPARK:-}" ] && command -v java >/dev/null; then
   venv=target/bench/.venv-spark
   if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyspark' 2>/dev/null; then
