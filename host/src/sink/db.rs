@@ -42,8 +42,8 @@ impl Rows {
             if mode == WriteMode::Upsert && next_same {
                 continue;
             }
-            rows.keys.push(keyed.then(|| String::from_utf8_lossy(records.key_bytes(i)).into_owned()));
-            rows.values.push(render::value_json(&records.get(i).value).to_string());
+            rows.keys.push(keyed.then(|| render::lossy(records.key_bytes(i)).into_owned()));
+            rows.values.push(render::value_json_text(&records.get(i).value));
         }
         rows
     }

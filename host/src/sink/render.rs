@@ -11,7 +11,7 @@ use weir_sdk::packed::{Batch, HAS_KEY, Kind, RecordRef, ValueRef};
 
 /// Bytes as text, invalid UTF-8 replaced. Checks with `str::from_utf8` first, whose ASCII fast path
 /// is several times quicker than `String::from_utf8_lossy` on the valid text sinks nearly always get.
-fn lossy(b: &[u8]) -> Cow<'_, str> {
+pub(crate) fn lossy(b: &[u8]) -> Cow<'_, str> {
     std::str::from_utf8(b).map_or_else(|_| String::from_utf8_lossy(b), Cow::Borrowed)
 }
 
@@ -77,6 +77,17 @@ impl Serialize for RecordJson<'_> {
 /// A value as a JSON value (see [`RecordJson`]).
 pub fn value_json(v: &ValueRef<'_>) -> Json {
     serde_json::to_value(ValueJson(v)).unwrap_or(Json::Null)
+}
+
+/// A value as JSON text (see [`RecordJson`]), serialized without a `serde_json::Value` in between.
+///
+/// ```
+/// use weir_sdk::packed::ValueRef;
+/// assert_eq!(weir::sink::render::value_json_text(&ValueRef::Text("a\"b")), r#""a\"b""#);
+/// assert_eq!(weir::sink::render::value_json_text(&ValueRef::F64(f64::NAN)), "null");
+/// ```
+pub fn value_json_text(v: &ValueRef<'_>) -> String {
+    serde_json::to_string(&ValueJson(v)).unwrap_or_else(|_| "null".into())
 }
 
 /// A record as a JSON value (see [`RecordJson`]).
