@@ -2,6 +2,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
+
+use weir::graph::spec::ReducerKind;
+use weir::operator::keytable::{KeyTable, hash, pack_at};
+use weir::operator::reduce::Agg;
 
 /// Lines in the anchor corpus.
 #[allow(dead_code)] // not every benchmark reads the whole corpus
@@ -27,7 +32,69 @@ pub fn corpus() -> PathBuf {
     data
 }
 
-/// The Wasm tokenizer component.
+/// The Wasm tokenizer component; `WEIR_BENCH_TOKENIZER` names another build of it (to compare two).
 pub fn tokenizer() -> PathBuf {
-    repo().join("operators/target/wasm32-wasip2/release/tokenize.wasm")
+    match std::env::var_os("WEIR_BENCH_TOKENIZER") {
+        Some(path) => PathBuf::from(path),
+        None => repo().join("operators/target/wasm32-wasip2/release/tokenize.wasm"),
+    }
+}
+
+/// The machine's speed of light for this job: the same word count written by hand, with no engine, no
+/// Wasm and no output. Each thread reads every `threads`-th file, splits it on spaces and newlines and
+/// counts the words in the engine's own packed-key table; best of three, in lines per second. Weir's
+/// figures are only comparable across machines as a share of this one.
+#[allow(dead_code)] // used by the word-count benchmarks only
+pub fn floor(data: &Path, threads: usize) -> f64 {
+    let mut files: Vec<_> = std::fs::read_dir(data)
+        .expect("corpus")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    let count = |buf: &[u8], table: &mut KeyTable, long: &mut std::collections::HashMap<Vec<u8>, i64>| {
+        let mut lines = 0;
+        let is_space = |b: u8| b == b' ' || b == b'\n';
+        let mut i = 0;
+        while i < buf.len() {
+            if is_space(buf[i]) {
+                lines += usize::from(buf[i] == b'\n');
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < buf.len() && !is_space(buf[i]) {
+                i += 1;
+            }
+            match pack_at(buf, start, i - start) {
+                Some(k) => table.add(k, hash(k), Agg::I64(1), ReducerKind::Sum),
+                None => *long.entry(buf[start..i].to_vec()).or_default() += 1,
+            }
+        }
+        lines
+    };
+    let mut best = 0.0f64;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let lines: usize = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let files = &files;
+                    s.spawn(move || {
+                        let (mut table, mut long) = (KeyTable::default(), Default::default());
+                        let mut lines = 0;
+                        for f in files.iter().skip(t).step_by(threads) {
+                            lines += count(&std::fs::read(f).expect("corpus file"), &mut table, &mut long);
+                        }
+                        lines
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().expect("floor thread")).sum()
+        });
+        assert_eq!(lines as f64, LINES, "the floor counted every line");
+        best = best.max(LINES / start.elapsed().as_secs_f64());
+    }
+    best
 }
