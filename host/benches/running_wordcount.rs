@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{LINES, corpus, floor, repo, tokenizer};
+use common::{FLOOR, LINES, corpus, floor, repo, tokenizer};
 use weir::job::{RunOptions, run};
 
 const RUNS: usize = 3;
@@ -206,7 +206,7 @@ fn main() {
     println!("ratio weir update_state_by_key / dstreams:         {:>8.1}x", update / ds);
     let light = floor(&data, 2);
     println!(
-        "hand-written native word count, no engine, 2 threads: {:>5.0} k lines/s; weir map_with_state = {:.0}% of it, \
+        "{FLOOR}: {:>5.0} k lines/s; weir map_with_state = {:.0}% of it, \
          25x structured streaming = {:.0}% of it",
         light / 1e3,
         100.0 * map / light,

@@ -12,7 +12,7 @@ mod common;
 use std::path::Path;
 use std::time::Instant;
 
-use common::{LINES, corpus, floor};
+use common::{FLOOR, LINES, corpus, floor};
 
 use weir::job::{RunOptions, run};
 
@@ -86,7 +86,7 @@ fn main() {
     // WEIR_BENCH=wasm-2 (say) runs just that configuration, for profiling.
     let only = std::env::var("WEIR_BENCH").ok();
     if only.as_deref() == Some("floor") {
-        println!("hand-written native word count, no engine, 2 threads: {:.0} lines/s", floor(&data, 2));
+        println!("{FLOOR}: {:.0} lines/s", floor(&data, 2));
         return;
     }
     for workers in [1, 2] {
@@ -112,7 +112,7 @@ fn main() {
     println!("scaling 1 -> 2 workers (wasm): {:.2}x", wasm2 / get("wasm", 1));
     let light = floor(&data, 2);
     println!(
-        "hand-written native word count, no engine, 2 threads: {:.2} M lines/s; weir wasm 2 workers = {:.0}% of it, \
+        "{FLOOR}: {:.2} M lines/s; weir wasm 2 workers = {:.0}% of it, \
          the 5 M target = {:.0}% of it",
         light / 1e6,
         100.0 * wasm2 / light,
