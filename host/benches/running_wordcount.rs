@@ -204,7 +204,7 @@ fn main() {
     println!("spark dstreams updateStateByKey:                   {:>8.0} k lines/s ({ds_src})", ds / 1e3);
     println!("ratio weir map_with_state / structured streaming:  {:>8.1}x (goal >= 25x)", map / ss);
     println!("ratio weir update_state_by_key / dstreams:         {:>8.1}x", update / ds);
-    let light = floor(&data, 2);
+    let light = floor(&data);
     println!(
         "{FLOOR}: {:>5.0} k lines/s; weir map_with_state = {:.0}% of it, \
          25x structured streaming = {:.0}% of it",

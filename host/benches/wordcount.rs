@@ -86,7 +86,7 @@ fn main() {
     // WEIR_BENCH=wasm-2 (say) runs just that configuration, for profiling.
     let only = std::env::var("WEIR_BENCH").ok();
     if only.as_deref() == Some("floor") {
-        println!("{FLOOR}: {:.0} lines/s", floor(&data, 2));
+        println!("{FLOOR}: {:.0} lines/s", floor(&data));
         return;
     }
     for workers in [1, 2] {
@@ -110,7 +110,7 @@ fn main() {
     let wasm2 = get("wasm", 2);
     println!("wasm, 2 workers: {:.2} M lines/s (target >= 5 M lines/s)", wasm2 / 1e6);
     println!("scaling 1 -> 2 workers (wasm): {:.2}x", wasm2 / get("wasm", 1));
-    let light = floor(&data, 2);
+    let light = floor(&data);
     println!(
         "{FLOOR}: {:.2} M lines/s; weir wasm 2 workers = {:.0}% of it, \
          the 5 M target = {:.0}% of it",

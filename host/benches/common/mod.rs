@@ -40,16 +40,19 @@ pub fn tokenizer() -> PathBuf {
     }
 }
 
+/// Threads [`floor`] counts with: the benchmarks' two workers.
+const FLOOR_THREADS: usize = 2;
+
 /// What the benchmarks call [`floor`] when they print it.
 #[allow(dead_code)] // used by the word-count benchmarks only
 pub const FLOOR: &str = "hand-written native word count, no engine, 2 threads";
 
 /// The machine's speed of light for this job: the same word count written by hand, with no engine, no
-/// Wasm and no output. Each thread reads every `threads`-th file, splits it on spaces and newlines and
+/// Wasm and no output. Each of [`FLOOR_THREADS`] threads reads every other file, splits it on spaces and newlines and
 /// counts the words in the engine's own packed-key table; best of three, in lines per second. Weir's
 /// figures are only comparable across machines as a share of this one.
 #[allow(dead_code)] // used by the word-count benchmarks only
-pub fn floor(data: &Path, threads: usize) -> f64 {
+pub fn floor(data: &Path) -> f64 {
     let mut files: Vec<_> = std::fs::read_dir(data)
         .expect("corpus")
         .flatten()
@@ -82,13 +85,13 @@ pub fn floor(data: &Path, threads: usize) -> f64 {
     for _ in 0..3 {
         let start = Instant::now();
         let lines: usize = std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads)
+            let workers: Vec<_> = (0..FLOOR_THREADS)
                 .map(|t| {
                     let files = &files;
                     s.spawn(move || {
                         let (mut table, mut long) = (KeyTable::default(), Default::default());
                         let mut lines = 0;
-                        for f in files.iter().skip(t).step_by(threads) {
+                        for f in files.iter().skip(t).step_by(FLOOR_THREADS) {
                             lines += count(&std::fs::read(f).expect("corpus file"), &mut table, &mut long);
                         }
                         lines
