@@ -2,6 +2,7 @@
 //! side by side with the Spark anchors on the same corpus, then the memory of 10 M keys of state.
 //!
 //!     cargo bench -p weir --bench running_wordcount      (or scripts/bench.sh, which sets up Spark)
+//!     WEIR_BENCH=map_with_state cargo bench -p weir --bench running_wordcount    (that job alone)
 //!
 //! Weir runs `update_state_by_key` (every key output every batch, as the DStream anchor) and
 //! `map_with_state` (updated keys only, as Structured Streaming's update mode), 2 workers, 10 batches of
@@ -183,6 +184,12 @@ fn main() {
         return;
     }
     let data = corpus();
+    // WEIR_BENCH=map_with_state runs just that job (best of 3), for profiling.
+    if std::env::var("WEIR_BENCH").is_ok_and(|b| b == "map_with_state") {
+        let map = weir_running(&data, "map_with_state", Output::Discard);
+        println!("weir map_with_state      (wasm tokenizer, sled state): {:>8.0} k lines/s", map / 1e3);
+        return;
+    }
     println!("running word count, 2,000,000 lines (20 files, 2 per batch), 2 workers, best of {RUNS} whole-job runs");
     println!("output discarded (noop sink) as in the Spark anchors, unless marked `rendered`");
     let update = weir_running(&data, "update_state_by_key", Output::Discard);

@@ -10,7 +10,7 @@ use super::dataflow::{self, JobContext};
 use crate::batcher::Feed;
 
 /// How far (in batches) a worker may run ahead of its slowest sink before it stops taking input.
-const MAX_BATCHES_IN_FLIGHT: u64 = 2;
+const MAX_BATCHES_IN_FLIGHT: u64 = 1;
 
 /// Runs one worker until the batcher is done and every batch has reached the sinks.
 pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxBuildHasher;
+use smallvec::SmallVec;
 
 use super::{KeyedPart, StateError, StateValue};
 
@@ -17,6 +18,10 @@ pub(super) const VERSION: &str = "/v1";
 
 /// Key groups, as `operator::reduce::KEY_GROUPS`.
 const GROUPS: usize = 256;
+
+/// A cached key: keys of up to 16 bytes (nearly every word) are held in the map's own entry, so finding
+/// one compares bytes already in cache instead of following a pointer.
+type CacheKey = SmallVec<[u8; 16]>;
 
 struct Slot {
     value: Option<StateValue>,
@@ -30,7 +35,7 @@ pub struct KeyedState {
     path: PathBuf,
     tree: sled::Tree,
     timeouts: sled::Tree,
-    cache: Vec<HashMap<Vec<u8>, Slot, FxBuildHasher>>,
+    cache: Vec<HashMap<CacheKey, Slot, FxBuildHasher>>,
     cached: usize,
     capacity: usize,
     stamp: u64,
@@ -143,7 +148,7 @@ impl KeyedState {
         match self.cache[group as usize].get_mut(key) {
             Some(slot) => *slot = Slot { value, dirty: dirty || slot.dirty, stamp },
             None => {
-                self.cache[group as usize].insert(key.to_vec(), Slot { value, dirty, stamp });
+                self.cache[group as usize].insert(CacheKey::from_slice(key), Slot { value, dirty, stamp });
                 self.cached += 1;
             }
         }
@@ -206,11 +211,11 @@ impl KeyedState {
 
     /// Every key of `group` in key order with its state: sled's keys, overridden by the cache's.
     pub fn scan(&self, group: u8) -> impl Iterator<Item = Result<(Vec<u8>, StateValue), StateError>> + '_ {
-        let mut cached: Vec<(&Vec<u8>, &Slot)> = self.cache[group as usize].iter().collect();
+        let mut cached: Vec<(&CacheKey, &Slot)> = self.cache[group as usize].iter().collect();
         cached.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut cached = cached.into_iter().peekable();
         let mut out = Vec::new();
-        let live = |k: &Vec<u8>, s: &Slot| s.value.clone().map(|v| Ok((k.clone(), v)));
+        let live = |k: &CacheKey, s: &Slot| s.value.clone().map(|v| Ok((k.to_vec(), v)));
         for r in self.tree.scan_prefix([group]) {
             let (k, v) = match r {
                 Ok(kv) => kv,

@@ -1,10 +1,15 @@
 //! One key's stored state: a typed value (the packed batch kinds) and the batch time it last received
 //! data, which mapWithState's idle timeout counts from. Stored as `[kind][last-seen, 8 bytes LE][bytes]`.
 
+use smallvec::SmallVec;
 use weir_sdk::packed::{Batch, Kind, ValueRef};
 
 use crate::operator::reduce::Agg;
 use crate::sink::render::value_json;
+
+/// Value bytes: numbers and short texts (nearly every state) are held inline, so updating a count
+/// neither allocates nor frees.
+pub type ValueBytes = SmallVec<[u8; 16]>;
 
 /// A stored state value.
 #[derive(Clone, Debug, PartialEq)]
@@ -14,7 +19,7 @@ pub struct StateValue {
     /// Batch time of the key's last data.
     pub last_seen: u64,
     /// The value, encoded as in a packed batch.
-    pub bytes: Vec<u8>,
+    pub bytes: ValueBytes,
 }
 
 impl StateValue {
@@ -25,24 +30,24 @@ impl StateValue {
     /// assert_eq!(weir::state::StateValue::decode(&v.encode()), Some(v));
     /// ```
     pub fn int(i: i64, last_seen: u64) -> StateValue {
-        StateValue { kind: Kind::I64, last_seen, bytes: i.to_le_bytes().to_vec() }
+        StateValue { kind: Kind::I64, last_seen, bytes: ValueBytes::from_slice(&i.to_le_bytes()) }
     }
 
     /// A numeric partial as state.
     pub fn from_agg(a: Agg, last_seen: u64) -> StateValue {
         match a {
             Agg::I64(i) => StateValue::int(i, last_seen),
-            Agg::F64(f) => StateValue { kind: Kind::F64, last_seen, bytes: f.to_le_bytes().to_vec() },
+            Agg::F64(f) => StateValue { kind: Kind::F64, last_seen, bytes: ValueBytes::from_slice(&f.to_le_bytes()) },
         }
     }
 
     /// Any value as state.
     pub fn from_value(v: &ValueRef<'_>, last_seen: u64) -> StateValue {
         let bytes = match v {
-            ValueRef::Text(s) | ValueRef::Json(s) => s.as_bytes().to_vec(),
-            ValueRef::I64(i) => i.to_le_bytes().to_vec(),
-            ValueRef::F64(f) => f.to_le_bytes().to_vec(),
-            ValueRef::Bytes(b) => b.to_vec(),
+            ValueRef::Text(s) | ValueRef::Json(s) => ValueBytes::from_slice(s.as_bytes()),
+            ValueRef::I64(i) => ValueBytes::from_slice(&i.to_le_bytes()),
+            ValueRef::F64(f) => ValueBytes::from_slice(&f.to_le_bytes()),
+            ValueRef::Bytes(b) => ValueBytes::from_slice(b),
         };
         StateValue { kind: v.kind(), last_seen, bytes }
     }
@@ -90,6 +95,6 @@ impl StateValue {
         let (&kind, rest) = raw.split_first()?;
         let (seen, bytes) = rest.split_at_checked(8)?;
         let last_seen = u64::from_le_bytes(seen.try_into().ok()?);
-        Some(StateValue { kind: Kind::from_byte(kind), last_seen, bytes: bytes.to_vec() })
+        Some(StateValue { kind: Kind::from_byte(kind), last_seen, bytes: ValueBytes::from_slice(bytes) })
     }
 }
