@@ -78,6 +78,42 @@ impl Output {
         }
     }
 
+    /// Reserves room for the rest of `input` from what its first `done` records produced, plus an
+    /// eighth. The generated batch loops call it once, after [`Output::SAMPLE`] records: the rest of the
+    /// batch then fills without regrowing, and each regrowth would copy every column into fresh memory
+    /// (in a plugin, fresh linear memory, which the host's kernel must clear page by page).
+    ///
+    /// ```
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut input = Batch::new();
+    /// (0..100).for_each(|_| input.push(None, ValueRef::Text("a b"), 0));
+    /// let mut out = weir_sdk::Output::default();
+    /// for _ in 0..2 {
+    ///     out.push(&weir_sdk::Record::text("a"), 0);
+    /// }
+    /// out.size_for_rest(&input, 1);
+    /// assert!(out.records.kinds.capacity() >= 2 + 198);
+    /// assert!(out.records.values.capacity() >= 2 + 198);
+    /// ```
+    pub fn size_for_rest(&mut self, input: &Batch, done: usize) {
+        let (total, done) = (input.len(), done.min(input.len()));
+        let (total_bytes, done_bytes) = (input.values.len(), input.value_offsets[done] as usize);
+        let rest = |made: usize, from: usize, left: usize| (made * left / from.max(1)).saturating_mul(9) / 8;
+        let r = &mut self.records;
+        let records = rest(r.len(), done, total - done);
+        let values = rest(r.values.len(), done_bytes, total_bytes - done_bytes);
+        let keys = rest(r.keys.len(), done, total - done);
+        reserve(&mut r.kinds, records);
+        reserve(&mut r.event_times, records);
+        reserve(&mut r.key_offsets, records);
+        reserve(&mut r.value_offsets, records);
+        reserve(&mut r.values, values);
+        reserve(&mut r.keys, keys);
+    }
+
+    /// Input records an operator runs on before [`Output::size_for_rest`] sizes its output.
+    pub const SAMPLE: usize = 64;
+
     /// Copies input record `index` unchanged (what a filter keeps).
     ///
     /// ```
@@ -112,6 +148,16 @@ impl Output {
     /// ```
     pub fn fail(&mut self, reason: impl Display) {
         self.fatal = Some(reason.to_string());
+    }
+}
+
+/// Makes room for `extra` more items by moving the items into a new buffer. `Vec::reserve` reallocates,
+/// and `realloc` copies the old buffer's whole capacity, touching memory no item was written to.
+fn reserve<T: Copy>(v: &mut Vec<T>, extra: usize) {
+    if v.capacity() - v.len() < extra {
+        let mut room = Vec::with_capacity(v.len() + extra);
+        room.extend_from_slice(v);
+        *v = room;
     }
 }
 

@@ -30,6 +30,21 @@ mod tests {
     }
 
     #[test]
+    fn output_is_sized_once_from_the_first_lines_not_regrown() {
+        use weir::Operator;
+        use weir::packed::{Batch, ValueRef};
+        let mut input = Batch::new();
+        (0..10_000).for_each(|_| input.push(None, ValueRef::Text("a bb ccc dddd e f g h i j"), 1));
+        let mut out = weir::Output::default();
+        Tokenize::process(&input, &mut out);
+        let r = &out.records;
+        assert_eq!(r.len(), 100_000);
+        // Room for the rest plus an eighth; regrowing by doubling would leave up to twice the room.
+        assert!(r.kinds.capacity() <= r.len() * 9 / 8 + 1024, "{} records of room", r.kinds.capacity());
+        assert!(r.values.capacity() <= r.values.len() * 9 / 8 + 2048, "{} bytes of room", r.values.capacity());
+    }
+
+    #[test]
     fn non_text_values_yield_no_words() {
         let out = Harness::<Tokenize>::new().run(&[weir::Record::i64(5)]).unwrap();
         assert!(out.records.is_empty());

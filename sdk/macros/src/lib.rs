@@ -133,6 +133,9 @@ fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
         impl ::weir::Operator for #op {
             fn process(input: &::weir::packed::Batch, out: &mut ::weir::Output) {
                 for index in 0..input.len() {
+                    if index == ::weir::Output::SAMPLE {
+                        out.size_for_rest(input, index);
+                    }
                     let record = ::weir::Record::from_ref(input.get(index));
                     let time = record.time;
                     #body
