@@ -27,7 +27,8 @@ fn part(h: u64) -> usize {
 pub struct Partials {
     parts: Vec<KeyTable>,
     large: FxHashMap<Box<[u8]>, Agg>,
-    scratch: Vec<Vec<(u128, u64)>>,
+    // Packed keys by part, 16 bytes each: the hash is cheaper to compute again than to store and load.
+    scratch: Vec<Vec<u128>>,
 }
 
 impl Default for Partials {
@@ -90,16 +91,13 @@ impl Partials {
                 _ => None,
             };
             match packed {
-                Some(k) => {
-                    let h = hash(k);
-                    self.scratch[part(h)].push((k, h));
-                }
+                Some(k) => self.scratch[part(hash(k))].push(k),
                 None => self.add(&value_as_key(b, i), v, r),
             }
         }
         for (table, keys) in self.parts.iter_mut().zip(&mut self.scratch) {
-            for &(k, h) in keys.iter() {
-                table.add(k, h, v, r);
+            for &k in keys.iter() {
+                table.add(k, hash(k), v, r);
             }
             keys.clear();
         }
