@@ -220,7 +220,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         .enable_all()
         .build()
         .map_err(|e| JobError::Runtime(e.to_string()))?;
-    let (tx, rx) = flume::bounded(8);
+    let (tx, rx) = flume::bounded(64);
     let (drain_tx, drain) = tokio::sync::watch::channel(false);
     let wal = plan.checkpoint.as_ref().filter(|c| c.write_ahead_log).map(|c| c.dir.join("wal"));
     for (i, (name, spec)) in plan.sources.iter().enumerate() {
