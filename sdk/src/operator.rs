@@ -70,12 +70,8 @@ impl Output {
     /// ```
     #[inline]
     pub fn push(&mut self, r: &Record<'_>, input_time: i64) {
-        r.push_to(&mut self.records);
-        if r.time == 0
-            && let Some(t) = self.records.event_times.last_mut()
-        {
-            *t = input_time;
-        }
+        // Chosen before the push, so the time column is written once per record.
+        r.push_at(&mut self.records, if r.time == 0 { input_time } else { r.time });
     }
 
     /// Reserves room for the rest of `input` from what its first `done` records produced, plus an

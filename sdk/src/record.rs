@@ -248,6 +248,18 @@ impl<'a> Record<'a> {
     /// ```
     #[inline]
     pub fn push_to(&self, batch: &mut Batch) {
+        self.push_at(batch, self.time);
+    }
+
+    /// Appends this record to a packed batch with event time `time` instead of its own.
+    ///
+    /// ```
+    /// let mut b = weir_sdk::packed::Batch::new();
+    /// weir_sdk::Record::text("a").push_at(&mut b, 42);
+    /// assert_eq!(b.get(0).time, 42);
+    /// ```
+    #[inline]
+    pub fn push_at(&self, batch: &mut Batch, time: i64) {
         let value = match &self.value {
             Value::Text(s) => ValueRef::Text(s),
             Value::Json(s) => ValueRef::Json(s),
@@ -255,6 +267,6 @@ impl<'a> Record<'a> {
             Value::I64(v) => ValueRef::I64(*v),
             Value::F64(v) => ValueRef::F64(*v),
         };
-        batch.push(self.key.as_deref(), value, self.time);
+        batch.push(self.key.as_deref(), value, time);
     }
 }
