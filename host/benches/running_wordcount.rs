@@ -184,20 +184,24 @@ fn main() {
         return;
     }
     let data = corpus();
-    // WEIR_BENCH=map_with_state runs just that job (best of 3), for profiling.
+    // Runs one Weir job (best of `RUNS`) and prints its figure under `label`.
+    let measure = |op: &str, sink: Output, label: &str| {
+        let lines = weir_running(&data, op, sink);
+        println!("{label:<54} {:>8.0} k lines/s", lines / 1e3);
+        lines
+    };
+    let map_label = "weir map_with_state      (wasm tokenizer, sled state):";
+    // WEIR_BENCH=map_with_state runs just that job, for profiling.
     if std::env::var("WEIR_BENCH").is_ok_and(|b| b == "map_with_state") {
-        let map = weir_running(&data, "map_with_state", Output::Discard);
-        println!("weir map_with_state      (wasm tokenizer, sled state): {:>8.0} k lines/s", map / 1e3);
+        measure("map_with_state", Output::Discard, map_label);
         return;
     }
     println!("running word count, 2,000,000 lines (20 files, 2 per batch), 2 workers, best of {RUNS} whole-job runs");
     println!("output discarded (noop sink) as in the Spark anchors, unless marked `rendered`");
-    let update = weir_running(&data, "update_state_by_key", Output::Discard);
-    println!("weir update_state_by_key (wasm tokenizer, sled state): {:>8.0} k lines/s", update / 1e3);
-    let map = weir_running(&data, "map_with_state", Output::Discard);
-    println!("weir map_with_state      (wasm tokenizer, sled state): {:>8.0} k lines/s", map / 1e3);
-    let rendered = weir_running(&data, "map_with_state", Output::Render);
-    println!("weir map_with_state, rendered to JSON (jsonl sink):    {:>8.0} k lines/s", rendered / 1e3);
+    let update =
+        measure("update_state_by_key", Output::Discard, "weir update_state_by_key (wasm tokenizer, sled state):");
+    let map = measure("map_with_state", Output::Discard, map_label);
+    measure("map_with_state", Output::Render, "weir map_with_state, rendered to JSON (jsonl sink):");
 
     let python = std::env::var("WEIR_SPARK_PYTHON").ok();
     let (ss, ds, source) = match &python {

@@ -30,14 +30,14 @@ impl StateValue {
     /// assert_eq!(weir::state::StateValue::decode(&v.encode()), Some(v));
     /// ```
     pub fn int(i: i64, last_seen: u64) -> StateValue {
-        StateValue { kind: Kind::I64, last_seen, bytes: ValueBytes::from_slice(&i.to_le_bytes()) }
+        StateValue::from_value(&ValueRef::I64(i), last_seen)
     }
 
     /// A numeric partial as state.
     pub fn from_agg(a: Agg, last_seen: u64) -> StateValue {
         match a {
             Agg::I64(i) => StateValue::int(i, last_seen),
-            Agg::F64(f) => StateValue { kind: Kind::F64, last_seen, bytes: ValueBytes::from_slice(&f.to_le_bytes()) },
+            Agg::F64(f) => StateValue::from_value(&ValueRef::F64(f), last_seen),
         }
     }
 
