@@ -1,8 +1,9 @@
 //! Durable keyed state: one sled database per job, one tree per stateful stream (named and versioned,
-//! `state/<stream>/v1`), keys prefixed by their key group so a worker scans only its own groups and a
+//! `state/<stream>/v2`), keys prefixed by their key group so a worker scans only its own groups and a
 //! job can later be rescaled group by group. A bounded cache sits in front of each tree (`store.rs`).
 
 mod initial;
+mod pages;
 mod snapshot;
 mod store;
 mod value;

@@ -4,8 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::pages::{Change, Pages};
 use super::store::VERSION;
-use super::{StateDb, StateError};
+use super::{StateDb, StateError, StateValue};
 
 /// The state of some key groups of one stream: sled's raw keys and values, and its timeout keys.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,14 +38,20 @@ impl StateDb {
         let err = |source| StateError::Store { path: self.path.clone(), source };
         let tree = self.db.open_tree(format!("state/{stream}{VERSION}")).map_err(err)?;
         let timeouts = self.db.open_tree(format!("timeouts/{stream}{VERSION}")).map_err(err)?;
-        tree.clear().map_err(err)?;
+        let pages = Pages::new(tree, stream, &self.path);
+        pages.clear()?;
         timeouts.clear().map_err(err)?;
+        let corrupt = || StateError::Corrupt { stream: stream.to_string() };
         for part in parts {
-            let mut values = sled::Batch::default();
-            for (k, v) in part.entries {
-                values.insert(k, v);
+            let mut groups: Vec<Vec<(&[u8], StateValue)>> = (0..=u8::MAX).map(|_| Vec::new()).collect();
+            for (k, v) in &part.entries {
+                let (&g, key) = k.split_first().ok_or_else(corrupt)?;
+                groups[g as usize].push((key, StateValue::decode(v).ok_or_else(corrupt)?));
             }
-            tree.apply_batch(values).map_err(err)?;
+            for (g, entries) in groups.iter().enumerate().filter(|(_, e)| !e.is_empty()) {
+                let mut changes: Vec<Change<'_>> = entries.iter().map(|(k, v)| (*k, Some(v))).collect();
+                pages.write(g as u8, &mut changes)?;
+            }
             let mut expiries = sled::Batch::default();
             for k in part.timeouts {
                 expiries.insert(k, &[]);

@@ -1,9 +1,9 @@
-//! One stateful stream's keyed state: a sled tree keyed `[key group][key]`, a second tree of idle
-//! timeouts keyed `[key group][expiry, 8 bytes BE][key]` so expired keys are one range scan away, and a
-//! bounded write-back cache in front, one map per key group. Changes stay in the cache; a key reaches
-//! sled when it is evicted (`flush`, at the end of a batch, drops the keys used longest ago once the
-//! cache is over its bound) or when everything is written (`sync`, at the end of the job and, with
-//! checkpoints, at each one). Hot keys therefore cost a hash-map update per batch, not a sled write.
+//! One stateful stream's keyed state: sorted pages of keys in a sled tree (`pages.rs`), a second tree
+//! of idle timeouts keyed `[key group][expiry, 8 bytes BE][key]` so expired keys are one range scan
+//! away, and a bounded write-back cache in front, one map per key group. Changes stay in the cache; a
+//! key reaches sled when it is evicted (`flush`, at the end of a batch, drops the keys used longest ago
+//! once the cache is over its bound) or when everything is written (`sync`, at the end of the job and,
+//! with checkpoints, at each one). Hot keys therefore cost a hash-map update per batch, not a sled write.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
 
+use super::pages::{Change, Pages};
 use super::{KeyedPart, StateError, StateValue};
 
-/// Version of the stored layout, part of every tree name.
-pub(super) const VERSION: &str = "/v1";
+/// Version of the stored layout, part of every tree name (v2: keys in pages).
+pub(super) const VERSION: &str = "/v2";
 
 /// Key groups, as `operator::reduce::KEY_GROUPS`.
 const GROUPS: usize = 256;
@@ -33,7 +34,7 @@ struct Slot {
 pub struct KeyedState {
     stream: String,
     path: PathBuf,
-    tree: sled::Tree,
+    pages: Pages,
     timeouts: sled::Tree,
     cache: Vec<HashMap<CacheKey, Slot, FxBuildHasher>>,
     cached: usize,
@@ -56,15 +57,6 @@ fn timeout_key(group: u8, expiry: u64, key: &[u8]) -> Vec<u8> {
     k
 }
 
-/// Writes one cached key to sled.
-fn write(tree: &sled::Tree, group: u8, key: &[u8], value: &Option<StateValue>) -> sled::Result<()> {
-    let k = full_key(group, key);
-    match value {
-        Some(v) => tree.insert(k, v.encode()).map(|_| ()),
-        None => tree.remove(k).map(|_| ()),
-    }
-}
-
 impl KeyedState {
     pub(super) fn open(db: &sled::Db, path: &Path, stream: &str, capacity: usize) -> Result<KeyedState, StateError> {
         let err = |source| StateError::Store { path: path.to_path_buf(), source };
@@ -73,7 +65,7 @@ impl KeyedState {
         Ok(KeyedState {
             stream: stream.into(),
             path: path.to_path_buf(),
-            tree,
+            pages: Pages::new(tree, stream, path),
             timeouts,
             cache: (0..GROUPS).map(|_| HashMap::default()).collect(),
             cached: 0,
@@ -86,16 +78,9 @@ impl KeyedState {
         StateError::Store { path: self.path.clone(), source }
     }
 
-    fn decode(&self, raw: &[u8]) -> Result<StateValue, StateError> {
-        StateValue::decode(raw).ok_or_else(|| StateError::Corrupt { stream: self.stream.clone() })
-    }
-
     /// The state of `key` as sled holds it (for a key not in the cache).
     fn stored(&self, group: u8, key: &[u8]) -> Result<Option<StateValue>, StateError> {
-        match self.tree.get(full_key(group, key)).map_err(|e| self.store_err(e))? {
-            Some(raw) => Ok(Some(self.decode(&raw)?)),
-            None => Ok(None),
-        }
+        self.pages.get(group, key)
     }
 
     /// The state of `key` (in key group `group`), from the cache or the store.
@@ -172,21 +157,20 @@ impl KeyedState {
             let excess = self.cached - self.capacity;
             let (_, &mut cut, _) = stamps.select_nth_unstable(excess - 1);
             let mut to_drop = excess;
-            let mut failed = None;
             for (g, map) in self.cache.iter_mut().enumerate() {
+                let mut evicted = Vec::new();
                 map.retain(|k, s| {
                     let drop = to_drop > 0 && s.stamp <= cut;
-                    if drop && s.dirty && failed.is_none() {
-                        failed = write(&self.tree, g as u8, k, &s.value).err();
+                    if drop && s.dirty {
+                        evicted.push((k.clone(), s.value.take()));
                     }
                     to_drop -= drop as usize;
                     !drop
                 });
+                let mut changes: Vec<Change<'_>> = evicted.iter().map(|(k, v)| (k.as_slice(), v.as_ref())).collect();
+                self.pages.write(g as u8, &mut changes)?;
             }
             self.cached = self.capacity;
-            if let Some(e) = failed {
-                return Err(self.store_err(e));
-            }
         }
         self.stamp += 1;
         Ok(())
@@ -195,10 +179,11 @@ impl KeyedState {
     /// Writes every changed key to sled (they stay cached).
     pub fn sync(&mut self) -> Result<(), StateError> {
         for (g, map) in self.cache.iter_mut().enumerate() {
-            for (k, s) in map.iter_mut().filter(|(_, s)| s.dirty) {
-                write(&self.tree, g as u8, k, &s.value)
-                    .map_err(|source| StateError::Store { path: self.path.clone(), source })?;
-                s.dirty = false;
+            let dirty = map.iter().filter(|(_, s)| s.dirty);
+            let mut changes: Vec<Change<'_>> = dirty.map(|(k, s)| (k.as_slice(), s.value.as_ref())).collect();
+            if !changes.is_empty() {
+                self.pages.write(g as u8, &mut changes)?;
+                map.values_mut().for_each(|s| s.dirty = false);
             }
         }
         Ok(())
@@ -216,21 +201,17 @@ impl KeyedState {
         let mut cached = cached.into_iter().peekable();
         let mut out = Vec::new();
         let live = |k: &CacheKey, s: &Slot| s.value.clone().map(|v| Ok((k.to_vec(), v)));
-        for r in self.tree.scan_prefix([group]) {
-            let (k, v) = match r {
-                Ok(kv) => kv,
-                Err(e) => {
-                    out.push(Err(self.store_err(e)));
-                    break;
-                }
-            };
-            let key = &k[1..];
-            while let Some((ck, s)) = cached.next_if(|(ck, _)| ck.as_slice() < key) {
+        let stored = match self.pages.scan(group) {
+            Ok(stored) => stored,
+            Err(e) => return vec![Err(e)].into_iter(),
+        };
+        for (key, v) in stored {
+            while let Some((ck, s)) = cached.next_if(|(ck, _)| ck.as_slice() < key.as_slice()) {
                 out.extend(live(ck, s));
             }
-            match cached.next_if(|(ck, _)| ck.as_slice() == key) {
+            match cached.next_if(|(ck, _)| ck.as_slice() == key.as_slice()) {
                 Some((ck, s)) => out.extend(live(ck, s)),
-                None => out.push(self.decode(&v).map(|v| (key.to_vec(), v))),
+                None => out.push(Ok((key, v))),
             }
         }
         out.extend(cached.filter_map(|(ck, s)| live(ck, s)));
@@ -317,7 +298,7 @@ mod tests {
     fn changes_reach_sled_only_when_evicted_or_synced_and_scans_see_them_first() {
         let db = StateDb::open(None, 3).unwrap();
         let mut s = db.keyed("s").unwrap();
-        let stored = |s: &crate::state::KeyedState| s.tree.len();
+        let stored = |s: &crate::state::KeyedState| s.pages.len().unwrap();
         for k in [b"a", b"b", b"c"] {
             s.put(1, k, StateValue::int(1, 1000));
         }
