@@ -100,7 +100,7 @@ fn load_plugins(plan: &Plan) -> Result<Plugins, JobError> {
     let engine = PluginEngine::new()?;
     for (name, spec) in &plan.streams {
         let Some((plugin, params)) = spec.plugin() else { continue };
-        let loaded = engine.load(plugin)?;
+        let mut loaded = engine.load(plugin)?;
         let mut probe = PluginInstance::new(&loaded, plan.plugin_limits(), &plan.name, name)?;
         let descriptor = probe.describe()?;
         let (world, kinds) = spec.plugin_world();
@@ -121,6 +121,8 @@ fn load_plugins(plan: &Plan) -> Result<Plugins, JobError> {
             return Err(JobError::Params { stream: name.clone(), message });
         }
         probe.init(params)?;
+        use crate::operator::wasm::bindings::types::TransformKind as K;
+        loaded.per_record = matches!(descriptor.kind, K::Map | K::FlatMap | K::Filter | K::FilterMap);
         tracing::info!(stream = %name, plugin = %descriptor.name, version = %descriptor.version, hash = %&loaded.hash[..12], "plugin loaded");
         let record = PluginRecord { name: descriptor.name, version: descriptor.version, hash: loaded.hash.clone() };
         records.insert(name.clone(), record);

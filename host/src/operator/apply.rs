@@ -47,10 +47,7 @@ impl<'s> ApplyExt<'s> for BatchStream<'s> {
                 input.for_each(|cap, data| {
                     let mut session = output.session(&cap);
                     for batch in data.drain(..) {
-                        let out: Batch = op.process(*cap.time(), batch);
-                        if !out.is_empty() {
-                            session.give(out);
-                        }
+                        op.process_into(*cap.time(), batch, &mut |out: Batch| session.give(out));
                     }
                 });
             }

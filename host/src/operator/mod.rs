@@ -29,4 +29,30 @@ pub trait BatchOperator: 'static {
     /// Processes one batch for batch time `time` and returns what it produced. Problems with single
     /// records go to the dead letters; a failed batch is reported by the operator itself.
     fn process(&mut self, time: u64, input: Batch) -> Batch;
+
+    /// Like [`process`](Self::process), handing each non-empty output batch to `emit`. An operator that
+    /// works through a big batch in pieces overrides it, so that no piece waits for the others.
+    ///
+    /// ```
+    /// use weir::operator::BatchOperator;
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// struct Same;
+    /// impl BatchOperator for Same {
+    ///     fn process(&mut self, _time: u64, input: Batch) -> Batch {
+    ///         input
+    ///     }
+    /// }
+    /// let mut b = Batch::new();
+    /// b.push(None, ValueRef::I64(1), 0);
+    /// let mut out = Vec::new();
+    /// Same.process_into(0, b, &mut |o| out.push(o));
+    /// Same.process_into(0, Batch::new(), &mut |o| out.push(o));
+    /// assert_eq!(out.len(), 1);
+    /// ```
+    fn process_into(&mut self, time: u64, input: Batch, emit: &mut dyn FnMut(Batch)) {
+        let out = self.process(time, input);
+        if !out.is_empty() {
+            emit(out);
+        }
+    }
 }

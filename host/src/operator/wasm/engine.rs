@@ -61,6 +61,9 @@ pub struct LoadedPlugin {
     pub path: PathBuf,
     /// SHA-256 of the component bytes.
     pub hash: String,
+    /// A transform of one record at a time (`map`, `flat-map`, `filter`, `filter-map`), whose batches
+    /// may therefore be passed in slices; set from its descriptor when the job loads it.
+    pub per_record: bool,
     pub(super) pre: WorldPre<PluginState>,
     pub(super) engine: Engine,
     // Deadlines need the epoch to keep moving for as long as the plugin can run.
@@ -137,6 +140,7 @@ impl PluginEngine {
             path: path.to_path_buf(),
             hash,
             pre,
+            per_record: false,
             engine: self.engine.clone(),
             ticker: self.ticker.clone(),
         })

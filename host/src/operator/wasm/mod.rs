@@ -88,8 +88,14 @@ pub type FailedBatches = Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>>;
 /// A Wasm transform in the dataflow: one instance per worker, made anew after a failed batch.
 pub struct WasmTransform(pub PluginSlot);
 
-impl BatchOperator for WasmTransform {
-    fn process(&mut self, time: u64, input: Batch) -> Batch {
+/// Records per call when a plugin works one record at a time: the call's input and output then stay in
+/// the CPU's caches and the plugin's memory stays small, and each slice's output goes downstream alone.
+pub const SLICE: usize = 8192;
+
+impl WasmTransform {
+    /// One call of the plugin on `input`. On failure its records have gone to the dead letters, and the
+    /// reason they were given is returned.
+    fn call(&mut self, time: u64, input: Batch, emit: &mut dyn FnMut(Batch)) -> Result<(), String> {
         let slot = &mut self.0;
         let (result, input) = match slot.instance() {
             Ok(inst) => inst.process(time, input),
@@ -98,12 +104,38 @@ impl BatchOperator for WasmTransform {
         match result {
             Ok(out) => {
                 slot.refused(time, &out.rejected, |i| input.get(i));
-                out.records
+                if !out.records.is_empty() {
+                    emit(out.records);
+                }
+                Ok(())
             }
-            Err(failure) => {
-                slot.failed(time, failure, input.iter());
-                Batch::new()
+            Err(failure) => Err(slot.failed(time, failure, input.iter())),
+        }
+    }
+}
+
+impl BatchOperator for WasmTransform {
+    fn process(&mut self, time: u64, input: Batch) -> Batch {
+        let mut out = Batch::new();
+        self.process_into(time, input, &mut |b| out.append(&b));
+        out
+    }
+
+    /// A one-record-at-a-time plugin gets a big batch in slices of [`SLICE`] records; once a slice
+    /// fails, the rest of the batch fails with it (to the dead letters, without calling the plugin).
+    fn process_into(&mut self, time: u64, input: Batch, emit: &mut dyn FnMut(Batch)) {
+        if !self.0.plugin.per_record || input.len() <= SLICE {
+            let _ = self.call(time, input, emit);
+            return;
+        }
+        let mut start = 0;
+        while start < input.len() {
+            let end = (start + SLICE).min(input.len());
+            if let Err(reason) = self.call(time, input.slice(start, end), emit) {
+                (end..input.len()).for_each(|i| self.0.dead.record(&self.0.name, time, &input.get(i), &reason));
+                return;
             }
+            start = end;
         }
     }
 }

@@ -50,8 +50,13 @@ impl PluginSlot {
     }
 
     /// Handles a failed call: drops the instance, counts the batch as failed, logs, and sends `records`
-    /// (the call's input) to the dead letters.
-    pub fn failed<'a>(&mut self, time: u64, failure: BatchFailure, records: impl Iterator<Item = RecordRef<'a>>) {
+    /// (the call's input) to the dead letters. Returns the reason they were given.
+    pub fn failed<'a>(
+        &mut self,
+        time: u64,
+        failure: BatchFailure,
+        records: impl Iterator<Item = RecordRef<'a>>,
+    ) -> String {
         self.instance = None;
         self.failures.lock().unwrap_or_else(|e| e.into_inner()).insert(time);
         let reason = format!("operator `{}` failed batch {time} ms: {failure}", self.name);
@@ -59,5 +64,6 @@ impl PluginSlot {
         for r in records {
             self.dead.record(&self.name, time, &r, &reason);
         }
+        reason
     }
 }
