@@ -190,15 +190,31 @@ fn refuse_non_numeric(cfg: &ReduceConfig, time: u64, b: &Batch, i: usize, op: &s
     cfg.dead.record(&cfg.name, time, &b.get(i), &reason)
 }
 
-/// Combines one batch locally into partials.
-fn combine_local(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
+/// Combines batches that arrived together locally into partials.
+fn combine_local(cfg: &ReduceConfig, time: u64, batches: &[Batch], p: &mut Partials) {
+    let one = Agg::I64(1);
+    match cfg.aggregation {
+        Aggregation::CountByValue => return p.add_values(batches, one, ReducerKind::Sum),
+        // A fused `map_to_pair`: each record stands for the pair (its value, n).
+        Aggregation::ByKey(ReducerKind::Count) if cfg.pairs.is_some() => {
+            return p.add_values(batches, one, ReducerKind::Count);
+        }
+        Aggregation::ByKey(red) if cfg.pairs.is_some() => {
+            return p.add_values(batches, Agg::I64(cfg.pairs.unwrap_or(1)), red);
+        }
+        _ => {}
+    }
+    for b in batches {
+        combine_one(cfg, time, b, p);
+    }
+}
+
+/// Combines one batch locally into partials, record by record.
+fn combine_one(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
     let one = Agg::I64(1);
     match cfg.aggregation {
         Aggregation::Count => p.add(b"", Agg::I64(b.len() as i64), ReducerKind::Sum),
-        Aggregation::CountByValue => p.add_values(b, one, ReducerKind::Sum),
-        // A fused `map_to_pair`: each record stands for the pair (its value, n).
-        Aggregation::ByKey(ReducerKind::Count) if cfg.pairs.is_some() => p.add_values(b, one, ReducerKind::Count),
-        Aggregation::ByKey(red) if cfg.pairs.is_some() => p.add_values(b, Agg::I64(cfg.pairs.unwrap_or(1)), red),
+        Aggregation::CountByValue => p.add_values(std::slice::from_ref(b), one, ReducerKind::Sum),
         Aggregation::Reduce(red) => {
             for i in 0..b.len() {
                 let v = if red == ReducerKind::Count { Some(one) } else { numeric(b, i) };
@@ -265,9 +281,8 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
             move |input, output| {
                 input.for_each(|cap, data| {
                     p.clear();
-                    for b in data.drain(..) {
-                        combine_local(&local, *cap.time(), &b, &mut p);
-                    }
+                    combine_local(&local, *cap.time(), data, &mut p);
+                    data.clear();
                     let mut shares = shares(peers);
                     p.for_each(|k, v| {
                         let global = local.aggregation.global();
