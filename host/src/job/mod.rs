@@ -19,6 +19,7 @@ use crate::graph::dataflow::JobContext;
 use crate::graph::spec::{ClockMode, StreamSpec};
 use crate::operator::dead_letter::DeadLetters;
 use crate::operator::wasm::bindings::kind_name;
+use crate::operator::wasm::bindings::types::TransformKind as K;
 use crate::operator::wasm::{FailedBatches, PluginEngine, PluginError, PluginInstance};
 use crate::receiver;
 use crate::state::StateDb;
@@ -121,7 +122,6 @@ fn load_plugins(plan: &Plan) -> Result<Plugins, JobError> {
             return Err(JobError::Params { stream: name.clone(), message });
         }
         probe.init(params)?;
-        use crate::operator::wasm::bindings::types::TransformKind as K;
         loaded.per_record = matches!(descriptor.kind, K::Map | K::FlatMap | K::Filter | K::FilterMap);
         tracing::info!(stream = %name, plugin = %descriptor.name, version = %descriptor.version, hash = %&loaded.hash[..12], "plugin loaded");
         let record = PluginRecord { name: descriptor.name, version: descriptor.version, hash: loaded.hash.clone() };

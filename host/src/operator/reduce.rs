@@ -194,49 +194,33 @@ fn refuse_non_numeric(cfg: &ReduceConfig, time: u64, b: &Batch, i: usize, op: &s
 fn combine_local(cfg: &ReduceConfig, time: u64, batches: &[Batch], p: &mut Partials) {
     let one = Agg::I64(1);
     match cfg.aggregation {
-        Aggregation::CountByValue => return p.add_values(batches, one, ReducerKind::Sum),
+        Aggregation::Count if batches.is_empty() => {}
+        Aggregation::Count => {
+            p.add(b"", Agg::I64(batches.iter().map(Batch::len).sum::<usize>() as i64), ReducerKind::Sum)
+        }
+        Aggregation::CountByValue => p.add_values(batches, one, ReducerKind::Sum),
         // A fused `map_to_pair`: each record stands for the pair (its value, n).
-        Aggregation::ByKey(ReducerKind::Count) if cfg.pairs.is_some() => {
-            return p.add_values(batches, one, ReducerKind::Count);
-        }
-        Aggregation::ByKey(red) if cfg.pairs.is_some() => {
-            return p.add_values(batches, Agg::I64(cfg.pairs.unwrap_or(1)), red);
-        }
-        _ => {}
-    }
-    for b in batches {
-        combine_one(cfg, time, b, p);
+        Aggregation::ByKey(ReducerKind::Count) if cfg.pairs.is_some() => p.add_values(batches, one, ReducerKind::Count),
+        Aggregation::ByKey(red) if cfg.pairs.is_some() => p.add_values(batches, Agg::I64(cfg.pairs.unwrap_or(1)), red),
+        Aggregation::Reduce(red) => batches.iter().for_each(|b| combine_records(cfg, time, b, red, false, p)),
+        Aggregation::ByKey(red) => batches.iter().for_each(|b| combine_records(cfg, time, b, red, true, p)),
     }
 }
 
-/// Combines one batch locally into partials, record by record.
-fn combine_one(cfg: &ReduceConfig, time: u64, b: &Batch, p: &mut Partials) {
-    let one = Agg::I64(1);
-    match cfg.aggregation {
-        Aggregation::Count => p.add(b"", Agg::I64(b.len() as i64), ReducerKind::Sum),
-        Aggregation::CountByValue => p.add_values(std::slice::from_ref(b), one, ReducerKind::Sum),
-        Aggregation::Reduce(red) => {
-            for i in 0..b.len() {
-                let v = if red == ReducerKind::Count { Some(one) } else { numeric(b, i) };
-                match v {
-                    Some(v) => p.add(b"", v, red),
-                    None => refuse_non_numeric(cfg, time, b, i, "reduce", red),
-                }
-            }
+/// Combines one batch's records into partials by `red`: by their keys (`keyed`, for `reduce_by_key`),
+/// or into the one global partial (for `reduce`).
+fn combine_records(cfg: &ReduceConfig, time: u64, b: &Batch, red: ReducerKind, keyed: bool, p: &mut Partials) {
+    let op = if keyed { "reduce_by_key" } else { "reduce" };
+    for i in 0..b.len() {
+        if keyed && b.kinds[i] & HAS_KEY == 0 {
+            let reason = "reduce_by_key needs keyed records (use map_to_pair first)";
+            cfg.dead.record(&cfg.name, time, &b.get(i), reason);
+            continue;
         }
-        Aggregation::ByKey(red) => {
-            for i in 0..b.len() {
-                if b.kinds[i] & HAS_KEY == 0 {
-                    let reason = "reduce_by_key needs keyed records (use map_to_pair first)";
-                    cfg.dead.record(&cfg.name, time, &b.get(i), reason);
-                    continue;
-                }
-                let v = if red == ReducerKind::Count { Some(one) } else { numeric(b, i) };
-                match v {
-                    Some(v) => p.add(b.key_bytes(i), v, red),
-                    None => refuse_non_numeric(cfg, time, b, i, "reduce_by_key", red),
-                }
-            }
+        let v = if red == ReducerKind::Count { Some(Agg::I64(1)) } else { numeric(b, i) };
+        match v {
+            Some(v) => p.add(if keyed { b.key_bytes(i) } else { b"" }, v, red),
+            None => refuse_non_numeric(cfg, time, b, i, op, red),
         }
     }
 }

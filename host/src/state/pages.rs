@@ -49,10 +49,11 @@ pub(super) struct Pages {
     path: PathBuf,
 }
 
-fn page_key(group: u8, bound: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + bound.len());
+/// `bytes` prefixed by their key group: a page's sled key, and a key as checkpoints hold it.
+pub(super) fn group_key(group: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + bytes.len());
     k.push(group);
-    k.extend_from_slice(bound);
+    k.extend_from_slice(bytes);
     k
 }
 
@@ -65,34 +66,45 @@ impl Pages {
         StateError::Corrupt { stream: self.stream.clone() }
     }
 
-    /// The entries of one encoded page, in key order.
-    fn entries<'a>(&self, mut raw: &'a [u8]) -> Result<Vec<Entry<'a>>, StateError> {
-        let mut out = Vec::new();
-        while !raw.is_empty() {
-            let (e, rest) = postcard::take_from_bytes::<Entry<'a>>(raw).map_err(|_| self.corrupt())?;
-            out.push(e);
-            raw = rest;
-        }
-        Ok(out)
+    /// The entries of one encoded page, in key order, decoded as they are read.
+    fn decode<'a>(&self, mut raw: &'a [u8]) -> impl Iterator<Item = Result<Entry<'a>, StateError>> + use<'a, '_> {
+        std::iter::from_fn(move || {
+            if raw.is_empty() {
+                return None;
+            }
+            Some(match postcard::take_from_bytes::<Entry<'a>>(raw) {
+                Ok((e, rest)) => {
+                    raw = rest;
+                    Ok(e)
+                }
+                Err(_) => {
+                    raw = &[];
+                    Err(self.corrupt())
+                }
+            })
+        })
+    }
+
+    /// All the entries of one encoded page, in key order.
+    fn entries<'a>(&self, raw: &'a [u8]) -> Result<Vec<Entry<'a>>, StateError> {
+        self.decode(raw).collect()
     }
 
     /// The page that holds (or would hold) `key`: the one with the greatest bound not above it.
     fn page_of(&self, group: u8, key: &[u8]) -> sled::Result<Option<(sled::IVec, sled::IVec)>> {
-        let full = page_key(group, key);
+        let full = group_key(group, key);
         self.tree.range([group].as_slice()..=full.as_slice()).next_back().transpose()
     }
 
     /// The state of `key` as stored.
     pub(super) fn get(&self, group: u8, key: &[u8]) -> Result<Option<StateValue>, StateError> {
         let Some((_, raw)) = self.page_of(group, key).map_err(|e| self.store_err(e))? else { return Ok(None) };
-        let mut rest: &[u8] = &raw;
         // Entries are sorted: stop at the first key not below the one sought.
-        while !rest.is_empty() {
-            let (e, r) = postcard::take_from_bytes::<Entry<'_>>(rest).map_err(|_| self.corrupt())?;
+        for e in self.decode(&raw) {
+            let e = e?;
             if e.key >= key {
                 return Ok((e.key == key).then(|| e.state()));
             }
-            rest = r;
         }
         Ok(None)
     }
@@ -124,7 +136,7 @@ impl Pages {
                 Some((k, v)) => (k[1..].to_vec(), Some(v)),
                 None => (Vec::new(), None),
             };
-            let above = (Bound::Excluded(page_key(group, first)), Bound::Unbounded);
+            let above = (Bound::Excluded(group_key(group, first)), Bound::Unbounded);
             let next = self.tree.range::<Vec<u8>, _>(above).next().transpose().map_err(err)?;
             let next = next.filter(|(k, _)| k[0] == group).map(|(k, _)| k);
             let here = rest.partition_point(|(k, _)| next.as_ref().is_none_or(|n| *k < &n[1..]));
@@ -143,7 +155,7 @@ impl Pages {
     fn rewrite(&self, group: u8, bound: &[u8], entries: Vec<Entry<'_>>) -> Result<(), StateError> {
         let err = |e| self.store_err(e);
         if entries.is_empty() {
-            return self.tree.remove(page_key(group, bound)).map(|_| ()).map_err(err);
+            return self.tree.remove(group_key(group, bound)).map(|_| ()).map_err(err);
         }
         let size = |e: &Entry<'_>| e.key.len() + e.bytes.len() + 12;
         let total: usize = entries.iter().map(size).sum();
@@ -153,14 +165,14 @@ impl Pages {
         let mut filled = 0;
         for e in &entries {
             if filled > 0 && filled + size(e) > cut {
-                self.tree.insert(page_key(group, &page_bound), std::mem::take(&mut page)).map_err(err)?;
+                self.tree.insert(group_key(group, &page_bound), std::mem::take(&mut page)).map_err(err)?;
                 page_bound = e.key.to_vec();
                 filled = 0;
             }
             page = postcard::to_extend(e, page).map_err(|_| self.corrupt())?;
             filled += size(e);
         }
-        self.tree.insert(page_key(group, &page_bound), page).map(|_| ()).map_err(err)
+        self.tree.insert(group_key(group, &page_bound), page).map(|_| ()).map_err(err)
     }
 
     /// Removes every page.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
 
-use super::pages::{Change, Pages};
+use super::pages::{Change, Pages, group_key};
 use super::{KeyedPart, StateError, StateValue};
 
 /// Version of the stored layout, part of every tree name (v2: keys in pages).
@@ -40,13 +40,6 @@ pub struct KeyedState {
     cached: usize,
     capacity: usize,
     stamp: u64,
-}
-
-fn full_key(group: u8, key: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + key.len());
-    k.push(group);
-    k.extend_from_slice(key);
-    k
 }
 
 fn timeout_key(group: u8, expiry: u64, key: &[u8]) -> Vec<u8> {
@@ -223,7 +216,7 @@ impl KeyedState {
         for &g in owned {
             for r in self.scan(g) {
                 let (k, v) = r?;
-                part.entries.push((full_key(g, &k), v.encode()));
+                part.entries.push((group_key(g, &k), v.encode()));
             }
             for r in self.timeouts.scan_prefix([g]) {
                 let (k, _) = r.map_err(|e| self.store_err(e))?;
