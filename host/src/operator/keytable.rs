@@ -69,17 +69,26 @@ pub fn hash(k: u128) -> u64 {
     (p as u64) ^ ((p >> 64) as u64)
 }
 
+/// A key and its partial side by side, so a probe that finds its key touches one cache line.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(32))]
+struct Slot {
+    key: u128,
+    val: Agg,
+}
+
+const FREE: Slot = Slot { key: 0, val: Agg::I64(0) };
+
 /// Packed key → partial aggregate, with linear probing. Grows at 7/8 full.
 #[derive(Debug, Clone)]
 pub struct KeyTable {
-    keys: Vec<u128>,
-    vals: Vec<Agg>,
+    slots: Vec<Slot>,
     len: usize,
 }
 
 impl Default for KeyTable {
     fn default() -> Self {
-        KeyTable { keys: vec![0; 16], vals: vec![Agg::I64(0); 16], len: 0 }
+        KeyTable { slots: vec![FREE; 16], len: 0 }
     }
 }
 
@@ -99,19 +108,18 @@ impl KeyTable {
     /// ```
     #[inline]
     pub fn add(&mut self, k: u128, h: u64, v: Agg, r: ReducerKind) {
-        let mask = self.keys.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut i = h as usize & mask;
         loop {
-            let slot = self.keys[i];
-            if slot == k {
-                self.vals[i] = self.vals[i].combine(v, r);
+            let slot = &mut self.slots[i];
+            if slot.key == k {
+                slot.val = slot.val.combine(v, r);
                 return;
             }
-            if slot == 0 {
-                self.keys[i] = k;
-                self.vals[i] = v;
+            if slot.key == 0 {
+                *slot = Slot { key: k, val: v };
                 self.len += 1;
-                if self.len * 8 > self.keys.len() * 7 {
+                if self.len * 8 > self.slots.len() * 7 {
                     self.grow();
                 }
                 return;
@@ -121,28 +129,26 @@ impl KeyTable {
     }
 
     fn grow(&mut self) {
-        let room = self.keys.len() * 2;
-        let keys = std::mem::replace(&mut self.keys, vec![0; room]);
-        let vals = std::mem::replace(&mut self.vals, vec![Agg::I64(0); room]);
-        let mask = self.keys.len() - 1;
-        for (k, v) in keys.into_iter().zip(vals).filter(|(k, _)| *k != 0) {
-            let mut i = hash(k) as usize & mask;
-            while self.keys[i] != 0 {
+        let room = self.slots.len() * 2;
+        let old = std::mem::replace(&mut self.slots, vec![FREE; room]);
+        let mask = room - 1;
+        for s in old.into_iter().filter(|s| s.key != 0) {
+            let mut i = hash(s.key) as usize & mask;
+            while self.slots[i].key != 0 {
                 i = (i + 1) & mask;
             }
-            self.keys[i] = k;
-            self.vals[i] = v;
+            self.slots[i] = s;
         }
     }
 
     /// The partial of packed key `k` (with hash `h`).
     pub fn get(&self, k: u128, h: u64) -> Option<Agg> {
-        let mask = self.keys.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut i = h as usize & mask;
         loop {
-            match self.keys[i] {
-                0 => return None,
-                s if s == k => return Some(self.vals[i]),
+            match self.slots[i] {
+                Slot { key: 0, .. } => return None,
+                s if s.key == k => return Some(s.val),
                 _ => i = (i + 1) & mask,
             }
         }
@@ -161,13 +167,13 @@ impl KeyTable {
     /// Forgets every key but keeps the room, so the next batch fills warm memory.
     pub fn clear(&mut self) {
         if self.len > 0 {
-            self.keys.fill(0);
+            self.slots.iter_mut().for_each(|s| s.key = 0);
             self.len = 0;
         }
     }
 
     /// Every packed key and its partial, in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (u128, Agg)> + '_ {
-        self.keys.iter().zip(&self.vals).filter(|(k, _)| **k != 0).map(|(k, v)| (*k, *v))
+        self.slots.iter().filter(|s| s.key != 0).map(|s| (s.key, s.val))
     }
 }

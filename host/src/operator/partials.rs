@@ -13,7 +13,7 @@ use weir_sdk::packed::{Batch, Kind};
 
 use super::keytable::{KeyTable, hash, pack, pack_at, unpack};
 use super::native::value_as_key;
-use super::reduce::Agg;
+use super::reduce::{Agg, numeric};
 use crate::graph::spec::ReducerKind;
 
 /// Number of tables the packed keys are split into.
@@ -89,11 +89,44 @@ impl Partials {
         for b in batches {
             self.scatter(b, v, r);
         }
-        for (table, keys) in self.parts.iter_mut().zip(&mut self.scratch) {
-            for &k in keys.iter() {
-                table.add(k, hash(k), v, r);
+        // One copy of the fold per reducer, so the reducer's test leaves the per-key loop.
+        let (parts, scratch) = (&mut self.parts, &mut self.scratch);
+        match r {
+            ReducerKind::Sum => fold(parts, scratch, v, ReducerKind::Sum),
+            ReducerKind::Count => fold(parts, scratch, v, ReducerKind::Count),
+            ReducerKind::Min => fold(parts, scratch, v, ReducerKind::Min),
+            ReducerKind::Max => fold(parts, scratch, v, ReducerKind::Max),
+        }
+    }
+
+    /// Folds the numeric value of every keyed record of `b` into the partial of its key with `r`;
+    /// other records are skipped (the exchanged partials of a local combine are all numeric).
+    ///
+    /// ```
+    /// use weir::operator::partials::Partials;
+    /// use weir::operator::reduce::Agg;
+    /// use weir::graph::spec::ReducerKind;
+    /// use weir_sdk::packed::{Batch, ValueRef};
+    /// let mut b = Batch::new();
+    /// for (k, v) in [("a", ValueRef::I64(2)), ("a", ValueRef::I64(3)), ("b", ValueRef::Text("x"))] {
+    ///     b.push(Some(k.as_bytes()), v, 0);
+    /// }
+    /// let mut p = Partials::default();
+    /// p.add_keyed(&b, ReducerKind::Sum);
+    /// assert_eq!((p.get(b"a"), p.len()), (Some(Agg::I64(5)), 1));
+    /// ```
+    pub fn add_keyed(&mut self, b: &Batch, r: ReducerKind) {
+        for i in 0..b.len() {
+            let Some(v) = numeric(b, i) else { continue };
+            let (start, end) = (b.key_offsets[i] as usize, b.key_offsets[i + 1] as usize);
+            // Reads the key in one 16-byte load from the batch's key bytes: `pack` copies it piece by piece.
+            match pack_at(&b.keys, start, end - start) {
+                Some(k) => {
+                    let h = hash(k);
+                    self.parts[part(h)].add(k, h, v, r)
+                }
+                None => self.add(&b.keys[start..end], v, r),
             }
-            keys.clear();
         }
     }
 
@@ -162,6 +195,18 @@ impl Partials {
     }
 }
 
+/// Folds `v` by `r` into each part's table for every packed key in that part's scratch list, and
+/// empties the lists.
+#[inline(always)]
+fn fold(parts: &mut [KeyTable], scratch: &mut [Vec<u128>], v: Agg, r: ReducerKind) {
+    for (table, keys) in parts.iter_mut().zip(scratch) {
+        for &k in keys.iter() {
+            table.add(k, hash(k), v, r);
+        }
+        keys.clear();
+    }
+}
+
 /// Checkpoints store partials as `(key, partial)` pairs; the table layout is rebuilt on load.
 impl serde::Serialize for Partials {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -180,5 +225,57 @@ impl<'de> serde::Deserialize<'de> for Partials {
             p.add(&k, v, ReducerKind::Sum);
         }
         Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    use weir_sdk::packed::{Batch, ValueRef};
+
+    use super::Partials;
+    use crate::graph::spec::ReducerKind;
+    use crate::operator::reduce::Agg;
+
+    fn contents(p: &Partials) -> BTreeMap<Vec<u8>, Agg> {
+        let mut m = BTreeMap::new();
+        p.for_each(|k, v| {
+            assert!(m.insert(k.to_vec(), v).is_none(), "key {k:?} twice");
+        });
+        m
+    }
+
+    #[test]
+    fn whole_batches_and_keyed_partials_fold_as_a_map_does() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for r in [ReducerKind::Sum, ReducerKind::Min, ReducerKind::Max] {
+            let mut p = Partials::default();
+            // Three rounds on the same tables: growth, then clearing and refilling warm tables.
+            for _ in 0..3 {
+                p.clear();
+                let mut model: BTreeMap<Vec<u8>, Agg> = BTreeMap::new();
+                let mut fold = |k: &[u8], v: Agg| match model.get_mut(k) {
+                    Some(e) => *e = e.combine(v, r),
+                    None => drop(model.insert(k.to_vec(), v)),
+                };
+                let (mut words, mut keyed) = (Batch::new(), Batch::new());
+                for _ in 0..20_000 {
+                    let len = rng.random_range(0..24usize);
+                    let key: String = (0..len).map(|_| rng.random_range(b'a'..b'e') as char).collect();
+                    words.push(None, ValueRef::Text(&key), 0);
+                    let v = rng.random_range(-50..50i64);
+                    keyed.push(Some(key.as_bytes()), ValueRef::I64(v), 0);
+                    keyed.push(Some(key.as_bytes()), ValueRef::Text("skipped"), 0);
+                    fold(key.as_bytes(), Agg::I64(3));
+                    fold(key.as_bytes(), Agg::I64(v));
+                }
+                p.add_values(&[words], Agg::I64(3), r);
+                p.add_keyed(&keyed, r);
+                assert_eq!(contents(&p), model, "{r:?}");
+                assert_eq!(p.len(), model.len());
+            }
+        }
     }
 }

@@ -81,6 +81,7 @@ impl Agg {
     /// assert_eq!(Agg::I64(2).combine(Agg::F64(0.5), ReducerKind::Max), Agg::I64(2));
     /// assert_eq!(Agg::I64(2).combine(Agg::F64(0.5), ReducerKind::Sum), Agg::F64(2.5));
     /// ```
+    #[inline]
     pub fn combine(self, other: Agg, r: ReducerKind) -> Agg {
         match r {
             ReducerKind::Sum | ReducerKind::Count => match (self, other) {
@@ -293,13 +294,14 @@ impl<'s> ReduceExt<'s> for BatchStream<'s> {
             let (mut incremental, mut windows) = saved;
             move |(input, frontier), output| {
                 input.for_each(|c, data| {
-                    let p = stash.entry(*c.time()).or_default();
+                    // A partial no window needs any more is refilled: its tables keep their room.
+                    let p = stash.entry(*c.time()).or_insert_with(|| {
+                        let mut p = windows.spare().unwrap_or_default();
+                        p.clear();
+                        p
+                    });
                     for (_, b) in data.drain(..) {
-                        for i in 0..b.len() {
-                            if let Some(v) = numeric(&b, i) {
-                                p.add(b.key_bytes(i), v, merge);
-                            }
-                        }
+                        p.add_keyed(&b, merge);
                     }
                 });
                 for t in times.completed(frontier) {

@@ -46,12 +46,31 @@ pub fn take_left<P>(batches: &mut BTreeMap<u64, P>, t: u64, length: u64) -> Vec<
 pub struct WindowBuffer<P> {
     window: Option<Window>,
     partials: BTreeMap<u64, P>,
+    /// The last partial dropped, handed out again by [`WindowBuffer::spare`].
+    #[serde(skip)]
+    spare: Option<P>,
 }
 
 impl<P> WindowBuffer<P> {
     /// A buffer for `window`; `None` passes every batch straight through.
     pub fn new(window: Option<Window>) -> Self {
-        WindowBuffer { window, partials: BTreeMap::new() }
+        WindowBuffer { window, partials: BTreeMap::new(), spare: None }
+    }
+
+    /// A partial that no window needs any more, to be cleared and filled again (a batch's partial
+    /// tables are sized for a batch, so each new one would otherwise grow from empty).
+    ///
+    /// ```
+    /// use weir::window::WindowBuffer;
+    /// let mut w = WindowBuffer::new(None);
+    /// assert_eq!(w.spare(), None);
+    /// w.add(1000, vec![1]);
+    /// w.add(2000, vec![2]);
+    /// assert_eq!(w.spare(), Some(vec![1]));
+    /// assert_eq!(w.spare(), None);
+    /// ```
+    pub fn spare(&mut self) -> Option<P> {
+        self.spare.take()
     }
 
     /// Adds the partial result of batch `t` (batches arrive in time order). Returns the partials that
@@ -67,7 +86,7 @@ impl<P> WindowBuffer<P> {
     /// ```
     pub fn add(&mut self, t: u64, partial: P) -> Option<Vec<&P>> {
         let Some(w) = self.window else {
-            self.partials.clear();
+            self.spare = std::mem::take(&mut self.partials).into_values().next();
             self.partials.insert(t, partial);
             return Some(self.partials.values().collect());
         };
@@ -75,7 +94,9 @@ impl<P> WindowBuffer<P> {
         // Keep only what a window ending at or after the next multiple of the slide can still need.
         let next_due = t.div_ceil(w.slide) * w.slide;
         let oldest_needed = next_due.saturating_sub(w.length);
-        self.partials.retain(|&pt, _| pt > oldest_needed);
+        while let Some(oldest) = self.partials.first_entry().filter(|e| *e.key() <= oldest_needed) {
+            self.spare = Some(oldest.remove());
+        }
         if !t.is_multiple_of(w.slide) {
             return None;
         }
