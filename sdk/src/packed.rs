@@ -99,6 +99,7 @@ impl<'a> ValueRef<'a> {
         }
     }
 
+    #[inline(always)]
     fn decode(kind: Kind, bytes: &'a [u8]) -> ValueRef<'a> {
         let text = |wrap: fn(&'a str) -> ValueRef<'a>| match utf8(bytes) {
             Some(s) => wrap(s),
@@ -291,7 +292,7 @@ impl Batch {
     /// b.push_raw(None, Kind::Text, b"hi", 5);
     /// assert_eq!(b.get(0).value, ValueRef::Text("hi"));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn push_raw(&mut self, key: Option<&[u8]>, kind: Kind, value: &[u8], time: i64) {
         let mut kind = kind as u8;
         if let Some(k) = key {
@@ -433,6 +434,7 @@ impl Batch {
     /// b.push(None, ValueRef::Text("v"), 0);
     /// assert_eq!(b.value_bytes(0), b"v");
     /// ```
+    #[inline(always)]
     pub fn value_bytes(&self, i: usize) -> &[u8] {
         &self.values[self.value_offsets[i] as usize..self.value_offsets[i + 1] as usize]
     }
@@ -458,6 +460,7 @@ impl Batch {
     /// let r = b.get(0);
     /// assert_eq!((r.key, r.value, r.time), (None, ValueRef::Json("{}"), 9));
     /// ```
+    #[inline(always)]
     pub fn get(&self, i: usize) -> RecordRef<'_> {
         let kind = self.kinds[i];
         RecordRef {

@@ -228,6 +228,7 @@ impl<'a> Record<'a> {
     /// let r = weir_sdk::Record::from_ref(b.get(0));
     /// assert_eq!((r.key_text(), r.as_text(), r.time), (Some("k"), Some("v"), 7));
     /// ```
+    #[inline(always)]
     pub fn from_ref(r: RecordRef<'a>) -> Record<'a> {
         let value = match r.value {
             ValueRef::Text(s) => Value::Text(Cow::Borrowed(s)),

@@ -11,6 +11,7 @@
 /// let w: Vec<&str> = weir_sdk::text::words("to be or not to be").collect();
 /// assert_eq!(w, ["to", "be", "or", "not", "to", "be"]);
 /// ```
+#[inline(always)]
 pub fn words(s: &str) -> Words<'_> {
     if s.is_ascii() {
         Words(Inner::Ascii(AsciiWords { s, base: 0, edges: 0, space_before: 1, start: 0, open: false }))
