@@ -47,6 +47,9 @@ pub(super) struct Pages {
     tree: sled::Tree,
     stream: String,
     path: PathBuf,
+    /// Groups known to have no page: a job that starts from empty state looks up every new key, and
+    /// each lookup in sled (a range query) costs more than the rest of the key's update.
+    empty: [bool; 256],
 }
 
 /// `bytes` prefixed by their key group: a page's sled key, and a key as checkpoints hold it.
@@ -59,7 +62,8 @@ pub(super) fn group_key(group: u8, bytes: &[u8]) -> Vec<u8> {
 
 impl Pages {
     pub(super) fn new(tree: sled::Tree, stream: &str, path: &Path) -> Pages {
-        Pages { tree, stream: stream.into(), path: path.to_path_buf() }
+        let empty = [tree.is_empty(); 256];
+        Pages { tree, stream: stream.into(), path: path.to_path_buf(), empty }
     }
 
     fn corrupt(&self) -> StateError {
@@ -98,6 +102,9 @@ impl Pages {
 
     /// The state of `key` as stored.
     pub(super) fn get(&self, group: u8, key: &[u8]) -> Result<Option<StateValue>, StateError> {
+        if self.empty[group as usize] {
+            return Ok(None);
+        }
         let Some((_, raw)) = self.page_of(group, key).map_err(|e| self.store_err(e))? else { return Ok(None) };
         // Entries are sorted: stop at the first key not below the one sought.
         for e in self.decode(&raw) {
@@ -127,7 +134,8 @@ impl Pages {
 
     /// Applies `changes` (any order, each key once) to `group`'s pages: each page they touch is read
     /// once, merged and written back, in pieces if it grew too big, or removed if it emptied.
-    pub(super) fn write(&self, group: u8, changes: &mut [Change<'_>]) -> Result<(), StateError> {
+    pub(super) fn write(&mut self, group: u8, changes: &mut [Change<'_>]) -> Result<(), StateError> {
+        self.empty[group as usize] &= changes.is_empty();
         changes.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut rest = &changes[..];
         while let Some(&(first, _)) = rest.first() {
@@ -176,7 +184,8 @@ impl Pages {
     }
 
     /// Removes every page.
-    pub(super) fn clear(&self) -> Result<(), StateError> {
+    pub(super) fn clear(&mut self) -> Result<(), StateError> {
+        self.empty = [true; 256];
         self.tree.clear().map_err(|e| self.store_err(e))
     }
 
@@ -222,7 +231,7 @@ mod tests {
 
     #[test]
     fn pages_split_merge_and_empty_and_always_agree_with_a_sorted_map() {
-        let (pages, _dir) = pages();
+        let (mut pages, _dir) = pages();
         let mut model: BTreeMap<(u8, Vec<u8>), i64> = BTreeMap::new();
         let mut rng = StdRng::seed_from_u64(7);
         for round in 0..40 {
@@ -271,7 +280,7 @@ mod tests {
 
     #[test]
     fn a_group_written_at_once_takes_a_few_pages_not_one_entry_per_key() {
-        let (pages, _dir) = pages();
+        let (mut pages, _dir) = pages();
         let keys: Vec<Vec<u8>> = (0..10_000).map(|i| format!("word{i}").into_bytes()).collect();
         let value = StateValue::int(1, 1000);
         let mut changes: Vec<Change<'_>> = keys.iter().rev().map(|k| (k.as_slice(), Some(&value))).collect();
@@ -285,9 +294,25 @@ mod tests {
 
     #[test]
     fn a_damaged_page_is_reported_not_read_as_empty() {
-        let (pages, _dir) = pages();
+        let (pages, dir) = pages();
         pages.tree.insert([4u8], vec![0xff; 9]).unwrap();
+        // Found on disk when the state opens.
+        let pages = Pages::new(pages.tree.clone(), "s", dir.path());
         assert!(pages.get(4, b"x").is_err());
         assert!(pages.scan(4).is_err());
+    }
+
+    #[test]
+    fn groups_of_a_new_tree_are_read_as_empty_until_written_and_pages_found_on_open_are_read() {
+        let (mut pages, dir) = pages();
+        let value = StateValue::int(5, 1000);
+        assert_eq!(pages.get(3, b"k").unwrap(), None);
+        pages.write(3, &mut [(b"k".as_slice(), Some(&value))]).unwrap();
+        assert_eq!(pages.get(3, b"k").unwrap().and_then(|v| v.as_i64()), Some(5));
+        assert_eq!(pages.get(4, b"k").unwrap(), None);
+        let reopened = Pages::new(pages.tree.clone(), "s", dir.path());
+        assert_eq!(reopened.get(3, b"k").unwrap().and_then(|v| v.as_i64()), Some(5));
+        pages.clear().unwrap();
+        assert_eq!(pages.get(3, b"k").unwrap(), None);
     }
 }

@@ -38,7 +38,7 @@ impl StateDb {
         let err = |source| StateError::Store { path: self.path.clone(), source };
         let tree = self.db.open_tree(format!("state/{stream}{VERSION}")).map_err(err)?;
         let timeouts = self.db.open_tree(format!("timeouts/{stream}{VERSION}")).map_err(err)?;
-        let pages = Pages::new(tree, stream, &self.path);
+        let mut pages = Pages::new(tree, stream, &self.path);
         pages.clear()?;
         timeouts.clear().map_err(err)?;
         let corrupt = || StateError::Corrupt { stream: stream.to_string() };
