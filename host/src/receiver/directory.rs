@@ -184,9 +184,18 @@ async fn resend(file: &str, bytes: &[u8], from: usize, finished: bool, out: &Out
     Some(marks)
 }
 
+/// Reads the whole file at `path` into `buf` on a blocking thread. `tokio::fs` would read it in 2 MiB
+/// pieces, each through a buffer of its own and copied again into `buf`.
 async fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    use tokio::io::AsyncReadExt;
-    tokio::fs::File::open(path).await?.read_to_end(buf).await.map(|_| ())
+    use std::io::Read;
+    let (path, mut owned) = (path.to_path_buf(), std::mem::take(buf));
+    let read = tokio::task::spawn_blocking(move || {
+        let r = std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut owned));
+        (r, owned)
+    });
+    let (r, owned) = read.await.map_err(std::io::Error::other)?;
+    *buf = owned;
+    r.map(|_| ())
 }
 
 /// Sends the lines of `file` from byte `from` on, each chunk followed by the byte it reached, then
