@@ -172,7 +172,7 @@ fn cut_reads(at: &SourceOffset, cut: &SourceOffset) -> Option<CutReads> {
 async fn resend(file: &str, bytes: &[u8], from: usize, finished: bool, out: &Outbox) -> Option<Vec<OffsetMark>> {
     let end = bytes.len();
     let sent = match end > from {
-        true => super::send_lines(bytes, from, |p| OffsetMark::FileAt(file.into(), p), out).await,
+        true => super::send_lines(bytes, from, FILE_CHUNK_LINES, |p| OffsetMark::FileAt(file.into(), p), out).await,
         false => out.send(SourceEvent::Mark(OffsetMark::FileAt(file.into(), end as u64))).await,
     };
     sent.then_some(())?;
@@ -183,6 +183,11 @@ async fn resend(file: &str, bytes: &[u8], from: usize, finished: bool, out: &Out
     }
     Some(marks)
 }
+
+/// Lines per chunk of a file: nearly every file goes out as one chunk, so a batch of whole files is
+/// shared among the workers without copying (a share that is exactly one chunk moves as it is), and a
+/// file falls into one batch, as with Spark's `textFileStream`. Huge files still go in pieces.
+const FILE_CHUNK_LINES: usize = 1 << 20;
 
 /// Reads the whole file at `path` into `buf` on a blocking thread. `tokio::fs` would read it in 2 MiB
 /// pieces, each through a buffer of its own and copied again into `buf`.
@@ -201,6 +206,6 @@ async fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
 /// Sends the lines of `file` from byte `from` on, each chunk followed by the byte it reached, then
 /// marks the file read.
 async fn send_lines(file: &str, bytes: &[u8], from: usize, out: &Outbox) -> bool {
-    super::send_lines(bytes, from, |pos| OffsetMark::FileAt(file.into(), pos), out).await
+    super::send_lines(bytes, from, FILE_CHUNK_LINES, |pos| OffsetMark::FileAt(file.into(), pos), out).await
         && out.send(SourceEvent::Mark(OffsetMark::FileDone(file.into()))).await
 }

@@ -85,18 +85,32 @@ impl Outbox {
     }
 }
 
-/// Packs text lines into batches of at most [`CHUNK_LINES`].
-#[derive(Default)]
+/// Packs text lines into batches of at most `limit` lines ([`CHUNK_LINES`] unless made by
+/// [`LineChunker::for_text`]).
 pub(crate) struct LineChunker {
     batch: Batch,
+    limit: usize,
+}
+
+impl Default for LineChunker {
+    fn default() -> Self {
+        LineChunker { batch: Batch::new(), limit: CHUNK_LINES }
+    }
 }
 
 impl LineChunker {
+    /// A chunker for the lines of `text`, in chunks of at most `limit` lines, with room for the first.
+    pub(crate) fn for_text(text: &[u8], limit: usize) -> LineChunker {
+        let lines = memchr::memchr_iter(b'\n', text).count() + 1;
+        let first = lines.min(limit);
+        LineChunker { batch: Batch::with_capacity(first, text.len() / lines * first + 64), limit }
+    }
+
     /// Adds one line (without its newline; a trailing `\r` is dropped). Returns a full chunk to send.
     pub(crate) fn push(&mut self, line: &[u8]) -> Option<Batch> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         self.batch.push_raw(None, weir_sdk::packed::Kind::Text, line, 0);
-        (self.batch.len() >= CHUNK_LINES).then(|| self.take())
+        (self.batch.len() >= self.limit).then(|| self.take())
     }
 
     /// The lines gathered so far. The next chunk starts with the room this one needed, so a steady
@@ -112,10 +126,16 @@ impl LineChunker {
     }
 }
 
-/// Sends the lines of `bytes` from byte `from` on in chunks, each followed by the mark `mark` makes of
-/// the byte it reached (the start of the next line).
-pub(crate) async fn send_lines(bytes: &[u8], from: usize, mark: impl Fn(u64) -> OffsetMark, out: &Outbox) -> bool {
-    let mut chunker = LineChunker::default();
+/// Sends the lines of `bytes` from byte `from` on in chunks of at most `limit` lines, each followed by
+/// the mark `mark` makes of the byte it reached (the start of the next line).
+pub(crate) async fn send_lines(
+    bytes: &[u8],
+    from: usize,
+    limit: usize,
+    mark: impl Fn(u64) -> OffsetMark,
+    out: &Outbox,
+) -> bool {
+    let mut chunker = LineChunker::for_text(&bytes[from.min(bytes.len())..], limit);
     let mut pos = from;
     while pos < bytes.len() {
         let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
@@ -188,5 +208,38 @@ pub fn spawn(
             let unpaced = cuts.last().map_or(0, SourceOffset::units);
             rt.spawn(scripted::run(name, path.clone(), start.units(), unpaced, pace, out));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use weir_sdk::packed::ValueRef;
+
+    use super::LineChunker;
+
+    fn chunks(text: &[u8], limit: usize) -> Vec<Vec<String>> {
+        let mut chunker = LineChunker::for_text(text, limit);
+        let mut out = Vec::new();
+        let lines = text.split(|&b| b == b'\n');
+        let mut take = |b: weir_sdk::packed::Batch| {
+            out.push(b.iter().map(|r| if let ValueRef::Text(t) = r.value { t.to_string() } else { panic!() }).collect())
+        };
+        for line in lines {
+            if let Some(full) = chunker.push(line) {
+                take(full);
+            }
+        }
+        if !chunker.is_empty() {
+            take(chunker.take());
+        }
+        out
+    }
+
+    #[test]
+    fn a_text_goes_out_in_chunks_of_at_most_the_limit_and_whole_under_it() {
+        assert_eq!(chunks(b"a\nbb\r\nc\nd\ne", 2), [vec!["a", "bb"], vec!["c", "d"], vec!["e"]]);
+        assert_eq!(chunks(b"a\nbb\r\nc\nd\ne", 1 << 20), [vec!["a", "bb", "c", "d", "e"]]);
+        let whole = LineChunker::for_text(b"a\nbb\nccc", 1 << 20);
+        assert!(whole.batch.kinds.capacity() >= 3 && whole.batch.values.capacity() >= 6);
     }
 }

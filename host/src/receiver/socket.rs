@@ -98,7 +98,9 @@ async fn replay_log(replay: &[u8], from: u64, cuts: &[u64], out: &Outbox) -> boo
     let mut done = 0;
     let ends = cuts.iter().filter_map(|c| c.checked_sub(from)).map(|c| c as usize);
     for end in ends.filter(|e| *e <= replay.len()).chain([replay.len()]) {
-        if end > done && !super::send_lines(&replay[..end], done, |p| OffsetMark::Log(from + p), out).await {
+        if end > done
+            && !super::send_lines(&replay[..end], done, super::CHUNK_LINES, |p| OffsetMark::Log(from + p), out).await
+        {
             return false;
         }
         done = done.max(end);
