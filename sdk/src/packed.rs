@@ -126,11 +126,7 @@ impl<'a> ValueRef<'a> {
 /// a time on 32-bit Wasm, runs only for the rest.
 #[inline]
 fn utf8(bytes: &[u8]) -> Option<&str> {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut high = chunks.by_ref().fold(0, |h, c| h | u64::from_le_bytes(c.try_into().expect("8 bytes")));
-    high |= chunks.remainder().iter().fold(0, |h, &b| h | u64::from(b));
-    if high & HIGH == 0 {
+    if crate::text::is_ascii(bytes) {
         // SAFETY: every byte is below 0x80, and ASCII is valid UTF-8.
         Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     } else {

@@ -13,7 +13,7 @@
 /// ```
 #[inline(always)]
 pub fn words(s: &str) -> Words<'_> {
-    if s.is_ascii() {
+    if is_ascii(s.as_bytes()) {
         Words(Inner::Ascii(AsciiWords { s, base: 0, edges: 0, space_before: 1, start: 0, open: false }))
     } else {
         Words(Inner::Unicode(UnicodeWords { s, at: 0 }))
@@ -45,6 +45,16 @@ impl<'a> Iterator for Words<'a> {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 const SPACES: u64 = 0x20 * ONES;
+
+/// True when every byte is below 0x80, tested eight bytes at a time (`<[u8]>::is_ascii` takes four at
+/// a time on 32-bit Wasm). Also what [`crate::packed`] uses to skip the UTF-8 check of ASCII text.
+#[inline]
+pub(crate) fn is_ascii(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    let high = chunks.by_ref().fold(0, |h, c| h | u64::from_le_bytes(c.try_into().expect("8 bytes")));
+    let rest = chunks.remainder().iter().fold(0, |h, &b| h | u64::from(b));
+    (high | rest) & HIGH == 0
+}
 
 /// One bit per byte of `v` (eight ASCII bytes, little-endian): set where the byte is ASCII whitespace
 /// (space, or `\t` to `\r`, as `char::is_whitespace` has it).
@@ -99,7 +109,7 @@ impl<'a> AsciiWords<'a> {
     /// the scan's work per word in Wasm): in ASCII text every index is a boundary.
     #[inline]
     fn word(&self, start: usize, end: usize) -> &'a str {
-        debug_assert!(self.s.is_ascii() && start <= end && end <= self.s.len());
+        debug_assert!(start <= end && end <= self.s.len());
         // SAFETY: the text is ASCII (`words` checked it), so any range within it is valid UTF-8, and
         // edges are positions in the text or its end, a word's start before its end.
         unsafe { self.s.get_unchecked(start..end) }

@@ -56,10 +56,7 @@ impl Partials {
     #[inline]
     pub fn add(&mut self, key: &[u8], v: Agg, r: ReducerKind) {
         match pack(key) {
-            Some(k) => {
-                let h = hash(k);
-                self.parts[part(h)].add(k, h, v, r)
-            }
+            Some(k) => self.add_packed(k, v, r),
             None => match self.large.get_mut(key) {
                 Some(a) => *a = a.combine(v, r),
                 None => {
@@ -121,13 +118,17 @@ impl Partials {
             let (start, end) = (b.key_offsets[i] as usize, b.key_offsets[i + 1] as usize);
             // Reads the key in one 16-byte load from the batch's key bytes: `pack` copies it piece by piece.
             match pack_at(&b.keys, start, end - start) {
-                Some(k) => {
-                    let h = hash(k);
-                    self.parts[part(h)].add(k, h, v, r)
-                }
+                Some(k) => self.add_packed(k, v, r),
                 None => self.add(&b.keys[start..end], v, r),
             }
         }
+    }
+
+    /// Folds `v` into the partial of packed key `k`, in the table of its part.
+    #[inline]
+    fn add_packed(&mut self, k: u128, v: Agg, r: ReducerKind) {
+        let h = hash(k);
+        self.parts[part(h)].add(k, h, v, r)
     }
 
     /// Puts the packed keys of `b`'s values in the scratch lists of their parts; folds the others.

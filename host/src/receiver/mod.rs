@@ -99,11 +99,18 @@ impl Default for LineChunker {
 }
 
 impl LineChunker {
-    /// A chunker for the lines of `text`, in chunks of at most `limit` lines, with room for the first.
+    /// A chunker for the lines of `text`, in chunks of at most `limit` lines, with room for the first:
+    /// its lines and bytes are counted up to the `limit`-th newline, not through the whole text.
     pub(crate) fn for_text(text: &[u8], limit: usize) -> LineChunker {
-        let lines = memchr::memchr_iter(b'\n', text).count() + 1;
-        let first = lines.min(limit);
-        LineChunker { batch: Batch::with_capacity(first, text.len() / lines * first + 64), limit }
+        let (mut lines, mut bytes) = (1, text.len());
+        for end in memchr::memchr_iter(b'\n', text) {
+            if lines == limit {
+                bytes = end;
+                break;
+            }
+            lines += 1;
+        }
+        LineChunker { batch: Batch::with_capacity(lines, bytes), limit }
     }
 
     /// Adds one line (without its newline; a trailing `\r` is dropped). Returns a full chunk to send.
