@@ -70,6 +70,23 @@ fn space_bits(v: u64) -> u64 {
     m.wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
+/// One bit per byte of `b[at..at + 16]`, set where the byte is ASCII whitespace (as [`space_bits`]).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+///
+/// # Safety
+/// `at + 16 <= b.len()`.
+#[inline(always)]
+unsafe fn space_mask16(b: &[u8], at: usize) -> u64 {
+    use core::arch::wasm32::{i8x16_bitmask, u8x16_eq, u8x16_lt, u8x16_splat, u8x16_sub, v128, v128_load, v128_or};
+    debug_assert!(at + 16 <= b.len());
+    // SAFETY: the 16 bytes from `at` are inside `b` (the caller's contract); Wasm loads need no alignment.
+    let v = unsafe { v128_load(b.as_ptr().add(at).cast::<v128>()) };
+    let space = u8x16_eq(v, u8x16_splat(b' '));
+    // `\t` to `\r` (0x09 to 0x0d): the byte minus 9 is below 5.
+    let control = u8x16_lt(u8x16_sub(v, u8x16_splat(0x09)), u8x16_splat(5));
+    u64::from(i8x16_bitmask(v128_or(space, control)))
+}
+
 /// Splits ASCII text: for each block of 64 bytes, a mask with a bit per whitespace byte (bytes past the
 /// end count as whitespace); its set bits where the mask changes are word starts and ends, in turn.
 #[derive(Debug, Clone)]
@@ -115,18 +132,59 @@ impl<'a> AsciiWords<'a> {
         unsafe { self.s.get_unchecked(start..end) }
     }
 
-    /// Loads the edges of the next block; false when the text has no more blocks.
-    #[inline]
-    fn load(&mut self) -> bool {
-        if self.base >= self.s.len() {
-            return false;
-        }
+    /// The whitespace mask of the 64 bytes from `base`, eight at a time (bytes past the end count as
+    /// whitespace).
+    #[inline(always)]
+    fn block_by_eights(&self) -> u64 {
         let mut spaces = 0u64;
         for c in 0..8 {
             let at = self.base + 8 * c;
             let bits = if at < self.s.len() { space_bits(self.chunk(at)) } else { 0xff };
             spaces |= bits << (8 * c);
         }
+        spaces
+    }
+
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[inline(always)]
+    fn block(&self) -> u64 {
+        self.block_by_eights()
+    }
+
+    /// The whitespace mask of the 64 bytes from `base`, sixteen at a time with Wasm SIMD (a compare and
+    /// a `pmovmskb` each once compiled). A piece that runs past the end is read as the text's last 16
+    /// bytes and its mask shifted down, so a line shorter than 64 bytes still takes no byte-wise path.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    fn block(&self) -> u64 {
+        let b = self.s.as_bytes();
+        if b.len() < 16 {
+            return self.block_by_eights();
+        }
+        let mut spaces = 0u64;
+        for c in 0..4 {
+            let at = self.base + 16 * c;
+            // SAFETY: each piece read is 16 bytes inside `b`: at most up to its end, else its last 16.
+            let bits = if at + 16 <= b.len() {
+                unsafe { space_mask16(b, at) }
+            } else if at < b.len() {
+                let n = b.len() - at;
+                (unsafe { space_mask16(b, b.len() - 16) } >> (16 - n)) | (0xffff << n)
+            } else {
+                0xffff
+            };
+            spaces |= (bits & 0xffff) << (16 * c);
+        }
+        spaces
+    }
+
+    /// Loads the edges of the next block; false when the text has no more blocks.
+    #[inline]
+    fn load(&mut self) -> bool {
+        if self.base >= self.s.len() {
+            return false;
+        }
+        let spaces = self.block();
         self.edges = spaces ^ ((spaces << 1) | self.space_before);
         self.space_before = spaces >> 63;
         self.base += 64;

@@ -48,10 +48,22 @@ fn target_dir(dir: &Path) -> Result<PathBuf, String> {
     meta["target_directory"].as_str().map(PathBuf::from).ok_or_else(|| "cargo metadata has no target_directory".into())
 }
 
+/// True when `dir` or a folder above it has a `.cargo/config.toml`, whose flags then decide.
+fn has_cargo_config(dir: &Path) -> bool {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    dir.ancestors().any(|d| d.join(".cargo/config.toml").is_file() || d.join(".cargo/config").is_file())
+}
+
 fn build(dir: &Path, debug: bool) -> Result<PathBuf, String> {
     let name = crate_name(dir)?;
     let mut cmd = Command::new("cargo");
     cmd.args(["build", "--target", "wasm32-wasip2"]).current_dir(dir);
+    // Wasm SIMD, as operators/.cargo/config.toml sets it: the SDK splits text 16 bytes at a time with it.
+    // Flags the author set (in the environment or a config file) are left alone.
+    const FLAGS: &str = "CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS";
+    if std::env::var_os(FLAGS).is_none() && std::env::var_os("RUSTFLAGS").is_none() && !has_cargo_config(dir) {
+        cmd.env(FLAGS, "-C target-feature=+simd128");
+    }
     if !debug {
         cmd.arg("--release");
     }
