@@ -154,6 +154,22 @@ impl KeyTable {
         }
     }
 
+    /// Reads the table front to back, one load per cache line, when `keys` probes are about to come: the
+    /// hardware streams a sequential read in, where the probes would each wait for a line of their own.
+    /// Too few probes to touch most lines are not worth the sweep.
+    ///
+    /// ```
+    /// use weir::operator::keytable::KeyTable;
+    /// KeyTable::default().warm(1_000);
+    /// ```
+    #[inline]
+    pub fn warm(&self, keys: usize) {
+        if keys >= self.slots.len() / 2 {
+            // Two 32-byte slots per 64-byte line.
+            std::hint::black_box(self.slots.iter().step_by(2).fold(0u64, |a, s| a ^ s.key as u64));
+        }
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.len

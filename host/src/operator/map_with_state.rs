@@ -24,6 +24,10 @@ pub trait MapWithStateExt<'s> {
     fn map_with_state(self, cfg: StateConfig) -> (BatchStream<'s>, BatchStream<'s>);
 }
 
+/// Keys whose state entries are looked up ahead of their updates: enough to keep many memory loads in
+/// flight, few enough that the entries are still in the CPU cache when their updates come.
+const TOUCH_AHEAD: usize = 1024;
+
 /// Applies batch `t` to the state: updates keys with data, then fires the timeouts due at `t`.
 fn apply(
     s: &mut KeyedState,
@@ -34,7 +38,11 @@ fn apply(
     index: usize,
 ) -> Result<Batch, StateError> {
     let mut out = Batch::new();
-    for &(g, key, partial) in &partials(batches) {
+    let parts = partials(batches);
+    for (i, &(g, key, partial)) in parts.iter().enumerate() {
+        if i % TOUCH_AHEAD == 0 {
+            parts[i..].iter().take(TOUCH_AHEAD).for_each(|&(g, key, _)| s.touch(g, key));
+        }
         let (last_seen, now) = s.update(g, key, |old| {
             let now = fold(old, partial, cfg.merge);
             (Some(StateValue::from_agg(now, t)), (old.map(|o| o.last_seen), now))

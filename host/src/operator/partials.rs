@@ -205,6 +205,7 @@ impl Partials {
 #[inline(always)]
 fn fold(parts: &mut [KeyTable], scratch: &mut [Vec<u128>], v: Agg, r: ReducerKind) {
     for (table, keys) in parts.iter_mut().zip(scratch) {
+        table.warm(keys.len());
         for &k in keys.iter() {
             table.add(k, hash(k), v, r);
         }

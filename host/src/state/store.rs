@@ -121,6 +121,22 @@ impl KeyedState {
         Ok(r)
     }
 
+    /// Looks `key` up without using the result, so its cache entry is in the CPU cache when [`update`]
+    /// comes to it. A tight loop of these for the next keys lets the CPU wait for many entries at once;
+    /// inside the update loop each one cost a full memory round trip (three quarters of `update`'s time).
+    ///
+    /// [`update`]: KeyedState::update
+    ///
+    /// ```
+    /// let db = weir::state::StateDb::open(None, 10).unwrap();
+    /// let s = db.keyed("counts").unwrap();
+    /// s.touch(0, b"k");
+    /// ```
+    #[inline]
+    pub fn touch(&self, group: u8, key: &[u8]) {
+        std::hint::black_box(self.cache[group as usize].contains_key(key));
+    }
+
     fn set(&mut self, group: u8, key: &[u8], value: Option<StateValue>, dirty: bool) {
         let stamp = self.stamp;
         match self.cache[group as usize].get_mut(key) {
