@@ -70,8 +70,8 @@ fn space_bits(v: u64) -> u64 {
     m.wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
-/// One bit per byte of `b[at..at + 16]`, set where the byte is ASCII whitespace (as [`space_bits`]).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+/// One bit per byte of `b[at..at + 16]`, set where the byte is ASCII whitespace (as [`space_bits`]).
 ///
 /// # Safety
 /// `at + 16 <= b.len()`.

@@ -38,18 +38,17 @@ fn apply(
     index: usize,
 ) -> Result<Batch, StateError> {
     let mut out = Batch::new();
-    let parts = partials(batches);
-    for (i, &(g, key, partial)) in parts.iter().enumerate() {
-        if i % TOUCH_AHEAD == 0 {
-            parts[i..].iter().take(TOUCH_AHEAD).for_each(|&(g, key, _)| s.touch(g, key));
-        }
-        let (last_seen, now) = s.update(g, key, |old| {
-            let now = fold(old, partial, cfg.merge);
-            (Some(StateValue::from_agg(now, t)), (old.map(|o| o.last_seen), now))
-        })?;
-        now.push(&mut out, Some(key), t as i64);
-        if let Some(timeout) = cfg.timeout {
-            s.set_timeout(g, key, last_seen.map(|seen| seen + timeout), Some(t + timeout))?;
+    for chunk in partials(batches).chunks(TOUCH_AHEAD) {
+        chunk.iter().for_each(|&(g, key, _)| s.touch(g, key));
+        for &(g, key, partial) in chunk {
+            let (last_seen, now) = s.update(g, key, |old| {
+                let now = fold(old, partial, cfg.merge);
+                (Some(StateValue::from_agg(now, t)), (old.map(|o| o.last_seen), now))
+            })?;
+            now.push(&mut out, Some(key), t as i64);
+            if let Some(timeout) = cfg.timeout {
+                s.set_timeout(g, key, last_seen.map(|seen| seen + timeout), Some(t + timeout))?;
+            }
         }
     }
     if cfg.timeout.is_some() {
