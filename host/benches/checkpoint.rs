@@ -66,8 +66,9 @@ fn running(data: &Path, every: Option<u64>) -> f64 {
             "[sources.lines]\nkind = \"directory\"\npath = \"{}\"\ninclude_existing = true\nfiles_per_batch = 2",
             data.display()
         );
-        let checkpoint =
-            every.map_or(String::new(), |n| format!("[checkpoint]\ndir = \"{}\"\nevery = {n}", ck.path().display()));
+        let checkpoint = every.map_or("[state]\nephemeral = true".into(), |n| {
+            format!("[checkpoint]\ndir = \"{}\"\nevery = {n}", ck.path().display())
+        });
         let text = spec(&source, "kind = \"noop\"", &checkpoint);
         let start = Instant::now();
         let plan = weir::graph::parse(&data.join("bench.toml"), &text).expect("bench spec");
@@ -134,7 +135,7 @@ fn batch_log_records() -> Vec<f64> {
             )]
             .into();
             let start = Instant::now();
-            log.record(&LoggedBatch { time: t * 100, offsets }).unwrap();
+            log.record(&LoggedBatch { time: t * 100, offsets, after: Some(t * 100 - 100) }).unwrap();
             start.elapsed().as_secs_f64()
         })
         .collect();

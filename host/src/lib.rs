@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod graph;
 pub mod job;
+pub mod lock;
 pub mod memory;
 pub mod operator;
 pub mod pg;

@@ -13,8 +13,12 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
-/// The `weir` binary built by `cargo build` (scripts/test.sh builds it before the tests run).
+/// The `weir` binary built by `cargo build` (scripts/test.sh builds it before the tests run), or the one
+/// `WEIR_BIN` names (to run the tests against another build, e.g. to see a new test fail on an old one).
 pub fn weir_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("WEIR_BIN") {
+        return PathBuf::from(bin);
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
     let bin = target.join("debug").join("weir");
     assert!(bin.is_file(), "{} is missing: run `cargo build -p weir` (scripts/test.sh does)", bin.display());

@@ -148,7 +148,10 @@ fn damaged_checkpoint_files_of_every_type_fall_back_to_the_previous_checkpoint()
     let case = tempfile::tempdir().unwrap();
     copy_dir(stopped.path(), case.path());
     for e in std::fs::read_dir(case.path().join("checkpoints")).unwrap() {
-        damage(&e.unwrap().path().join("manifest.json"), "bit-flipped");
+        let dir = e.unwrap().path();
+        if dir.join("manifest.json").is_file() {
+            damage(&dir.join("manifest.json"), "bit-flipped");
+        }
     }
     let before = std::fs::read(case.path().join("counts.jsonl")).unwrap();
     let out = run(case.path(), &[]);

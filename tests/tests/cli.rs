@@ -147,9 +147,27 @@ fn an_inverse_needs_a_window_and_an_invertible_reducer() {
     refused(&timeout, &["`streams.n.timeout`", "not a positive multiple of the batch interval"]);
 }
 
-/// `GOOD` with stream `n` as `op` with `fields`.
+/// `GOOD` with stream `n` as `op` with `fields`, keeping any state in a temporary directory.
 fn with_n(op: &str, fields: &str) -> String {
-    GOOD.replace("op = \"count\"\nfrom = \"words\"", &format!("op = \"{op}\"\nfrom = \"words\"\n{fields}"))
+    let spec = GOOD.replace("op = \"count\"\nfrom = \"words\"", &format!("op = \"{op}\"\nfrom = \"words\"\n{fields}"));
+    spec + "\n[state]\nephemeral = true\n"
+}
+
+#[test]
+fn a_stateful_stream_with_nowhere_durable_to_keep_its_state_is_refused() {
+    for (op, function) in [("update_state_by_key", "updater"), ("map_with_state", "function")] {
+        let spec = GOOD.replace(
+            "op = \"count\"\nfrom = \"words\"",
+            &format!("op = \"{op}\"\nfrom = \"words\"\n{function} = \"sum\""),
+        );
+        // The line of the stream's `op`.
+        let line = spec.lines().position(|l| l == format!("op = \"{op}\"")).unwrap() + 1;
+        refused(&spec, &["`streams.n.op`", "nowhere durable", "ephemeral = true", &format!(":{line}")]);
+        for durable in ["[state]\ndir = \"state\"", "[checkpoint]\ndir = \"ck\"", "[state]\nephemeral = true"] {
+            let (code, stderr) = run_spec_text(&format!("{spec}\n{durable}\n"));
+            assert_eq!(code, 0, "{durable}: {stderr}");
+        }
+    }
 }
 
 #[test]

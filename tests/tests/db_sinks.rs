@@ -94,6 +94,9 @@ from = "counts"
 url = "{url}"
 table = "{table}"
 mode = "{mode}"
+
+[state]
+ephemeral = true
 "#,
         pairs = word_pairs("lines", None),
         kind = db.kind,

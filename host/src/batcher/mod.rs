@@ -95,6 +95,8 @@ pub struct Batcher {
     pub checkpoint: Option<Arc<Checkpointer>>,
     /// Where each source starts (a resumed job's offsets).
     pub start: Vec<SourceOffset>,
+    /// The batch of the checkpoint the job resumed from (0 for none): the first batch cut follows it.
+    pub resumed_from: u64,
     /// Realtime clock: batches cut before a crash after the checkpoint resumed from, with the offsets
     /// they were cut at (from the batch log); they are cut again at exactly those offsets.
     pub recut: Vec<(u64, Vec<SourceOffset>)>,
@@ -107,6 +109,11 @@ pub(crate) struct Cut {
 }
 
 impl Batcher {
+    /// True when a source, sink or checkpoint failed: the job ends with that error.
+    fn failed(&self) -> bool {
+        !self.shared.errors.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+
     fn should_stop(&self, batches: u64) -> bool {
         self.shared.stop.load(Ordering::SeqCst)
             || self.limits.max_batches.is_some_and(|m| batches >= m)
@@ -140,11 +147,12 @@ impl Batcher {
         }
     }
 
-    /// Realtime clock: logs batch `time` before it is handed over, so a resumed job can cut it again.
+    /// Realtime clock: logs batch `time`, cut right after batch `after`, before it is handed over, so a
+    /// resumed job can cut it again.
     /// False (and the job fails) when the log cannot be written.
-    fn log_cut(&self, time: u64, offsets: &[SourceOffset]) -> bool {
+    fn log_cut(&self, time: u64, after: u64, offsets: &[SourceOffset]) -> bool {
         let Some(ck) = &self.checkpoint else { return true };
-        match ck.log_batch(time, self.named(offsets)) {
+        match ck.log_batch(time, after, self.named(offsets)) {
             Ok(()) => true,
             Err(e) => {
                 self.shared.fail(format!("batch {time}: {e}"));

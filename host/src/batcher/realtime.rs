@@ -80,22 +80,25 @@ pub(super) fn run(b: &Batcher, cut: &mut Cut) -> u64 {
         Received { offsets: b.start.clone(), pending: (0..n).map(|_| Vec::new()).collect(), finished: vec![false; n] };
     let mut batches = 0;
     // Batches logged before a crash: each is cut once every source has replayed up to its logged end.
+    // A stop (a limit, a signal) waits until every one is cut again: stopping half way would cut a
+    // logged batch short and put the rest of its data in a later batch. Only a failure ends it early,
+    // and then without cutting the batch being replayed.
     for (time, target) in &b.recut {
         let mut quiet = Instant::now();
-        while !r.done() && !b.should_stop(batches) && !r.reached(b, *time, target, quiet) {
+        while !r.done() && !b.failed() && !r.reached(b, *time, target, quiet) {
             let got = b.rx.recv_timeout(Duration::from_millis(100));
             if got.is_ok() {
                 quiet = Instant::now();
             }
             r.take(b, got);
         }
-        if !b.emit(*time, r.cut(), &r.offsets, cut) {
+        if b.failed() || !b.emit(*time, r.cut(), &r.offsets, cut) {
             return batches;
         }
         batches += 1;
-        if r.done() || b.should_stop(batches) {
-            return batches;
-        }
+    }
+    if !b.recut.is_empty() && (r.done() || b.should_stop(batches)) {
+        return batches;
     }
     let mut time = b.recut.last().map_or(b.first_time, |(t, _)| t + b.interval);
     loop {
@@ -107,7 +110,7 @@ pub(super) fn run(b: &Batcher, cut: &mut Cut) -> u64 {
             let step = deadline.min(Instant::now() + Duration::from_millis(100));
             r.take(b, b.rx.recv_deadline(step));
         }
-        if !b.log_cut(time, &r.offsets) || !b.emit(time, r.cut(), &r.offsets, cut) {
+        if !b.log_cut(time, cut.time.unwrap_or(b.resumed_from), &r.offsets) || !b.emit(time, r.cut(), &r.offsets, cut) {
             return batches;
         }
         batches += 1;

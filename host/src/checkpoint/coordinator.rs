@@ -151,14 +151,19 @@ impl Checkpointer {
         self.try_commit(&mut p, t);
     }
 
-    /// Realtime clock: records in the batch log that batch `t` is cut at `offsets`, before the batch
-    /// is handed to the workers.
-    pub fn log_batch(&self, t: u64, offsets: BTreeMap<String, SourceOffset>) -> Result<(), CheckpointError> {
+    /// Realtime clock: records in the batch log that batch `t`, cut right after batch `after` (0 for
+    /// the job's first), is cut at `offsets`, before the batch is handed to the workers.
+    pub fn log_batch(
+        &self,
+        t: u64,
+        after: u64,
+        offsets: BTreeMap<String, SourceOffset>,
+    ) -> Result<(), CheckpointError> {
         let log = match self.batches.get() {
             Some(log) => log,
             None => self.batches.get_or_init(|| BatchLog::new(&self.plan.root)).create()?,
         };
-        log.record(&LoggedBatch { time: t, offsets })?;
+        log.record(&LoggedBatch { time: t, offsets, after: Some(after) })?;
         self.progress().logged.insert(t);
         Ok(())
     }
@@ -194,6 +199,7 @@ impl Checkpointer {
         let dir = checkpoint_dir(&self.plan.root, t);
         let written = std::fs::create_dir_all(&dir)
             .map_err(|source| CheckpointError::Io { path: dir.clone(), source })
+            .and_then(|_| super::mark_committed(&self.plan.root, t))
             .and_then(|_| manifest.write(&dir));
         if let Err(e) = written {
             self.shared.fail(format!("checkpoint of batch {t}: {e}"));

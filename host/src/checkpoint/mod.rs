@@ -30,7 +30,7 @@ pub fn manifest_format() -> u32 {
     manifest::FORMAT
 }
 pub use offsets::{OffsetMark, SourceOffset};
-pub use recover::{Restored, committed, latest, load};
+pub use recover::{Restored, committed, discard, latest, load, mark_committed};
 
 /// Why a checkpoint could not be written or used.
 #[derive(Debug, Error)]
@@ -49,6 +49,18 @@ pub enum CheckpointError {
         /// The file.
         path: PathBuf,
         /// What check failed.
+        reason: String,
+    },
+    /// The directory cannot be resumed from without guessing (a checkpoint was committed but no
+    /// manifest is left, or the batch log is damaged).
+    #[error(
+        "cannot resume from checkpoint directory {root}: {reason}. Restore what is missing or damaged, or run with \
+         `--start-over` to discard the directory and start the job from the beginning"
+    )]
+    Refused {
+        /// The checkpoint directory.
+        root: PathBuf,
+        /// What is wrong.
         reason: String,
     },
     /// Every committed checkpoint is damaged.

@@ -35,9 +35,9 @@ enum Command {
         /// Stop after this long (e.g. 30s, 5m).
         #[arg(long, value_parser = humantime::parse_duration)]
         duration: Option<Duration>,
-        /// Override the spec's worker count.
-        #[arg(long)]
-        workers: Option<usize>,
+        /// Override the spec's worker count (1 to 64).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        workers: Option<u16>,
         /// On Ctrl-C or SIGTERM, stop at the current batch boundary instead of draining.
         #[arg(long)]
         no_drain: bool,
@@ -45,6 +45,10 @@ enum Command {
         /// streams, changed ops, windows or keys): that state is dropped.
         #[arg(long)]
         allow_dropped_state: bool,
+        /// Discard what the checkpoint directory holds (checkpoints, batch log, write-ahead logs) and
+        /// start the job from the beginning. Its sinks keep what they hold.
+        #[arg(long)]
+        start_over: bool,
     },
     /// Build and inspect operator components.
     Op {
@@ -70,7 +74,7 @@ const EXIT_BAD_SPEC: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { spec, batches, duration, workers, no_drain, allow_dropped_state } => {
+        Command::Run { spec, batches, duration, workers, no_drain, allow_dropped_state, start_over } => {
             let mut plan = match graph::load(&spec) {
                 Ok(p) => p,
                 Err(e) => {
@@ -79,9 +83,9 @@ pub fn main() -> ExitCode {
                 }
             };
             if let Some(w) = workers {
-                plan.workers = w.clamp(1, 64);
+                plan.workers = w.into();
             }
-            let opts = RunOptions { max_batches: batches, duration, no_drain, allow_dropped_state };
+            let opts = RunOptions { max_batches: batches, duration, no_drain, allow_dropped_state, start_over };
             match job::run(plan, opts) {
                 Ok(report) if report.failed_batches == 0 => {
                     tracing::info!(batches = report.batches, dead_letters = report.dead_letters, "job finished");

@@ -342,6 +342,17 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         check_checkpoint(c, ck, &slides, interval)?;
         ck.dir = base.join(&ck.dir);
     }
+    let durable = spec.state.dir.is_some() || spec.checkpoint.is_some() || spec.state.ephemeral;
+    let stateful = spec
+        .streams
+        .iter()
+        .find(|(_, s)| matches!(s, StreamSpec::UpdateStateByKey { .. } | StreamSpec::MapWithState { .. }));
+    if let (Some((name, _)), false) = (stateful, durable) {
+        let msg = "keeps state across batches, but the job has nowhere durable to keep it, so a restart would \
+                   start from nothing: add a `[checkpoint] dir` (or a `[state] dir`), or `[state] ephemeral = true` \
+                   to keep it in a temporary directory on purpose";
+        return Err(c.err("streams", name, "op", msg));
+    }
     let mut streams: BTreeMap<String, StreamSpec> = std::mem::take(&mut spec.streams);
     let streams = order.into_iter().map(|n| (n.clone(), streams.remove(&n).expect("ordered name exists"))).collect();
     Ok(Plan {
@@ -354,7 +365,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         streams,
         sinks: spec.sinks.into_iter().collect(),
         dead_letter: spec.dead_letter.map(|d| base.join(d.path)),
-        state: super::spec::StateSpec { dir: spec.state.dir.map(|d| base.join(d)), cache: spec.state.cache },
+        state: super::spec::StateSpec { dir: spec.state.dir.map(|d| base.join(d)), ..spec.state },
         tables: spec.tables.into_iter().collect(),
         checkpoint: spec.checkpoint,
         text: c.text.to_string(),

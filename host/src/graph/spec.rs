@@ -101,6 +101,10 @@ pub struct StateSpec {
     /// Keys each stateful stream keeps in memory per worker (default 100000); the rest stay in sled.
     #[serde(default = "default_cache")]
     pub cache: usize,
+    /// Keep state in a temporary directory that a restart forgets, on purpose (tests, demos). Without
+    /// it, a job with `update_state_by_key` or `map_with_state` needs `dir` or a `[checkpoint]`.
+    #[serde(default)]
+    pub ephemeral: bool,
 }
 
 fn default_cache() -> usize {
@@ -109,7 +113,7 @@ fn default_cache() -> usize {
 
 impl Default for StateSpec {
     fn default() -> Self {
-        StateSpec { dir: None, cache: default_cache() }
+        StateSpec { dir: None, cache: default_cache(), ephemeral: false }
     }
 }
 

@@ -58,6 +58,9 @@ pub enum JobError {
     /// A checkpoint could not be read, written or used.
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// The checkpoint or state directory is in use by another process.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// The runtime could not start or a worker failed.
     #[error("runtime: {0}")]
     Runtime(String),
@@ -75,6 +78,8 @@ pub struct RunOptions {
     pub no_drain: bool,
     /// Resume from a checkpoint even when some of its state no longer fits the job (that state is dropped).
     pub allow_dropped_state: bool,
+    /// Discard what the checkpoint directory holds and start the job from the beginning.
+    pub start_over: bool,
 }
 
 /// What a finished run did.
@@ -182,11 +187,20 @@ impl Signals {
 pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
     crate::memory::keep_freed_memory();
     let (plugins, records) = load_plugins(&plan)?;
+    // One process per checkpoint directory: two would resume from the same checkpoint and both write.
+    let _lock = match &plan.checkpoint {
+        Some(ck) => Some(crate::lock::DirLock::acquire(&ck.dir, "checkpoint directory")?),
+        None => None,
+    };
     let restored = match &plan.checkpoint {
+        Some(ck) if opts.start_over => crate::checkpoint::discard(&ck.dir).map(|_| None)?,
         Some(ck) => crate::checkpoint::latest(&ck.dir)?,
         None => None,
     };
-    let recut = recut_batches(&plan, restored.as_ref().map_or(0, |r| r.manifest.time))?;
+    let recut = match &restored {
+        Some(r) => recut_batches(&plan, r.manifest.time, &r.manifest.pending)?,
+        None => recut_batches(&plan, 0, &[])?,
+    };
     // Sinks keep what they hold when the job resumes, or when it cuts logged batches again.
     let resuming = restored.is_some() || !recut.is_empty();
     let (state, initial) = open_state(&plan, restored.is_some())?;
@@ -200,6 +214,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         (None, None) if manual => plan.interval,
         (None, None) => batcher::realtime_first_time(plan.interval),
     };
+    let resumed_from = resumed.as_ref().map_or(0, |r| r.time);
     let (offsets, windows) = resumed.map(|r| (r.offsets, r.windows)).unwrap_or_default();
     let start: Vec<SourceOffset> =
         plan.sources.iter().map(|(n, _)| offsets.get(n).cloned().unwrap_or_default()).collect();
@@ -224,7 +239,6 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         .map_err(|e| JobError::Runtime(e.to_string()))?;
     let (tx, rx) = flume::bounded(64);
     let (drain_tx, drain) = tokio::sync::watch::channel(false);
-    let wal = plan.checkpoint.as_ref().filter(|c| c.write_ahead_log).map(|c| c.dir.join("wal"));
     for (i, (name, spec)) in plan.sources.iter().enumerate() {
         receiver::spawn(
             rt.handle(),
@@ -234,7 +248,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
             plan.clock,
             start[i].clone(),
             recut.iter().map(|(_, o)| o[i].clone()).collect(),
-            wal.as_deref(),
+            plan.checkpoint.as_ref(),
             tx.clone(),
             drain.clone(),
         );
@@ -273,6 +287,7 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         dead: dead.clone(),
         checkpoint: checkpoint.clone(),
         start,
+        resumed_from,
         recut,
     };
     let clock = std::thread::Builder::new()

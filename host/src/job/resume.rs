@@ -59,12 +59,19 @@ pub(super) struct Resumed {
 }
 
 /// Realtime clock: the batches the batch log holds after batch `after` (the checkpoint resumed from, 0
-/// for none), each with every source's offset by the plan's source order, to be cut again.
-pub(super) fn recut_batches(plan: &Plan, after: u64) -> Result<Vec<(u64, Vec<SourceOffset>)>, JobError> {
+/// for none), each with every source's offset by the plan's source order, to be cut again. `pending`:
+/// the batches the checkpoint says were already cut, which the log must hold.
+pub(super) fn recut_batches(
+    plan: &Plan,
+    after: u64,
+    pending: &[u64],
+) -> Result<Vec<(u64, Vec<SourceOffset>)>, JobError> {
     let Some(ck) = plan.checkpoint.as_ref().filter(|_| plan.clock == ClockMode::Realtime) else {
         return Ok(Vec::new());
     };
-    let logged = BatchLog::new(&ck.dir).after(after)?;
+    let logged = BatchLog::new(&ck.dir)
+        .after(after, pending)
+        .map_err(|e| CheckpointError::Refused { root: ck.dir.clone(), reason: e.to_string() })?;
     if let Some(last) = logged.last() {
         tracing::info!(batches = logged.len(), last = last.time, "cutting the batches logged before the stop again");
     }

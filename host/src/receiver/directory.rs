@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Outbox, SourceEvent};
+use crate::checkpoint::file::{open_json, seal_json, write_atomic};
 use crate::checkpoint::{OffsetMark, SourceOffset};
 
 /// Directory source settings.
@@ -19,6 +20,31 @@ pub struct Config {
     pub files_per_batch: usize,
     /// Manual clock: finish once every file present has been read.
     pub manual: bool,
+    /// With a checkpoint: where the files present at the job's first start are recorded (see
+    /// [`existing_files`]).
+    pub existing_record: Option<PathBuf>,
+}
+
+/// The files present when the job first started, to skip. With a checkpoint they are recorded before
+/// any is skipped and read back by a later start, so a file that came after the first start is new
+/// even when the job was killed before it logged a batch.
+fn existing_files(cfg: &Config) -> std::io::Result<Vec<OsString>> {
+    let Some(record) = &cfg.existing_record else { return ready_files(&cfg.path) };
+    match std::fs::read_to_string(record) {
+        Ok(text) => {
+            let json = open_json(record, &text).map_err(std::io::Error::other)?;
+            let names: Vec<String> = serde_json::from_str(json).map_err(std::io::Error::other)?;
+            return Ok(names.into_iter().map(OsString::from).collect());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let files = ready_files(&cfg.path)?;
+    let names: Vec<String> = files.iter().map(|f| f.to_string_lossy().into_owned()).collect();
+    std::fs::create_dir_all(record.parent().unwrap_or(Path::new(".")))?;
+    let json = serde_json::to_string(&names).map_err(std::io::Error::other)?;
+    write_atomic(record, seal_json(&json).as_bytes()).map_err(std::io::Error::other)?;
+    Ok(files)
 }
 
 fn ready_files(dir: &Path) -> std::io::Result<Vec<OsString>> {
@@ -51,7 +77,15 @@ pub async fn run(name: String, cfg: Config, start: SourceOffset, cuts: Vec<Sourc
         Some(done) => seen.extend(done.iter().map(OsString::from)),
         // With logged batches, the files present at the first start are known from the log.
         None if !cfg.include_existing && fresh_start && cuts.is_empty() => {
-            for file in ready_files(&cfg.path).unwrap_or_default() {
+            let existing = match existing_files(&cfg) {
+                Ok(files) => files,
+                Err(e) => {
+                    let reason = format!("source `{name}`: cannot record the files present at the start: {e}");
+                    out.send(SourceEvent::Failed(reason)).await;
+                    return;
+                }
+            };
+            for file in existing {
                 // Recorded, so a resumed job does not take them for new files.
                 if !out.send(SourceEvent::Mark(OffsetMark::FileSkipped(file.to_string_lossy().into()))).await {
                     return;

@@ -10,7 +10,7 @@ pub mod wal;
 use weir_sdk::packed::Batch;
 
 use crate::checkpoint::{OffsetMark, SourceOffset};
-use crate::graph::spec::{ClockMode, SourceSpec};
+use crate::graph::spec::{CheckpointSpec, ClockMode, SourceSpec};
 
 /// Lines per chunk sent to the batcher: big enough to amortise the channel, small enough to stay fresh.
 pub(crate) const CHUNK_LINES: usize = 8192;
@@ -160,7 +160,8 @@ pub(crate) async fn send_lines(
 /// Starts the receiver for source `index` on `rt`, reading from `start` (where a resumed job left off).
 /// `cuts`: the offsets at which batches logged before a crash ended (see `checkpoint::BatchLog`); the
 /// receiver replays up to each with a mark exactly there, so the batcher can cut those batches again.
-/// `wal`: the folder of the job's write-ahead logs, when non-replayable sources log what they receive.
+/// `checkpoint`: the job's checkpoints, under which sources keep what a resumed job needs (the socket's
+/// write-ahead log, the files a directory found at the first start).
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
     rt: &tokio::runtime::Handle,
@@ -170,7 +171,7 @@ pub fn spawn(
     clock: ClockMode,
     start: SourceOffset,
     cuts: Vec<SourceOffset>,
-    wal: Option<&std::path::Path>,
+    checkpoint: Option<&CheckpointSpec>,
     tx: flume::Sender<Envelope>,
     drain: Drain,
 ) {
@@ -179,8 +180,8 @@ pub fn spawn(
     let manual = clock == ClockMode::Manual;
     match spec {
         SourceSpec::Socket { host, port } => {
-            let wal = wal.map(|dir| socket::Replay {
-                dir: dir.join(&name),
+            let wal = checkpoint.filter(|c| c.write_ahead_log).map(|c| socket::Replay {
+                dir: c.dir.join("wal").join(&name),
                 from: start.units(),
                 cuts: cuts.iter().map(SourceOffset::units).collect(),
             });
@@ -192,6 +193,7 @@ pub fn spawn(
                 include_existing: *include_existing,
                 files_per_batch: *files_per_batch,
                 manual,
+                existing_record: checkpoint.map(|c| c.dir.join("sources").join(&name).join("existing.json")),
             };
             rt.spawn(directory::run(name, cfg, start, cuts, out));
         }

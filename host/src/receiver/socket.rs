@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 
 use weir_sdk::packed::Batch;
 
-use super::wal::Wal;
+use super::wal::{Replayed, Wal};
 use super::{LineChunker, Outbox, SourceEvent};
 use crate::checkpoint::OffsetMark;
 
@@ -32,7 +32,7 @@ pub struct Replay {
     pub dir: PathBuf,
     /// The log position the resumed job starts from.
     pub from: u64,
-    /// Log positions where batches logged before the crash ended: the replay marks each exactly.
+    /// Log positions where batches logged before the crash ended: the log must hold them intact.
     pub cuts: Vec<u64>,
 }
 
@@ -41,19 +41,18 @@ pub struct Replay {
 pub async fn run(name: String, host: String, port: u16, wal: Option<Replay>, out: Outbox) {
     let mut wal = match wal {
         None => None,
-        Some(r) => match Wal::open(&r.dir, r.from) {
+        Some(r) => match Wal::open(&r.dir, r.from, r.cuts.last().copied().unwrap_or(r.from)) {
             Ok((wal, replay)) => {
-                if !replay.is_empty() {
-                    tracing::info!(source = %name, bytes = replay.len(), "replaying the write-ahead log");
+                if !replay.bytes.is_empty() {
+                    tracing::info!(source = %name, bytes = replay.bytes.len(), "replaying the write-ahead log");
                 }
-                if !replay_log(&replay, r.from, &r.cuts, &out).await {
+                if !replay_log(&replay, &out).await {
                     return;
                 }
                 Some(wal)
             }
             Err(e) => {
-                let reason = format!("source `{name}` cannot open its write-ahead log {}: {e}", r.dir.display());
-                out.send(SourceEvent::Failed(reason)).await;
+                out.send(SourceEvent::Failed(format!("source `{name}`: {e}"))).await;
                 return;
             }
         },
@@ -93,17 +92,15 @@ pub async fn run(name: String, host: String, port: u16, wal: Option<Replay>, out
     }
 }
 
-/// Hands over `replay`, the log's bytes from position `from` on, ending a chunk at each of `cuts`.
-async fn replay_log(replay: &[u8], from: u64, cuts: &[u64], out: &Outbox) -> bool {
+/// Hands over what the log held, one record at a time, each marked with its log position: batches were
+/// cut only at record ends, so each batch logged before the crash ends exactly at one of them.
+async fn replay_log(replay: &Replayed, out: &Outbox) -> bool {
     let mut done = 0;
-    let ends = cuts.iter().filter_map(|c| c.checked_sub(from)).map(|c| c as usize);
-    for end in ends.filter(|e| *e <= replay.len()).chain([replay.len()]) {
-        if end > done
-            && !super::send_lines(&replay[..end], done, super::CHUNK_LINES, |p| OffsetMark::Log(from + p), out).await
-        {
+    for &(end, pos) in &replay.records {
+        if !super::send_lines(&replay.bytes[done..end], 0, usize::MAX, |_| OffsetMark::Log(pos), out).await {
             return false;
         }
-        done = done.max(end);
+        done = end;
     }
     true
 }

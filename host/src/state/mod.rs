@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::lock::DirLock;
+
 pub use initial::load_initial;
 pub use snapshot::KeyedPart;
 pub use store::KeyedState;
@@ -28,6 +30,9 @@ pub enum StateError {
         /// sled's error.
         source: sled::Error,
     },
+    /// Another process has the database open.
+    #[error(transparent)]
+    InUse(#[from] crate::lock::LockError),
     /// A temporary directory could not be made.
     #[error("cannot create a temporary state directory: {0}")]
     Temp(std::io::Error),
@@ -54,8 +59,30 @@ pub struct StateDb {
     db: sled::Db,
     path: PathBuf,
     cache: usize,
+    // One process per directory. A temporary one is locked too, so a later job can tell it was left
+    // behind by a killed process and remove it (`sweep_abandoned`).
+    _lock: DirLock,
     // Removed when the job ends, when no directory was given.
     _temp: Option<tempfile::TempDir>,
+}
+
+/// The prefix of temporary state directories.
+const TEMP_PREFIX: &str = "weir-state-";
+
+/// Removes the temporary state directories that killed jobs left behind: those whose lock no live
+/// process holds. A directory without a lock is not touched (its process may be making it).
+fn sweep_abandoned() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let ours = entry.file_name().to_str().is_some_and(|n| n.starts_with(TEMP_PREFIX));
+        if ours && DirLock::abandoned(&path) {
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => tracing::info!(dir = %path.display(), "removed the state directory of a job that was killed"),
+                Err(e) => tracing::warn!(dir = %path.display(), "cannot remove an abandoned state directory: {e}"),
+            }
+        }
+    }
 }
 
 impl StateDb {
@@ -73,17 +100,19 @@ impl StateDb {
         let (path, temp) = match dir {
             Some(d) => (d.to_path_buf(), None),
             None => {
-                let t = tempfile::Builder::new().prefix("weir-state-").tempdir().map_err(StateError::Temp)?;
+                sweep_abandoned();
+                let t = tempfile::Builder::new().prefix(TEMP_PREFIX).tempdir().map_err(StateError::Temp)?;
                 (t.path().to_path_buf(), Some(t))
             }
         };
+        let lock = DirLock::acquire(&path, "state directory")?;
         // sled's own page cache is bounded too; Weir's key cache sits in front of it.
         let db = sled::Config::new()
             .path(&path)
             .cache_capacity(64 << 20)
             .open()
             .map_err(|source| StateError::Store { path: path.clone(), source })?;
-        Ok(StateDb { db, path, cache, _temp: temp })
+        Ok(StateDb { db, path, cache, _lock: lock, _temp: temp })
     }
 
     /// The directory the database lives in.
