@@ -445,3 +445,67 @@ fn a_state_directory_in_use_is_named_once_in_plain_words() {
     assert_eq!(log.matches("is in use by another weir process").count(), 1, "{log}");
     assert!(!log.contains("WouldBlock"), "{log}");
 }
+
+#[test]
+fn a_drain_ends_against_a_peer_that_never_stops_sending() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = setup(&format!(
+        r#"
+[job]
+name = "steady"
+batch_interval = "100ms"
+
+[sources.lines]
+kind = "socket"
+port = {port}
+{pairs}
+[streams.counts]
+op = "reduce_by_key"
+from = "pairs"
+reducer = "sum"
+
+[sinks.out]
+kind = "jsonl"
+from = "counts"
+path = "counts.jsonl"
+
+[checkpoint]
+dir = "checkpoints"
+"#,
+        pairs = word_pairs("lines", None),
+    ));
+    let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    let sender = std::thread::spawn(move || {
+        let mut sent = 0u64;
+        // A line every 10 ms until the job closes the connection (or 30 s).
+        while sent < 3000 && std::io::Write::write_all(&mut peer, b"tick\n").is_ok() {
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        sent
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    let asked = Instant::now();
+    let out = drain(child);
+    let took = asked.elapsed();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(5), "the drain took {took:?}");
+    assert!(stderr(&out).contains("last checkpoint committed"), "{}", stderr(&out));
+    let counted = totals(&dir.path().join("counts.jsonl"))["tick"];
+    assert!(counted >= 50, "only {counted} lines counted");
+    let sent = sender.join().unwrap();
+    assert!(sent < 3000 && counted <= sent, "counted {counted} of {sent}");
+}
+
+#[test]
+fn a_signal_while_the_job_is_loading_stops_it_cleanly() {
+    let dir = setup(&generated("early-signal").replace("rate = 10000", "rate = 100"));
+    for wait in [5, 20, 60] {
+        let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(wait));
+        let out = drain(child);
+        assert_eq!(out.status.code(), Some(0), "SIGTERM after {wait} ms: {}", stderr(&out));
+    }
+}

@@ -3,6 +3,7 @@
 
 mod checkpoint;
 mod op;
+mod signals;
 mod state;
 
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::graph;
-use crate::job::{self, RunOptions};
+use crate::job::{self, RunOptions, StopRequest, Stopper};
 
 /// Weir: WebAssembly-pluggable stream processing.
 #[derive(Debug, Parser)]
@@ -75,6 +76,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { spec, batches, duration, workers, no_drain, allow_dropped_state, start_over } => {
+            // Listen first, so a signal that comes while the job is still loading stops it cleanly.
+            let stopper = Stopper::default();
+            let first = if no_drain { StopRequest::AtBoundary } else { StopRequest::Drain };
+            if let Err(e) = signals::forward(stopper.clone(), first) {
+                eprintln!("error: cannot listen for SIGINT and SIGTERM: {e}");
+                return ExitCode::FAILURE;
+            }
             let mut plan = match graph::load(&spec) {
                 Ok(p) => p,
                 Err(e) => {
@@ -85,8 +93,8 @@ pub fn main() -> ExitCode {
             if let Some(w) = workers {
                 plan.workers = w.into();
             }
-            let opts = RunOptions { max_batches: batches, duration, no_drain, allow_dropped_state, start_over };
-            match job::run(plan, opts) {
+            let opts = RunOptions { max_batches: batches, duration, allow_dropped_state, start_over };
+            match job::run_until(plan, opts, &stopper) {
                 Ok(report) if report.failed_batches == 0 => {
                     tracing::info!(batches = report.batches, dead_letters = report.dead_letters, "job finished");
                     ExitCode::SUCCESS

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 mod resume;
+mod stop;
 
 use resume::{checkpointer, recut_batches, resume};
+pub use stop::{StopRequest, Stopper};
 
 use crate::batcher::{self, Batcher, Feed, Shared};
 use crate::checkpoint::{PluginRecord, SourceOffset};
@@ -73,9 +75,6 @@ pub struct RunOptions {
     pub max_batches: Option<u64>,
     /// Stop after this long.
     pub duration: Option<Duration>,
-    /// On Ctrl-C or SIGTERM, stop at the current batch boundary instead of draining: what the receivers
-    /// hold and the batch being cut are dropped.
-    pub no_drain: bool,
     /// Resume from a checkpoint even when some of its state no longer fits the job (that state is dropped).
     pub allow_dropped_state: bool,
     /// Discard what the checkpoint directory holds and start the job from the beginning.
@@ -161,30 +160,14 @@ fn open_state(plan: &Plan, resume: bool) -> Result<StateParts, JobError> {
     Ok((Some(Arc::new(db)), initial))
 }
 
-/// SIGINT (Ctrl-C) and SIGTERM, whichever comes.
-struct Signals {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> std::io::Result<Signals> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Signals { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())? })
-    }
-
-    /// The name of the next signal.
-    async fn next(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.int.recv() => "SIGINT",
-            _ = self.term.recv() => "SIGTERM",
-        }
-    }
-}
-
-/// Runs `plan` to the end of its input, a limit, or Ctrl-C / SIGTERM (which drain it, see [`RunOptions`]).
-/// With `[checkpoint]`, a job whose directory holds a checkpoint resumes from it.
+/// Runs `plan` to the end of its input or a limit. With `[checkpoint]`, a job whose directory holds a
+/// checkpoint resumes from it.
 pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
+    run_until(plan, opts, &Stopper::default())
+}
+
+/// [`run`], also stopping when `stopper` asks.
+pub fn run_until(plan: Plan, opts: RunOptions, stopper: &Stopper) -> Result<RunReport, JobError> {
     crate::memory::keep_freed_memory();
     let (plugins, records) = load_plugins(&plan)?;
     // One process per checkpoint directory: two would resume from the same checkpoint and both write.
@@ -254,24 +237,16 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
         );
     }
     drop(tx);
-    let stop = shared.clone();
-    let no_drain = opts.no_drain;
+    let (stop, mut asked) = (shared.clone(), stopper.subscribe());
     rt.spawn(async move {
-        let Ok(mut signals) = Signals::new() else {
-            tracing::warn!("cannot listen for SIGINT and SIGTERM");
-            return;
-        };
-        let name = signals.next().await;
-        if no_drain {
-            tracing::info!("{name}: stopping at the next batch boundary (a second signal aborts)");
+        let Ok(how) = asked.wait_for(Option::is_some).await.map(|h| *h) else { return };
+        if how == Some(StopRequest::AtBoundary) {
+            tracing::info!("stopping at the next batch boundary");
             stop.stop.store(true, Ordering::SeqCst);
         } else {
-            tracing::info!("{name}: draining: the sources hand over what they received, every batch is finished (a second signal aborts)");
+            tracing::info!("draining: the sources hand over what they received, every batch is finished");
             let _ = drain_tx.send(true);
         }
-        let name = signals.next().await;
-        tracing::warn!("aborted by a second {name}");
-        std::process::exit(130);
     });
 
     let workers = plan.workers;

@@ -1,7 +1,7 @@
 //! Socket source: text lines from a TCP server, as Spark's `socketTextStream`. When the server goes away
 //! the receiver keeps reconnecting, so a restarted feeder is picked up without restarting the job. When
 //! the job drains, the receiver reads what the peer has already sent (until the socket has been quiet
-//! for [`QUIET`]), hands it over and finishes.
+//! for [`QUIET`], for at most [`DRAIN_LIMIT`]), hands it over and finishes.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +17,9 @@ use crate::checkpoint::OffsetMark;
 
 /// How long a draining socket must stay quiet before the receiver takes what it has read as all.
 const QUIET: Duration = Duration::from_millis(50);
+/// How long a draining socket is read at most: a peer that never goes quiet must not keep the job
+/// cutting batches for as long as it sends. What it sends after that is not taken.
+const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
 /// What ended a connection.
 enum Flow {
@@ -110,16 +113,21 @@ async fn read_lines(stream: TcpStream, wal: &mut Option<Wal>, out: &Outbox) -> F
     let mut reader = BufReader::with_capacity(1 << 16, stream);
     let mut chunker = LineChunker::default();
     let mut line = Vec::new();
-    let mut draining = false;
+    let mut draining: Option<tokio::time::Instant> = None;
     loop {
         // `read_until` is cancel-safe: bytes of a line cut short by the drain stay in `line`.
-        let read = if draining {
-            tokio::time::timeout(QUIET, reader.read_until(b'\n', &mut line)).await.unwrap_or(Ok(0))
+        let read = if let Some(until) = draining {
+            match until.checked_duration_since(tokio::time::Instant::now()).filter(|left| !left.is_zero()) {
+                Some(left) => {
+                    tokio::time::timeout(QUIET.min(left), reader.read_until(b'\n', &mut line)).await.unwrap_or(Ok(0))
+                }
+                None => Ok(0),
+            }
         } else {
             tokio::select! {
                 r = reader.read_until(b'\n', &mut line) => r,
                 _ = out.drained() => {
-                    draining = true;
+                    draining = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
                     continue;
                 }
             }
@@ -132,7 +140,7 @@ async fn read_lines(stream: TcpStream, wal: &mut Option<Wal>, out: &Outbox) -> F
             }
         };
         // A draining socket that went quiet may leave a last line without its newline: it was sent.
-        let n = if n == 0 && draining && !line.is_empty() { line.len() } else { n };
+        let n = if n == 0 && draining.is_some() && !line.is_empty() { line.len() } else { n };
         if n > 0 {
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
             if let Some(full) = chunker.push(text)
@@ -147,7 +155,7 @@ async fn read_lines(stream: TcpStream, wal: &mut Option<Wal>, out: &Outbox) -> F
             return Flow::Stop;
         }
         if n == 0 {
-            return if draining { Flow::Stop } else { Flow::Reconnect };
+            return if draining.is_some() { Flow::Stop } else { Flow::Reconnect };
         }
     }
 }
