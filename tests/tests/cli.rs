@@ -63,8 +63,21 @@ fn a_good_spec_runs_to_the_end_of_its_input() {
 fn unknown_field_is_refused_naming_field_and_line() {
     refused(
         &GOOD.replace("rate = 10", "rate = 10\ncolour = \"red\""),
-        &["unknown field `colour`", "`colour` is at line 10"],
+        &["unknown field `colour`", ":10: `sources.in.colour`"],
     );
+}
+
+#[test]
+fn a_mistyped_field_is_refused_naming_its_path_and_its_own_line() {
+    refused(&GOOD.replace("rate = 10", "rate = \"ten\""), &[":9: `sources.in.rate`", "invalid type: string \"ten\""]);
+    refused(
+        &GOOD.replace(
+            "op = \"count\"\nfrom = \"words\"",
+            "op = \"repartition\"\nfrom = \"words\"\npartitions = \"four\"",
+        ),
+        &[":20: `streams.n.partitions`", "expected usize"],
+    );
+    refused(&GOOD.replace("clock = \"manual\"", "clock = \"manual\"\nworkers = \"two\""), &[":6: `job.workers`"]);
 }
 
 #[test]
@@ -214,14 +227,31 @@ fn a_plugin_that_does_not_fit_its_op_stops_the_job_naming_world_and_kind() {
         ("map_with_state", "plugin = \"{operators}/word_sum.wasm\"", "is a `reducer` of kind `reduce-invertible`"),
     ];
     for (op, fields, needle) in cases {
-        let (code, stderr) = run_spec_text(&with_n(op, fields));
-        assert_eq!(code, 1, "{op}: {stderr}");
-        assert!(stderr.contains("stream `n`") && stderr.contains(needle), "{op}: {stderr}");
+        refused(&with_n(op, fields), &["stream `n`", needle]);
     }
     let transform_as_reducer = GOOD.replace("{operators}/tokenize.wasm", "{operators}/word_sum.wasm");
-    let (code, stderr) = run_spec_text(&transform_as_reducer);
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("this op needs a `transform`"), "{stderr}");
+    refused(&transform_as_reducer, &["this op needs a `transform`"]);
+}
+
+#[test]
+fn a_file_that_is_not_a_component_is_refused_in_one_line_naming_stream_file_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("core.wasm");
+    // The smallest core module: magic and version 1.
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let text = dir.path().join("notes.wasm");
+    std::fs::write(&text, "not wasm at all\n").unwrap();
+    for (file, says) in [(&core, "is a core Wasm module, not a component"), (&text, "is not a WebAssembly file")] {
+        let spec = GOOD.replace("{operators}/tokenize.wasm", &file.display().to_string());
+        let (code, stderr) = run_spec_text(&spec);
+        assert_eq!(code, 2, "{stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+        assert_eq!(errors.len(), 1, "{stderr}");
+        for needle in ["stream `words`", &file.display().to_string(), says, "weir op build", "wasm32-wasip2"] {
+            assert!(errors[0].contains(needle), "lacks {needle:?}: {stderr}");
+        }
+        assert_eq!(stderr.lines().count(), 1, "more than one line: {stderr}");
+    }
 }
 
 #[test]

@@ -152,5 +152,6 @@ fn op_build_and_describe() {
     let out =
         Command::new(weir_bin()).args(["op", "describe", "Cargo.toml"]).current_dir(repo_root()).output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid component"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not a WebAssembly file") && stderr.contains("weir op build"), "{stderr}");
 }

@@ -108,7 +108,7 @@ pub fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
-                    ExitCode::FAILURE
+                    if e.is_refused_spec() { ExitCode::from(EXIT_BAD_SPEC) } else { ExitCode::FAILURE }
                 }
             }
         }

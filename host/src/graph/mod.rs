@@ -2,6 +2,7 @@
 
 pub mod dataflow;
 pub mod key_origin;
+mod locate;
 pub mod plan;
 pub mod spec;
 pub mod streams;

@@ -158,25 +158,12 @@ pub fn load(path: &Path) -> Result<Plan, SpecError> {
 
 /// Parses and checks spec `text` read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Plan, SpecError> {
-    let spec: JobSpec = toml::from_str(text)
-        .map_err(|e| SpecError::Parse { path: path.into(), message: locate_unknown_field(text, &e) })?;
+    let spec: JobSpec = toml::from_str(text).map_err(|e| match super::locate::locate(text, &e) {
+        Some(at) => SpecError::Invalid { path: path.into(), line: at.line, field: at.field, message: at.message },
+        None => SpecError::Parse { path: path.into(), message: e.to_string() },
+    })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     check(&Checker { path, text }, spec, &base)
-}
-
-/// Serde reports an unknown field inside a tagged table (a source, stream or sink) at the table, not
-/// the field; point at the field's own line too.
-fn locate_unknown_field(text: &str, e: &toml::de::Error) -> String {
-    let message = e.to_string();
-    let field = message.split("unknown field `").nth(1).and_then(|r| r.split('`').next());
-    let (Some(field), Some(span)) = (field, e.span()) else { return message };
-    let start = text[..span.start.min(text.len())].lines().count().max(1);
-    let found =
-        text.lines().enumerate().skip(start - 1).find(|(_, l)| l.split('=').next().is_some_and(|k| k.trim() == field));
-    match found {
-        Some((i, _)) => format!("{message}unknown field `{field}` is at line {}", i + 1),
-        None => message,
-    }
 }
 
 fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecError> {

@@ -68,6 +68,15 @@ pub enum JobError {
     Runtime(String),
 }
 
+impl JobError {
+    /// True when the job was refused for what its spec asks (a plugin that cannot be loaded, does not
+    /// fit its op or refuses its parameters), not for something that went wrong while it ran: the CLI
+    /// exits 2 for these, as for other spec errors.
+    pub fn is_refused_spec(&self) -> bool {
+        matches!(self, JobError::Params { .. } | JobError::Plugin(PluginError::Load { .. } | PluginError::Init { .. }))
+    }
+}
+
 /// Limits on a run, from the command line.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -105,7 +114,8 @@ fn load_plugins(plan: &Plan) -> Result<Plugins, JobError> {
     let engine = PluginEngine::new()?;
     for (name, spec) in &plan.streams {
         let Some((plugin, params)) = spec.plugin() else { continue };
-        let mut loaded = engine.load(plugin)?;
+        let mut loaded =
+            engine.load(plugin).map_err(|e| JobError::Params { stream: name.clone(), message: e.to_string() })?;
         let mut probe = PluginInstance::new(&loaded, plan.plugin_limits(), &plan.name, name)?;
         let descriptor = probe.describe()?;
         let (world, kinds) = spec.plugin_world();

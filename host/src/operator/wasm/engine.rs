@@ -98,6 +98,7 @@ impl PluginEngine {
     pub fn load(&self, path: &Path) -> Result<LoadedPlugin, PluginError> {
         let bad = |message: String| PluginError::Load { path: path.to_path_buf(), message };
         let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        check_header(&bytes).map_err(bad)?;
         let hash = hex::encode(Sha256::digest(&bytes));
         let mut compat = std::hash::DefaultHasher::new();
         std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut compat);
@@ -110,7 +111,7 @@ impl PluginEngine {
                 let compiled = self
                     .engine
                     .precompile_component(&bytes)
-                    .map_err(|e| bad(format!("not a valid component: {e:#}")))?;
+                    .map_err(|e| bad(format!("not a valid component: {}", one_line(&e))))?;
                 if std::fs::create_dir_all(&self.cache_dir).is_ok() {
                     let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
                     if std::fs::write(&tmp, &compiled).is_ok() {
@@ -124,7 +125,7 @@ impl PluginEngine {
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| bad(format!("imports something Weir does not offer: {e:#}")))?;
+            .map_err(|e| bad(format!("imports something Weir does not offer: {}", one_line(&e))))?;
         let pre = if let Ok(t) = TransformPre::new(pre.clone()) {
             WorldPre::Transform(t)
         } else if let Ok(r) = ReducerPre::new(pre.clone()) {
@@ -145,4 +146,31 @@ impl PluginEngine {
             ticker: self.ticker.clone(),
         })
     }
+}
+
+/// How to make a component, for load errors.
+const BUILD_HINT: &str = "build it with `weir op build`, which makes a component for wasm32-wasip2";
+
+/// Refuses, in one line with the fix, a file that is not a Wasm component: another kind of file, or a
+/// core module (a `cdylib` built for wasm32-unknown-unknown, say).
+///
+/// ```
+/// # use weir::operator::wasm::engine::check_header;
+/// assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+/// assert!(check_header(b"\0asm\x01\0\0\0").unwrap_err().contains("core Wasm module, not a component"));
+/// assert!(check_header(b"#!/bin/sh").unwrap_err().contains("not a WebAssembly file"));
+/// ```
+pub fn check_header(bytes: &[u8]) -> Result<(), String> {
+    match bytes.get(..8) {
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {
+            Err(format!("it is a core Wasm module, not a component; {BUILD_HINT}"))
+        }
+        Some([0, b'a', b's', b'm', ..]) => Ok(()),
+        _ => Err(format!("it is not a WebAssembly file; {BUILD_HINT}")),
+    }
+}
+
+/// An error chain on one line: wasmtime's messages span lines and carry debug dumps.
+fn one_line(e: &wasmtime::Error) -> String {
+    format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ")
 }
