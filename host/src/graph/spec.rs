@@ -186,6 +186,9 @@ pub enum SourceSpec {
         host: String,
         /// Port to connect to.
         port: u16,
+        /// Longer lines go to the dead letters with their first bytes and length (default 1 MiB).
+        #[serde(default = "max_record")]
+        max_record_bytes: bytesize::ByteSize,
     },
     /// Text lines from files that appear (by atomic rename) in a directory; each file is read once.
     Directory {
@@ -197,6 +200,9 @@ pub enum SourceSpec {
         /// With the manual clock: files per batch (default 1).
         #[serde(default = "one")]
         files_per_batch: usize,
+        /// Longer lines go to the dead letters with their first bytes and length (default 1 MiB).
+        #[serde(default = "max_record")]
+        max_record_bytes: bytesize::ByteSize,
     },
     /// Generated lines of Zipf-distributed words, for demos and benchmarks.
     Generator {
@@ -232,6 +238,9 @@ pub enum SourceSpec {
     },
 }
 
+fn max_record() -> bytesize::ByteSize {
+    bytesize::ByteSize::mib(1)
+}
 fn localhost() -> String {
     "127.0.0.1".into()
 }

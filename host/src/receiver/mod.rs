@@ -52,18 +52,57 @@ pub struct Envelope {
 /// Set to true when the job drains: receivers hand over what they have already received, then finish.
 pub type Drain = tokio::sync::watch::Receiver<bool>;
 
-/// The sending side a receiver writes to, and the job's drain signal.
+/// The sending side a receiver writes to, the job's drain signal, and which text lines it takes.
 #[derive(Clone)]
 pub struct Outbox {
     source: usize,
     tx: flume::Sender<Envelope>,
     drain: Drain,
+    max_record_bytes: usize,
 }
 
+/// Bytes of a refused line kept in its dead letter.
+const REFUSED_PREFIX: usize = 256;
+
 impl Outbox {
-    /// An outbox for source `source`.
+    /// An outbox for source `source`, taking lines of any length.
     pub fn new(source: usize, tx: flume::Sender<Envelope>, drain: Drain) -> Outbox {
-        Outbox { source, tx, drain }
+        Outbox { source, tx, drain, max_record_bytes: usize::MAX }
+    }
+
+    /// This outbox, refusing lines longer than `max` bytes.
+    pub fn with_max_record_bytes(self, max: usize) -> Outbox {
+        Outbox { max_record_bytes: max, ..self }
+    }
+
+    /// Why `line` cannot become a record, as the dead letter to send instead: longer than the limit,
+    /// or not UTF-8 text. The input is kept with its bytes escaped (`\xNN`), so nothing is guessed.
+    ///
+    /// ```
+    /// let (tx, _rx) = flume::bounded(1);
+    /// let out = weir::receiver::Outbox::new(0, tx, tokio::sync::watch::channel(false).1).with_max_record_bytes(8);
+    /// assert!(out.refuse(b"fine").is_none());
+    /// let Some(weir::receiver::SourceEvent::Bad { input, reason }) = out.refuse(b"caf\xe9") else { panic!() };
+    /// assert_eq!((input.as_str(), reason.as_str()), ("caf\\xe9", "not UTF-8 text (invalid byte at 3); the input is shown with its bytes escaped"));
+    /// let Some(weir::receiver::SourceEvent::Bad { reason, .. }) = out.refuse(b"0123456789") else { panic!() };
+    /// assert_eq!(reason, "a line of 10 bytes is longer than max_record_bytes (8); the input shows its first bytes");
+    /// ```
+    pub fn refuse(&self, line: &[u8]) -> Option<SourceEvent> {
+        if line.len() > self.max_record_bytes {
+            let input = line[..line.len().min(REFUSED_PREFIX)].escape_ascii().to_string();
+            let reason = format!(
+                "a line of {} bytes is longer than max_record_bytes ({}); the input shows its first bytes",
+                line.len(),
+                self.max_record_bytes
+            );
+            return Some(SourceEvent::Bad { input, reason });
+        }
+        let bad = std::str::from_utf8(line).err()?;
+        let reason = format!(
+            "not UTF-8 text (invalid byte at {}); the input is shown with its bytes escaped",
+            bad.valid_up_to()
+        );
+        Some(SourceEvent::Bad { input: line.escape_ascii().to_string(), reason })
     }
 
     /// True once the job drains.
@@ -142,19 +181,34 @@ pub(crate) async fn send_lines(
     mark: impl Fn(u64) -> OffsetMark,
     out: &Outbox,
 ) -> bool {
-    let mut chunker = LineChunker::for_text(&bytes[from.min(bytes.len())..], limit);
+    let text = &bytes[from.min(bytes.len())..];
+    let mut chunker = LineChunker::for_text(text, limit);
+    // Valid text is the rule: one check of the whole text, and a line is checked alone only when the
+    // text holds something that is not UTF-8 (or the line is too long).
+    let valid = std::str::from_utf8(text).is_ok();
+    let mut refused = false;
     let mut pos = from;
     while pos < bytes.len() {
         let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
         let next = (end + 1).min(bytes.len());
-        if let Some(full) = chunker.push(&bytes[pos..end])
+        let line = &bytes[pos..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if (!valid || line.len() > out.max_record_bytes)
+            && let Some(bad) = out.refuse(line)
+        {
+            refused = true;
+            if !out.send(bad).await {
+                return false;
+            }
+        } else if let Some(full) = chunker.push(line)
             && !out.send(SourceEvent::Marked(full, mark(next as u64))).await
         {
             return false;
         }
         pos = next;
     }
-    chunker.is_empty() || out.send(SourceEvent::Marked(chunker.take(), mark(bytes.len() as u64))).await
+    // A refused last line still moves the offset past it.
+    (chunker.is_empty() && !refused) || out.send(SourceEvent::Marked(chunker.take(), mark(bytes.len() as u64))).await
 }
 
 /// Starts the receiver for source `index` on `rt`, reading from `start` (where a resumed job left off).
@@ -179,7 +233,8 @@ pub fn spawn(
     let name = name.to_string();
     let manual = clock == ClockMode::Manual;
     match spec {
-        SourceSpec::Socket { host, port } => {
+        SourceSpec::Socket { host, port, max_record_bytes } => {
+            let out = out.with_max_record_bytes(max_record_bytes.as_u64() as usize);
             let wal = checkpoint.filter(|c| c.write_ahead_log).map(|c| socket::Replay {
                 dir: c.dir.join("wal").join(&name),
                 from: start.units(),
@@ -187,7 +242,8 @@ pub fn spawn(
             });
             rt.spawn(socket::run(name, host.clone(), *port, wal, out));
         }
-        SourceSpec::Directory { path, include_existing, files_per_batch } => {
+        SourceSpec::Directory { path, include_existing, files_per_batch, max_record_bytes } => {
+            let out = out.with_max_record_bytes(max_record_bytes.as_u64() as usize);
             let cfg = directory::Config {
                 path: path.clone(),
                 include_existing: *include_existing,

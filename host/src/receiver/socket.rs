@@ -143,7 +143,12 @@ async fn read_lines(stream: TcpStream, wal: &mut Option<Wal>, out: &Outbox) -> F
         let n = if n == 0 && draining.is_some() && !line.is_empty() { line.len() } else { n };
         if n > 0 {
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
-            if let Some(full) = chunker.push(text)
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            if let Some(bad) = out.refuse(text) {
+                if !out.send(bad).await {
+                    return Flow::Stop;
+                }
+            } else if let Some(full) = chunker.push(text)
                 && !hand_over(full, wal, out).await
             {
                 return Flow::Stop;

@@ -194,7 +194,7 @@ impl Wal {
     /// assert_eq!(wal.append(&chunk).unwrap(), 12);
     /// let (_, replay) = weir::receiver::wal::Wal::open(dir.path(), 0, 12).unwrap();
     /// assert_eq!((replay.bytes.as_slice(), replay.records.as_slice()), (&b"a b\n"[..], &[(4, 12)][..]));
-    /// let refused = weir::receiver::wal::Wal::open(dir.path(), 0, 24).unwrap_err().to_string();
+    /// let refused = weir::receiver::wal::Wal::open(dir.path(), 0, 24).err().unwrap().to_string();
     /// assert!(refused.contains("it ends at position 12, and batches need it up to 24"), "{refused}");
     /// ```
     pub fn append(&mut self, chunk: &Batch) -> Result<u64, WalError> {
