@@ -140,10 +140,35 @@ path = "dead.jsonl"
     assert!(reason.starts_with("operator `guarded` failed batch 2000 ms: plugin trapped"), "{reason}");
 }
 
-#[test]
-fn a_big_batch_goes_to_a_one_record_plugin_in_slices_and_a_failed_slice_fails_the_rest_of_its_batch() {
-    use weir::operator::wasm::SLICE;
+/// Runs the `sandbox` plugin over `script` (one batch per line), with `limits`; returns the report, the
+/// output batches (records sorted) and the dead letters.
+fn sandboxed(script: &str, limits: &str) -> (weir::job::RunReport, Vec<Vec<String>>, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.jsonl"), script).unwrap();
+    let spec = format!(
+        "[job]\nname = \"slices\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"scripted\"\n\
+         path = \"input.jsonl\"\n\n[streams.guarded]\nop = \"wasm\"\nfrom = \"in\"\nplugin = \"{}\"\n\n\
+         [sinks.out]\nkind = \"jsonl\"\nfrom = \"guarded\"\npath = \"out.jsonl\"\n\n[dead_letter]\npath = \"dead.jsonl\"\n{limits}\n",
+        weir_tests::plugin("sandbox").display()
+    );
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let report = weir_tests::run_spec(&dir.path().join("job.toml"), 1).unwrap();
+    let out = weir_tests::read_jsonl(&dir.path().join("out.jsonl"));
+    let batches = out
+        .iter()
+        .map(|b| b["records"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect())
+        .collect();
+    (report, batches, weir_tests::read_jsonl(&dir.path().join("dead.jsonl")))
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[test]
+fn a_big_batch_goes_to_a_one_record_plugin_in_slices_and_only_the_record_that_fails_it_is_dead_lettered() {
+    use weir::operator::wasm::SLICE;
     let n = 2 * SLICE + SLICE / 2;
     let words: Vec<String> = (0..n).map(|i| format!("w{i}")).collect();
     let mut trapping = words.clone();
@@ -153,34 +178,32 @@ fn a_big_batch_goes_to_a_one_record_plugin_in_slices_and_a_failed_slice_fails_th
         serde_json::to_string(&words).unwrap(),
         serde_json::to_string(&trapping).unwrap()
     );
-    std::fs::write(dir.path().join("input.jsonl"), script).unwrap();
-    let spec = format!(
-        "[job]\nname = \"slices\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"scripted\"\n\
-         path = \"input.jsonl\"\n\n[streams.guarded]\nop = \"wasm\"\nfrom = \"in\"\nplugin = \"{}\"\n\n\
-         [sinks.out]\nkind = \"jsonl\"\nfrom = \"guarded\"\npath = \"out.jsonl\"\n\n[dead_letter]\npath = \"dead.jsonl\"\n",
-        weir_tests::plugin("sandbox").display()
-    );
-    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
-    let report = weir_tests::run_spec(&dir.path().join("job.toml"), 1).unwrap();
-    // The second batch: its first slice went through, the trapping slice and every later one did not.
-    let dead_count = n - SLICE;
-    assert_eq!((report.batches, report.failed_batches, report.dead_letters), (3, 1, dead_count as u64));
-    let out = weir_tests::read_jsonl(&dir.path().join("out.jsonl"));
-    // The sink writes each batch's records sorted.
-    let sorted = |mut v: Vec<String>| {
-        v.sort();
-        v
-    };
-    let batch = |i: usize| -> Vec<String> {
-        out[i]["records"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect()
-    };
-    assert!(batch(0) == sorted(words.clone()), "not every record of a batch of {n} came through three slices");
-    assert!(batch(1) == sorted(words[..SLICE].to_vec()), "batch 2 is not its first slice");
-    assert_eq!(batch(2), vec!["after"], "the plugin was made anew for the next batch");
-    let dead = weir_tests::read_jsonl(&dir.path().join("dead.jsonl"));
-    let dead_records: Vec<String> = dead.iter().map(|d| d["record"].as_str().unwrap().to_string()).collect();
-    assert!(dead_records == trapping[SLICE..], "dead letters are not the failed slice and the rest, in order");
+    let (report, batches, dead) = sandboxed(&script, "");
+    assert_eq!((report.batches, report.failed_batches, report.dead_letters), (3, 1, 1));
+    assert!(batches[0] == sorted(words.clone()), "not every record of a batch of {n} came through three slices");
+    let good: Vec<String> = trapping.iter().filter(|w| *w != "boom").cloned().collect();
+    assert!(batches[1] == sorted(good), "the good records of the failed slice and the later slices went through");
+    assert_eq!(batches[2], vec!["after"], "the plugin was made anew for the next batch");
+    assert_eq!(dead.len(), 1, "only the culprit: {dead:?}");
+    assert_eq!(dead[0]["record"], "boom");
     let reason = dead[0]["reason"].as_str().unwrap();
     assert!(reason.starts_with("operator `guarded` failed batch 2000 ms: plugin trapped"), "{reason}");
-    assert!(dead.iter().all(|d| d["reason"] == reason), "the rest of the batch fails for the same reason");
+    assert!(reason.ends_with("(this record alone makes the plugin fail)"), "{reason}");
+}
+
+#[test]
+fn records_that_run_past_the_deadline_or_trap_are_found_among_good_ones() {
+    let mut words: Vec<String> = (0..100).map(|i| format!("w{i}")).collect();
+    words[37] = "spin".into();
+    words[70] = "boom".into();
+    let script = format!("{}\n", serde_json::to_string(&words).unwrap());
+    let (report, batches, dead) = sandboxed(&script, "[limits]\ndeadline = \"200ms\"");
+    assert_eq!((report.failed_batches, report.dead_letters), (1, 2));
+    let good: Vec<String> = words.iter().filter(|w| *w != "spin" && *w != "boom").cloned().collect();
+    assert_eq!(batches[0], sorted(good));
+    let culprits: Vec<(&str, &str)> =
+        dead.iter().map(|d| (d["record"].as_str().unwrap(), d["reason"].as_str().unwrap())).collect();
+    assert_eq!(culprits[0].0, "spin");
+    assert!(culprits[0].1.contains("deadline") && culprits[0].1.contains("this record alone"), "{culprits:?}");
+    assert_eq!(culprits[1].0, "boom");
 }

@@ -92,10 +92,15 @@ pub struct WasmTransform(pub PluginSlot);
 /// the CPU's caches and the plugin's memory stays small, and each slice's output goes downstream alone.
 pub const SLICE: usize = 8192;
 
+/// Failed calls a one-record-at-a-time plugin may make on one worker's share of a batch while the
+/// records that fail it are isolated. Each costs at most the deadline; isolating one bad record among
+/// [`SLICE`] takes about 13. When they run out, the records not yet cleared go to the dead letters.
+pub const ISOLATION_CALLS: usize = 32;
+
 impl WasmTransform {
-    /// One call of the plugin on `input`. On failure its records have gone to the dead letters, and the
-    /// reason they were given is returned.
-    fn call(&mut self, time: u64, input: Batch, emit: &mut dyn FnMut(Batch)) -> Result<(), String> {
+    /// One call of the plugin on `input`, emitting its output. On failure the instance is dropped and
+    /// the failure returned with the input (`None`: the call succeeded).
+    fn call(&mut self, time: u64, input: Batch, emit: &mut dyn FnMut(Batch)) -> Option<(BatchFailure, Batch)> {
         let slot = &mut self.0;
         let (result, input) = match slot.instance() {
             Ok(inst) => inst.process(time, input),
@@ -107,10 +112,34 @@ impl WasmTransform {
                 if !out.records.is_empty() {
                     emit(out.records);
                 }
-                Ok(())
+                None
             }
-            Err(failure) => Err(slot.failed(time, failure, input.iter())),
+            Err(failure) => {
+                slot.instance = None;
+                Some((failure, input))
+            }
         }
+    }
+
+    /// Calls the plugin on `input`; when the call fails, calls it again on each half, down to the single
+    /// records that fail it, so the good records are processed and only those are dead-lettered, named
+    /// as the cause. Spends `budget` failed calls at most.
+    fn isolate(&mut self, time: u64, input: Batch, emit: &mut dyn FnMut(Batch), budget: &mut usize) {
+        let Some((failure, input)) = self.call(time, input, emit) else { return };
+        let hopeless = matches!(failure, BatchFailure::Restart(_));
+        if input.len() == 1 || *budget == 0 || hopeless {
+            let note = match input.len() {
+                1 if !hopeless => "this record alone makes the plugin fail",
+                _ if hopeless => "",
+                _ => "the records that made it fail were not isolated: too many failed calls in this batch",
+            };
+            self.0.failed_on(time, failure, input.iter(), note);
+            return;
+        }
+        *budget -= 1;
+        let mid = input.len() / 2;
+        self.isolate(time, input.slice(0, mid), emit, budget);
+        self.isolate(time, input.slice(mid, input.len()), emit, budget);
     }
 }
 
@@ -121,20 +150,21 @@ impl BatchOperator for WasmTransform {
         out
     }
 
-    /// A one-record-at-a-time plugin gets a big batch in slices of [`SLICE`] records; once a slice
-    /// fails, the rest of the batch fails with it (to the dead letters, without calling the plugin).
+    /// A one-record-at-a-time plugin gets a big batch in slices of [`SLICE`] records, and a failed call
+    /// is retried on halves until the records that fail it are found ([`ISOLATION_CALLS`]). A plugin that
+    /// sees the batch whole fails it whole: its output may depend on every record.
     fn process_into(&mut self, time: u64, input: Batch, emit: &mut dyn FnMut(Batch)) {
-        if !self.0.plugin.per_record || input.len() <= SLICE {
-            let _ = self.call(time, input, emit);
+        if !self.0.plugin.per_record {
+            if let Some((failure, input)) = self.call(time, input, emit) {
+                self.0.failed_on(time, failure, input.iter(), "");
+            }
             return;
         }
+        let mut budget = ISOLATION_CALLS;
         let mut start = 0;
         while start < input.len() {
             let end = (start + SLICE).min(input.len());
-            if let Err(reason) = self.call(time, input.slice(start, end), emit) {
-                (end..input.len()).for_each(|i| self.0.dead.record(&self.0.name, time, &input.get(i), &reason));
-                return;
-            }
+            self.isolate(time, input.slice(start, end), emit, &mut budget);
             start = end;
         }
     }

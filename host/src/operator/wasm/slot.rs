@@ -57,9 +57,23 @@ impl PluginSlot {
         failure: BatchFailure,
         records: impl Iterator<Item = RecordRef<'a>>,
     ) -> String {
+        self.failed_on(time, failure, records, "")
+    }
+
+    /// [`PluginSlot::failed`], with `note` (when not empty) added to the reason.
+    pub fn failed_on<'a>(
+        &mut self,
+        time: u64,
+        failure: BatchFailure,
+        records: impl Iterator<Item = RecordRef<'a>>,
+        note: &str,
+    ) -> String {
         self.instance = None;
         self.failures.lock().unwrap_or_else(|e| e.into_inner()).insert(time);
-        let reason = format!("operator `{}` failed batch {time} ms: {failure}", self.name);
+        let mut reason = format!("operator `{}` failed batch {time} ms: {failure}", self.name);
+        if !note.is_empty() {
+            reason = format!("{reason} ({note})");
+        }
         tracing::error!(job = %self.job, operator = %self.name, batch_time = time, "{reason}");
         for r in records {
             self.dead.record(&self.name, time, &r, &reason);
