@@ -162,18 +162,28 @@ fn killed_with_logged_batches(name: &str, n: usize, edit: impl Fn(String) -> Str
         let dir = setup(&edit(generated(name)));
         let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while newest_committed(dir.path()) == 0 || logged_after_checkpoint(dir.path()).len() < n {
-            if Instant::now() > deadline {
-                break;
-            }
+        // Caught when the sink also holds a batch after the checkpoint.
+        let caught = |d: &Path| {
+            let c = newest_committed(d);
+            c > 0 && logged_after_checkpoint(d).len() >= n && sink_holds_through(d) > c
+        };
+        while !caught(dir.path()) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
         }
         kill(child);
-        if newest_committed(dir.path()) > 0 && logged_after_checkpoint(dir.path()).len() >= n {
+        if caught(dir.path()) {
             return dir;
         }
     }
     panic!("never caught the job with {n} batches logged after a checkpoint");
+}
+
+/// The newest batch `counts.jsonl` holds whole (0 for none).
+fn sink_holds_through(dir: &Path) -> u64 {
+    let text = std::fs::read_to_string(dir.join("counts.jsonl")).unwrap_or_default();
+    let whole = text.rfind('\n').map_or("", |i| &text[..i]);
+    let last = whole.lines().last().and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok());
+    last.and_then(|v| v["time"].as_u64()).unwrap_or(0)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -228,6 +238,16 @@ fn a_damaged_or_missing_batch_log_entry_after_the_checkpoint_is_refused_never_cu
         assert!(log.contains("batch"), "{how}: the entry is not named: {log}");
         assert_eq!(std::fs::read(case.path().join("counts.jsonl")).unwrap_or_default(), before, "{how}: wrote output");
     }
+    // The last entries deleted, from the newest batch the sink holds: no chain shows it, the sink does.
+    let case = tempfile::tempdir().unwrap();
+    copy_dir(killed.path(), case.path());
+    let held = sink_holds_through(case.path());
+    for entry in logged_after_checkpoint(case.path()).into_iter().filter(|e| batch_time(e) >= Some(held)) {
+        std::fs::remove_file(entry).unwrap();
+    }
+    let out = weir(case.path(), &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "not refused: {}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("sink `out` holds batch {held}")), "{}", stderr(&out));
     // The undamaged directory resumes and counts every word once.
     let out = weir(killed.path(), &[]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -501,8 +521,12 @@ dir = "checkpoints"
 
 #[test]
 fn a_signal_while_the_job_is_loading_stops_it_cleanly() {
-    let dir = setup(&generated("early-signal").replace("rate = 10000", "rate = 100"));
-    for wait in [5, 20, 60] {
+    // A big static table makes the job slow to start: signals must be heard from the first moment.
+    let spec = generated("early-signal").replace("rate = 10000", "rate = 100");
+    let dir = setup(&format!("{spec}\n[tables.big]\nkind = \"file\"\npath = \"big.csv\"\nkey = \"k\"\n"));
+    let rows: String = (0..300_000).map(|i| format!("k{i},{i}\n")).collect();
+    std::fs::write(dir.path().join("big.csv"), format!("k,v\n{rows}")).unwrap();
+    for wait in [20, 50, 100] {
         let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(wait));
         let out = drain(child);

@@ -221,6 +221,19 @@ pub fn run_until(plan: Plan, opts: RunOptions, stopper: &Stopper) -> Result<RunR
             sinks.insert(name.clone(), sink);
         }
     }
+    if resuming && plan.clock == ClockMode::Realtime {
+        // A sink holding a batch the log does not know of means entries at the log's end were lost.
+        let last_cut = recut.last().map_or(resumed_from, |(t, _)| *t).max(resumed_from);
+        if let Some((name, t)) =
+            sinks.iter().find_map(|(n, s)| s.holds_through().filter(|t| *t > last_cut).map(|t| (n, t)))
+        {
+            let root = plan.checkpoint.as_ref().map(|c| c.dir.clone()).unwrap_or_default();
+            let reason = format!(
+                "sink `{name}` holds batch {t}, but the batch log ends at batch {last_cut}: its last entries are missing"
+            );
+            return Err(crate::checkpoint::CheckpointError::Refused { root, reason }.into());
+        }
+    }
     let shared = Arc::new(Shared::default());
     let shared_end = shared.clone();
     let checkpoint = checkpointer(&plan, records, &sinks, &shared, windows)?;

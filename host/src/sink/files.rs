@@ -18,6 +18,15 @@ pub struct Files {
 }
 
 impl Sink for Files {
+    /// The newest `<prefix>-<t>.<suffix>` file there is.
+    fn holds_through(&self) -> Option<u64> {
+        let dir = self.prefix.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let stem = format!("{}-", self.prefix.file_name()?.to_string_lossy());
+        let end = format!(".{}", self.suffix);
+        let names = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.file_name().to_string_lossy().into_owned());
+        names.filter_map(|n| n.strip_prefix(&stem)?.strip_suffix(&end)?.parse().ok()).max()
+    }
+
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError> {
         let path = PathBuf::from(format!("{}-{time}.{}", self.prefix.display(), self.suffix));
         let tmp = path.with_extension(format!("{}.tmp", self.suffix));

@@ -49,6 +49,10 @@ impl Jsonl {
 }
 
 impl Sink for Jsonl {
+    fn holds_through(&self) -> Option<u64> {
+        self.written_through
+    }
+
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError> {
         if self.written_through.is_some_and(|w| time <= w) {
             tracing::info!(sink = %self.name, batch_time = time, "batch already in the file; not written again");

@@ -51,6 +51,12 @@ pub enum SinkError {
 pub trait Sink: Send + 'static {
     /// Writes batch `time`; `records` are in canonical order.
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError>;
+
+    /// The newest batch the output already holds, when the sink can tell: a resumed job checks it
+    /// against the batch log, which records every batch before any sink may write it.
+    fn holds_through(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Builds the sink `name` of job `job` as its spec describes; a `noop` sink has nothing to build.
