@@ -3,7 +3,7 @@
 
 mod directory;
 mod generator;
-pub(crate) mod scripted;
+pub mod scripted;
 mod socket;
 pub mod wal;
 
