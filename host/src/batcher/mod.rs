@@ -116,6 +116,7 @@ impl Batcher {
 
     fn should_stop(&self, batches: u64) -> bool {
         self.shared.stop.load(Ordering::SeqCst)
+            || self.dead.failure().is_some()
             || self.limits.max_batches.is_some_and(|m| batches >= m)
             || self.limits.until.is_some_and(|u| Instant::now() >= u)
     }

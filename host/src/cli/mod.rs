@@ -95,11 +95,20 @@ pub fn main() -> ExitCode {
             }
             let opts = RunOptions { max_batches: batches, duration, allow_dropped_state, start_over };
             match job::run_until(plan, opts, &stopper) {
-                Ok(report) if report.failed_batches == 0 => {
-                    tracing::info!(batches = report.batches, dead_letters = report.dead_letters, "job finished");
-                    ExitCode::SUCCESS
-                }
                 Ok(report) => {
+                    tracing::info!(batches = report.batches, dead_letters = report.dead_letters, "job finished");
+                    for (stream, t) in &report.refused {
+                        tracing::warn!(
+                            stream = %stream,
+                            dead_lettered = t.dead_lettered,
+                            skipped = t.skipped,
+                            "records refused; the first: {}",
+                            t.first_reason
+                        );
+                    }
+                    if report.failed_batches == 0 {
+                        return ExitCode::SUCCESS;
+                    }
                     eprintln!(
                         "error: {} of {} batches failed in a plugin (their records went to the dead letters)",
                         report.failed_batches, report.batches

@@ -66,6 +66,8 @@ pub struct Plan {
     pub sinks: Vec<(String, SinkSpec)>,
     /// Dead-letter file, if any.
     pub dead_letter: Option<PathBuf>,
+    /// What each stream does with refused records, and the job's limit on them.
+    pub dead_letter_policy: crate::operator::dead_letter::Policy,
     /// Where keyed state lives.
     pub state: super::spec::StateSpec,
     /// Static tables by name, file paths resolved.
@@ -167,6 +169,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, SpecError> {
 }
 
 fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecError> {
+    spec.split_streams();
     let job = &spec.job;
     if job.name.trim().is_empty() {
         return Err(c.err("job", "", "name", "must not be empty"));
@@ -351,7 +354,11 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         sources: spec.sources.into_iter().collect(),
         streams,
         sinks: spec.sinks.into_iter().collect(),
-        dead_letter: spec.dead_letter.map(|d| base.join(d.path)),
+        dead_letter: spec.dead_letter.as_ref().and_then(|d| d.path.as_ref()).map(|p| base.join(p)),
+        dead_letter_policy: crate::operator::dead_letter::Policy {
+            on_error: spec.on_error,
+            max: spec.dead_letter.and_then(|d| d.max),
+        },
         state: super::spec::StateSpec { dir: spec.state.dir.map(|d| base.join(d)), ..spec.state },
         tables: spec.tables.into_iter().collect(),
         checkpoint: spec.checkpoint,

@@ -38,9 +38,15 @@ pub struct JobSpec {
     /// Named sources.
     #[serde(default)]
     pub sources: BTreeMap<String, SourceSpec>,
-    /// Named streams, each derived from a source or another stream.
-    #[serde(default)]
+    /// Named streams as written, each derived from a source or another stream.
+    #[serde(default, rename = "streams")]
+    pub stream_tables: BTreeMap<String, StreamTable>,
+    /// The streams' operators ([`JobSpec::split_streams`] takes them out of `stream_tables`).
+    #[serde(skip)]
     pub streams: BTreeMap<String, StreamSpec>,
+    /// What each stream does with a record it refuses.
+    #[serde(skip)]
+    pub on_error: BTreeMap<String, OnError>,
     /// Named sinks, each reading a source or stream.
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkSpec>,
@@ -353,10 +359,48 @@ impl SinkSpec {
     }
 }
 
+/// A `[streams.NAME]` table: the operator, and what to do with the records it refuses.
+#[derive(Debug, Deserialize)]
+pub struct StreamTable {
+    /// The operator (`op`) and its fields.
+    #[serde(flatten)]
+    pub op: StreamSpec,
+    /// What happens to a record the stream refuses (default `dead_letter`).
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+/// What a stream does with a record it refuses (a bad record, a plugin failure).
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Send it to the dead letters and go on.
+    #[default]
+    DeadLetter,
+    /// Count it and go on, writing no dead letter.
+    Skip,
+    /// Send it to the dead letters and fail the job at the end of the batch (exit 1).
+    Fail,
+}
+
+impl JobSpec {
+    /// Moves the streams' operators and error policies out of the tables they were written in.
+    pub fn split_streams(&mut self) {
+        for (name, table) in std::mem::take(&mut self.stream_tables) {
+            self.on_error.insert(name.clone(), table.on_error);
+            self.streams.insert(name, table.op);
+        }
+    }
+}
+
 /// The `[dead_letter]` table.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeadLetterSpec {
     /// A JSON-lines file receiving refused records with their reasons, relative to the spec file.
-    pub path: PathBuf,
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Fail the job once more records than this went to the dead letters (default: no limit).
+    #[serde(default)]
+    pub max: Option<u64>,
 }

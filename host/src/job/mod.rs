@@ -63,6 +63,9 @@ pub enum JobError {
     /// The checkpoint or state directory is in use by another process.
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
+    /// A stream's `on_error = "fail"` or the job's `[dead_letter] max` was reached.
+    #[error("{0}")]
+    Refused(String),
     /// The runtime could not start or a worker failed.
     #[error("runtime: {0}")]
     Runtime(String),
@@ -91,7 +94,7 @@ pub struct RunOptions {
 }
 
 /// What a finished run did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunReport {
     /// Batches cut.
     pub batches: u64,
@@ -99,6 +102,8 @@ pub struct RunReport {
     pub failed_batches: u64,
     /// Records sent to the dead letters.
     pub dead_letters: u64,
+    /// What each stream and source refused.
+    pub refused: BTreeMap<String, crate::operator::dead_letter::Tally>,
 }
 
 /// Plugins by stream, and what a checkpoint records of each.
@@ -198,7 +203,8 @@ pub fn run_until(plan: Plan, opts: RunOptions, stopper: &Stopper) -> Result<RunR
     let resuming = restored.is_some() || !recut.is_empty();
     let (state, initial) = open_state(&plan, restored.is_some())?;
     let resumed = resume(&plan, restored, state.as_deref(), opts.allow_dropped_state)?;
-    let dead = Arc::new(DeadLetters::open(&plan.name, plan.dead_letter.as_deref()).map_err(JobError::DeadLetter)?);
+    let dead = DeadLetters::open(&plan.name, plan.dead_letter.as_deref()).map_err(JobError::DeadLetter)?;
+    let dead = Arc::new(dead.with_policy(plan.dead_letter_policy.clone()));
     let manual = plan.clock == ClockMode::Manual;
     let first_time = match (&resumed, recut.first()) {
         (_, Some((t, _))) => *t,
@@ -337,5 +343,9 @@ pub fn run_until(plan: Plan, opts: RunOptions, stopper: &Stopper) -> Result<RunR
     if !errors.is_empty() {
         return Err(JobError::Source(errors.join("; ")));
     }
-    Ok(RunReport { batches, failed_batches: failures.lock().map_or(0, |f| f.len() as u64), dead_letters: dead.count() })
+    if let Some(reason) = dead.failure() {
+        return Err(JobError::Refused(reason));
+    }
+    let failed_batches = failures.lock().map_or(0, |f| f.len() as u64);
+    Ok(RunReport { batches, failed_batches, dead_letters: dead.count(), refused: dead.tally() })
 }

@@ -1,0 +1,102 @@
+//! What a job does with the records its streams refuse: `on_error` per stream (dead-letter, skip or
+//! fail) and `[dead_letter] max` for the job, with the end-of-run summary and the exit code.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use weir_tests::{read_jsonl, weir_bin};
+
+/// A filter that refuses text records (they cannot be compared with 1), over three batches.
+fn run(stream_extra: &str, dead_letter_extra: &str) -> (tempfile::TempDir, Output) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.jsonl"), "[\"a\", 2, 3]\n[5, \"b\"]\n[7]\n").unwrap();
+    let spec = format!(
+        r#"
+[job]
+name = "oe"
+batch_interval = "1s"
+clock = "manual"
+
+[sources.in]
+kind = "scripted"
+path = "in.jsonl"
+
+[streams.big]
+op = "filter"
+from = "in"
+where = "value > 1"
+{stream_extra}
+
+[sinks.out]
+kind = "jsonl"
+from = "big"
+path = "out.jsonl"
+
+[dead_letter]
+path = "dead.jsonl"
+{dead_letter_extra}
+"#
+    );
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let out = Command::new(weir_bin()).args(["run", "job.toml"]).current_dir(dir.path()).output().unwrap();
+    (dir, out)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn dead(dir: &Path) -> Vec<String> {
+    read_jsonl(&dir.join("dead.jsonl")).iter().map(|d| d["record"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn by_default_refused_records_are_dead_lettered_summarised_and_the_run_succeeds() {
+    let (dir, out) = run("", "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(dead(dir.path()), ["a", "b"]);
+    let log = stderr(&out);
+    assert!(log.contains("records refused") && log.contains("stream=big dead_lettered=2 skipped=0"), "{log}");
+}
+
+#[test]
+fn skip_counts_refused_records_without_dead_letters() {
+    let (dir, out) = run("on_error = \"skip\"", "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(dead(dir.path()), Vec::<String>::new());
+    assert_eq!(read_jsonl(&dir.path().join("out.jsonl")).len(), 3, "every batch written");
+    assert!(stderr(&out).contains("stream=big dead_lettered=0 skipped=2"), "{}", stderr(&out));
+}
+
+#[test]
+fn fail_stops_the_job_with_exit_1_naming_the_stream_and_record() {
+    let (dir, out) = run("on_error = \"fail\"", "");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("error: stream `big` refused a record (on_error = \"fail\")"), "{}", stderr(&out));
+    assert_eq!(dead(dir.path())[0], "a", "the record is still dead-lettered");
+    assert!(read_jsonl(&dir.path().join("out.jsonl")).len() < 3, "the job stopped before its input ended");
+}
+
+#[test]
+fn more_dead_letters_than_the_job_allows_fail_it() {
+    let (_, out) = run("", "max = 1");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2 records went to the dead letters, more than `[dead_letter] max` (1)"),
+        "{}",
+        stderr(&out)
+    );
+    let (_, out) = run("", "max = 2");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unknown_policy_is_refused_naming_the_field() {
+    let (_, out) = run("on_error = \"explode\"", "");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`streams.big.on_error`") && stderr(&out).contains("unknown variant `explode`"),
+        "{}",
+        stderr(&out)
+    );
+}
