@@ -62,7 +62,7 @@ impl DeadLetters {
     /// use weir::graph::spec::OnError;
     /// let policy = Policy { on_error: [("strict".to_string(), OnError::Fail), ("lax".into(), OnError::Skip)].into(), max: Some(2) };
     /// let dead = DeadLetters::open("job", None).unwrap().with_policy(policy);
-    /// let r = weir_sdk::packed::RecordRef { key: None, value: weir_sdk::packed::ValueRef::I64(1), event_time: 0 };
+    /// let r = weir_sdk::packed::RecordRef { key: None, value: weir_sdk::packed::ValueRef::I64(1), time: 0 };
     /// dead.record("lax", 1000, &r, "odd");
     /// assert_eq!((dead.count(), dead.failure()), (0, None));
     /// dead.record("strict", 1000, &r, "bad");
