@@ -45,7 +45,7 @@ pub mod text;
 mod guest;
 
 pub use datum::{Datum, Fallible, FromKey, Json};
-pub use operator::{Operator, Output, Plugin, TransformKind, param, set_params};
+pub use operator::{Operator, Output, Plugin, TransformKind, param, param_as, set_params};
 pub use record::{Record, Value};
 pub use reducer::{Groups, Reducer};
 pub use state::{State, StateInput, StateOutput, StateUpdater};

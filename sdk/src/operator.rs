@@ -40,6 +40,12 @@ pub trait Plugin {
     const KIND: TransformKind;
     /// Parameter names `init` accepts.
     const PARAMS: &'static [&'static str];
+
+    /// Checks the parameters' values once they are stored, before any record: an `Err` refuses the
+    /// job at start with the message (`#[weir::map(init = check)]` names the function).
+    fn check_params() -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A transform operator. `#[weir::map]` and its siblings implement it; authors rarely write it by hand.
@@ -180,6 +186,32 @@ pub fn param(name: &str) -> Option<String> {
     PARAMS.with(|p| p.borrow().iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
 }
 
+/// A declared parameter parsed as `T`: `Ok(None)` when the job does not set it, an error naming the
+/// parameter and the value when it does not parse. Call it from an `init` check to refuse a bad value
+/// before the job starts.
+///
+/// ```
+/// # struct Noop;
+/// # impl weir_sdk::Plugin for Noop {
+/// #     const NAME: &'static str = "noop"; const VERSION: &'static str = "0";
+/// #     const KIND: weir_sdk::TransformKind = weir_sdk::TransformKind::Map;
+/// #     const PARAMS: &'static [&'static str] = &["margin"];
+/// # }
+/// weir_sdk::set_params::<Noop>(vec![("margin".into(), "abc".into())]).unwrap();
+/// let err = weir_sdk::param_as::<f64>("margin").unwrap_err();
+/// assert_eq!(err, "parameter `margin`: `abc` is not a valid f64 (invalid float literal)");
+/// weir_sdk::set_params::<Noop>(vec![("margin".into(), "1.5".into())]).unwrap();
+/// assert_eq!(weir_sdk::param_as::<f64>("margin"), Ok(Some(1.5)));
+/// ```
+pub fn param_as<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    let Some(text) = param(name) else { return Ok(None) };
+    let ty = std::any::type_name::<T>().rsplit("::").next().unwrap_or("value");
+    text.parse().map(Some).map_err(|e| format!("parameter `{name}`: `{text}` is not a valid {ty} ({e})"))
+}
+
 /// Checks parameters against the operator's declared names and stores them for [`param`].
 ///
 /// ```
@@ -198,5 +230,5 @@ pub fn set_params<O: Plugin>(params: Vec<(String, String)>) -> Result<(), String
         return Err(format!("operator `{}` has no parameter `{bad}` (it accepts: {accepted})", O::NAME));
     }
     PARAMS.with(|p| *p.borrow_mut() = params);
-    Ok(())
+    O::check_params()
 }

@@ -207,3 +207,35 @@ fn records_that_run_past_the_deadline_or_trap_are_found_among_good_ones() {
     assert!(culprits[0].1.contains("deadline") && culprits[0].1.contains("this record alone"), "{culprits:?}");
     assert_eq!(culprits[1].0, "boom");
 }
+
+#[test]
+fn a_parameter_with_a_bad_value_refuses_the_job_at_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.jsonl"), "[\"a\"]\n").unwrap();
+    let spec = |margin: &str| {
+        format!(
+            "[job]\nname = \"params\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"scripted\"\n\
+             path = \"input.jsonl\"\n\n[streams.guarded]\nop = \"wasm\"\nfrom = \"in\"\nplugin = \"{}\"\n\
+             params = {{ margin = \"{margin}\" }}\n\n[sinks.out]\nkind = \"jsonl\"\nfrom = \"guarded\"\npath = \"out.jsonl\"\n",
+            weir_tests::plugin("sandbox").display()
+        )
+    };
+    let run = |margin: &str| {
+        std::fs::write(dir.path().join("job.toml"), spec(margin)).unwrap();
+        std::process::Command::new(weir_tests::weir_bin())
+            .args(["run", "job.toml"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run("abc");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("operator `guarded`") && stderr.contains("parameter `margin`: `abc` is not a valid f64"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("out.jsonl").exists(), "no batch ran");
+    let out = run("0.25");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -14,8 +14,13 @@ fn attempt<T, E: std::fmt::Display>(what: &str, r: Result<T, E>) -> String {
     }
 }
 
+/// The optional `margin` parameter must be a number: a bad value refuses the job at start.
+fn check_margin() -> Result<(), String> {
+    weir::param_as::<f64>("margin").map(|_| ())
+}
+
 /// Misbehaves on request.
-#[weir::map]
+#[weir::map(params = ["margin"], init = check_margin)]
 pub fn sandbox(r: Record<'_>) -> Record<'static> {
     let text = r.as_text().unwrap_or_default().to_string();
     let out = match text.split_once(':') {
@@ -54,5 +59,12 @@ mod tests {
     fn passes_ordinary_records_through() {
         let out = Harness::<Sandbox>::new().run_texts(&["hello"]).unwrap();
         assert_eq!(out.texts(), vec!["hello"]);
+    }
+
+    #[test]
+    fn a_margin_that_is_not_a_number_is_refused_naming_it() {
+        let err = Harness::<Sandbox>::new().param("margin", "abc").run_texts(&["hello"]).unwrap_err();
+        assert_eq!(err, "parameter `margin`: `abc` is not a valid f64 (invalid float literal)");
+        assert!(Harness::<Sandbox>::new().param("margin", "0.5").run_texts(&["hello"]).is_ok());
     }
 }

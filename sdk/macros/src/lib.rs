@@ -24,10 +24,11 @@ pub(crate) struct Args {
     name: Option<LitStr>,
     params: Vec<LitStr>,
     inverse: Option<Ident>,
+    init: Option<syn::Path>,
 }
 
 pub(crate) fn parse_args(attr: TokenStream) -> syn::Result<Args> {
-    let mut args = Args { name: None, params: Vec::new(), inverse: None };
+    let mut args = Args { name: None, params: Vec::new(), inverse: None, init: None };
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("name") {
             args.name = Some(meta.value()?.parse()?);
@@ -44,8 +45,12 @@ pub(crate) fn parse_args(attr: TokenStream) -> syn::Result<Args> {
         } else if meta.path.is_ident("inverse") {
             args.inverse = Some(meta.value()?.parse()?);
             Ok(())
+        } else if meta.path.is_ident("init") {
+            args.init = Some(meta.value()?.parse()?);
+            Ok(())
         } else {
-            Err(meta.error("expected `name = \"...\"`, `params = [\"...\"]` or `inverse = function`"))
+            Err(meta
+                .error("expected `name = \"...\"`, `params = [\"...\"]`, `init = function` or `inverse = function`"))
         }
     });
     syn::parse::Parser::parse(parser, attr)?;
@@ -155,12 +160,20 @@ pub(crate) fn plugin_impl(op: &Ident, args: &Args, kind: Tokens) -> Tokens {
         None => quote!(env!("CARGO_PKG_NAME")),
     };
     let params = &args.params;
+    let check = args.init.as_ref().map(|f| {
+        quote! {
+            fn check_params() -> ::core::result::Result<(), ::std::string::String> {
+                #f()
+            }
+        }
+    });
     quote! {
         impl ::weir::Plugin for #op {
             const NAME: &'static str = #name;
             const VERSION: &'static str = env!("CARGO_PKG_VERSION");
             const KIND: ::weir::TransformKind = ::weir::TransformKind::#kind;
             const PARAMS: &'static [&'static str] = &[#(#params),*];
+            #check
         }
     }
 }
