@@ -398,6 +398,15 @@ fn check_source(
     src: &mut SourceSpec,
     base: &Path,
 ) -> Result<(), SpecError> {
+    if let Some(lines) = src.lines() {
+        let csv = lines.format == super::spec::LineFormat::Csv;
+        if csv && lines.columns.is_empty() {
+            return Err(c.err("sources", name, "columns", "a csv source needs `columns`: its fields' names, in order"));
+        }
+        if !csv && !lines.columns.is_empty() {
+            return Err(c.err("sources", name, "columns", "`columns` name the fields of `format = \"csv\"` lines"));
+        }
+    }
     match src {
         SourceSpec::Socket { .. } if clock == ClockMode::Manual => {
             Err(c.err("sources", name, "kind", "a socket source needs the realtime clock (`job.clock`)"))

@@ -195,6 +195,12 @@ pub enum SourceSpec {
         /// Longer lines go to the dead letters with their first bytes and length (default 1 MiB).
         #[serde(default = "max_record")]
         max_record_bytes: bytesize::ByteSize,
+        /// What a line holds (default `text`).
+        #[serde(default)]
+        format: LineFormat,
+        /// With `format = "csv"`: the fields' names, in order.
+        #[serde(default)]
+        columns: Vec<String>,
     },
     /// Text lines from files that appear (by atomic rename) in a directory; each file is read once.
     Directory {
@@ -209,6 +215,12 @@ pub enum SourceSpec {
         /// Longer lines go to the dead letters with their first bytes and length (default 1 MiB).
         #[serde(default = "max_record")]
         max_record_bytes: bytesize::ByteSize,
+        /// What a line holds (default `text`).
+        #[serde(default)]
+        format: LineFormat,
+        /// With `format = "csv"`: the fields' names, in order.
+        #[serde(default)]
+        columns: Vec<String>,
     },
     /// Generated lines of Zipf-distributed words, for demos and benchmarks.
     Generator {
@@ -242,6 +254,32 @@ pub enum SourceSpec {
         #[serde(default)]
         pace: Option<Millis>,
     },
+}
+
+/// What a text source's line holds.
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LineFormat {
+    /// A `text` record.
+    #[default]
+    Text,
+    /// A JSON value, a `json` record (expressions read its fields as `value.FIELD`).
+    Json,
+    /// Comma-separated fields named by `columns`, a `json` object record.
+    Csv,
+}
+
+impl SourceSpec {
+    /// How a text source reads its lines (`None` for other sources).
+    pub fn lines(&self) -> Option<crate::receiver::lines::Lines> {
+        let (SourceSpec::Socket { max_record_bytes, format, columns, .. }
+        | SourceSpec::Directory { max_record_bytes, format, columns, .. }) = self
+        else {
+            return None;
+        };
+        let max_record_bytes = usize::try_from(max_record_bytes.as_u64()).unwrap_or(usize::MAX);
+        Some(crate::receiver::lines::Lines { max_record_bytes, format: *format, columns: columns.clone() })
+    }
 }
 
 fn max_record() -> bytesize::ByteSize {

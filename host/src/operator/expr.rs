@@ -54,15 +54,15 @@ impl Expr {
         Ok(Expr { text: text.into(), node, fields })
     }
 
-    /// Evaluates the expression on one record of batch `batch_time`. An error names the fields the
-    /// record lacks, the usual cause.
+    /// Evaluates the expression on one record of batch `batch_time`. A record that lacks a field the
+    /// expression reads is an error naming it (a missing field is never taken for null).
     ///
     /// ```
     /// use weir::operator::expr::{Expr, Value};
     /// use weir_sdk::packed::{RecordRef, ValueRef};
     /// let r = RecordRef { key: Some(b"k"), value: ValueRef::Json("{\"n\": 4}"), time: 7 };
     /// assert_eq!(Expr::parse("value.n * time").unwrap().eval(&r, 0), Ok(Value::Int(28)));
-    /// assert!(Expr::parse("value.m * 2").unwrap().eval(&r, 0).unwrap_err().ends_with("(no field `m`)"));
+    /// assert_eq!(Expr::parse("value.m == 2").unwrap().eval(&r, 0).unwrap_err(), "the record has no field `m`");
     /// ```
     pub fn eval(&self, record: &RecordRef<'_>, batch_time: u64) -> Result<Value, String> {
         let json = match record.value {
@@ -79,6 +79,9 @@ impl Expr {
             }
             fields.insert(id.as_str(), v.unwrap_or(Value::Empty));
         }
+        if !missing.is_empty() {
+            return Err(format!("the record has no field {}", missing.join(", ")));
+        }
         let ctx = RecordContext {
             key: record.key.map_or(Value::Empty, |k| Value::String(String::from_utf8_lossy(k).into_owned())),
             value: json.as_ref().map_or_else(|| from_value(&record.value), from_json),
@@ -86,10 +89,7 @@ impl Expr {
             batch_time: Value::Int(batch_time as i64),
             fields,
         };
-        self.node.eval_with_context(&ctx).map_err(|e| match missing.is_empty() {
-            true => e.to_string(),
-            false => format!("{e} (no field {})", missing.join(", ")),
-        })
+        self.node.eval_with_context(&ctx).map_err(|e| e.to_string())
     }
 
     /// The expression as written, for messages.

@@ -3,6 +3,7 @@
 
 mod directory;
 mod generator;
+pub mod lines;
 pub mod scripted;
 mod socket;
 pub mod wal;
@@ -11,6 +12,7 @@ use weir_sdk::packed::Batch;
 
 use crate::checkpoint::{OffsetMark, SourceOffset};
 use crate::graph::spec::{CheckpointSpec, ClockMode, SourceSpec};
+use lines::Lines;
 
 /// Lines per chunk sent to the batcher: big enough to amortise the channel, small enough to stay fresh.
 pub(crate) const CHUNK_LINES: usize = 8192;
@@ -58,51 +60,23 @@ pub struct Outbox {
     source: usize,
     tx: flume::Sender<Envelope>,
     drain: Drain,
-    max_record_bytes: usize,
+    lines: Lines,
 }
 
-/// Bytes of a refused line kept in its dead letter.
-const REFUSED_PREFIX: usize = 256;
-
 impl Outbox {
-    /// An outbox for source `source`, taking lines of any length.
+    /// An outbox for source `source`, taking text lines of any length.
     pub fn new(source: usize, tx: flume::Sender<Envelope>, drain: Drain) -> Outbox {
-        Outbox { source, tx, drain, max_record_bytes: usize::MAX }
+        Outbox { source, tx, drain, lines: Lines::default() }
     }
 
-    /// This outbox, refusing lines longer than `max` bytes.
-    pub fn with_max_record_bytes(self, max: usize) -> Outbox {
-        Outbox { max_record_bytes: max, ..self }
+    /// This outbox, reading lines as `lines` says.
+    pub fn with_lines(self, lines: Lines) -> Outbox {
+        Outbox { lines, ..self }
     }
 
-    /// Why `line` cannot become a record, as the dead letter to send instead: longer than the limit,
-    /// or not UTF-8 text. The input is kept with its bytes escaped (`\xNN`), so nothing is guessed.
-    ///
-    /// ```
-    /// let (tx, _rx) = flume::bounded(1);
-    /// let out = weir::receiver::Outbox::new(0, tx, tokio::sync::watch::channel(false).1).with_max_record_bytes(8);
-    /// assert!(out.refuse(b"fine").is_none());
-    /// let Some(weir::receiver::SourceEvent::Bad { input, reason }) = out.refuse(b"caf\xe9") else { panic!() };
-    /// assert_eq!((input.as_str(), reason.as_str()), ("caf\\xe9", "not UTF-8 text (invalid byte at 3); the input is shown with its bytes escaped"));
-    /// let Some(weir::receiver::SourceEvent::Bad { reason, .. }) = out.refuse(b"0123456789") else { panic!() };
-    /// assert_eq!(reason, "a line of 10 bytes is longer than max_record_bytes (8); the input shows its first bytes");
-    /// ```
-    pub fn refuse(&self, line: &[u8]) -> Option<SourceEvent> {
-        if line.len() > self.max_record_bytes {
-            let input = line[..line.len().min(REFUSED_PREFIX)].escape_ascii().to_string();
-            let reason = format!(
-                "a line of {} bytes is longer than max_record_bytes ({}); the input shows its first bytes",
-                line.len(),
-                self.max_record_bytes
-            );
-            return Some(SourceEvent::Bad { input, reason });
-        }
-        let bad = std::str::from_utf8(line).err()?;
-        let reason = format!(
-            "not UTF-8 text (invalid byte at {}); the input is shown with its bytes escaped",
-            bad.valid_up_to()
-        );
-        Some(SourceEvent::Bad { input: line.escape_ascii().to_string(), reason })
+    /// How this source reads its lines.
+    pub fn lines(&self) -> &Lines {
+        &self.lines
     }
 
     /// True once the job drains.
@@ -155,7 +129,12 @@ impl LineChunker {
     /// Adds one line (without its newline; a trailing `\r` is dropped). Returns a full chunk to send.
     pub(crate) fn push(&mut self, line: &[u8]) -> Option<Batch> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        self.batch.push_raw(None, weir_sdk::packed::Kind::Text, line, 0);
+        self.push_value(weir_sdk::packed::Kind::Text, line)
+    }
+
+    /// Adds one record of kind `kind` with value bytes `value`. Returns a full chunk to send.
+    pub(crate) fn push_value(&mut self, kind: weir_sdk::packed::Kind, value: &[u8]) -> Option<Batch> {
+        self.batch.push_raw(None, kind, value, 0);
         (self.batch.len() >= self.limit).then(|| self.take())
     }
 
@@ -185,7 +164,7 @@ pub(crate) async fn send_lines(
     let mut chunker = LineChunker::for_text(text, limit);
     // Valid text is the rule: one check of the whole text, and a line is checked alone only when the
     // text holds something that is not UTF-8 (or the line is too long).
-    let valid = std::str::from_utf8(text).is_ok();
+    let valid = out.lines.plain() && std::str::from_utf8(text).is_ok();
     let mut refused = false;
     let mut pos = from;
     while pos < bytes.len() {
@@ -193,14 +172,21 @@ pub(crate) async fn send_lines(
         let next = (end + 1).min(bytes.len());
         let line = &bytes[pos..end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if (!valid || line.len() > out.max_record_bytes)
-            && let Some(bad) = out.refuse(line)
-        {
-            refused = true;
-            if !out.send(bad).await {
-                return false;
+        let full = if valid && line.len() <= out.lines.max_record_bytes {
+            chunker.push(line)
+        } else {
+            match out.lines.read(line) {
+                Ok((kind, value)) => chunker.push_value(kind, &value),
+                Err(bad) => {
+                    refused = true;
+                    if !out.send(bad.into()).await {
+                        return false;
+                    }
+                    None
+                }
             }
-        } else if let Some(full) = chunker.push(line)
+        };
+        if let Some(full) = full
             && !out.send(SourceEvent::Marked(full, mark(next as u64))).await
         {
             return false;
@@ -233,8 +219,8 @@ pub fn spawn(
     let name = name.to_string();
     let manual = clock == ClockMode::Manual;
     match spec {
-        SourceSpec::Socket { host, port, max_record_bytes } => {
-            let out = out.with_max_record_bytes(max_record_bytes.as_u64() as usize);
+        SourceSpec::Socket { host, port, .. } => {
+            let out = out.with_lines(spec.lines().unwrap_or_default());
             let wal = checkpoint.filter(|c| c.write_ahead_log).map(|c| socket::Replay {
                 dir: c.dir.join("wal").join(&name),
                 from: start.units(),
@@ -242,8 +228,8 @@ pub fn spawn(
             });
             rt.spawn(socket::run(name, host.clone(), *port, wal, out));
         }
-        SourceSpec::Directory { path, include_existing, files_per_batch, max_record_bytes } => {
-            let out = out.with_max_record_bytes(max_record_bytes.as_u64() as usize);
+        SourceSpec::Directory { path, include_existing, files_per_batch, .. } => {
+            let out = out.with_lines(spec.lines().unwrap_or_default());
             let cfg = directory::Config {
                 path: path.clone(),
                 include_existing: *include_existing,

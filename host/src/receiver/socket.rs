@@ -98,6 +98,7 @@ pub async fn run(name: String, host: String, port: u16, wal: Option<Replay>, out
 /// Hands over what the log held, one record at a time, each marked with its log position: batches were
 /// cut only at record ends, so each batch logged before the crash ends exactly at one of them.
 async fn replay_log(replay: &Replayed, out: &Outbox) -> bool {
+    let out = &out.clone().with_lines(out.lines().as_logged());
     let mut done = 0;
     for &(end, pos) in &replay.records {
         if !super::send_lines(&replay.bytes[done..end], 0, usize::MAX, |_| OffsetMark::Log(pos), out).await {
@@ -144,11 +145,16 @@ async fn read_lines(stream: TcpStream, wal: &mut Option<Wal>, out: &Outbox) -> F
         if n > 0 {
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
             let text = text.strip_suffix(b"\r").unwrap_or(text);
-            if let Some(bad) = out.refuse(text) {
-                if !out.send(bad).await {
-                    return Flow::Stop;
+            let full = match out.lines().read(text) {
+                Ok((kind, value)) => chunker.push_value(kind, &value),
+                Err(bad) => {
+                    if !out.send(bad.into()).await {
+                        return Flow::Stop;
+                    }
+                    None
                 }
-            } else if let Some(full) = chunker.push(text)
+            };
+            if let Some(full) = full
                 && !hand_over(full, wal, out).await
             {
                 return Flow::Stop;

@@ -1,0 +1,130 @@
+//! What a text source (socket, directory) makes of one line: a `text` record, or with `format = "json"`
+//! or `"csv"` a `json` record whose fields expressions read as `value.FIELD`. A line that cannot become
+//! a record — too long, not UTF-8, not JSON, a CSV row of the wrong width — goes to the dead letters with
+//! the reason and the line itself (its bytes escaped), never dropped or decoded lossily.
+
+use std::borrow::Cow;
+
+use weir_sdk::packed::Kind;
+
+use super::SourceEvent;
+use crate::graph::spec::LineFormat;
+
+/// Bytes of a refused line kept in its dead letter.
+const REFUSED_PREFIX: usize = 256;
+
+/// A line that cannot become a record: what goes to the dead letters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The line, or its first bytes, with bytes outside printable ASCII escaped when it is not text.
+    pub input: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl From<Refused> for SourceEvent {
+    fn from(r: Refused) -> SourceEvent {
+        SourceEvent::Bad { input: r.input, reason: r.reason }
+    }
+}
+
+/// How a source reads its lines.
+#[derive(Debug, Clone)]
+pub struct Lines {
+    /// Longest line taken, in bytes.
+    pub max_record_bytes: usize,
+    /// What a line holds.
+    pub format: LineFormat,
+    /// The names of a CSV line's fields, in order.
+    pub columns: Vec<String>,
+}
+
+impl Default for Lines {
+    fn default() -> Self {
+        Lines { max_record_bytes: usize::MAX, format: LineFormat::Text, columns: Vec::new() }
+    }
+}
+
+impl Lines {
+    /// How to read the lines of this source's write-ahead log: what it logged are record values, so
+    /// CSV lines come back as the JSON objects they became.
+    pub fn as_logged(&self) -> Lines {
+        let format = if self.format == LineFormat::Csv { LineFormat::Json } else { self.format };
+        Lines { max_record_bytes: usize::MAX, format, columns: Vec::new() }
+    }
+
+    /// True when lines become `text` records as they are, so valid text needs no check per line.
+    pub fn plain(&self) -> bool {
+        self.format == LineFormat::Text
+    }
+
+    /// The record `line` becomes (its kind and value bytes), or the dead letter to send instead.
+    ///
+    /// ```
+    /// use weir::graph::spec::LineFormat;
+    /// use weir::receiver::lines::{Lines, Refused};
+    /// let text = Lines { max_record_bytes: 8, ..Lines::default() };
+    /// assert!(text.read(b"fine").is_ok());
+    /// let Err(Refused { input, reason }) = text.read(b"caf\xe9") else { panic!() };
+    /// assert_eq!((input.as_str(), reason.as_str()), ("caf\\xe9", "not UTF-8 text (invalid byte at 3); the input is shown with its bytes escaped"));
+    /// let Err(Refused { reason, .. }) = text.read(b"0123456789") else { panic!() };
+    /// assert_eq!(reason, "a line of 10 bytes is longer than max_record_bytes (8); the input shows its first bytes");
+    /// let csv = Lines { format: LineFormat::Csv, columns: vec!["user".into(), "price".into()], ..Lines::default() };
+    /// assert_eq!(csv.read(b"ann,4.5").unwrap().1.as_ref(), br#"{"price":4.5,"user":"ann"}"#);
+    /// let Err(Refused { reason, .. }) = csv.read(b"ann") else { panic!() };
+    /// assert_eq!(reason, "a CSV line of 1 fields; the source's columns are user, price");
+    /// let json = Lines { format: LineFormat::Json, ..Lines::default() };
+    /// assert!(json.read(br#"{"a": 1}"#).is_ok() && json.read(b"{oops").is_err());
+    /// ```
+    pub fn read<'a>(&self, line: &'a [u8]) -> Result<(Kind, Cow<'a, [u8]>), Refused> {
+        let bad = |input: String, reason: String| Refused { input, reason };
+        if line.len() > self.max_record_bytes {
+            let input = line[..line.len().min(REFUSED_PREFIX)].escape_ascii().to_string();
+            let reason = format!(
+                "a line of {} bytes is longer than max_record_bytes ({}); the input shows its first bytes",
+                line.len(),
+                self.max_record_bytes
+            );
+            return Err(bad(input, reason));
+        }
+        let text = std::str::from_utf8(line).map_err(|e| {
+            let reason = format!(
+                "not UTF-8 text (invalid byte at {}); the input is shown with its bytes escaped",
+                e.valid_up_to()
+            );
+            bad(line.escape_ascii().to_string(), reason)
+        })?;
+        match self.format {
+            LineFormat::Text => Ok((Kind::Text, Cow::Borrowed(line))),
+            LineFormat::Json => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(_) => Ok((Kind::Json, Cow::Borrowed(line))),
+                Err(e) => Err(bad(text.to_string(), format!("not a JSON value: {e}"))),
+            },
+            LineFormat::Csv => self.csv(text).map(|json| (Kind::Json, Cow::Owned(json.into_bytes()))),
+        }
+    }
+
+    /// A CSV line as a JSON object of the source's columns; numbers become numbers.
+    fn csv(&self, text: &str) -> Result<String, Refused> {
+        let bad = |reason: String| Refused { input: text.to_string(), reason };
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
+        let row = match reader.records().next() {
+            Some(Ok(row)) => row,
+            Some(Err(e)) => return Err(bad(format!("not a CSV line: {e}"))),
+            None => csv::StringRecord::new(),
+        };
+        if row.len() != self.columns.len() {
+            let reason =
+                format!("a CSV line of {} fields; the source's columns are {}", row.len(), self.columns.join(", "));
+            return Err(bad(reason));
+        }
+        let field = |s: &str| match (s.parse::<i64>(), s.parse::<f64>()) {
+            (Ok(i), _) => serde_json::Value::from(i),
+            (_, Ok(f)) if f.is_finite() => serde_json::Value::from(f),
+            _ => serde_json::Value::from(s),
+        };
+        let object: serde_json::Map<String, serde_json::Value> =
+            self.columns.iter().cloned().zip(row.iter().map(field)).collect();
+        Ok(serde_json::Value::Object(object).to_string())
+    }
+}
