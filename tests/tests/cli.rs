@@ -486,3 +486,58 @@ path = "out.jsonl"
         [("apple", 3), ("banana", 2), ("cherry", 1)].into_iter().map(|(w, n)| (w.to_string(), n)).collect();
     assert_eq!(totals, want);
 }
+
+#[test]
+fn every_documented_spec_check_is_reached() {
+    refused(&GOOD.replace("name = \"j\"", "name = \" \""), &[":3: `job.name`", "must not be empty"]);
+    refused(
+        &GOOD.replace("name = \"j\"", "name = \"j\"\nworkers = 65"),
+        &["`job.workers`", "between 1 and 64, not 65"],
+    );
+    refused(
+        &GOOD.replace("kind = \"generator\"\nrate = 10\nlimit = 10", "kind = \"socket\"\nport = 9"),
+        &["`sources.in.kind`", "a socket source needs the realtime clock"],
+    );
+    refused(
+        &GOOD.replace("[streams.n]", "[streams.in]").replace("from = \"n\"", "from = \"in\""),
+        &["`streams.in.`", "is already the name of a source"],
+    );
+    refused(
+        &GOOD.replace("[sinks.out]\nkind = \"print\"\nfrom = \"n\"", "[sinks.out]\nkind = \"print\"\nfrom = \"nope\""),
+        &["`sinks.out.from`", "no source or stream named `nope`"],
+    );
+}
+
+#[test]
+fn print_shows_the_first_num_records_and_says_there_are_more() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.jsonl"), "[1, 2, 3, 4, 5]\n").unwrap();
+    let spec = "[job]\nname = \"p\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"scripted\"\npath = \"in.jsonl\"\n\n[sinks.out]\nkind = \"print\"\nfrom = \"in\"\nnum = 2\n";
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let out = Command::new(weir_bin()).args(["run", "job.toml"]).current_dir(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| !l.starts_with('-') && !l.starts_with("Time") && !l.is_empty()).collect::<Vec<_>>(),
+        ["1", "2", "..."],
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_directory_source_skips_files_still_being_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    for (name, word) in [("a.txt", "done"), ("b.txt.tmp", "tmp"), ("c.txt._COPYING_", "copying"), (".d.txt", "hidden")]
+    {
+        std::fs::write(dir.path().join("in").join(name), format!("{word}\n")).unwrap();
+    }
+    let spec = "[job]\nname = \"d\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"directory\"\npath = \"in\"\ninclude_existing = true\n\n[sinks.out]\nkind = \"jsonl\"\nfrom = \"in\"\npath = \"out.jsonl\"\n";
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let out = Command::new(weir_bin()).args(["run", "job.toml"]).current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records: Vec<serde_json::Value> = read_jsonl(&dir.path().join("out.jsonl"))
+        .iter()
+        .flat_map(|b| b["records"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(records, [serde_json::json!("done")]);
+}

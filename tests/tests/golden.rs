@@ -37,6 +37,8 @@ fn run_case(name: &str) {
         }
     }
     assert!(!outputs.is_empty(), "case `{name}` has no expected*.jsonl");
+    let spec = std::fs::read_to_string(case.join("job.toml")).unwrap();
+    assert!(spec.contains("[dead_letter]\npath = \"dead.jsonl\""), "case `{name}`: its dead letters are not compared");
     let expected_dead = sorted_dead(&case.join("expected_dead.jsonl"));
     for workers in [1, 2] {
         let dir = tempfile::tempdir().unwrap();

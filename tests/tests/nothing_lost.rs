@@ -610,3 +610,30 @@ fn lines_that_are_not_utf8_or_too_long_go_to_the_dead_letters_with_their_bytes()
     assert!(out.status.success(), "{}", stderr(&out));
     check_refused_lines(dir.path());
 }
+
+#[test]
+fn a_second_signal_aborts_with_exit_130() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = setup(&format!(
+        "[job]\nname = \"twice\"\nbatch_interval = \"100ms\"\n\n[sources.lines]\nkind = \"socket\"\nport = {port}\n\n\
+         [sinks.out]\nkind = \"jsonl\"\nfrom = \"lines\"\npath = \"out.jsonl\"\n"
+    ));
+    let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let (mut peer, _) = listener.accept().unwrap();
+    // A peer that keeps sending holds the drain open long enough for the second signal.
+    let sender = std::thread::spawn(move || {
+        while std::io::Write::write_all(&mut peer, b"tick\n").is_ok() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let term = || std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term().success());
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(term().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("aborted by a second SIGTERM"), "{}", stderr(&out));
+    sender.join().unwrap();
+}
