@@ -239,3 +239,40 @@ fn a_parameter_with_a_bad_value_refuses_the_job_at_start_naming_it() {
     let out = run("0.25");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_plugin_that_returns_malformed_output_is_refused_and_only_the_record_that_provoked_it_is_blamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = ["backwards", "past-end", "ragged", "bad-index", "fatal"];
+    let batch: Vec<String> =
+        ["a", "b"].iter().map(|s| s.to_string()).chain(cases.iter().map(|s| s.to_string())).collect();
+    std::fs::write(
+        dir.path().join("input.jsonl"),
+        format!("{}\n[\"after\"]\n", serde_json::to_string(&batch).unwrap()),
+    )
+    .unwrap();
+    let spec = format!(
+        "[job]\nname = \"hostile\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"scripted\"\n\
+         path = \"input.jsonl\"\n\n[streams.raw]\nop = \"wasm\"\nfrom = \"in\"\nplugin = \"{}\"\n\n\
+         [sinks.out]\nkind = \"jsonl\"\nfrom = \"raw\"\npath = \"out.jsonl\"\n\n[dead_letter]\npath = \"dead.jsonl\"\n",
+        weir_tests::plugin("hostile").display()
+    );
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let report = weir_tests::run_spec(&dir.path().join("job.toml"), 1).unwrap();
+    assert_eq!((report.batches, report.failed_batches), (2, 1));
+    let out = weir_tests::read_jsonl(&dir.path().join("out.jsonl"));
+    assert_eq!(out[0]["records"], serde_json::json!(["a", "b"]), "the good records went through");
+    assert_eq!(out[1]["records"], serde_json::json!(["after"]), "the job went on");
+    let dead = weir_tests::read_jsonl(&dir.path().join("dead.jsonl"));
+    let blamed: Vec<(&str, &str)> =
+        dead.iter().map(|d| (d["record"].as_str().unwrap(), d["reason"].as_str().unwrap())).collect();
+    assert_eq!(blamed.iter().map(|b| b.0).collect::<Vec<_>>(), cases, "{blamed:?}");
+    for (record, reason) in &blamed {
+        assert!(reason.starts_with("operator `raw` failed batch 1000 ms: "), "{record}: {reason}");
+        let says = match *record {
+            "fatal" => "plugin reported a fatal error: asked to give up",
+            _ => "plugin returned malformed output",
+        };
+        assert!(reason.contains(says) && reason.contains("this record alone"), "{record}: {reason}");
+    }
+}
