@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use weir_tests::crash::newest_checkpoint;
 use weir_tests::spec::{running_counts, word_pairs};
-use weir_tests::{plugin, read_jsonl, weir_bin};
+use weir_tests::{copy_dir, plugin, read_jsonl, weir_bin};
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(weir_bin()).current_dir(dir).arg("run").arg("job.toml").args(args).output().unwrap()
@@ -21,15 +21,6 @@ fn stderr(o: &Output) -> String {
 fn ok(o: Output) -> Output {
     assert!(o.status.success(), "{}", stderr(&o));
     o
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let target = to.join(p.file_name().unwrap());
-        if p.is_dir() { copy_dir(&p, &target) } else { std::fs::copy(&p, &target).map(|_| ()).unwrap() }
-    }
 }
 
 /// Eight batches of words; `extra` goes into the spec (streams, sinks), `tokenizer` is the plugin.

@@ -8,8 +8,8 @@ use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use weir_tests::crash::{Rng, env_or, weir};
-use weir_tests::read_jsonl;
 use weir_tests::spec::word_pairs;
+use weir_tests::{copy_dir, read_jsonl};
 
 fn setup(spec: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -101,8 +101,9 @@ dir = "checkpoints"
     assert_eq!(totals(&dir.path().join("counts.jsonl")), want, "each new file once, the old one never");
 }
 
-/// A realtime word count of 20,000 generated lines in batches of 100 ms, checkpointed every 3.
-fn generated(name: &str) -> String {
+/// A realtime word count (batches of 100 ms) of source `lines`, given as the TOML of its table, writing
+/// each batch's counts to `counts.jsonl`, checkpointed every `every` batches.
+fn word_count(name: &str, source: &str, every: u64) -> String {
     format!(
         r#"
 [job]
@@ -110,12 +111,7 @@ name = "{name}"
 batch_interval = "100ms"
 
 [sources.lines]
-kind = "generator"
-rate = 10000
-limit = 20000
-words_per_line = 2
-vocabulary = 20
-seed = 3
+{source}
 {pairs}
 [streams.counts]
 op = "reduce_by_key"
@@ -129,10 +125,16 @@ path = "counts.jsonl"
 
 [checkpoint]
 dir = "checkpoints"
-every = 3
+every = {every}
 "#,
         pairs = word_pairs("lines", None)
     )
+}
+
+/// The word count of 20,000 generated lines, checkpointed every 3 batches.
+fn generated(name: &str) -> String {
+    let source = "kind = \"generator\"\nrate = 10000\nlimit = 20000\nwords_per_line = 2\nvocabulary = 20\nseed = 3";
+    word_count(name, source, 3)
 }
 
 /// The batch-log entries after the newest checkpoint.
@@ -184,15 +186,6 @@ fn sink_holds_through(dir: &Path) -> u64 {
     let whole = text.rfind('\n').map_or("", |i| &text[..i]);
     let last = whole.lines().last().and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok());
     last.and_then(|v| v["time"].as_u64()).unwrap_or(0)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let target = to.join(p.file_name().unwrap());
-        if p.is_dir() { copy_dir(&p, &target) } else { std::fs::copy(&p, &target).map(|_| ()).unwrap() }
-    }
 }
 
 fn damage(file: &Path, how: &str) {
@@ -322,32 +315,7 @@ fn a_second_process_on_a_checkpoint_directory_is_refused_naming_it_and_its_holde
 fn socket_job_killed(lines: usize) -> tempfile::TempDir {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let dir = setup(&format!(
-        r#"
-[job]
-name = "wal"
-batch_interval = "100ms"
-
-[sources.lines]
-kind = "socket"
-port = {port}
-{pairs}
-[streams.counts]
-op = "reduce_by_key"
-from = "pairs"
-reducer = "sum"
-
-[sinks.out]
-kind = "jsonl"
-from = "counts"
-path = "counts.jsonl"
-
-[checkpoint]
-dir = "checkpoints"
-every = 1000
-"#,
-        pairs = word_pairs("lines", None),
-    ));
+    let dir = setup(&word_count("wal", &format!("kind = \"socket\"\nport = {port}"), 1000));
     let child = weir(dir.path(), &[]).stderr(Stdio::null()).spawn().unwrap();
     let (mut peer, _) = listener.accept().unwrap();
     for i in 0..lines {
@@ -470,31 +438,7 @@ fn a_state_directory_in_use_is_named_once_in_plain_words() {
 fn a_drain_ends_against_a_peer_that_never_stops_sending() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let dir = setup(&format!(
-        r#"
-[job]
-name = "steady"
-batch_interval = "100ms"
-
-[sources.lines]
-kind = "socket"
-port = {port}
-{pairs}
-[streams.counts]
-op = "reduce_by_key"
-from = "pairs"
-reducer = "sum"
-
-[sinks.out]
-kind = "jsonl"
-from = "counts"
-path = "counts.jsonl"
-
-[checkpoint]
-dir = "checkpoints"
-"#,
-        pairs = word_pairs("lines", None),
-    ));
+    let dir = setup(&word_count("steady", &format!("kind = \"socket\"\nport = {port}"), 1));
     let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let (mut peer, _) = listener.accept().unwrap();
     let sender = std::thread::spawn(move || {
