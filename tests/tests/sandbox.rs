@@ -276,3 +276,28 @@ fn a_plugin_that_returns_malformed_output_is_refused_and_only_the_record_that_pr
         assert!(reason.contains(says) && reason.contains("this record alone"), "{record}: {reason}");
     }
 }
+
+#[test]
+fn a_plugin_that_imports_what_the_host_does_not_offer_is_refused_at_start_naming_stream_and_import() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.jsonl"), "[\"a\"]\n").unwrap();
+    let spec = format!(
+        "[job]\nname = \"greedy\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"scripted\"\n\
+         path = \"input.jsonl\"\n\n[streams.raw]\nop = \"wasm\"\nfrom = \"in\"\nplugin = \"{}\"\n\n\
+         [sinks.out]\nkind = \"jsonl\"\nfrom = \"raw\"\npath = \"out.jsonl\"\n",
+        weir_tests::plugin("greedy").display()
+    );
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let out = std::process::Command::new(weir_tests::weir_bin())
+        .args(["run", "job.toml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for needle in ["stream `raw`", "imports something Weir does not offer", "weir:greedy/secrets"] {
+        assert!(stderr.contains(needle), "lacks {needle:?}: {stderr}");
+    }
+    assert!(!dir.path().join("out.jsonl").exists(), "it never ran");
+}
