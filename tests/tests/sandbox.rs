@@ -238,6 +238,16 @@ fn a_parameter_with_a_bad_value_refuses_the_job_at_start_naming_it() {
     assert!(!dir.path().join("out.jsonl").exists(), "no batch ran");
     let out = run("0.25");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A parameter the plugin does not declare is refused before it is even asked.
+    std::fs::write(dir.path().join("job.toml"), spec("1").replace("margin = ", "margn = ")).unwrap();
+    let out = std::process::Command::new(weir_tests::weir_bin())
+        .args(["run", "job.toml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`params.margn`: plugin `sandbox` has no such parameter (it accepts: margin)"), "{stderr}");
 }
 
 #[test]
