@@ -86,6 +86,15 @@ dir = "checkpoints"
     let mut rng = Rng(env_or("WEIR_CRASH_SEED", 20_261_206) | 1);
     for i in 0..kills {
         let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        if i == 0 {
+            // The files "present at the start" are those there when the source first looks: on a busy
+            // machine that can be a while after the process starts. (An old build never records them.)
+            let listed = dir.path().join("checkpoints/sources/files/existing.json");
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while !listed.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
         let (write_at, kill_at) = (rng.below(250), 250 + rng.below(250));
         std::thread::sleep(Duration::from_millis(write_at));
         write_atomically(&input, &format!("new-{i:02}.txt"), &format!("n{i} new\n"));
