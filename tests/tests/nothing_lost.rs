@@ -479,7 +479,7 @@ fn a_signal_while_the_job_is_loading_stops_it_cleanly() {
     let dir = setup(&format!("{spec}\n[tables.big]\nkind = \"file\"\npath = \"big.csv\"\nkey = \"k\"\n"));
     let rows: String = (0..300_000).map(|i| format!("k{i},{i}\n")).collect();
     std::fs::write(dir.path().join("big.csv"), format!("k,v\n{rows}")).unwrap();
-    for wait in [20, 50, 100] {
+    for wait in [100, 300, 600] {
         let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(wait));
         let out = drain(child);
