@@ -1,8 +1,10 @@
-//! Helpers for the crash tests: seeded kill moments, running a job under repeated SIGKILLs, PostgreSQL
-//! queries through `psql`, and finding checkpoints.
+//! Helpers for the crash tests: seeded kill moments, running a job under repeated SIGKILLs, stopping one
+//! with signals, the word-count jobs they run and their per-batch totals, PostgreSQL queries through
+//! `psql`, and finding checkpoints.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The PostgreSQL database the tests use.
@@ -79,4 +81,78 @@ pub fn newest_checkpoint(dir: &Path) -> (u64, PathBuf) {
     let entries = std::fs::read_dir(dir.join("checkpoints")).unwrap().map(|e| e.unwrap().path());
     let found = entries.filter_map(|p| Some((p.file_name()?.to_str()?.strip_prefix("checkpoint-")?.parse().ok()?, p)));
     found.max().expect("a checkpoint")
+}
+
+/// A fresh folder holding `job.toml` with `spec`.
+pub fn setup(spec: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    dir
+}
+
+/// What a finished `weir` wrote to stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Word → total over every batch a per-batch word count wrote to `file`; panics on a batch written twice.
+pub fn totals(file: &Path) -> BTreeMap<String, u64> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut sum = BTreeMap::new();
+    for batch in crate::read_jsonl(file) {
+        assert!(seen.insert(batch["time"].as_u64().unwrap()), "batch {} written twice", batch["time"]);
+        for r in batch["records"].as_array().unwrap() {
+            *sum.entry(r[0].as_str().unwrap().to_string()).or_default() += r[1].as_u64().unwrap();
+        }
+    }
+    sum
+}
+
+/// Kills `child` with SIGKILL and reaps it.
+pub fn kill(mut child: Child) {
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// Sends SIGTERM (a drain) to `child` and waits for it.
+pub fn drain(child: Child) -> Output {
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    child.wait_with_output().unwrap()
+}
+
+/// A realtime word count (batches of 100 ms) of source `lines`, given as the TOML of its table, writing
+/// each batch's counts to `counts.jsonl`, checkpointed every `every` batches.
+pub fn word_count(name: &str, source: &str, every: u64) -> String {
+    format!(
+        r#"
+[job]
+name = "{name}"
+batch_interval = "100ms"
+
+[sources.lines]
+{source}
+{pairs}
+[streams.counts]
+op = "reduce_by_key"
+from = "pairs"
+reducer = "sum"
+
+[sinks.out]
+kind = "jsonl"
+from = "counts"
+path = "counts.jsonl"
+
+[checkpoint]
+dir = "checkpoints"
+every = {every}
+"#,
+        pairs = crate::spec::word_pairs("lines", None)
+    )
+}
+
+/// The word count of 20,000 generated lines, checkpointed every 3 batches.
+pub fn generated(name: &str) -> String {
+    let source = "kind = \"generator\"\nrate = 10000\nlimit = 20000\nwords_per_line = 2\nvocabulary = 20\nseed = 3";
+    word_count(name, source, 3)
 }

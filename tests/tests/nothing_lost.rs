@@ -4,47 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use weir_tests::crash::{Rng, env_or, weir};
+use weir_tests::copy_dir;
+use weir_tests::crash::{Rng, drain, env_or, generated, kill, setup, stderr, totals, weir, word_count};
 use weir_tests::spec::word_pairs;
-use weir_tests::{copy_dir, read_jsonl};
-
-fn setup(spec: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
-    dir
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Word → total over every batch a per-batch word count wrote to `file`; panics on a batch written twice.
-fn totals(file: &Path) -> BTreeMap<String, u64> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut sum = BTreeMap::new();
-    for batch in read_jsonl(file) {
-        assert!(seen.insert(batch["time"].as_u64().unwrap()), "batch {} written twice", batch["time"]);
-        for r in batch["records"].as_array().unwrap() {
-            *sum.entry(r[0].as_str().unwrap().to_string()).or_default() += r[1].as_u64().unwrap();
-        }
-    }
-    sum
-}
-
-fn kill(mut child: Child) {
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-}
-
-/// Sends SIGTERM (a drain) to `child` and waits for it.
-fn drain(child: Child) -> Output {
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    child.wait_with_output().unwrap()
-}
 
 fn write_atomically(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(format!("{name}.tmp")), text).unwrap();
@@ -108,42 +73,6 @@ dir = "checkpoints"
     let mut want: BTreeMap<String, u64> = (0..kills).map(|i| (format!("n{i}"), 1)).collect();
     want.insert("new".into(), kills);
     assert_eq!(totals(&dir.path().join("counts.jsonl")), want, "each new file once, the old one never");
-}
-
-/// A realtime word count (batches of 100 ms) of source `lines`, given as the TOML of its table, writing
-/// each batch's counts to `counts.jsonl`, checkpointed every `every` batches.
-fn word_count(name: &str, source: &str, every: u64) -> String {
-    format!(
-        r#"
-[job]
-name = "{name}"
-batch_interval = "100ms"
-
-[sources.lines]
-{source}
-{pairs}
-[streams.counts]
-op = "reduce_by_key"
-from = "pairs"
-reducer = "sum"
-
-[sinks.out]
-kind = "jsonl"
-from = "counts"
-path = "counts.jsonl"
-
-[checkpoint]
-dir = "checkpoints"
-every = {every}
-"#,
-        pairs = word_pairs("lines", None)
-    )
-}
-
-/// The word count of 20,000 generated lines, checkpointed every 3 batches.
-fn generated(name: &str) -> String {
-    let source = "kind = \"generator\"\nrate = 10000\nlimit = 20000\nwords_per_line = 2\nvocabulary = 20\nseed = 3";
-    word_count(name, source, 3)
 }
 
 /// The batch-log entries after the newest checkpoint.
@@ -441,152 +370,4 @@ fn a_state_directory_in_use_is_named_once_in_plain_words() {
     assert!(!dump.status.success());
     assert_eq!(log.matches("is in use by another weir process").count(), 1, "{log}");
     assert!(!log.contains("WouldBlock"), "{log}");
-}
-
-#[test]
-fn a_drain_ends_against_a_peer_that_never_stops_sending() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let dir = setup(&word_count("steady", &format!("kind = \"socket\"\nport = {port}"), 1));
-    let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let (mut peer, _) = listener.accept().unwrap();
-    let sender = std::thread::spawn(move || {
-        let mut sent = 0u64;
-        // A line every 10 ms until the job closes the connection (or 30 s).
-        while sent < 3000 && std::io::Write::write_all(&mut peer, b"tick\n").is_ok() {
-            sent += 1;
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        sent
-    });
-    std::thread::sleep(Duration::from_millis(1000));
-    let asked = Instant::now();
-    let out = drain(child);
-    let took = asked.elapsed();
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(took < Duration::from_secs(5), "the drain took {took:?}");
-    assert!(stderr(&out).contains("last checkpoint committed"), "{}", stderr(&out));
-    let counted = totals(&dir.path().join("counts.jsonl"))["tick"];
-    assert!(counted >= 50, "only {counted} lines counted");
-    let sent = sender.join().unwrap();
-    assert!(sent < 3000 && counted <= sent, "counted {counted} of {sent}");
-}
-
-#[test]
-fn a_signal_while_the_job_is_loading_stops_it_cleanly() {
-    // A big static table makes the job slow to start: signals must be heard from the first moment.
-    let spec = generated("early-signal").replace("rate = 10000", "rate = 100");
-    let dir = setup(&format!("{spec}\n[tables.big]\nkind = \"file\"\npath = \"big.csv\"\nkey = \"k\"\n"));
-    let rows: String = (0..300_000).map(|i| format!("k{i},{i}\n")).collect();
-    std::fs::write(dir.path().join("big.csv"), format!("k,v\n{rows}")).unwrap();
-    for wait in [100, 300, 600] {
-        let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(wait));
-        let out = drain(child);
-        assert_eq!(out.status.code(), Some(0), "SIGTERM after {wait} ms: {}", stderr(&out));
-    }
-}
-
-/// A word count reading `in/` (manual clock) or a socket, writing dead letters to `dead.jsonl`.
-fn text_job(source: &str, tokenizer: &str) -> String {
-    format!(
-        r#"
-[job]
-name = "text"
-batch_interval = "100ms"
-{clock}
-
-[sources.lines]
-{source}
-max_record_bytes = "1KiB"
-
-[streams.words]
-{tokenizer}
-from = "lines"
-
-[streams.pairs]
-op = "map_to_pair"
-from = "words"
-
-[streams.counts]
-op = "reduce_by_key"
-from = "pairs"
-reducer = "sum"
-
-[sinks.out]
-kind = "jsonl"
-from = "counts"
-path = "counts.jsonl"
-
-[dead_letter]
-path = "dead.jsonl"
-"#,
-        clock = if source.contains("directory") { "clock = \"manual\"" } else { "" },
-    )
-}
-
-fn check_refused_lines(dir: &Path) {
-    assert_eq!(totals(&dir.join("counts.jsonl")), [("good".to_string(), 3)].into(), "the good lines, each once");
-    let dead = read_jsonl(&dir.join("dead.jsonl"));
-    assert_eq!(dead.len(), 2, "{dead:?}");
-    let by_reason = |needle: &str| dead.iter().find(|d| d["reason"].as_str().unwrap().contains(needle)).cloned();
-    let utf8 = by_reason("not UTF-8").expect("the invalid line is dead-lettered");
-    assert_eq!(utf8["input"], "caf\\xe9 cr\\xe8me", "raw bytes, escaped");
-    assert_eq!(utf8["operator"], "lines");
-    let long = by_reason("longer than max_record_bytes").expect("the long line is dead-lettered");
-    assert!(long["reason"].as_str().unwrap().contains("a line of 3000 bytes"), "{long}");
-    assert_eq!(long["input"].as_str().unwrap().len(), 256, "its first bytes");
-}
-
-#[test]
-fn lines_that_are_not_utf8_or_too_long_go_to_the_dead_letters_with_their_bytes() {
-    let lines: Vec<u8> = [&b"good\ncaf\xe9 cr\xe8me\ngood\n"[..], &b"x".repeat(3000), b"\ngood\n"].concat();
-    for tokenizer in
-        ["op = \"tokenize\"", &format!("op = \"wasm\"\nplugin = \"{}\"", weir_tests::plugin("tokenize").display())]
-    {
-        let dir = setup(&text_job("kind = \"directory\"\npath = \"in\"\ninclude_existing = true", tokenizer));
-        std::fs::create_dir(dir.path().join("in")).unwrap();
-        std::fs::write(dir.path().join("in/a.txt"), &lines).unwrap();
-        let out = weir(dir.path(), &[]).output().unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        check_refused_lines(dir.path());
-    }
-    // The same over a socket.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let dir = setup(&text_job(&format!("kind = \"socket\"\nport = {port}"), "op = \"tokenize\""));
-    let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let (mut peer, _) = listener.accept().unwrap();
-    std::io::Write::write_all(&mut peer, &lines).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    let out = drain(child);
-    assert!(out.status.success(), "{}", stderr(&out));
-    check_refused_lines(dir.path());
-}
-
-#[test]
-fn a_second_signal_aborts_with_exit_130() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let dir = setup(&format!(
-        "[job]\nname = \"twice\"\nbatch_interval = \"100ms\"\n\n[sources.lines]\nkind = \"socket\"\nport = {port}\n\n\
-         [sinks.out]\nkind = \"jsonl\"\nfrom = \"lines\"\npath = \"out.jsonl\"\n"
-    ));
-    let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let (mut peer, _) = listener.accept().unwrap();
-    // A peer that keeps sending holds the drain open long enough for the second signal.
-    let sender = std::thread::spawn(move || {
-        while std::io::Write::write_all(&mut peer, b"tick\n").is_ok() {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    let term = || std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(term().success());
-    std::thread::sleep(Duration::from_millis(50));
-    assert!(term().success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(stderr(&out).contains("aborted by a second SIGTERM"), "{}", stderr(&out));
-    sender.join().unwrap();
 }
