@@ -398,12 +398,12 @@ fn check_source(
     src: &mut SourceSpec,
     base: &Path,
 ) -> Result<(), SpecError> {
-    if let Some(lines) = src.lines() {
-        let csv = lines.format == super::spec::LineFormat::Csv;
-        if csv && lines.columns.is_empty() {
+    if let SourceSpec::Socket { format, columns, .. } | SourceSpec::Directory { format, columns, .. } = src {
+        let csv = *format == super::spec::LineFormat::Csv;
+        if csv && columns.is_empty() {
             return Err(c.err("sources", name, "columns", "a csv source needs `columns`: its fields' names, in order"));
         }
-        if !csv && !lines.columns.is_empty() {
+        if !csv && !columns.is_empty() {
             return Err(c.err("sources", name, "columns", "`columns` name the fields of `format = \"csv\"` lines"));
         }
     }

@@ -269,19 +269,6 @@ pub enum LineFormat {
     Csv,
 }
 
-impl SourceSpec {
-    /// How a text source reads its lines (`None` for other sources).
-    pub fn lines(&self) -> Option<crate::receiver::lines::Lines> {
-        let (SourceSpec::Socket { max_record_bytes, format, columns, .. }
-        | SourceSpec::Directory { max_record_bytes, format, columns, .. }) = self
-        else {
-            return None;
-        };
-        let max_record_bytes = usize::try_from(max_record_bytes.as_u64()).unwrap_or(usize::MAX);
-        Some(crate::receiver::lines::Lines { max_record_bytes, format: *format, columns: columns.clone() })
-    }
-}
-
 fn max_record() -> bytesize::ByteSize {
     bytesize::ByteSize::mib(1)
 }

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use weir_sdk::packed::Kind;
 
 use super::SourceEvent;
-use crate::graph::spec::LineFormat;
+use crate::graph::spec::{LineFormat, SourceSpec};
 
 /// Bytes of a refused line kept in its dead letter.
 const REFUSED_PREFIX: usize = 256;
@@ -46,6 +46,17 @@ impl Default for Lines {
 }
 
 impl Lines {
+    /// How source `spec` reads its lines (`None` for sources that do not read text lines).
+    pub fn of(spec: &SourceSpec) -> Option<Lines> {
+        let (SourceSpec::Socket { max_record_bytes, format, columns, .. }
+        | SourceSpec::Directory { max_record_bytes, format, columns, .. }) = spec
+        else {
+            return None;
+        };
+        let max_record_bytes = usize::try_from(max_record_bytes.as_u64()).unwrap_or(usize::MAX);
+        Some(Lines { max_record_bytes, format: *format, columns: columns.clone() })
+    }
+
     /// How to read the lines of this source's write-ahead log: what it logged are record values, so
     /// CSV lines come back as the JSON objects they became.
     pub fn as_logged(&self) -> Lines {

@@ -220,7 +220,7 @@ pub fn spawn(
     let manual = clock == ClockMode::Manual;
     match spec {
         SourceSpec::Socket { host, port, .. } => {
-            let out = out.with_lines(spec.lines().unwrap_or_default());
+            let out = out.with_lines(Lines::of(spec).unwrap_or_default());
             let wal = checkpoint.filter(|c| c.write_ahead_log).map(|c| socket::Replay {
                 dir: c.dir.join("wal").join(&name),
                 from: start.units(),
@@ -229,7 +229,7 @@ pub fn spawn(
             rt.spawn(socket::run(name, host.clone(), *port, wal, out));
         }
         SourceSpec::Directory { path, include_existing, files_per_batch, .. } => {
-            let out = out.with_lines(spec.lines().unwrap_or_default());
+            let out = out.with_lines(Lines::of(spec).unwrap_or_default());
             let cfg = directory::Config {
                 path: path.clone(),
                 include_existing: *include_existing,
