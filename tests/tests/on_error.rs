@@ -6,10 +6,13 @@ use std::process::{Command, Output};
 
 use weir_tests::{read_jsonl, weir_bin};
 
-/// A filter that refuses text records (they cannot be compared with 1), over three batches.
-fn run(stream_extra: &str, dead_letter_extra: &str) -> (tempfile::TempDir, Output) {
+/// The input of [`run`]: three batches, two text records among numbers.
+const INPUT: &str = "[\"a\", 2, 3]\n[5, \"b\"]\n[7]\n";
+
+/// A filter that refuses text records (they cannot be compared with 1), over the batches of `input`.
+fn run_on(input: &str, stream_extra: &str, dead_letter_extra: &str) -> (tempfile::TempDir, Output) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("in.jsonl"), "[\"a\", 2, 3]\n[5, \"b\"]\n[7]\n").unwrap();
+    std::fs::write(dir.path().join("in.jsonl"), input).unwrap();
     let spec = format!(
         r#"
 [job]
@@ -42,6 +45,10 @@ path = "dead.jsonl"
     (dir, out)
 }
 
+fn run(stream_extra: &str, dead_letter_extra: &str) -> (tempfile::TempDir, Output) {
+    run_on(INPUT, stream_extra, dead_letter_extra)
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -70,11 +77,15 @@ fn skip_counts_refused_records_without_dead_letters() {
 
 #[test]
 fn fail_stops_the_job_with_exit_1_naming_the_stream_and_record() {
-    let (dir, out) = run("on_error = \"fail\"", "");
+    // 500 batches: the batcher runs at most a few batches ahead of the workers, so the job must stop
+    // long before its input ends.
+    let input = format!("[\"a\", 2, 3]\n{}", "[7]\n".repeat(499));
+    let (dir, out) = run_on(&input, "on_error = \"fail\"", "");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("error: stream `big` refused a record (on_error = \"fail\")"), "{}", stderr(&out));
-    assert_eq!(dead(dir.path())[0], "a", "the record is still dead-lettered");
-    assert!(read_jsonl(&dir.path().join("out.jsonl")).len() < 3, "the job stopped before its input ended");
+    assert_eq!(dead(dir.path()), ["a"], "the record is still dead-lettered");
+    let written = read_jsonl(&dir.path().join("out.jsonl")).len();
+    assert!(written < 100, "the job stopped before its input ended, not after {written} batches");
 }
 
 #[test]
