@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use weir_tests::copy_dir;
 use weir_tests::crash::{Rng, drain, env_or, generated, kill, setup, stderr, totals, weir, word_count};
-use weir_tests::spec::word_pairs;
 
 fn write_atomically(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(format!("{name}.tmp")), text).unwrap();
@@ -18,32 +17,9 @@ fn write_atomically(dir: &Path, name: &str, text: &str) {
 
 #[test]
 fn a_file_that_came_after_the_first_start_is_read_once_whatever_the_kills_before_the_first_batch() {
-    let dir = setup(&format!(
-        r#"
-[job]
-name = "early"
-batch_interval = "10s"
-
-[sources.files]
-kind = "directory"
-path = "in"
-include_existing = false
-{pairs}
-[streams.counts]
-op = "reduce_by_key"
-from = "pairs"
-reducer = "sum"
-
-[sinks.out]
-kind = "jsonl"
-from = "counts"
-path = "counts.jsonl"
-
-[checkpoint]
-dir = "checkpoints"
-"#,
-        pairs = word_pairs("files", None)
-    ));
+    // Batches of 10 s: every kill lands before the first batch is logged.
+    let source = "kind = \"directory\"\npath = \"in\"\ninclude_existing = false";
+    let dir = setup(&word_count("early", source, 1).replace("batch_interval = \"100ms\"", "batch_interval = \"10s\""));
     let input = dir.path().join("in");
     std::fs::create_dir(&input).unwrap();
     write_atomically(&input, "old.txt", "old old\n");
@@ -54,7 +30,7 @@ dir = "checkpoints"
         if i == 0 {
             // The files "present at the start" are those there when the source first looks: on a busy
             // machine that can be a while after the process starts. (An old build never records them.)
-            let listed = dir.path().join("checkpoints/sources/files/existing.json");
+            let listed = dir.path().join("checkpoints/sources/lines/existing.json");
             let deadline = Instant::now() + Duration::from_secs(3);
             while !listed.exists() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(2));

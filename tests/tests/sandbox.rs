@@ -140,17 +140,23 @@ path = "dead.jsonl"
     assert!(reason.starts_with("operator `guarded` failed batch 2000 ms: plugin trapped"), "{reason}");
 }
 
+/// A manual-clock job `job` reading `input.jsonl`, whose stream `stream` runs operator `plugin` (with
+/// `stream_extra` in its table), writing `out.jsonl` and dead letters to `dead.jsonl`; `tail` ends the spec.
+fn plugin_job(job: &str, stream: &str, plugin: &str, stream_extra: &str, tail: &str) -> String {
+    format!(
+        "[job]\nname = \"{job}\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"scripted\"\n\
+         path = \"input.jsonl\"\n\n[streams.{stream}]\nop = \"wasm\"\nfrom = \"in\"\nplugin = \"{}\"\n{stream_extra}\n\
+         [sinks.out]\nkind = \"jsonl\"\nfrom = \"{stream}\"\npath = \"out.jsonl\"\n\n[dead_letter]\npath = \"dead.jsonl\"\n{tail}\n",
+        weir_tests::plugin(plugin).display()
+    )
+}
+
 /// Runs the `sandbox` plugin over `script` (one batch per line), with `limits`; returns the report, the
 /// output batches (records sorted) and the dead letters.
 fn sandboxed(script: &str, limits: &str) -> (weir::job::RunReport, Vec<Vec<String>>, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("input.jsonl"), script).unwrap();
-    let spec = format!(
-        "[job]\nname = \"slices\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"scripted\"\n\
-         path = \"input.jsonl\"\n\n[streams.guarded]\nop = \"wasm\"\nfrom = \"in\"\nplugin = \"{}\"\n\n\
-         [sinks.out]\nkind = \"jsonl\"\nfrom = \"guarded\"\npath = \"out.jsonl\"\n\n[dead_letter]\npath = \"dead.jsonl\"\n{limits}\n",
-        weir_tests::plugin("sandbox").display()
-    );
+    let spec = plugin_job("slices", "guarded", "sandbox", "", limits);
     std::fs::write(dir.path().join("job.toml"), spec).unwrap();
     let report = weir_tests::run_spec(&dir.path().join("job.toml"), 1).unwrap();
     let out = weir_tests::read_jsonl(&dir.path().join("out.jsonl"));
@@ -212,14 +218,8 @@ fn records_that_run_past_the_deadline_or_trap_are_found_among_good_ones() {
 fn a_parameter_with_a_bad_value_refuses_the_job_at_start_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("input.jsonl"), "[\"a\"]\n").unwrap();
-    let spec = |margin: &str| {
-        format!(
-            "[job]\nname = \"params\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"scripted\"\n\
-             path = \"input.jsonl\"\n\n[streams.guarded]\nop = \"wasm\"\nfrom = \"in\"\nplugin = \"{}\"\n\
-             params = {{ margin = \"{margin}\" }}\n\n[sinks.out]\nkind = \"jsonl\"\nfrom = \"guarded\"\npath = \"out.jsonl\"\n",
-            weir_tests::plugin("sandbox").display()
-        )
-    };
+    let spec =
+        |margin: &str| plugin_job("params", "guarded", "sandbox", &format!("params = {{ margin = \"{margin}\" }}"), "");
     let run = |margin: &str| {
         std::fs::write(dir.path().join("job.toml"), spec(margin)).unwrap();
         std::process::Command::new(weir_tests::weir_bin())
@@ -261,12 +261,7 @@ fn a_plugin_that_returns_malformed_output_is_refused_and_only_the_record_that_pr
         format!("{}\n[\"after\"]\n", serde_json::to_string(&batch).unwrap()),
     )
     .unwrap();
-    let spec = format!(
-        "[job]\nname = \"hostile\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"scripted\"\n\
-         path = \"input.jsonl\"\n\n[streams.raw]\nop = \"wasm\"\nfrom = \"in\"\nplugin = \"{}\"\n\n\
-         [sinks.out]\nkind = \"jsonl\"\nfrom = \"raw\"\npath = \"out.jsonl\"\n\n[dead_letter]\npath = \"dead.jsonl\"\n",
-        weir_tests::plugin("hostile").display()
-    );
+    let spec = plugin_job("hostile", "raw", "hostile", "", "");
     std::fs::write(dir.path().join("job.toml"), spec).unwrap();
     let report = weir_tests::run_spec(&dir.path().join("job.toml"), 1).unwrap();
     assert_eq!((report.batches, report.failed_batches), (2, 1));
@@ -291,12 +286,7 @@ fn a_plugin_that_returns_malformed_output_is_refused_and_only_the_record_that_pr
 fn a_plugin_that_imports_what_the_host_does_not_offer_is_refused_at_start_naming_stream_and_import() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("input.jsonl"), "[\"a\"]\n").unwrap();
-    let spec = format!(
-        "[job]\nname = \"greedy\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n[sources.in]\nkind = \"scripted\"\n\
-         path = \"input.jsonl\"\n\n[streams.raw]\nop = \"wasm\"\nfrom = \"in\"\nplugin = \"{}\"\n\n\
-         [sinks.out]\nkind = \"jsonl\"\nfrom = \"raw\"\npath = \"out.jsonl\"\n",
-        weir_tests::plugin("greedy").display()
-    );
+    let spec = plugin_job("greedy", "raw", "greedy", "", "");
     std::fs::write(dir.path().join("job.toml"), spec).unwrap();
     let out = std::process::Command::new(weir_tests::weir_bin())
         .args(["run", "job.toml"])
