@@ -135,7 +135,7 @@ fn batch_log_records() -> Vec<f64> {
             )]
             .into();
             let start = Instant::now();
-            log.record(&LoggedBatch { time: t * 100, offsets, after: Some(t * 100 - 100) }).unwrap();
+            log.record(&LoggedBatch { time: t * 100, offsets, after: Some(t * 100 - 100) }, None).unwrap();
             start.elapsed().as_secs_f64()
         })
         .collect();

@@ -114,8 +114,19 @@ pub fn kill(mut child: Child) {
     child.wait().unwrap();
 }
 
-/// Sends SIGTERM (a drain) to `child` and waits for it.
+/// Sends SIGTERM (a drain) to `child` and waits for it. The signal goes once the process catches it: a
+/// freshly built binary can take a while to load, and a SIGTERM before that is not a drain.
 pub fn drain(child: Child) -> Output {
+    let status = format!("/proc/{}/status", child.id());
+    let catches_term = || {
+        let text = std::fs::read_to_string(&status).unwrap_or_default();
+        let mask = text.lines().find_map(|l| l.strip_prefix("SigCgt:")).map(str::trim).unwrap_or("0");
+        u64::from_str_radix(mask, 16).is_ok_and(|m| m & (1 << 14) != 0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !catches_term() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
     let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     child.wait_with_output().unwrap()

@@ -124,20 +124,26 @@ proptest! {
 
     #[test]
     fn a_damaged_batch_log_is_refused_or_read_never_a_panic(edits in edits(), which in 0usize..3) {
-        use weir::checkpoint::{BatchLog, LoggedBatch, SourceOffset};
+        use weir::checkpoint::{BatchLog, LoggedBatch, OffsetMark, SourceOffset};
         let dir = tempfile::tempdir().unwrap();
         let log = BatchLog::new(dir.path());
         log.create().unwrap();
+        // A write-ahead log position and a directory offset, which the log writes as changes.
+        let (mut files, mut logged) = (SourceOffset::Start, Vec::new());
         for t in [100, 200, 300] {
-            let offsets = [("s".to_string(), SourceOffset::Log(t * 3))].into();
-            log.record(&LoggedBatch { time: t, offsets, after: Some(t - 100) }).unwrap();
+            files.apply(OffsetMark::FileDone(format!("f{t}")));
+            files.apply(OffsetMark::FileAt(format!("g{t}"), t));
+            let offsets = [("s".to_string(), SourceOffset::Log(t * 3)), ("d".to_string(), files.clone())].into();
+            let batch = LoggedBatch { time: t, offsets, after: Some(t - 100) };
+            log.record(&batch, logged.last()).unwrap();
+            logged.push(batch);
         }
         let path = dir.path().join(format!("batches/batch-{:020}.json", (which + 1) * 100));
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(&path, mutate(&text, &edits)).unwrap();
-        if let Ok(batches) = log.after(0, &[100]) {
+        if let Ok(batches) = log.after(0, &Default::default(), &[100]) {
             // What is read back is what was logged, in order, or the damage is refused.
-            prop_assert!(batches.iter().enumerate().all(|(i, b)| b.time == (i as u64 + 1) * 100));
+            prop_assert!(batches.iter().zip(&logged).all(|(b, l)| b == l), "{batches:?}");
         }
     }
 

@@ -28,6 +28,8 @@ struct Progress {
     kept: VecDeque<(u64, BTreeMap<String, u64>)>,
     /// Batches logged in the batch log and not yet covered by a committed checkpoint.
     logged: BTreeSet<u64>,
+    /// The batch this run logged last: the next entry gives directory offsets as changes from it.
+    last_logged: Option<LoggedBatch>,
 }
 
 /// The write-ahead log positions among `offsets`.
@@ -163,8 +165,12 @@ impl Checkpointer {
             Some(log) => log,
             None => self.batches.get_or_init(|| BatchLog::new(&self.plan.root)).create()?,
         };
-        log.record(&LoggedBatch { time: t, offsets, after: Some(after) })?;
-        self.progress().logged.insert(t);
+        let batch = LoggedBatch { time: t, offsets, after: Some(after) };
+        let before = self.progress().last_logged.take();
+        log.record(&batch, before.as_ref())?;
+        let mut p = self.progress();
+        p.logged.insert(t);
+        p.last_logged = Some(batch);
         Ok(())
     }
 

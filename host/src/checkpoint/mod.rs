@@ -10,6 +10,7 @@ mod batch_log;
 mod compat;
 mod coordinator;
 pub mod file;
+mod files_change;
 mod hook;
 mod manifest;
 mod offsets;
@@ -22,6 +23,7 @@ use thiserror::Error;
 pub use batch_log::{BatchLog, LoggedBatch};
 pub use compat::{check, keys, shapes, state_shape};
 pub use coordinator::{CheckpointPlan, Checkpointer, prune};
+pub use files_change::FilesChange;
 pub use hook::{HookExt, HookSlot, PartHook};
 pub use manifest::{Manifest, PartRecord, PluginRecord};
 

@@ -40,6 +40,9 @@ pub enum OffsetMark {
     FileDone(String),
     /// Directory source: `file` was there at the start and is skipped unread.
     FileSkipped(String),
+    /// Directory source: `file`, read or skipped earlier, is no longer in the directory, so the
+    /// offset forgets it: offsets grow with the directory, not with every file ever read.
+    FileGone(String),
     /// Write-ahead log: bytes logged so far.
     Log(u64),
 }
@@ -71,6 +74,12 @@ impl SourceOffset {
                 if let SourceOffset::Files { done, skipped, .. } = self {
                     skipped.insert(file.clone());
                     done.insert(file);
+                }
+            }
+            OffsetMark::FileGone(file) => {
+                if let SourceOffset::Files { done, skipped, .. } = self {
+                    done.remove(&file);
+                    skipped.remove(&file);
                 }
             }
             OffsetMark::FileDone(file) => {

@@ -55,8 +55,10 @@ fn list(root: &Path, as_json: bool) -> anyhow::Result<bool> {
         if here {
             resumes = Some(*time);
         }
-        let pending = loaded.as_ref().map(|r| r.manifest.pending.clone()).unwrap_or_default();
-        let logged = if here { BatchLog::new(root).after(*time, &pending)?.len() } else { 0 };
+        let logged = match (&loaded, here) {
+            (Ok(r), true) => BatchLog::new(root).after(*time, &r.manifest.offsets, &r.manifest.pending)?.len(),
+            _ => 0,
+        };
         let (manifest, error) = match loaded {
             Ok(r) => (Some(r.manifest), None),
             // A damaged part still leaves the manifest readable: show what it says.

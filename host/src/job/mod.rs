@@ -196,8 +196,8 @@ pub fn run_until(plan: Plan, opts: RunOptions, stopper: &Stopper) -> Result<RunR
         None => None,
     };
     let recut = match &restored {
-        Some(r) => recut_batches(&plan, r.manifest.time, &r.manifest.pending)?,
-        None => recut_batches(&plan, 0, &[])?,
+        Some(r) => recut_batches(&plan, r.manifest.time, &r.manifest.offsets, &r.manifest.pending)?,
+        None => recut_batches(&plan, 0, &BTreeMap::new(), &[])?,
     };
     // Sinks keep what they hold when the job resumes, or when it cuts logged batches again.
     let resuming = restored.is_some() || !recut.is_empty();

@@ -59,18 +59,19 @@ pub(super) struct Resumed {
 }
 
 /// Realtime clock: the batches the batch log holds after batch `after` (the checkpoint resumed from, 0
-/// for none), each with every source's offset by the plan's source order, to be cut again. `pending`:
+/// for none, where the sources were at `base`), each with every source's offset by the plan's source order, to be cut again. `pending`:
 /// the batches the checkpoint says were already cut, which the log must hold.
 pub(super) fn recut_batches(
     plan: &Plan,
     after: u64,
+    base: &BTreeMap<String, SourceOffset>,
     pending: &[u64],
 ) -> Result<Vec<(u64, Vec<SourceOffset>)>, JobError> {
     let Some(ck) = plan.checkpoint.as_ref().filter(|_| plan.clock == ClockMode::Realtime) else {
         return Ok(Vec::new());
     };
     let logged = BatchLog::new(&ck.dir)
-        .after(after, pending)
+        .after(after, base, pending)
         .map_err(|e| CheckpointError::Refused { root: ck.dir.clone(), reason: e.to_string() })?;
     if let Some(last) = logged.last() {
         tracing::info!(batches = logged.len(), last = last.time, "cutting the batches logged before the stop again");

@@ -99,7 +99,8 @@ pub async fn run(name: String, cfg: Config, start: SourceOffset, cuts: Vec<Sourc
     let mut last_pass = false;
     loop {
         let files = match ready_files(&cfg.path) {
-            Ok(f) => f,
+            Ok(f) if forget_gone(&mut seen, &f, &out).await => f,
+            Ok(_) => return,
             Err(e) => {
                 tracing::warn!(source = %name, "cannot list {}: {e}", cfg.path.display());
                 Vec::new()
@@ -147,6 +148,20 @@ pub async fn run(name: String, cfg: Config, start: SourceOffset, cuts: Vec<Sourc
     }
 }
 
+/// Forgets the files read earlier that have left the directory (`listed`), so the offsets list only
+/// what is still there. False when the job is stopping.
+async fn forget_gone(seen: &mut HashSet<OsString>, listed: &[OsString], out: &Outbox) -> bool {
+    let present: HashSet<&OsString> = listed.iter().collect();
+    let gone: Vec<OsString> = seen.iter().filter(|f| !present.contains(f)).cloned().collect();
+    for file in gone {
+        seen.remove(&file);
+        if !out.send(SourceEvent::Mark(OffsetMark::FileGone(file.to_string_lossy().into()))).await {
+            return false;
+        }
+    }
+    true
+}
+
 /// Reads again, batch by batch, the files the batches logged before a crash held (`cuts`: each batch's
 /// end offset), from `at`, so each batch ends exactly at its logged offset. Returns where it ended;
 /// `None` when the job is stopping.
@@ -159,7 +174,13 @@ async fn replay(
     out: &Outbox,
 ) -> Option<SourceOffset> {
     for cut in cuts {
-        let Some(CutReads { skipped, reads }) = cut_reads(&at, cut) else { continue };
+        let Some(CutReads { gone, skipped, reads }) = cut_reads(&at, cut) else { continue };
+        // Forgotten first, so the offset never lists more than the logged one.
+        for file in gone {
+            let mark = OffsetMark::FileGone(file);
+            out.send(SourceEvent::Mark(mark.clone())).await.then_some(())?;
+            at.apply(mark);
+        }
         for file in skipped {
             let mark = OffsetMark::FileSkipped(file);
             out.send(SourceEvent::Mark(mark.clone())).await.then_some(())?;
@@ -182,9 +203,10 @@ async fn replay(
     Some(at)
 }
 
-/// What reaching `cut` from `at` takes: files to mark skipped, then files to read up to a byte (`None`:
-/// to the end). `None` when `cut` is not a directory offset.
+/// What reaching `cut` from `at` takes: files to forget, files to mark skipped, then files to read up to
+/// a byte (`None`: to the end). `None` when `cut` is not a directory offset.
 struct CutReads {
+    gone: Vec<String>,
     skipped: Vec<String>,
     reads: Vec<(String, Option<u64>)>,
 }
@@ -198,7 +220,8 @@ fn cut_reads(at: &SourceOffset, cut: &SourceOffset) -> Option<CutReads> {
     finish.sort_by_key(|f| Some(f.as_str()) != current.as_deref());
     let mut reads: Vec<(String, Option<u64>)> = finish.into_iter().map(|f| (f.clone(), None)).collect();
     reads.extend(cut.file_position().filter(|(f, _)| !had.contains(*f)).map(|(f, p)| (f.to_string(), Some(p))));
-    Some(CutReads { skipped: skipped.difference(&had).cloned().collect(), reads })
+    let gone = had.difference(done).cloned().collect();
+    Some(CutReads { gone, skipped: skipped.difference(&had).cloned().collect(), reads })
 }
 
 /// Sends `bytes[from..]` of `file` again (or only its position when there is nothing new), and marks the
