@@ -182,9 +182,9 @@ def outcome(d, proc, want):
         return "SILENTLY WRONG", "a batch written twice"
     summed = Counter()
     for b in batches:
-        for k, v in b["records"]:
-            summed[k] += v
-    last = {k: v for k, v in totals[-1]["records"]} if totals else {}
+        for r in b["records"]:
+            summed[r["key"]] += r["value"]
+    last = {r["key"]: r["value"] for r in totals[-1]["records"]} if totals else {}
     if dict(summed) == want and last == want:
         return "recovered", ""
     # Lines received but never put in a batch may be cut off with the damaged end of the log, said so.

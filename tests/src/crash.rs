@@ -102,7 +102,7 @@ pub fn totals(file: &Path) -> BTreeMap<String, u64> {
     for batch in crate::read_jsonl(file) {
         assert!(seen.insert(batch["time"].as_u64().unwrap()), "batch {} written twice", batch["time"]);
         for r in batch["records"].as_array().unwrap() {
-            *sum.entry(r[0].as_str().unwrap().to_string()).or_default() += r[1].as_u64().unwrap();
+            *sum.entry(r["key"].as_str().unwrap().to_string()).or_default() += r["value"].as_u64().unwrap();
         }
     }
     sum

@@ -224,7 +224,7 @@ fn state_dump_reads_the_keyed_state_of_a_checkpoint() {
     let batches = read_jsonl(&dir.path().join("counts.jsonl"));
     let at_6000 = batches.iter().find(|b| b["time"] == 6000).unwrap()["records"].as_array().unwrap().clone();
     let want: std::collections::BTreeMap<String, i64> =
-        at_6000.iter().map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_i64().unwrap())).collect();
+        at_6000.iter().map(|r| (r["key"].as_str().unwrap().to_string(), r["value"].as_i64().unwrap())).collect();
     let (_, older) = dump(&dir.path().join("checkpoints/checkpoint-00000000000000006000"), "counts");
     assert_eq!(older, want);
     assert_ne!(older, newest);
@@ -238,7 +238,7 @@ fn state_dump_reads_the_keyed_state_of_a_checkpoint() {
 fn final_counts(dir: &Path) -> std::collections::BTreeMap<String, i64> {
     let lines = read_jsonl(&dir.join("counts.jsonl"));
     let last = lines.last().unwrap()["records"].as_array().unwrap().clone();
-    last.iter().map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_i64().unwrap())).collect()
+    last.iter().map(|r| (r["key"].as_str().unwrap().to_string(), r["value"].as_i64().unwrap())).collect()
 }
 
 #[test]

@@ -479,7 +479,7 @@ path = "out.jsonl"
     let mut totals: BTreeMap<String, i64> = BTreeMap::new();
     for batch in read_jsonl(&work.path().join("out.jsonl")) {
         for r in batch["records"].as_array().unwrap() {
-            *totals.entry(r[0].as_str().unwrap().to_string()).or_insert(0) += r[1].as_i64().unwrap();
+            *totals.entry(r["key"].as_str().unwrap().to_string()).or_insert(0) += r["value"].as_i64().unwrap();
         }
     }
     let want: BTreeMap<String, i64> =

@@ -17,7 +17,9 @@ fn checkpointed_words(dir: &Path) -> BTreeSet<String> {
     let whole = text.rfind('\n').map_or("", |i| &text[..i]);
     let batches = whole.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok());
     let kept = batches.filter(|b| b["time"].as_u64().unwrap() <= through);
-    kept.flat_map(|b| b["records"].as_array().cloned().unwrap()).map(|r| r[0].as_str().unwrap().to_string()).collect()
+    kept.flat_map(|b| b["records"].as_array().cloned().unwrap())
+        .map(|r| r["key"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn newest_manifest(dir: &Path) -> Result<serde_json::Value, String> {

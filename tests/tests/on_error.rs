@@ -1,5 +1,5 @@
 //! What a job does with the records its streams refuse: `on_error` per stream (dead-letter, skip or
-//! fail) and `[dead_letter] max` for the job, with the end-of-run summary and the exit code.
+//! fail) and `[dead_letter] max` / `max_fraction` for the job, with the end-of-run summary and the exit code.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -99,6 +99,28 @@ fn more_dead_letters_than_the_job_allows_fail_it() {
     );
     let (_, out) = run("", "max = 2");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_larger_fraction_of_dead_letters_than_the_job_allows_fails_it() {
+    // 200 batches of 10 numbers; every 10th batch also holds a text record, then batch 150 holds five.
+    let batch = |i: usize| match i {
+        150 => "[\"a\", \"b\", \"c\", \"d\", \"e\", 2, 3, 4, 5, 6]\n".to_string(),
+        i if i % 10 == 9 => "[\"x\", 2, 3, 4, 5, 6, 7, 8, 9, 10]\n".to_string(),
+        _ => "[2, 3, 4, 5, 6, 7, 8, 9, 10, 11]\n".to_string(),
+    };
+    let input: String = (0..200).map(batch).collect();
+    // 1% of the input is refused up to batch 150, where it passes 1.2%.
+    let (dir, out) = run_on(&input, "", "max_fraction = 0.012");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("more than `[dead_letter] max_fraction` (0.012)"), "{}", stderr(&out));
+    let written = read_jsonl(&dir.path().join("out.jsonl")).len();
+    assert!((150..200).contains(&written), "stopped near batch 150, not after {written}");
+    let (_, out) = run_on(&input, "", "max_fraction = 0.02");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (_, out) = run_on(&input, "", "max_fraction = 1.5");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("`dead_letter.max_fraction`"), "{}", stderr(&out));
 }
 
 #[test]

@@ -54,7 +54,7 @@ every = 5
 /// Word → count from a JSON `[[word, count], ...]` array.
 fn counts(records: &serde_json::Value) -> BTreeMap<String, u64> {
     let rows = records.as_array().expect("records");
-    rows.iter().map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_u64().unwrap())).collect()
+    rows.iter().map(|r| (r["key"].as_str().unwrap().to_string(), r["value"].as_u64().unwrap())).collect()
 }
 
 fn setup(text: &str) -> tempfile::TempDir {

@@ -241,12 +241,16 @@ every = 5
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let written = weir_tests::read_jsonl(&dir.path().join("counts.jsonl"));
     let last = &written.last().unwrap()["records"];
-    assert_eq!(last, &serde_json::json!([["alpha", lines], ["beta", lines]]), "every logged line counted once");
+    assert_eq!(
+        last,
+        &serde_json::json!([{"key": "alpha", "value": lines}, {"key": "beta", "value": lines}]),
+        "every logged line counted once"
+    );
     // Batches written before the kill but after the last checkpoint are cut again exactly as before.
     let batches = weir_tests::read_jsonl(&dir.path().join("batches.jsonl"));
     let times: Vec<u64> = batches.iter().map(|b| b["time"].as_u64().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] < w[1]), "batch times repeat: {times:?}");
     let alphas: u64 =
-        batches.iter().flat_map(|b| b["records"].as_array().unwrap()).map(|r| r[1].as_u64().unwrap()).sum();
+        batches.iter().flat_map(|b| b["records"].as_array().unwrap()).map(|r| r["value"].as_u64().unwrap()).sum();
     assert_eq!(alphas, 2 * lines as u64, "over all batches, each logged line once");
 }

@@ -54,14 +54,20 @@ fn state_survives_the_job_and_the_next_run_continues_it() {
     let first = weir(dir.path(), &["run", "job.toml"]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let out = read_jsonl(&dir.path().join("out.jsonl"));
-    assert_eq!(out.last().unwrap()["records"], serde_json::json!([["a", 11], ["b", 2]]));
+    assert_eq!(
+        out.last().unwrap()["records"],
+        serde_json::json!([{"key": "a", "value": 11}, {"key": "b", "value": 2}])
+    );
 
     // The second run starts from the stored state; the initial state is not loaded again.
     std::fs::write(dir.path().join("input.jsonl"), "[\"a c\"]\n").unwrap();
     let second = weir(dir.path(), &["run", "job.toml"]);
     assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
     let out = read_jsonl(&dir.path().join("out.jsonl"));
-    assert_eq!(out.last().unwrap()["records"], serde_json::json!([["a", 12], ["b", 2], ["c", 1]]));
+    assert_eq!(
+        out.last().unwrap()["records"],
+        serde_json::json!([{"key": "a", "value": 12}, {"key": "b", "value": 2}, {"key": "c", "value": 1}])
+    );
 
     let dump = weir(dir.path(), &["state", "dump", "state", "--stream", "counts"]);
     assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));

@@ -51,7 +51,7 @@ fn joined(out: &Path) -> Vec<serde_json::Value> {
         return Vec::new();
     }
     let batches = read_jsonl(out);
-    batches.iter().flat_map(|b| b["records"].as_array().unwrap().iter().map(|r| r[1][1].clone())).collect()
+    batches.iter().flat_map(|b| b["records"].as_array().unwrap().iter().map(|r| r["value"][1].clone())).collect()
 }
 
 fn wait_for_records(out: &Path, n: usize, child: &mut Child) -> Vec<serde_json::Value> {

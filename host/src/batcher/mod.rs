@@ -172,6 +172,7 @@ impl Batcher {
         if let Some(ck) = self.checkpoint.as_ref().filter(|ck| ck.due(time)) {
             ck.offsets(time, self.named(offsets));
         }
+        self.dead.inputs(parts.iter().flatten().map(|b| b.len() as u64).sum());
         for (source, mut chunks) in parts.into_iter().enumerate() {
             for t in chunks.iter_mut().flat_map(|c| c.event_times.iter_mut()).filter(|t| **t == 0) {
                 *t = time as i64;

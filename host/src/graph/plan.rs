@@ -332,6 +332,9 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         check_checkpoint(c, ck, &slides, interval)?;
         ck.dir = base.join(&ck.dir);
     }
+    if let Some(f) = spec.dead_letter.as_ref().and_then(|d| d.max_fraction).filter(|f| !(0.0..=1.0).contains(f)) {
+        return Err(c.err("dead_letter", "", "max_fraction", format!("{f} is not a fraction from 0 to 1, e.g. 0.01")));
+    }
     let durable = spec.state.dir.is_some() || spec.checkpoint.is_some() || spec.state.ephemeral;
     let stateful = spec
         .streams
@@ -357,7 +360,8 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         dead_letter: spec.dead_letter.as_ref().and_then(|d| d.path.as_ref()).map(|p| base.join(p)),
         dead_letter_policy: crate::operator::dead_letter::Policy {
             on_error: spec.on_error,
-            max: spec.dead_letter.and_then(|d| d.max),
+            max: spec.dead_letter.as_ref().and_then(|d| d.max),
+            max_fraction: spec.dead_letter.and_then(|d| d.max_fraction),
         },
         state: super::spec::StateSpec { dir: spec.state.dir.map(|d| base.join(d)), ..spec.state },
         tables: spec.tables.into_iter().collect(),

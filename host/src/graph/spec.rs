@@ -428,4 +428,8 @@ pub struct DeadLetterSpec {
     /// Fail the job once more records than this went to the dead letters (default: no limit).
     #[serde(default)]
     pub max: Option<u64>,
+    /// Fail the job once more than this fraction (0 to 1) of its input went to the dead letters,
+    /// counted over the run from its 100th input on (default: no limit).
+    #[serde(default)]
+    pub max_fraction: Option<f64>,
 }

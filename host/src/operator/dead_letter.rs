@@ -19,6 +19,8 @@ pub struct DeadLetters {
     job: String,
     file: Option<Mutex<BufWriter<File>>>,
     count: AtomicU64,
+    /// Records the sources produced and lines they refused: what `max_fraction` is a fraction of.
+    inputs: AtomicU64,
     policy: Policy,
     tally: Mutex<BTreeMap<String, Tally>>,
     failure: Mutex<Option<String>>,
@@ -31,7 +33,13 @@ pub struct Policy {
     pub on_error: BTreeMap<String, OnError>,
     /// The job fails once more records than this were refused.
     pub max: Option<u64>,
+    /// The job fails once more than this fraction of its input was refused, counted from the
+    /// [`FRACTION_FROM`]th input on (before, one bad record would be a large fraction).
+    pub max_fraction: Option<f64>,
 }
+
+/// Inputs read before `max_fraction` applies.
+pub const FRACTION_FROM: u64 = 100;
 
 /// The records one stream or source refused, for the end-of-run summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,7 +60,8 @@ impl DeadLetters {
             None => None,
         };
         let (policy, tally, failure) = (Policy::default(), Mutex::default(), Mutex::default());
-        Ok(DeadLetters { job: job.to_string(), file, count: AtomicU64::new(0), policy, tally, failure })
+        let (count, inputs) = (AtomicU64::new(0), AtomicU64::new(0));
+        Ok(DeadLetters { job: job.to_string(), file, count, inputs, policy, tally, failure })
     }
 
     /// These dead letters, following `policy`.
@@ -60,7 +69,8 @@ impl DeadLetters {
     /// ```
     /// use weir::operator::dead_letter::{DeadLetters, Policy};
     /// use weir::graph::spec::OnError;
-    /// let policy = Policy { on_error: [("strict".to_string(), OnError::Fail), ("lax".into(), OnError::Skip)].into(), max: Some(2) };
+    /// let on_error = [("strict".to_string(), OnError::Fail), ("lax".into(), OnError::Skip)].into();
+    /// let policy = Policy { on_error, max: Some(2), max_fraction: None };
     /// let dead = DeadLetters::open("job", None).unwrap().with_policy(policy);
     /// let r = weir_sdk::packed::RecordRef { key: None, value: weir_sdk::packed::ValueRef::I64(1), time: 0 };
     /// dead.record("lax", 1000, &r, "odd");
@@ -109,7 +119,33 @@ impl DeadLetters {
                 "{total} records went to the dead letters, more than `[dead_letter] max` ({max}); the last: {reason}"
             ));
         }
+        let inputs = self.inputs.load(Ordering::Relaxed);
+        let over = |f: &f64| inputs >= FRACTION_FROM && total as f64 > f * inputs as f64;
+        if let Some(f) = self.policy.max_fraction.filter(over) {
+            fail(format!(
+                "{total} of {inputs} inputs went to the dead letters, more than `[dead_letter] max_fraction` ({f}); \
+                 the last: {reason}"
+            ));
+        }
         true
+    }
+
+    /// Counts `n` inputs the sources produced (records, or lines refused), for `max_fraction`.
+    ///
+    /// ```
+    /// use weir::operator::dead_letter::{DeadLetters, Policy};
+    /// let policy = Policy { max_fraction: Some(0.1), ..Policy::default() };
+    /// let dead = DeadLetters::open("job", None).unwrap().with_policy(policy);
+    /// let r = weir_sdk::packed::RecordRef { key: None, value: weir_sdk::packed::ValueRef::I64(1), time: 0 };
+    /// dead.inputs(50);
+    /// (0..10).for_each(|_| dead.record("s", 1000, &r, "bad"));
+    /// assert_eq!(dead.failure(), None, "under 100 inputs the fraction does not apply");
+    /// dead.inputs(50);
+    /// dead.record("s", 2000, &r, "bad");
+    /// assert!(dead.failure().unwrap().contains("11 of 100 inputs"), "{:?}", dead.failure());
+    /// ```
+    pub fn inputs(&self, n: u64) {
+        self.inputs.fetch_add(n, Ordering::Relaxed);
     }
 
     fn write(&self, entry: serde_json::Value) {
@@ -125,6 +161,19 @@ impl DeadLetters {
         }
     }
 
+    /// The reason given for an unkeyed record that `what` (e.g. "reduce_by_key") needs keyed.
+    ///
+    /// ```
+    /// let reason = weir::operator::dead_letter::DeadLetters::unkeyed("reduce_by_key");
+    /// assert!(reason.starts_with("reduce_by_key needs keyed records") && reason.contains(r#"{"key""#));
+    /// ```
+    pub fn unkeyed(what: &str) -> String {
+        format!(
+            "{what} needs keyed records and this one has no key: key them with a `map_to_pair` stream; keyed JSON \
+             input is {{\"key\": .., \"value\": ..}} (a JSON array [key, value] is one unkeyed value)"
+        )
+    }
+
     /// A record refused by `operator` in batch `time`.
     pub fn record(&self, operator: &str, time: u64, record: &RecordRef<'_>, reason: &str) {
         if !self.admit(operator, reason) {
@@ -135,6 +184,7 @@ impl DeadLetters {
 
     /// Raw input a source could not read as records.
     pub fn raw(&self, source: &str, input: &str, reason: &str) {
+        self.inputs(1);
         if !self.admit(source, reason) {
             return;
         }

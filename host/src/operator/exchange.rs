@@ -31,8 +31,7 @@ pub fn split_by_key<'s>(
                 for b in data.drain(..) {
                     for i in 0..b.len() {
                         if b.kinds[i] & HAS_KEY == 0 {
-                            let reason = "grouping by key needs keyed records (use map_to_pair first)";
-                            dead.record(&name, *cap.time(), &b.get(i), reason);
+                            dead.record(&name, *cap.time(), &b.get(i), &DeadLetters::unkeyed("grouping by key"));
                             continue;
                         }
                         shares[(key_group(b.key_bytes(i)) % peers) as usize].push_from(&b, i);

@@ -55,8 +55,7 @@ impl BatchOperator for JoinTable {
         for i in 0..input.len() {
             let record = input.get(i);
             if input.kinds[i] & HAS_KEY == 0 {
-                let reason = "joining with a table needs keyed records (use map_to_pair first)";
-                self.dead.record(&self.name, time, &record, reason);
+                self.dead.record(&self.name, time, &record, &DeadLetters::unkeyed("joining with a table"));
                 continue;
             }
             let rows = table.get(input.key_bytes(i));

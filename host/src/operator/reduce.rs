@@ -214,8 +214,7 @@ fn combine_records(cfg: &ReduceConfig, time: u64, b: &Batch, red: ReducerKind, k
     let op = if keyed { "reduce_by_key" } else { "reduce" };
     for i in 0..b.len() {
         if keyed && b.kinds[i] & HAS_KEY == 0 {
-            let reason = "reduce_by_key needs keyed records (use map_to_pair first)";
-            cfg.dead.record(&cfg.name, time, &b.get(i), reason);
+            cfg.dead.record(&cfg.name, time, &b.get(i), &DeadLetters::unkeyed("reduce_by_key"));
             continue;
         }
         let v = if red == ReducerKind::Count { Some(Agg::I64(1)) } else { numeric(b, i) };

@@ -1,7 +1,8 @@
 //! Scripted source: a JSON-lines file where line k is the whole input of batch k, for deterministic tests
-//! (as Spark's own suites feed a manual clock). Each line is a JSON array; each element is a record:
-//! a string (text), a number (integer or float), `{"key": .., "value": .., "time": ..}`, or any other
-//! JSON (kept as a JSON value).
+//! (as Spark's own suites feed a manual clock). Each line is a JSON array — or a `jsonl` sink's batch
+//! line, `{"time": .., "records": [..]}`, so one job's output can be another's script; each element is a
+//! record: a string (text), a number (integer or float), `{"key": .., "value": .., "time": ..}` (a keyed
+//! record, as the `jsonl` sink writes one), or any other JSON (kept as a JSON value).
 
 use std::time::Duration;
 
@@ -23,12 +24,28 @@ pub(crate) fn push_value(batch: &mut Batch, key: Option<&[u8]>, v: &Json, time: 
 }
 
 /// Parses one script line into a batch.
+///
+/// ```
+/// use weir::receiver::scripted::parse_line;
+/// let keyed = parse_line(r#"{"time": 1000, "records": [{"key": "a", "value": 2}, "b"]}"#).unwrap();
+/// assert_eq!(keyed.get(0).key, Some(&b"a"[..]));
+/// assert_eq!(keyed.get(1).key, None);
+/// assert!(parse_line(r#"{"a": 1}"#).unwrap_err().contains("not a batch line"));
+/// ```
 pub fn parse_line(line: &str) -> Result<Batch, String> {
     let mut batch = Batch::new();
     if line.trim().is_empty() {
         return Ok(batch);
     }
-    let items: Vec<Json> = serde_json::from_str(line).map_err(|e| format!("not a JSON array of records: {e}"))?;
+    let items = match serde_json::from_str::<Json>(line) {
+        Ok(Json::Array(items)) => items,
+        Ok(Json::Object(mut batch)) => match batch.remove("records") {
+            Some(Json::Array(items)) => items,
+            _ => return Err("a JSON object that is not a batch line (no `records` array)".into()),
+        },
+        Ok(_) => return Err("not a JSON array of records".into()),
+        Err(e) => return Err(format!("not a JSON array of records: {e}")),
+    };
     for item in &items {
         match item {
             Json::Object(o) if o.contains_key("value") => {

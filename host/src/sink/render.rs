@@ -51,14 +51,16 @@ impl Serialize for ValueJson<'_> {
     }
 }
 
-/// A record as JSON, `[key, value]` when keyed, else the value. Sinks serialize it straight to their
-/// writer: building a `serde_json::Value` per record cost more than the rest of the sink.
+/// A record as JSON, `{"key": key, "value": value}` when keyed, else the value: the shape scripted
+/// sources and `initial_state` read, so Weir's output can be its input, and a keyed record is never
+/// mistaken for a value that is a two-element array. Sinks serialize it straight to their writer:
+/// building a `serde_json::Value` per record cost more than the rest of the sink.
 ///
 /// ```
 /// use weir::sink::render::RecordJson;
 /// use weir_sdk::packed::{RecordRef, ValueRef};
 /// let r = RecordRef { key: Some(b"w"), value: ValueRef::I64(3), time: 0 };
-/// assert_eq!(serde_json::to_string(&RecordJson(r)).unwrap(), r#"["w",3]"#);
+/// assert_eq!(serde_json::to_string(&RecordJson(r)).unwrap(), r#"{"key":"w","value":3}"#);
 /// let r = RecordRef { key: None, value: ValueRef::Json(r#"{"a":1}"#), time: 0 };
 /// assert_eq!(serde_json::to_string(&RecordJson(r)).unwrap(), r#"{"a":1}"#);
 /// ```
@@ -67,8 +69,14 @@ pub struct RecordJson<'a>(pub RecordRef<'a>);
 
 impl Serialize for RecordJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
         match self.0.key {
-            Some(k) => (lossy(k), ValueJson(&self.0.value)).serialize(s),
+            Some(k) => {
+                let mut map = s.serialize_map(Some(2))?;
+                map.serialize_entry("key", &lossy(k))?;
+                map.serialize_entry("value", &ValueJson(&self.0.value))?;
+                map.end()
+            }
             None => ValueJson(&self.0.value).serialize(s),
         }
     }
@@ -150,7 +158,7 @@ mod tests {
         b.push(None, ValueRef::F64(1.0), 0);
         let order: Vec<String> = canonical_order(&b).into_iter().map(|i| text(&b.get(i))).collect();
         assert_eq!(order, vec!["1.0", "(a,-1)", "(a,2)", "(b,10)"]);
-        assert_eq!(json(&b.get(0)), serde_json::json!(["b", 10]));
+        assert_eq!(json(&b.get(0)), serde_json::json!({"key": "b", "value": 10}));
     }
 
     #[test]
