@@ -1,8 +1,9 @@
 //! The database sinks against the real servers: `postgres` on 127.0.0.1:5432 and `mariadb` on
 //! 127.0.0.1:3306 (database `test` on both). A job's batches land with their markers; the same job run
 //! again adds nothing, because each batch is skipped by its `(job, sink, batch time)` marker; `upsert`
-//! keeps one row per key; `replace` rewrites a batch's rows; bad specs and an unreachable server are
-//! refused naming the sink.
+//! keeps one row per key (a key's last record of a batch wins); `replace` rewrites a batch's rows; a
+//! batch the database keeps refusing is tried 5 times, then fails the job with no later batch written;
+//! bad specs and an unreachable server are refused naming the sink.
 
 use std::path::Path;
 use std::process::Command;
@@ -178,6 +179,50 @@ fn a_bad_table_name_or_an_unreachable_server_is_refused_naming_the_sink(db: Db) 
     assert!(stderr.contains("sink `db`: cannot connect"), "{stderr}");
 }
 
+fn upsert_keeps_the_last_record_of_a_key_within_a_batch(db: Db) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let table = db.table("last");
+    db.fresh(&table);
+    // The script's keyed records go straight to the sink: three for `a` in one batch.
+    let input =
+        "[{\"key\": \"a\", \"value\": 3}, {\"key\": \"a\", \"value\": 9}, {\"key\": \"a\", \"value\": 5}, \"loose\"]\n";
+    let dir = job(db, &table, "reduce_by_key", "upsert", input);
+    let spec =
+        std::fs::read_to_string(dir.path().join("job.toml")).unwrap().replace("from = \"counts\"", "from = \"lines\"");
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let out = run(dir.path(), "2");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let k = db.key();
+    // Canonical order puts a key's records by value, so the last is the greatest.
+    assert_eq!(db.sql(&format!("SELECT {k}, value FROM {table}")), ["a|9"]);
+    // A record without a key cannot be upserted: it is dead-lettered, not retried until the job fails.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("upserts rows by key, and this record has no key") && stderr.contains("loose"), "{stderr}");
+    db.sql(&format!("DROP TABLE {table}"));
+}
+
+fn a_batch_the_database_keeps_refusing_is_tried_5_times_then_fails_the_job(db: Db) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let table = db.table("refusing");
+    db.fresh(&table);
+    let k = db.key();
+    let (key_type, value_type) = if db.kind == "postgres" { ("TEXT", "JSONB") } else { ("VARCHAR(700)", "JSON") };
+    db.sql(&format!(
+        "CREATE TABLE {table} (batch_time BIGINT NOT NULL, {k} {key_type}, value {value_type}, CHECK ({k} <> 'poison'))"
+    ));
+    let dir = job(db, &table, "reduce_by_key", "insert", "[\"a\"]\n[\"b poison\"]\n[\"c\"]\n");
+    let out = run(dir.path(), "1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("retrying in").count(), 4, "5 attempts: {stderr}");
+    assert!(stderr.contains("sink `db`") || stderr.contains("sink db"), "the error names the sink: {stderr}");
+    let rows = db.sql(&format!("SELECT batch_time, {k} FROM {table} ORDER BY 1"));
+    assert_eq!(rows, ["1000|a"], "nothing of the refused batch, and no later batch");
+    let marks = db.sql(&format!("SELECT batch_time FROM weir_sink_commits WHERE job = 'pg-{table}' ORDER BY 1"));
+    assert_eq!(marks, ["1000"]);
+    db.sql(&format!("DROP TABLE {table}"));
+}
+
 macro_rules! on_both {
     ($($case:ident),* $(,)?) => {
         mod postgres {
@@ -193,4 +238,6 @@ on_both!(
     each_batch_is_written_once_even_when_the_job_runs_again,
     upsert_keeps_one_row_per_key_and_replace_rewrites_a_batch,
     a_bad_table_name_or_an_unreachable_server_is_refused_naming_the_sink,
+    upsert_keeps_the_last_record_of_a_key_within_a_batch,
+    a_batch_the_database_keeps_refusing_is_tried_5_times_then_fails_the_job,
 );

@@ -89,6 +89,35 @@ fn files_environment_and_network_are_out_of_reach() {
 }
 
 #[test]
+fn the_clocks_a_plugin_sees_are_frozen_at_zero() {
+    let mut inst = instance(LIMITS);
+    let (result, _) = inst.process(1000, batch(&["clock"]));
+    let out = texts(&result.unwrap());
+    assert!(out[0].starts_with("wall 0 elapsed 0 "), "the plugin saw time pass: {out:?}");
+}
+
+#[test]
+fn the_deadline_applies_to_init_and_describe() {
+    let engine = PluginEngine::new().unwrap();
+    let limits = Limits { deadline: Duration::from_millis(200), memory: 32 << 20 };
+    let plugin = engine.load(&weir_tests::plugin("sandbox")).unwrap();
+    let mut inst = PluginInstance::new(&plugin, limits, "deadline-test", "guarded").unwrap();
+    let start = Instant::now();
+    let err = inst.init(&[("stall".to_string(), "init".to_string())].into()).unwrap_err().to_string();
+    assert!(start.elapsed() < Duration::from_secs(5), "init ran for {:?}", start.elapsed());
+    assert!(err.contains("guarded") && err.contains("deadline"), "{err}");
+
+    let plugin = engine.load(&weir_tests::plugin("stuck")).unwrap();
+    let start = Instant::now();
+    let err = PluginInstance::new(&plugin, limits, "deadline-test", "stuck")
+        .and_then(|mut i| i.describe().map(|_| ()))
+        .unwrap_err()
+        .to_string();
+    assert!(start.elapsed() < Duration::from_secs(5), "describe ran for {:?}", start.elapsed());
+    assert!(err.contains("stuck") && err.contains("deadline"), "{err}");
+}
+
+#[test]
 fn plugin_output_is_captured_not_printed() {
     let mut inst = instance(LIMITS);
     let (result, _) = inst.process(1000, batch(&["print:hello"]));
@@ -247,7 +276,10 @@ fn a_parameter_with_a_bad_value_refuses_the_job_at_start_naming_it() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("`params.margn`: plugin `sandbox` has no such parameter (it accepts: margin)"), "{stderr}");
+    assert!(
+        stderr.contains("`params.margn`: plugin `sandbox` has no such parameter (it accepts: margin, stall)"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ use crate::operator::reduce::{Aggregation, ReduceConfig, ReduceExt};
 use crate::operator::repartition::RepartitionExt;
 use crate::operator::update_state::UpdateStateExt;
 use crate::operator::wasm::{FailedBatches, LoadedPlugin, PluginSlot, WasmTransform};
-use crate::sink::{Sink, SinkExt};
+use crate::sink::{OnRefused, Sink, SinkExt};
 use crate::state::StateDb;
 use crate::table::StaticTable;
 use crate::window::{Window, WindowRecordsExt};
@@ -311,7 +311,9 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
         let input = nodes[spec.from()].clone().probe_with(probe);
         let step = plan.slide(spec.from());
         let times = BatchTimes::new(Plan::align(ctx.first_time, step), step, ctx.shared.clone());
-        input.sink_to(name, sink, times, ctx.checkpoint.clone());
+        let dead = ctx.dead.clone();
+        let refused: OnRefused = Arc::new(move |sink, time, record, reason| dead.record(sink, time, record, reason));
+        input.sink_to(name, sink, times, ctx.checkpoint.clone(), refused);
     }
     inputs
 }

@@ -76,7 +76,11 @@ impl JobError {
     /// fit its op or refuses its parameters), not for something that went wrong while it ran: the CLI
     /// exits 2 for these, as for other spec errors.
     pub fn is_refused_spec(&self) -> bool {
-        matches!(self, JobError::Params { .. } | JobError::Plugin(PluginError::Load { .. } | PluginError::Init { .. }))
+        matches!(
+            self,
+            JobError::Params { .. }
+                | JobError::Plugin(PluginError::Load { .. } | PluginError::Init { .. } | PluginError::Start { .. })
+        )
     }
 }
 

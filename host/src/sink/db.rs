@@ -69,6 +69,12 @@ pub struct DbSink<D> {
 }
 
 impl<D: Database> Sink for DbSink<D> {
+    fn refuses(&self, record: &weir_sdk::packed::RecordRef<'_>) -> Option<String> {
+        (self.mode == WriteMode::Upsert && record.key.is_none()).then(|| {
+            format!("sink `{}` upserts rows by key, and this record has no key (key it with `map_to_pair`)", self.name)
+        })
+    }
+
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError> {
         let rows = Rows::of(records, order, self.mode);
         let mut wait = Duration::from_millis(100);

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use thiserror::Error;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
-use weir_sdk::packed::Batch;
+use weir_sdk::packed::{Batch, RecordRef};
 
 use crate::batcher::BatchTimes;
 use crate::checkpoint::Checkpointer;
@@ -57,7 +57,16 @@ pub trait Sink: Send + 'static {
     fn holds_through(&self) -> Option<u64> {
         None
     }
+
+    /// Why this sink can never write `record` (an upsert of a record without a key), if it cannot: the
+    /// record goes to the dead letters instead of failing its batch over and over.
+    fn refuses(&self, _record: &RecordRef<'_>) -> Option<String> {
+        None
+    }
 }
+
+/// Where a sink's refused records go: `(sink, batch time, record, reason)` (the job's dead letters).
+pub type OnRefused = Arc<dyn Fn(&str, u64, &RecordRef<'_>, &str) + Send + Sync>;
 
 /// Builds the sink `name` of job `job` as its spec describes; a `noop` sink has nothing to build.
 /// `resume`: the job resumes from a checkpoint, so the output holds batches it will replay.
@@ -91,7 +100,14 @@ pub trait SinkExt<'s> {
     /// // Exercised by tests/golden.rs through `weir::job::run`.
     /// assert_eq!(weir::sink::render::canonical_order(&weir_sdk::packed::Batch::new()), Vec::<usize>::new());
     /// ```
-    fn sink_to(self, name: &str, sink: Option<Box<dyn Sink>>, times: BatchTimes, checkpoint: Option<Arc<Checkpointer>>);
+    fn sink_to(
+        self,
+        name: &str,
+        sink: Option<Box<dyn Sink>>,
+        times: BatchTimes,
+        checkpoint: Option<Arc<Checkpointer>>,
+        refused: OnRefused,
+    );
 }
 
 impl<'s> SinkExt<'s> for BatchStream<'s> {
@@ -101,9 +117,10 @@ impl<'s> SinkExt<'s> for BatchStream<'s> {
         mut sink: Option<Box<dyn Sink>>,
         mut times: BatchTimes,
         checkpoint: Option<Arc<Checkpointer>>,
+        refused: OnRefused,
     ) {
         let shared = times.shared();
-        let writer = sink.take().and_then(|s| match writer::SinkWriter::start(name, s, shared, checkpoint) {
+        let writer = sink.take().and_then(|s| match writer::SinkWriter::start(name, s, shared, checkpoint, refused) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::error!(sink = %name, "cannot start the sink thread: {e}");

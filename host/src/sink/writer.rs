@@ -6,7 +6,7 @@ use std::thread::JoinHandle;
 
 use weir_sdk::packed::Batch;
 
-use super::{Sink, render};
+use super::{OnRefused, Sink, render};
 use crate::batcher::Shared;
 use crate::checkpoint::Checkpointer;
 
@@ -22,7 +22,8 @@ pub struct SinkWriter {
 
 impl SinkWriter {
     /// Starts the thread that writes to `sink`. A batch the sink cannot write fails the job through
-    /// `shared`; later batches are not written, so the output never has a gap.
+    /// `shared`; later batches are not written, so the output never has a gap. Records the sink
+    /// [refuses](Sink::refuses) go to `refused` and the rest of their batch is written.
     ///
     /// ```
     /// // Exercised by every golden test through `weir::job::run`.
@@ -33,6 +34,7 @@ impl SinkWriter {
         mut sink: Box<dyn Sink>,
         shared: Arc<Shared>,
         checkpoint: Option<Arc<Checkpointer>>,
+        refused: OnRefused,
     ) -> std::io::Result<SinkWriter> {
         let (tx, rx) = flume::bounded::<(u64, Batch)>(QUEUE);
         let sink_name = name.to_string();
@@ -43,7 +45,14 @@ impl SinkWriter {
                     tracing::error!(sink = %sink_name, batch_time = t, "not written: an earlier batch failed");
                     continue;
                 }
-                let order = render::canonical_order(&batch);
+                let mut order = render::canonical_order(&batch);
+                order.retain(|&i| match sink.refuses(&batch.get(i)) {
+                    Some(reason) => {
+                        refused(&sink_name, t, &batch.get(i), &reason);
+                        false
+                    }
+                    None => true,
+                });
                 match sink.write_batch(t, &batch, &order) {
                     Ok(()) => {
                         if let Some(ck) = &checkpoint {

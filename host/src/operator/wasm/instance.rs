@@ -200,11 +200,13 @@ impl PluginInstance {
             World::Reducer(w) => w.call_describe(&mut self.store),
             World::State(w) => w.call_describe(&mut self.store),
         };
-        self.flush_stdio();
-        r.map_err(|e| PluginError::Instantiate {
-            operator: self.operator.to_string(),
-            message: format!("describe failed: {e:#}"),
-        })
+        self.starting("describe", r)
+    }
+
+    /// The result of the start call `call`, a trap or deadline said in one line.
+    fn starting<T>(&self, call: &'static str, r: wasmtime::Result<T>) -> Result<T, PluginError> {
+        let operator = self.operator.to_string();
+        self.finish(r).map_err(|failure| PluginError::Start { operator, call, failure })
     }
 
     /// Passes the job's parameters to `init`.
@@ -217,9 +219,8 @@ impl PluginInstance {
             World::Reducer(w) => w.call_init(&mut self.store, &params),
             World::State(w) => w.call_init(&mut self.store, &params),
         };
-        self.flush_stdio();
-        let failed = |message: String| PluginError::Init { operator: self.operator.to_string(), message };
-        r.map_err(|e| failed(format!("{e:#}")))?.map_err(failed)
+        let refused = |message: String| PluginError::Init { operator: self.operator.to_string(), message };
+        self.starting("init", r)?.map_err(refused)
     }
 
     /// Runs one batch and hands the input back (for dead letters). After a failure the instance is

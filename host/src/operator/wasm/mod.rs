@@ -51,6 +51,16 @@ pub enum PluginError {
         /// The plugin's message.
         message: String,
     },
+    /// `describe` or `init` failed within the sandbox's limits (a deadline, the memory cap, a trap).
+    #[error("operator `{operator}`: plugin failed in `{call}`: {failure}")]
+    Start {
+        /// Stream name.
+        operator: String,
+        /// `describe` or `init`.
+        call: &'static str,
+        /// What stopped it.
+        failure: BatchFailure,
+    },
 }
 
 impl PluginError {
