@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use weir_tests::copy_dir;
-use weir_tests::crash::{Rng, drain, env_or, generated, kill, setup, stderr, totals, weir, word_count};
+use weir_tests::crash::{PG_URL, Rng, drain, env_or, generated, kill, psql, setup, stderr, totals, weir, word_count};
 
 fn write_atomically(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(format!("{name}.tmp")), text).unwrap();
@@ -159,6 +159,37 @@ fn a_damaged_or_missing_batch_log_entry_after_the_checkpoint_is_refused_never_cu
     let out = weir(killed.path(), &[]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(totals(&killed.path().join("counts.jsonl")), want_words(|s| s));
+}
+
+#[test]
+fn a_database_sink_holding_batches_the_log_lost_refuses_the_resume() {
+    let (job, table) = ("dblog", format!("weir_dblog_{}", std::process::id()));
+    psql(&format!("DROP TABLE IF EXISTS {table}; DELETE FROM weir_sink_commits WHERE job = '{job}'"));
+    let with_db = |s: String| {
+        format!("{s}\n[sinks.db]\nkind = \"postgres\"\nfrom = \"counts\"\nurl = \"{PG_URL}\"\ntable = \"{table}\"\n")
+    };
+    // Caught when the table (written on its own thread) also holds a batch after the checkpoint.
+    let (killed, committed) = (0..10)
+        .find_map(|_| {
+            psql(&format!("DROP TABLE IF EXISTS {table}; DELETE FROM weir_sink_commits WHERE job = '{job}'"));
+            let killed = killed_with_logged_batches(job, 2, with_db);
+            let marked = psql(&format!("SELECT max(batch_time) FROM weir_sink_commits WHERE job = '{job}'"));
+            let committed = newest_committed(killed.path());
+            marked[0].parse::<u64>().is_ok_and(|held| held > committed).then_some((killed, committed))
+        })
+        .expect("the table never held a batch after the checkpoint");
+    // Only the table knows of the batches whose entries are gone: the file sink is cut back to the
+    // checkpoint, and every entry after the checkpoint is deleted.
+    let text = std::fs::read_to_string(killed.path().join("counts.jsonl")).unwrap();
+    let kept: String =
+        text.lines().filter(|l| l.contains(&format!("\"time\":{committed},"))).map(|l| format!("{l}\n")).collect();
+    let upto = text.find(&kept).map_or(0, |i| i + kept.len());
+    std::fs::write(killed.path().join("counts.jsonl"), &text[..upto]).unwrap();
+    logged_after_checkpoint(killed.path()).into_iter().for_each(|entry| std::fs::remove_file(entry).unwrap());
+    let out = weir(killed.path(), &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "not refused: {}", stderr(&out));
+    assert!(stderr(&out).contains("sink `db` holds batch"), "{}", stderr(&out));
+    psql(&format!("DROP TABLE IF EXISTS {table}; DELETE FROM weir_sink_commits WHERE job = '{job}'"));
 }
 
 #[test]

@@ -56,6 +56,8 @@ pub trait Database: Send + 'static {
     fn write_once(&mut self, time: u64, rows: &Rows, mode: WriteMode) -> Result<bool, SinkError>;
     /// Drops the connection, so the next attempt makes a new one.
     fn reset(&mut self);
+    /// The newest batch time among this sink's markers (`None`: none yet).
+    fn newest_marker(&mut self) -> Result<Option<u64>, SinkError>;
 }
 
 /// A [`Database`] as a sink: each batch written exactly once, retried with a doubling wait.
@@ -66,9 +68,23 @@ pub struct DbSink<D> {
     pub mode: WriteMode,
     /// The table.
     pub db: D,
+    /// The newest batch the table held when the sink started (its newest marker).
+    holds: Option<u64>,
+}
+
+impl<D: Database> DbSink<D> {
+    /// The sink `name` writing to `db` as `mode` says; reads which batches the table already holds.
+    pub fn new(name: &str, mode: WriteMode, mut db: D) -> Result<DbSink<D>, SinkError> {
+        let holds = db.newest_marker()?;
+        Ok(DbSink { name: name.into(), mode, db, holds })
+    }
 }
 
 impl<D: Database> Sink for DbSink<D> {
+    fn holds_through(&self) -> Option<u64> {
+        self.holds
+    }
+
     fn refuses(&self, record: &weir_sdk::packed::RecordRef<'_>) -> Option<String> {
         (self.mode == WriteMode::Upsert && record.key.is_none()).then(|| {
             format!("sink `{}` upserts rows by key, and this record has no key (key it with `map_to_pair`)", self.name)

@@ -112,4 +112,14 @@ impl Database for Mariadb {
     fn reset(&mut self) {
         self.conn = None;
     }
+
+    fn newest_marker(&mut self) -> Result<Option<u64>, SinkError> {
+        self.conn()?;
+        let conn = self.conn.as_mut().expect("connected above");
+        let sql = "SELECT MAX(batch_time) FROM weir_sink_commits WHERE job = ? AND sink = ?";
+        let newest = self.rt.block_on(conn.exec_first::<Option<i64>, _, _>(sql, (&self.job, &self.name)));
+        let newest = newest
+            .map_err(|e| SinkError::Db { sink: self.name.clone(), message: format!("cannot read its markers: {e}") })?;
+        Ok(newest.flatten().map(|t| t as u64))
+    }
 }

@@ -73,16 +73,12 @@ pub type OnRefused = Arc<dyn Fn(&str, u64, &RecordRef<'_>, &str) + Send + Sync>;
 pub fn build(job: &str, name: &str, spec: &SinkSpec, resume: bool) -> Result<Option<Box<dyn Sink>>, SinkError> {
     Ok(Some(match spec {
         SinkSpec::Noop { .. } => return Ok(None),
-        SinkSpec::Mariadb { url, table, mode, .. } => Box::new(db::DbSink {
-            name: name.into(),
-            mode: *mode,
-            db: mariadb::Mariadb::connect(job, name, url, table, *mode)?,
-        }),
-        SinkSpec::Postgres { url, table, mode, .. } => Box::new(db::DbSink {
-            name: name.into(),
-            mode: *mode,
-            db: postgres::Postgres::connect(job, name, url, table, *mode)?,
-        }),
+        SinkSpec::Mariadb { url, table, mode, .. } => {
+            Box::new(db::DbSink::new(name, *mode, mariadb::Mariadb::connect(job, name, url, table, *mode)?)?)
+        }
+        SinkSpec::Postgres { url, table, mode, .. } => {
+            Box::new(db::DbSink::new(name, *mode, postgres::Postgres::connect(job, name, url, table, *mode)?)?)
+        }
         SinkSpec::Print { num, .. } => Box::new(print::Print { num: *num }),
         SinkSpec::Files { prefix, suffix, .. } => {
             Box::new(files::Files { name: name.into(), prefix: prefix.clone(), suffix: suffix.clone() })

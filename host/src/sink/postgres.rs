@@ -102,4 +102,14 @@ impl Database for Postgres {
     fn reset(&mut self) {
         self.client = None;
     }
+
+    fn newest_marker(&mut self) -> Result<Option<u64>, SinkError> {
+        self.client()?;
+        let client = self.client.as_ref().expect("connected above");
+        let sql = "SELECT max(batch_time) FROM weir_sink_commits WHERE job = $1 AND sink = $2";
+        let row = self.rt.block_on(client.query_one(sql, &[&self.job, &self.name]));
+        let newest: Option<i64> =
+            row.map_err(|e| self.err(format!("cannot read its markers: {}", db_message(&e))))?.get(0);
+        Ok(newest.map(|t| t as u64))
+    }
 }
