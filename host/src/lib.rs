@@ -8,6 +8,7 @@
 pub mod batcher;
 pub mod checkpoint;
 pub mod cli;
+pub mod event;
 pub mod graph;
 pub mod job;
 pub mod lock;

@@ -17,6 +17,7 @@ pub use realtime::first_batch_time as realtime_first_time;
 pub use times::BatchTimes;
 
 use crate::checkpoint::{Checkpointer, SourceOffset};
+use crate::event::{Events, JobEvent};
 use crate::operator::dead_letter::DeadLetters;
 use crate::receiver::{Envelope, SourceEvent};
 
@@ -46,6 +47,8 @@ pub struct Shared {
     pub closed_through: AtomicU64,
     /// Set to stop the job at the next batch boundary.
     pub stop: AtomicBool,
+    /// Set with `stop` when the job is cancelled: no final checkpoint.
+    pub cancelled: AtomicBool,
     /// Sources or state stores that failed, with the reason; the job then ends with an error.
     pub errors: std::sync::Mutex<Vec<String>>,
 }
@@ -93,6 +96,8 @@ pub struct Batcher {
     pub dead: Arc<DeadLetters>,
     /// The job's checkpoints, which take each checkpointed batch's source offsets.
     pub checkpoint: Option<Arc<Checkpointer>>,
+    /// Where each batch cut is told.
+    pub events: Events,
     /// Where each source starts (a resumed job's offsets).
     pub start: Vec<SourceOffset>,
     /// The batch of the checkpoint the job resumed from (0 for none): the first batch cut follows it.
@@ -172,7 +177,10 @@ impl Batcher {
         if let Some(ck) = self.checkpoint.as_ref().filter(|ck| ck.due(time)) {
             ck.offsets(time, self.named(offsets));
         }
-        self.dead.inputs(parts.iter().flatten().map(|b| b.len() as u64).sum());
+        let records = parts.iter().map(|chunks| chunks.iter().map(|b| b.len() as u64).sum::<u64>());
+        let records: BTreeMap<String, u64> = self.sources.iter().cloned().zip(records).collect();
+        self.dead.inputs(records.values().sum());
+        self.events.emit(JobEvent::BatchCut { time, records });
         for (source, mut chunks) in parts.into_iter().enumerate() {
             for t in chunks.iter_mut().flat_map(|c| c.event_times.iter_mut()).filter(|t| **t == 0) {
                 *t = time as i64;
@@ -194,7 +202,8 @@ impl Batcher {
     pub fn run(self, manual: bool) -> u64 {
         let mut cut = Cut { time: None, offsets: self.start.clone() };
         let batches = if manual { manual::run(&self, &mut cut) } else { realtime::run(&self, &mut cut) };
-        if let (Some(ck), Some(t)) = (&self.checkpoint, cut.time) {
+        let cancelled = self.shared.cancelled.load(Ordering::SeqCst);
+        if let (Some(ck), Some(t), false) = (&self.checkpoint, cut.time, cancelled) {
             ck.finish(t, self.named(&cut.offsets));
         }
         batches

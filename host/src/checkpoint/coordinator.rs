@@ -11,6 +11,7 @@ use super::file::{checkpoint_dir, checkpoint_time, encode_part, write_atomic};
 use super::manifest::{Manifest, PartRecord};
 use super::{CheckpointError, SourceOffset};
 use crate::batcher::Shared;
+use crate::event::{Events, JobEvent};
 
 #[derive(Default)]
 struct Pending {
@@ -56,6 +57,7 @@ pub struct Checkpointer {
     plan: CheckpointPlan,
     parts_expected: usize,
     shared: Arc<Shared>,
+    events: Events,
     progress: Mutex<Progress>,
     restored: Mutex<HashMap<(String, usize), Vec<u8>>>,
     /// The batch log, made when the first realtime batch is logged (manual-clock jobs have none).
@@ -63,10 +65,12 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// A coordinator for `plan`; `restored` holds the part payloads of the checkpoint the job resumes from.
+    /// A coordinator for `plan`; `restored` holds the part payloads of the checkpoint the job resumes from;
+    /// each commit is told on `events`.
     pub fn new(
         plan: CheckpointPlan,
         shared: Arc<Shared>,
+        events: Events,
         restored: HashMap<(String, usize), Vec<u8>>,
     ) -> Result<Checkpointer, CheckpointError> {
         std::fs::create_dir_all(&plan.root)
@@ -84,6 +88,7 @@ impl Checkpointer {
             plan,
             parts_expected,
             shared,
+            events,
             progress,
             restored: Mutex::new(restored),
             batches: OnceLock::new(),
@@ -212,6 +217,8 @@ impl Checkpointer {
             return;
         }
         tracing::debug!(batch_time = t, "checkpoint committed");
+        let offsets = serde_json::to_value(&manifest.offsets).unwrap_or_default();
+        self.events.emit(JobEvent::CheckpointCommitted { time: t, offsets });
         p.committed = Some(t);
         p.pending.retain(|&later, _| later > t);
         if let Err(e) = prune(&self.plan.root, t, self.plan.keep) {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::graph;
-use crate::job::{self, RunOptions, StopRequest, Stopper};
+use crate::job::{self, Env, Job, RunOptions, StopRequest, Stopper};
 
 /// Weir: WebAssembly-pluggable stream processing.
 #[derive(Debug, Parser)]
@@ -94,7 +94,8 @@ pub fn main() -> ExitCode {
                 plan.workers = w.into();
             }
             let opts = RunOptions { max_batches: batches, duration, allow_dropped_state, start_over };
-            match job::run_until(plan, opts, &stopper) {
+            let started = Env::process().and_then(|env| Job::start_stopped_by(plan, opts, &env, stopper));
+            match started.and_then(job::JobHandle::wait) {
                 Ok(report) => {
                     tracing::info!(batches = report.batches, dead_letters = report.dead_letters, "job finished");
                     for (stream, t) in &report.refused {

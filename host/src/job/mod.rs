@@ -1,28 +1,33 @@
-//! Runs one job in-process: compiles its plugins, starts the receivers (tokio), the batch clock (a
-//! thread) and the timely workers, and waits until the input ends or a limit or Ctrl-C stops it.
+//! Runs one job in-process: compiles its plugins, starts the receivers (on the environment's tokio
+//! runtime), the batch clock (a thread) and the timely workers, and waits until the input ends, a
+//! limit is reached or its handle asks it to stop (`handle.rs`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+mod env;
+mod handle;
 mod resume;
 mod stop;
 
+pub use env::Env;
+pub use handle::{Job, JobHandle, JobState, JobStatus};
 use resume::{checkpointer, recut_batches, resume};
 pub use stop::{StopRequest, Stopper};
 
 use crate::batcher::{self, Batcher, Feed, Shared};
 use crate::checkpoint::{PluginRecord, SourceOffset};
+use crate::event::{Events, JobEvent};
 use crate::graph::Plan;
 use crate::graph::dataflow::JobContext;
 use crate::graph::spec::{ClockMode, StreamSpec};
 use crate::operator::dead_letter::DeadLetters;
 use crate::operator::wasm::bindings::kind_name;
 use crate::operator::wasm::bindings::types::TransformKind as K;
-use crate::operator::wasm::{FailedBatches, PluginEngine, PluginError, PluginInstance};
+use crate::operator::wasm::{FailedBatches, PluginError, PluginInstance};
 use crate::receiver;
 use crate::state::StateDb;
 use crate::table::StaticTable;
@@ -84,6 +89,14 @@ impl JobError {
     }
 }
 
+impl JobError {
+    /// True when the spec or its input is at fault, so running the job again unchanged fails again; false
+    /// when a retry may succeed (a server down, a full disk, a directory in use).
+    pub fn is_users_fault(&self) -> bool {
+        self.is_refused_spec() || matches!(self, JobError::Refused(_) | JobError::Checkpoint(_))
+    }
+}
+
 /// Limits on a run, from the command line.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -114,13 +127,13 @@ pub struct RunReport {
 type Plugins = (HashMap<String, Arc<crate::operator::wasm::LoadedPlugin>>, BTreeMap<String, PluginRecord>);
 
 /// Compiles every Wasm stream's plugin once, checks its parameters and `init` before any data flows.
-fn load_plugins(plan: &Plan) -> Result<Plugins, JobError> {
+fn load_plugins(plan: &Plan, env: &Env) -> Result<Plugins, JobError> {
     let mut plugins = HashMap::new();
     let mut records = BTreeMap::new();
     if !plan.streams.iter().any(|(_, s)| s.plugin().is_some()) {
         return Ok((plugins, records));
     }
-    let engine = PluginEngine::new()?;
+    let engine = env.plugins()?;
     for (name, spec) in &plan.streams {
         let Some((plugin, params)) = spec.plugin() else { continue };
         let mut loaded =
@@ -179,16 +192,19 @@ fn open_state(plan: &Plan, resume: bool) -> Result<StateParts, JobError> {
     Ok((Some(Arc::new(db)), initial))
 }
 
-/// Runs `plan` to the end of its input or a limit. With `[checkpoint]`, a job whose directory holds a
-/// checkpoint resumes from it.
+/// Runs `plan` to the end of its input or a limit, in the process's [`Env`], and waits for it. With
+/// `[checkpoint]`, a job whose directory holds a checkpoint resumes from it.
 pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
-    run_until(plan, opts, &Stopper::default())
+    Job::start(plan, opts, &Env::process()?)?.wait()
 }
 
-/// [`run`], also stopping when `stopper` asks.
-pub fn run_until(plan: Plan, opts: RunOptions, stopper: &Stopper) -> Result<RunReport, JobError> {
+/// Runs `plan` in `env` on this thread until it ends, stopping when `stopper` asks, telling `events`.
+fn run_in(plan: Plan, opts: RunOptions, stopper: &Stopper, env: &Env, events: &Events) -> Result<RunReport, JobError> {
     crate::memory::keep_freed_memory();
-    let (plugins, records) = load_plugins(&plan)?;
+    // Every log line of the job carries its name: its own threads enter this span, its tasks carry it.
+    let span = tracing::info_span!("job", job = %plan.name);
+    let _entered = span.clone().entered();
+    let (plugins, records) = load_plugins(&plan, env)?;
     // One process per checkpoint directory: two would resume from the same checkpoint and both write.
     let _lock = match &plan.checkpoint {
         Some(ck) => Some(crate::lock::DirLock::acquire(&ck.dir, "checkpoint directory")?),
@@ -223,11 +239,11 @@ pub fn run_until(plan: Plan, opts: RunOptions, stopper: &Stopper) -> Result<RunR
         plan.sources.iter().map(|(n, _)| offsets.get(n).cloned().unwrap_or_default()).collect();
     let mut tables = HashMap::new();
     for (name, spec) in &plan.tables {
-        tables.insert(name.clone(), Arc::new(StaticTable::open(name, spec, first_time)?));
+        tables.insert(name.clone(), Arc::new(StaticTable::open(name, spec, first_time, env.io())?));
     }
     let mut sinks = HashMap::new();
     for (name, spec) in &plan.sinks {
-        if let Some(sink) = crate::sink::build(&plan.name, name, spec, resuming)? {
+        if let Some(sink) = crate::sink::build(&plan.name, name, spec, resuming, env.io())? {
             sinks.insert(name.clone(), sink);
         }
     }
@@ -246,18 +262,14 @@ pub fn run_until(plan: Plan, opts: RunOptions, stopper: &Stopper) -> Result<RunR
     }
     let shared = Arc::new(Shared::default());
     let shared_end = shared.clone();
-    let checkpoint = checkpointer(&plan, records, &sinks, &shared, windows)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("weir-receiver")
-        .enable_all()
-        .build()
-        .map_err(|e| JobError::Runtime(e.to_string()))?;
+    let checkpoint = checkpointer(&plan, records, &sinks, &shared, events, windows)?;
+    let rt = env.io();
     let (tx, rx) = flume::bounded(64);
     let (drain_tx, drain) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
     for (i, (name, spec)) in plan.sources.iter().enumerate() {
-        receiver::spawn(
-            rt.handle(),
+        tasks.push(receiver::spawn(
+            rt,
             i,
             name,
             spec,
@@ -267,20 +279,11 @@ pub fn run_until(plan: Plan, opts: RunOptions, stopper: &Stopper) -> Result<RunR
             plan.checkpoint.as_ref(),
             tx.clone(),
             drain.clone(),
-        );
+        ));
     }
     drop(tx);
-    let (stop, mut asked) = (shared.clone(), stopper.subscribe());
-    rt.spawn(async move {
-        let Ok(how) = asked.wait_for(Option::is_some).await.map(|h| *h) else { return };
-        if how == Some(StopRequest::AtBoundary) {
-            tracing::info!("stopping at the next batch boundary");
-            stop.stop.store(true, Ordering::SeqCst);
-        } else {
-            tracing::info!("draining: the sources hand over what they received, every batch is finished");
-            let _ = drain_tx.send(true);
-        }
-    });
+    let watch = stop::watch(stopper.subscribe(), shared.clone(), drain_tx, events.clone());
+    tasks.push(rt.spawn(tracing::Instrument::in_current_span(watch)));
 
     let workers = plan.workers;
     let (feeds, feed_rx): (Vec<_>, Vec<_>) = (0..workers).map(|_| flume::bounded::<Feed>(2)).unzip();
@@ -294,13 +297,18 @@ pub fn run_until(plan: Plan, opts: RunOptions, stopper: &Stopper) -> Result<RunR
         limits: batcher::Limits { max_batches: opts.max_batches, until: opts.duration.map(|d| Instant::now() + d) },
         dead: dead.clone(),
         checkpoint: checkpoint.clone(),
+        events: events.clone(),
         start,
         resumed_from,
         recut,
     };
+    events.emit(JobEvent::Started { first_time, resumed_from: (resumed_from > 0).then_some(resumed_from) });
     let clock = std::thread::Builder::new()
         .name("weir-batcher".into())
-        .spawn(move || batcher.run(manual))
+        .spawn({
+            let span = span.clone();
+            move || span.in_scope(|| batcher.run(manual))
+        })
         .map_err(|e| JobError::Runtime(e.to_string()))?;
 
     let failures = FailedBatches::default();
@@ -320,6 +328,7 @@ pub fn run_until(plan: Plan, opts: RunOptions, stopper: &Stopper) -> Result<RunR
     let feed_rx: Arc<Vec<Mutex<Option<flume::Receiver<Feed>>>>> =
         Arc::new(feed_rx.into_iter().map(|r| Mutex::new(Some(r))).collect());
     let guards = timely::execute(timely::Config::process(workers), move |worker| {
+        let _entered = span.clone().entered();
         let feed = feed_rx[worker.index()].lock().ok().and_then(|mut f| f.take()).expect("one feed per worker");
         crate::graph::worker::run(worker, &ctx, feed);
     })
@@ -332,7 +341,8 @@ pub fn run_until(plan: Plan, opts: RunOptions, stopper: &Stopper) -> Result<RunR
         }
     }
     let batches = clock.join().map_err(|_| JobError::Runtime("the batch clock panicked".into()))?;
-    rt.shutdown_timeout(Duration::from_millis(100));
+    // The receivers and the stop watcher share the runtime with other jobs: they end with this one.
+    tasks.iter().for_each(tokio::task::JoinHandle::abort);
     dead.flush();
     if let Some(db) = &state {
         db.sync()?;

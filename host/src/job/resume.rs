@@ -9,6 +9,7 @@ use crate::batcher::Shared;
 use crate::checkpoint::{
     BatchLog, CheckpointError, CheckpointPlan, Checkpointer, Manifest, PluginRecord, Restored, SourceOffset,
 };
+use crate::event::Events;
 use crate::graph::Plan;
 use crate::graph::spec::ClockMode;
 use crate::state::{KeyedPart, StateDb};
@@ -89,6 +90,7 @@ pub(super) fn checkpointer(
     records: BTreeMap<String, PluginRecord>,
     sinks: &HashMap<String, Box<dyn crate::sink::Sink>>,
     shared: &Arc<Shared>,
+    events: &Events,
     windows: HashMap<(String, usize), Vec<u8>>,
 ) -> Result<Option<Arc<Checkpointer>>, JobError> {
     let Some(ck) = &plan.checkpoint else { return Ok(None) };
@@ -113,5 +115,5 @@ pub(super) fn checkpointer(
         base,
         sinks: sinks.keys().cloned().collect(),
     };
-    Ok(Some(Arc::new(Checkpointer::new(cp, shared.clone(), windows)?)))
+    Ok(Some(Arc::new(Checkpointer::new(cp, shared.clone(), events.clone(), windows)?)))
 }

@@ -38,7 +38,8 @@ impl BatchOperator for JoinTable {
     /// let path = dir.path().join("t.jsonl");
     /// std::fs::write(&path, "{\"id\": \"a\", \"n\": 1}\n").unwrap();
     /// let spec = TableSpec::File { path, format: None, key: "id".into(), value: Some("n".into()), reload: None };
-    /// let table = Arc::new(StaticTable::open("t", &spec, 1000).unwrap());
+    /// let io = weir::job::Env::process().unwrap();
+    /// let table = Arc::new(StaticTable::open("t", &spec, 1000, io.io()).unwrap());
     /// let dead = Arc::new(DeadLetters::open("job", None).unwrap());
     /// let mut op = JoinTable { name: "j".into(), table, keep_unmatched: true, dead };
     /// let mut b = Batch::new();

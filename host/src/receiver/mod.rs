@@ -214,7 +214,8 @@ pub fn spawn(
     checkpoint: Option<&CheckpointSpec>,
     tx: flume::Sender<Envelope>,
     drain: Drain,
-) {
+) -> tokio::task::JoinHandle<()> {
+    use tracing::Instrument;
     let out = Outbox::new(index, tx, drain);
     let name = name.to_string();
     let manual = clock == ClockMode::Manual;
@@ -226,7 +227,7 @@ pub fn spawn(
                 from: start.units(),
                 cuts: cuts.iter().map(SourceOffset::units).collect(),
             });
-            rt.spawn(socket::run(name, host.clone(), *port, wal, out));
+            rt.spawn(socket::run(name, host.clone(), *port, wal, out).in_current_span())
         }
         SourceSpec::Directory { path, include_existing, files_per_batch, .. } => {
             let out = out.with_lines(Lines::of(spec).unwrap_or_default());
@@ -237,7 +238,7 @@ pub fn spawn(
                 manual,
                 existing_record: checkpoint.map(|c| c.dir.join("sources").join(&name).join("existing.json")),
             };
-            rt.spawn(directory::run(name, cfg, start, cuts, out));
+            rt.spawn(directory::run(name, cfg, start, cuts, out).in_current_span())
         }
         SourceSpec::Generator { rate, words_per_line, vocabulary, zipf, sequential, limit, seed } => {
             let cfg = generator::Config {
@@ -251,13 +252,13 @@ pub fn spawn(
                 manual,
             };
             let cuts = cuts.iter().map(SourceOffset::units).collect();
-            rt.spawn(generator::run(cfg, start.units(), cuts, out));
+            rt.spawn(generator::run(cfg, start.units(), cuts, out).in_current_span())
         }
         SourceSpec::Scripted { path, pace } => {
             let pace = std::time::Duration::from_millis(pace.map_or(0, |p| p.0));
             // Lines already cut into logged batches are replayed without the pace.
             let unpaced = cuts.last().map_or(0, SourceOffset::units);
-            rt.spawn(scripted::run(name, path.clone(), start.units(), unpaced, pace, out));
+            rt.spawn(scripted::run(name, path.clone(), start.units(), unpaced, pace, out).in_current_span())
         }
     }
 }

@@ -19,18 +19,24 @@ pub struct Mariadb {
     job: String,
     opts: Opts,
     table: String,
-    rt: tokio::runtime::Runtime,
+    io: tokio::runtime::Handle,
     conn: Option<Conn>,
 }
 
 impl Mariadb {
     /// Connects and creates the table (keyed for `mode` upsert) and the marker table if they are
-    /// missing; an error fails the job before any batch runs.
-    pub fn connect(job: &str, name: &str, url: &str, table: &str, mode: WriteMode) -> Result<Mariadb, SinkError> {
+    /// missing; an error fails the job before any batch runs. Queries run on `io`.
+    pub fn connect(
+        job: &str,
+        name: &str,
+        (url, table): (&str, &str),
+        mode: WriteMode,
+        io: &tokio::runtime::Handle,
+    ) -> Result<Mariadb, SinkError> {
         let err = |message: String| SinkError::Db { sink: name.into(), message };
         let opts = Opts::from_url(url).map_err(|e| err(format!("bad `url`: {e}")))?;
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| err(e.to_string()))?;
-        let mut sink = Mariadb { name: name.into(), job: job.into(), opts, table: table.into(), rt, conn: None };
+        let mut sink =
+            Mariadb { name: name.into(), job: job.into(), opts, table: table.into(), io: io.clone(), conn: None };
         let key = if mode == WriteMode::Upsert { "`key` VARCHAR(700) PRIMARY KEY" } else { "`key` VARCHAR(700)" };
         let ddl = [
             format!("CREATE TABLE IF NOT EXISTS {table} (batch_time BIGINT NOT NULL, {key}, value JSON)"),
@@ -40,7 +46,7 @@ impl Mariadb {
         ];
         sink.conn()?;
         let conn = sink.conn.as_mut().expect("connected above");
-        let done: Result<(), mysql_async::Error> = sink.rt.block_on(async {
+        let done: Result<(), mysql_async::Error> = sink.io.block_on(async {
             for statement in &ddl {
                 conn.query_drop(statement).await?;
             }
@@ -54,7 +60,7 @@ impl Mariadb {
     fn conn(&mut self) -> Result<(), SinkError> {
         if self.conn.is_none() {
             let conn = self
-                .rt
+                .io
                 .block_on(Conn::new(self.opts.clone()))
                 .map_err(|e| SinkError::Db { sink: self.name.clone(), message: format!("cannot connect: {e}") })?;
             self.conn = Some(conn);
@@ -89,7 +95,7 @@ impl Database for Mariadb {
         let delete = (mode == WriteMode::Replace).then(|| format!("DELETE FROM {} WHERE batch_time = ?", self.table));
         self.conn()?;
         let conn = self.conn.as_mut().expect("connected above");
-        let done: Result<bool, mysql_async::Error> = self.rt.block_on(async {
+        let done: Result<bool, mysql_async::Error> = self.io.block_on(async {
             let mut tx = conn.start_transaction(TxOpts::default()).await?;
             let mark = "INSERT IGNORE INTO weir_sink_commits (job, sink, batch_time) VALUES (?, ?, ?)";
             tx.exec_drop(mark, (job, sink, t)).await?;
@@ -117,7 +123,7 @@ impl Database for Mariadb {
         self.conn()?;
         let conn = self.conn.as_mut().expect("connected above");
         let sql = "SELECT MAX(batch_time) FROM weir_sink_commits WHERE job = ? AND sink = ?";
-        let newest = self.rt.block_on(conn.exec_first::<Option<i64>, _, _>(sql, (&self.job, &self.name)));
+        let newest = self.io.block_on(conn.exec_first::<Option<i64>, _, _>(sql, (&self.job, &self.name)));
         let newest = newest
             .map_err(|e| SinkError::Db { sink: self.name.clone(), message: format!("cannot read its markers: {e}") })?;
         Ok(newest.flatten().map(|t| t as u64))

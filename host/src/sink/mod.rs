@@ -69,15 +69,22 @@ pub trait Sink: Send + 'static {
 pub type OnRefused = Arc<dyn Fn(&str, u64, &RecordRef<'_>, &str) + Send + Sync>;
 
 /// Builds the sink `name` of job `job` as its spec describes; a `noop` sink has nothing to build.
-/// `resume`: the job resumes from a checkpoint, so the output holds batches it will replay.
-pub fn build(job: &str, name: &str, spec: &SinkSpec, resume: bool) -> Result<Option<Box<dyn Sink>>, SinkError> {
+/// `resume`: the job resumes from a checkpoint, so the output holds batches it will replay. Database
+/// sinks query on `io`.
+pub fn build(
+    job: &str,
+    name: &str,
+    spec: &SinkSpec,
+    resume: bool,
+    io: &tokio::runtime::Handle,
+) -> Result<Option<Box<dyn Sink>>, SinkError> {
     Ok(Some(match spec {
         SinkSpec::Noop { .. } => return Ok(None),
         SinkSpec::Mariadb { url, table, mode, .. } => {
-            Box::new(db::DbSink::new(name, *mode, mariadb::Mariadb::connect(job, name, url, table, *mode)?)?)
+            Box::new(db::DbSink::new(name, *mode, mariadb::Mariadb::connect(job, name, (url, table), *mode, io)?)?)
         }
         SinkSpec::Postgres { url, table, mode, .. } => {
-            Box::new(db::DbSink::new(name, *mode, postgres::Postgres::connect(job, name, url, table, *mode)?)?)
+            Box::new(db::DbSink::new(name, *mode, postgres::Postgres::connect(job, name, (url, table), *mode, io)?)?)
         }
         SinkSpec::Print { num, .. } => Box::new(print::Print { num: *num }),
         SinkSpec::Files { prefix, suffix, .. } => {

@@ -2,7 +2,7 @@
 //! `weir_sink_commits`, in one transaction. A batch whose marker is already there is skipped, so a
 //! batch written again (the job run again over the same input, or replayed after a crash) never
 //! doubles rows. Rows are `(batch_time BIGINT, key TEXT, value JSONB)`; the batch is sent as arrays in
-//! one statement. The sink has its own current-thread runtime, on the sink's thread.
+//! one statement, on the job environment's I/O runtime from the sink's thread.
 
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
@@ -18,20 +18,23 @@ pub struct Postgres {
     job: String,
     url: String,
     table: String,
-    rt: tokio::runtime::Runtime,
+    io: tokio::runtime::Handle,
     client: Option<Client>,
 }
 
 impl Postgres {
     /// Connects and creates the table (keyed for `mode` upsert) and the marker table if they are
-    /// missing; an error fails the job before any batch runs.
-    pub fn connect(job: &str, name: &str, url: &str, table: &str, mode: WriteMode) -> Result<Postgres, SinkError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| SinkError::Db { sink: name.into(), message: e.to_string() })?;
-        let mut sink =
-            Postgres { name: name.into(), job: job.into(), url: url.into(), table: table.into(), rt, client: None };
+    /// missing; an error fails the job before any batch runs. Queries run on `io`.
+    pub fn connect(
+        job: &str,
+        name: &str,
+        (url, table): (&str, &str),
+        mode: WriteMode,
+        io: &tokio::runtime::Handle,
+    ) -> Result<Postgres, SinkError> {
+        let (name, job, url, table, io) = (name.into(), job.into(), url.into(), table.into(), io.clone());
+        let mut sink = Postgres { name, job, url, table, io, client: None };
+        let table = sink.table.clone();
         let key = if mode == WriteMode::Upsert { "key TEXT PRIMARY KEY" } else { "key TEXT" };
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {table} (batch_time BIGINT NOT NULL, {key}, value JSONB);
@@ -40,13 +43,13 @@ impl Postgres {
         );
         sink.client()?;
         let client = sink.client.as_ref().expect("connected above");
-        let mut done = sink.rt.block_on(client.batch_execute(&ddl));
+        let mut done = sink.io.block_on(client.batch_execute(&ddl));
         // Two sinks creating the same table at once: one of them loses PostgreSQL's catalog race
         // (unique_violation or duplicate_table) even with IF NOT EXISTS; by now the table exists.
         if let Err(e) = &done
             && e.code().is_some_and(|c| *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::DUPLICATE_TABLE)
         {
-            done = sink.rt.block_on(client.batch_execute(&ddl));
+            done = sink.io.block_on(client.batch_execute(&ddl));
         }
         done.map_err(|e| sink.err(format!("cannot create table `{table}`: {}", db_message(&e))))?;
         Ok(sink)
@@ -60,7 +63,7 @@ impl Postgres {
     fn client(&mut self) -> Result<(), SinkError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             let client = self
-                .rt
+                .io
                 .block_on(pg::connect(&self.url))
                 .map_err(|e| self.err(format!("cannot connect: {}", db_message(&e))))?;
             self.client = Some(client);
@@ -76,7 +79,7 @@ impl Database for Postgres {
         self.client()?;
         let client = self.client.as_mut().expect("connected above");
         let t = time as i64;
-        let done: Result<bool, tokio_postgres::Error> = self.rt.block_on(async {
+        let done: Result<bool, tokio_postgres::Error> = self.io.block_on(async {
             let tx = client.transaction().await?;
             let mark = "INSERT INTO weir_sink_commits (job, sink, batch_time) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
             if tx.execute(mark, &[&job, &sink, &t]).await? == 0 {
@@ -107,7 +110,7 @@ impl Database for Postgres {
         self.client()?;
         let client = self.client.as_ref().expect("connected above");
         let sql = "SELECT max(batch_time) FROM weir_sink_commits WHERE job = $1 AND sink = $2";
-        let row = self.rt.block_on(client.query_one(sql, &[&self.job, &self.name]));
+        let row = self.io.block_on(client.query_one(sql, &[&self.job, &self.name]));
         let newest: Option<i64> =
             row.map_err(|e| self.err(format!("cannot read its markers: {}", db_message(&e))))?.get(0);
         Ok(newest.map(|t| t as u64))

@@ -38,7 +38,10 @@ impl SinkWriter {
     ) -> std::io::Result<SinkWriter> {
         let (tx, rx) = flume::bounded::<(u64, Batch)>(QUEUE);
         let sink_name = name.to_string();
+        // The job's span, so the sink's log lines name the job too.
+        let span = tracing::Span::current();
         let thread = std::thread::Builder::new().name(format!("weir-sink-{name}")).spawn(move || {
+            let _entered = span.entered();
             let mut failed = false;
             for (t, batch) in rx {
                 if failed {

@@ -60,13 +60,14 @@ pub enum TableError {
 /// let spec = weir::table::TableSpec::File {
 ///     path, format: None, key: "id".into(), value: Some("name".into()), reload: None,
 /// };
-/// let table = weir::table::load("t", &spec).unwrap();
+/// let io = weir::job::Env::process().unwrap();
+/// let table = weir::table::load("t", &spec, io.io()).unwrap();
 /// assert_eq!(table.get(b"2"), &[serde_json::json!("two")]);
 /// ```
-pub fn load(name: &str, spec: &TableSpec) -> Result<Table, TableError> {
+pub fn load(name: &str, spec: &TableSpec, io: &tokio::runtime::Handle) -> Result<Table, TableError> {
     match spec {
         TableSpec::File { path, .. } => file::load(name, path, spec),
-        TableSpec::Postgres { url, query, .. } => postgres::load(name, url, query, spec),
+        TableSpec::Postgres { url, query, .. } => postgres::load(name, url, query, spec, io),
     }
 }
 
@@ -79,17 +80,26 @@ const VERSIONS: usize = 4;
 pub struct StaticTable {
     name: String,
     spec: TableSpec,
+    /// The runtime a database table is queried on.
+    io: tokio::runtime::Handle,
     /// `(period, table)`, oldest first; the period is `batch time / reload`.
     versions: Mutex<Vec<(u64, Arc<Table>)>>,
 }
 
 impl StaticTable {
-    /// Loads table `name` for a job whose first batch is at `first_time`; an error refuses the job.
-    pub fn open(name: &str, spec: &TableSpec, first_time: u64) -> Result<StaticTable, TableError> {
-        let table = load(name, spec)?;
+    /// Loads table `name` for a job whose first batch is at `first_time`, querying a database on `io`;
+    /// an error refuses the job.
+    pub fn open(
+        name: &str,
+        spec: &TableSpec,
+        first_time: u64,
+        io: &tokio::runtime::Handle,
+    ) -> Result<StaticTable, TableError> {
+        let table = load(name, spec, io)?;
         tracing::info!(table = name, rows = table.rows(), keys = table.keys(), from = %spec.origin(), "table loaded");
         let period = spec.reload().map_or(0, |r| first_time / r);
-        Ok(StaticTable { name: name.into(), spec: spec.clone(), versions: Mutex::new(vec![(period, Arc::new(table))]) })
+        let versions = Mutex::new(vec![(period, Arc::new(table))]);
+        Ok(StaticTable { name: name.into(), spec: spec.clone(), io: io.clone(), versions })
     }
 
     /// The version of the table batch `time` joins with: reloaded when `time` enters a new period. A
@@ -99,7 +109,7 @@ impl StaticTable {
         let period = self.spec.reload().map_or(0, |r| time / r);
         let (latest, current) = versions.last().cloned().expect("a table always has a version");
         if period > latest {
-            let table = match load(&self.name, &self.spec) {
+            let table = match load(&self.name, &self.spec, &self.io) {
                 Ok(t) => {
                     tracing::info!(table = %self.name, rows = t.rows(), batch_time = time, "table reloaded");
                     Arc::new(t)

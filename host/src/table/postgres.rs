@@ -1,5 +1,5 @@
-//! Tables from a PostgreSQL query, run on a small runtime of its own so a worker thread can reload the
-//! table between batches. Column types map to JSON: booleans, integers, floats, text and json(b); any
+//! Tables from a PostgreSQL query, run on the job environment's I/O runtime from the thread that loads
+//! it (the job's at start, a worker's when the table is reloaded between batches). Column types map to JSON: booleans, integers, floats, text and json(b); any
 //! other type is refused, naming the column, so the query can cast it.
 
 use serde_json::{Map, Value as Json};
@@ -10,11 +10,16 @@ use super::{Table, TableError, TableSpec};
 use crate::pg::{self, message};
 
 /// Runs `query` on the server at `url` and keys its rows.
-pub fn load(name: &str, url: &str, query: &str, spec: &TableSpec) -> Result<Table, TableError> {
+pub fn load(
+    name: &str,
+    url: &str,
+    query: &str,
+    spec: &TableSpec,
+    io: &tokio::runtime::Handle,
+) -> Result<Table, TableError> {
     let err = |message: String| TableError::Query { table: name.into(), message };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| err(e.to_string()))?;
     let (key, value) = spec.columns();
-    rt.block_on(async {
+    io.block_on(async {
         let client = pg::connect(url).await.map_err(|e| err(format!("cannot connect: {}", message(&e))))?;
         let statement = client.prepare(query).await.map_err(|e| err(format!("query `{query}`: {}", message(&e))))?;
         let names: Vec<&str> = statement.columns().iter().map(|c| c.name()).collect();

@@ -1,0 +1,92 @@
+//! Typed job events: the one way news leaves a running job. The batcher, the checkpoint coordinator
+//! and the job itself emit them; the CLI, and the gRPC Watch stream, metrics and the UI after it,
+//! subscribe. A subscriber that falls behind loses the oldest events (the channel keeps the last
+//! [`CAPACITY`]) and never slows the job down.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::broadcast;
+
+/// Events kept for a subscriber that has not read them yet.
+pub const CAPACITY: usize = 1024;
+
+/// What happened in a job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEvent {
+    /// The job runs: plugins loaded, sinks open, the first batch is `first_time`; `resumed_from` is
+    /// the checkpoint it resumed from.
+    Started {
+        /// The first batch's time.
+        first_time: u64,
+        /// The batch of the checkpoint resumed from, if any.
+        resumed_from: Option<u64>,
+    },
+    /// Batch `time` was cut and handed to the workers.
+    BatchCut {
+        /// Batch time (milliseconds).
+        time: u64,
+        /// Records in the batch, by source name.
+        records: BTreeMap<String, u64>,
+    },
+    /// A checkpoint of batch `time` was committed.
+    CheckpointCommitted {
+        /// The last batch whose effects it holds.
+        time: u64,
+        /// Where each source resumes, as the manifest records it (JSON).
+        offsets: serde_json::Value,
+    },
+    /// The job was asked to stop: `"drain"`, `"boundary"` or `"cancel"`.
+    Stopping {
+        /// How.
+        how: &'static str,
+    },
+    /// The job ended on its own or as asked.
+    Finished {
+        /// Batches cut.
+        batches: u64,
+        /// Batches a plugin failed.
+        failed_batches: u64,
+        /// Records sent to the dead letters.
+        dead_letters: u64,
+    },
+    /// The job failed.
+    Failed {
+        /// Why.
+        error: String,
+        /// True when the spec or its inputs are at fault (running it again unchanged fails again);
+        /// false when a retry may succeed (a server down, a full disk).
+        users_fault: bool,
+    },
+}
+
+/// Where a job's events go; clones send to the same subscribers.
+#[derive(Debug, Clone)]
+pub struct Events {
+    tx: broadcast::Sender<JobEvent>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events { tx: broadcast::channel(CAPACITY).0 }
+    }
+}
+
+impl Events {
+    /// Sends `event` to every subscriber (to none when there are none).
+    ///
+    /// ```
+    /// use weir::event::{Events, JobEvent};
+    /// let events = Events::default();
+    /// let mut seen = events.subscribe();
+    /// events.emit(JobEvent::Stopping { how: "drain" });
+    /// assert_eq!(seen.try_recv().unwrap(), JobEvent::Stopping { how: "drain" });
+    /// ```
+    pub fn emit(&self, event: JobEvent) {
+        let _ = self.tx.send(event);
+    }
+
+    /// A receiver of every event emitted from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
+        self.tx.subscribe()
+    }
+}

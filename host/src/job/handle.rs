@@ -1,0 +1,176 @@
+//! A job as an object: [`Job::start`] returns at once with a [`JobHandle`], through which the caller
+//! (the CLI's `weir run`, a server) stops or cancels the job, follows its typed events, reads its
+//! status and waits for its report. The job runs on a thread of its own in a shared [`Env`].
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use tokio::sync::broadcast;
+
+use super::{Env, JobError, RunOptions, RunReport, StopRequest, Stopper};
+use crate::event::{Events, JobEvent};
+use crate::graph::Plan;
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JobState {
+    /// Loading plugins, opening sinks, resuming from a checkpoint.
+    #[default]
+    Starting,
+    /// Cutting and processing batches.
+    Running,
+    /// Asked to stop; finishing its batches.
+    Stopping,
+    /// Ended as asked or at the end of its input.
+    Finished,
+    /// Ended with an error.
+    Failed,
+}
+
+/// What a job's status says, folded from its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobStatus {
+    /// Where it is.
+    pub state: JobState,
+    /// Batches cut so far.
+    pub batches: u64,
+    /// The newest batch cut.
+    pub last_batch: Option<u64>,
+    /// The newest checkpoint committed.
+    pub last_checkpoint: Option<u64>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl JobStatus {
+    fn apply(&mut self, event: &JobEvent) {
+        match event {
+            JobEvent::Started { .. } => self.state = JobState::Running,
+            JobEvent::BatchCut { time, .. } => {
+                self.batches += 1;
+                self.last_batch = Some(*time);
+            }
+            JobEvent::CheckpointCommitted { time, .. } => self.last_checkpoint = Some(*time),
+            JobEvent::Stopping { .. } => self.state = JobState::Stopping,
+            JobEvent::Finished { .. } => self.state = JobState::Finished,
+            JobEvent::Failed { error, .. } => {
+                self.state = JobState::Failed;
+                self.error = Some(error.clone());
+            }
+        }
+    }
+}
+
+/// Starts jobs.
+pub struct Job;
+
+impl Job {
+    /// Starts `plan` on a thread of its own in `env` and returns its handle at once; what goes wrong
+    /// while it starts or runs comes back from [`JobHandle::wait`] and as a [`JobEvent::Failed`].
+    ///
+    /// ```
+    /// use weir::job::{Env, Job, JobState, RunOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let spec = "[job]\nname = \"h\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\
+    ///             [sources.g]\nkind = \"generator\"\nrate = 5\nlimit = 10\n\
+    ///             [sinks.out]\nkind = \"noop\"\nfrom = \"g\"\n";
+    /// let plan = weir::graph::parse(&dir.path().join("job.toml"), spec).unwrap();
+    /// let job = Job::start(plan, RunOptions::default(), &Env::process().unwrap()).unwrap();
+    /// let report = job.wait().unwrap();
+    /// assert_eq!(report.batches, 2);
+    /// ```
+    pub fn start(plan: Plan, opts: RunOptions, env: &Arc<Env>) -> Result<JobHandle, JobError> {
+        Job::start_stopped_by(plan, opts, env, Stopper::default())
+    }
+
+    /// [`Job::start`], the job also stopping when `stopper` asks: a caller can listen for stop requests
+    /// (signals) before the job starts.
+    pub fn start_stopped_by(
+        plan: Plan,
+        opts: RunOptions,
+        env: &Arc<Env>,
+        stopper: Stopper,
+    ) -> Result<JobHandle, JobError> {
+        let events = Events::default();
+        let status = Arc::new(Mutex::new(JobStatus::default()));
+        let (mut seen, folded) = (events.subscribe(), status.clone());
+        env.io().spawn(async move {
+            loop {
+                match seen.recv().await {
+                    Ok(event) => folded.lock().unwrap_or_else(|e| e.into_inner()).apply(&event),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let name = plan.name.clone();
+        let thread = std::thread::Builder::new().name(format!("weir-job-{name}")).spawn({
+            let (stopper, events, env, status) = (stopper.clone(), events.clone(), env.clone(), status.clone());
+            move || {
+                let result = super::run_in(plan, opts, &stopper, &env, &events);
+                let end = match &result {
+                    Ok(r) => JobEvent::Finished {
+                        batches: r.batches,
+                        failed_batches: r.failed_batches,
+                        dead_letters: r.dead_letters,
+                    },
+                    Err(e) => JobEvent::Failed { error: e.to_string(), users_fault: e.is_users_fault() },
+                };
+                // Set here too, so the status is final once the job is: the folding task may lag.
+                status.lock().unwrap_or_else(|e| e.into_inner()).apply(&end);
+                events.emit(end);
+                result
+            }
+        });
+        let thread = thread.map_err(|e| JobError::Runtime(e.to_string()))?;
+        Ok(JobHandle { name, stopper, events, status, thread })
+    }
+}
+
+/// A started job.
+pub struct JobHandle {
+    name: String,
+    stopper: Stopper,
+    events: Events,
+    status: Arc<Mutex<JobStatus>>,
+    thread: JoinHandle<Result<RunReport, JobError>>,
+}
+
+impl JobHandle {
+    /// The job's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Asks the job to stop: drain (every received record processed and written) or at the next batch
+    /// boundary. The first request counts; [`JobHandle::cancel`] still overrides it.
+    pub fn stop(&self, how: StopRequest) {
+        self.stopper.request(how);
+    }
+
+    /// Stops the job at the next batch boundary without a final checkpoint: the next start resumes
+    /// from the last one committed, and cuts again the batches logged after it.
+    pub fn cancel(&self) {
+        self.stopper.request(StopRequest::Cancel);
+    }
+
+    /// The job's events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
+        self.events.subscribe()
+    }
+
+    /// Where the job is, as its events so far tell; final once [`JobHandle::is_finished`].
+    pub fn status(&self) -> JobStatus {
+        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// True once the job has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+
+    /// Waits for the job to end and returns its report.
+    pub fn wait(self) -> Result<RunReport, JobError> {
+        self.thread.join().unwrap_or_else(|_| Err(JobError::Runtime("the job's thread panicked".into())))
+    }
+}

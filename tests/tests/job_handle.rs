@@ -1,0 +1,190 @@
+//! A job is a handle: `Job::start` returns at once; the handle stops (drain, at a boundary) or cancels
+//! the job, tells its typed events, its status and its report. Jobs share one environment (one I/O
+//! runtime, one plugin engine), and one can be started from inside an async runtime, as a server's
+//! request handler would, with database sinks and tables that used to build runtimes of their own.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+use weir::event::JobEvent;
+use weir::job::{Env, Job, JobState, RunOptions, StopRequest};
+use weir_tests::crash::{PG_URL, psql};
+use weir_tests::read_jsonl;
+
+/// A realtime word count of generated lines in `dir`, checkpointed every `every` batches of 100 ms.
+fn plan(dir: &Path, name: &str, every: u64, extra: &str) -> weir::graph::Plan {
+    let spec = format!(
+        "[job]\nname = \"{name}\"\nbatch_interval = \"100ms\"\n\n\
+         [sources.lines]\nkind = \"generator\"\nrate = 2000\nvocabulary = 5\nseed = 1\n\n\
+         [streams.words]\nop = \"tokenize\"\nfrom = \"lines\"\n\n\
+         [streams.pairs]\nop = \"map_to_pair\"\nfrom = \"words\"\n\n\
+         [streams.counts]\nop = \"reduce_by_key\"\nfrom = \"pairs\"\nreducer = \"sum\"\n\n\
+         [sinks.out]\nkind = \"jsonl\"\nfrom = \"counts\"\npath = \"counts.jsonl\"\n\n\
+         [checkpoint]\ndir = \"checkpoints\"\nevery = {every}\n{extra}"
+    );
+    let path = dir.join("job.toml");
+    std::fs::write(&path, &spec).unwrap();
+    weir::graph::parse(&path, &spec).unwrap()
+}
+
+/// The next event `pick` accepts, within 10 s.
+fn next<T>(events: &mut broadcast::Receiver<JobEvent>, pick: impl Fn(&JobEvent) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match events.try_recv() {
+            Ok(e) => {
+                if let Some(t) = pick(&e) {
+                    return t;
+                }
+            }
+            Err(broadcast::error::TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => panic!("events: {e}"),
+        }
+    }
+    panic!("no such event within 10 s");
+}
+
+fn committed(dir: &Path) -> usize {
+    let entries = std::fs::read_dir(dir.join("checkpoints")).into_iter().flatten();
+    entries.filter(|e| e.as_ref().unwrap().path().join("manifest.json").is_file()).count()
+}
+
+#[test]
+fn a_started_job_tells_its_events_and_status_and_drains_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let job = Job::start(plan(dir.path(), "handle", 2, ""), RunOptions::default(), &Env::process().unwrap()).unwrap();
+    assert!(started.elapsed() < Duration::from_millis(500), "start returned after {:?}", started.elapsed());
+    let mut events = job.subscribe();
+    let (time, records) = next(&mut events, |e| {
+        if let JobEvent::BatchCut { time, records } = e { Some((*time, records.clone())) } else { None }
+    });
+    assert!(records.contains_key("lines"), "{records:?}");
+    let checkpoint =
+        next(&mut events, |e| if let JobEvent::CheckpointCommitted { time, .. } = e { Some(*time) } else { None });
+    assert!(checkpoint >= time);
+    let status = job.status();
+    assert_eq!(status.state, JobState::Running, "{status:?}");
+    assert!(status.batches >= 1 && status.last_batch >= Some(time), "{status:?}");
+
+    job.stop(StopRequest::Drain);
+    assert_eq!(next(&mut events, |e| if let JobEvent::Stopping { how } = e { Some(*how) } else { None }), "drain");
+    let report = job.wait().unwrap();
+    assert!(report.batches >= 2, "{report:?}");
+    assert_eq!(read_jsonl(&dir.path().join("counts.jsonl")).len() as u64, report.batches, "every batch written");
+}
+
+#[test]
+fn cancel_stops_without_a_final_checkpoint_and_stop_takes_one() {
+    let env = Env::process().unwrap();
+    for (how, checkpoints) in [(StopRequest::Cancel, 0), (StopRequest::AtBoundary, 1)] {
+        let dir = tempfile::tempdir().unwrap();
+        // No batch is due for a checkpoint: only a final one can be committed.
+        let job = Job::start(plan(dir.path(), "cancel", 1_000_000, ""), RunOptions::default(), &env).unwrap();
+        let mut events = job.subscribe();
+        for _ in 0..3 {
+            next(&mut events, |e| matches!(e, JobEvent::BatchCut { .. }).then_some(()));
+        }
+        job.stop(how);
+        let report = job.wait().unwrap();
+        assert!(report.batches >= 3);
+        assert_eq!(committed(dir.path()), checkpoints, "{how:?}");
+    }
+}
+
+#[test]
+fn a_failed_start_is_an_event_and_a_status_saying_whose_fault_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec =
+        plan(dir.path(), "bad", 1, "").text.replace("op = \"tokenize\"", "op = \"wasm\"\nplugin = \"nowhere.wasm\"");
+    std::fs::write(dir.path().join("nowhere.wasm"), "not wasm").unwrap();
+    let plan = weir::graph::parse(&dir.path().join("job.toml"), &spec).unwrap();
+    let job = Job::start(plan, RunOptions::default(), &Env::process().unwrap()).unwrap();
+    let mut events = job.subscribe();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !job.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = job.status();
+    assert_eq!(status.state, JobState::Failed, "{status:?}");
+    assert!(status.error.as_deref().is_some_and(|e| e.contains("nowhere.wasm")), "{status:?}");
+    let err = job.wait().unwrap_err();
+    assert!(err.is_refused_spec() && err.is_users_fault(), "{err}");
+    // The event may have gone before this subscriber came; when it did not, it says the same.
+    if let Ok(JobEvent::Failed { error, users_fault }) = events.try_recv() {
+        assert!(users_fault && error.contains("nowhere.wasm"), "{error}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_with_database_sinks_and_tables_starts_from_inside_an_async_handler() {
+    let table = format!("weir_handle_{}", std::process::id());
+    psql(&format!("DROP TABLE IF EXISTS {table}; DELETE FROM weir_sink_commits WHERE job = 'in-async'"));
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "\n[tables.names]\nkind = \"postgres\"\nurl = \"{PG_URL}\"\nquery = \"SELECT 'w1' AS word, 'one' AS name\"\n\
+         key = \"word\"\nvalue = \"name\"\n\n\
+         [streams.named]\nop = \"join_table\"\nfrom = \"counts\"\ntable = \"names\"\n\n\
+         [sinks.db]\nkind = \"postgres\"\nfrom = \"named\"\nurl = \"{PG_URL}\"\ntable = \"{table}\"\n"
+    );
+    let plan = plan(dir.path(), "in-async", 1, &extra);
+    let opts = RunOptions { max_batches: Some(5), ..RunOptions::default() };
+    let env: Arc<Env> = Env::process().unwrap();
+    // As a request handler would: on a runtime thread, start, then wait off it.
+    let job = Job::start(plan, opts, &env).unwrap();
+    let report = tokio::task::spawn_blocking(move || job.wait()).await.unwrap().unwrap();
+    assert_eq!(report.batches, 5);
+    let rows = psql(&format!("SELECT count(DISTINCT batch_time) FROM {table} WHERE key = 'w1'"));
+    assert_eq!(rows, ["5"], "every batch joined and written");
+    psql(&format!("DROP TABLE IF EXISTS {table}; DELETE FROM weir_sink_commits WHERE job = 'in-async'"));
+}
+
+#[test]
+fn two_jobs_run_side_by_side_in_one_environment() {
+    let env = Env::process().unwrap();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let opts = RunOptions { max_batches: Some(8), ..RunOptions::default() };
+    let jobs: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Job::start(plan(d.path(), &format!("side-{i}"), 2, ""), opts, &env).unwrap())
+        .collect();
+    for (job, dir) in jobs.into_iter().zip(&dirs) {
+        assert_eq!(job.wait().unwrap().batches, 8);
+        assert_eq!(read_jsonl(&dir.path().join("counts.jsonl")).len(), 8);
+    }
+}
+
+#[test]
+fn a_stop_asked_before_the_job_started_is_seen_and_every_log_line_names_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let stopper = weir::job::Stopper::default();
+    stopper.request(StopRequest::Drain);
+    let job = Job::start_stopped_by(
+        plan(dir.path(), "early", 1, ""),
+        RunOptions::default(),
+        &Env::process().unwrap(),
+        stopper,
+    )
+    .unwrap();
+    let started = Instant::now();
+    job.wait().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "the early stop was missed: {:?}", started.elapsed());
+
+    // Through the CLI: the lines of the job's own threads and tasks carry `job{job=NAME}`.
+    plan(dir.path(), "named", 1, "");
+    let out = std::process::Command::new(weir_tests::weir_bin())
+        .args(["run", "job.toml", "--batches", "3"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("weir::")).collect();
+    let unnamed: Vec<&&str> =
+        lines.iter().filter(|l| !l.contains("job{job=named}") && !l.contains("weir::cli")).collect();
+    assert!(!lines.is_empty() && unnamed.is_empty(), "lines without the job's name: {unnamed:#?}");
+}
