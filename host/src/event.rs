@@ -28,6 +28,46 @@ pub enum JobEvent {
         /// Records in the batch, by source name.
         records: BTreeMap<String, u64>,
     },
+    /// Every stream has processed batch `time` and handed it to the sinks.
+    BatchCompleted {
+        /// Batch time (milliseconds).
+        time: u64,
+        /// Realtime clock: how long after its time the batch was closed and its processing could begin
+        /// (Spark's scheduling delay); `None` under the manual clock, whose batch times are not wall times.
+        scheduling_delay_ms: Option<u64>,
+        /// From the batch's close to its completion.
+        processing_ms: u64,
+    },
+    /// A plugin call failed (trap, deadline, memory cap, malformed output): the batch counts as failed
+    /// and the records the failure is blamed on went to the dead letters.
+    PluginFailed {
+        /// The stream whose plugin failed.
+        stream: String,
+        /// The batch.
+        batch_time: u64,
+        /// Why, as the dead letters say it.
+        reason: String,
+    },
+    /// A record or input line went to the dead letters.
+    DeadLetter {
+        /// The stream or source that refused it.
+        operator: String,
+        /// The batch, for a record (a source's refused line has none).
+        batch_time: Option<u64>,
+        /// Why.
+        reason: String,
+    },
+    /// A stream's plugin was swapped: batch `from_batch` and every later one run the new version.
+    PluginSwapped {
+        /// The stream.
+        stream: String,
+        /// The first batch the new version runs.
+        from_batch: u64,
+        /// The new version, as the plugin describes itself.
+        version: String,
+        /// SHA-256 of the new component.
+        hash: String,
+    },
     /// A checkpoint of batch `time` was committed.
     CheckpointCommitted {
         /// The last batch whose effects it holds.

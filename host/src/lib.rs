@@ -7,7 +7,6 @@
 
 pub mod batcher;
 pub mod checkpoint;
-pub mod cli;
 pub mod event;
 pub mod graph;
 pub mod job;

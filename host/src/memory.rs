@@ -1,16 +1,15 @@
-//! The process allocator. Batches are large, short-lived buffers: mimalloc reuses them where glibc maps
-//! and unmaps fresh pages. Declared here, in the library, so the binary, the tests and the benchmarks
-//! all measure the same allocator.
+//! Tuning for the allocator Weir is built to run on. Batches are large, short-lived buffers: mimalloc
+//! reuses them where glibc maps and unmaps fresh pages. The binary (`main.rs`) and the benchmarks
+//! (`benches/common`) choose it as their global allocator; the library chooses none, so a program that
+//! embeds Weir keeps its own.
 
 use libmimalloc_sys::mi_option_t;
-
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// `mi_option_purge_delay` in mimalloc 3 (libmimalloc-sys 0.1.49), which does not export it.
 const PURGE_DELAY: mi_option_t = 15;
 
-/// Keeps freed memory for reuse instead of handing it back to the OS after a delay. A job frees and
+/// With mimalloc as the allocator: keeps freed memory for reuse instead of handing it back to the OS
+/// after a delay (with another allocator it changes nothing). A job frees and
 /// allocates the same batch-sized buffers every batch, so handing them back only buys `madvise` calls
 /// and their kernel work (system time in the word-count benchmark: 0.24-0.55 s with this, up to 1.8 s
 /// without). The price: the process keeps its peak size, as a JVM keeps its heap.

@@ -62,6 +62,13 @@ fn a_started_job_tells_its_events_and_status_and_drains_when_asked() {
         if let JobEvent::BatchCut { time, records } = e { Some((*time, records.clone())) } else { None }
     });
     assert!(records.contains_key("lines"), "{records:?}");
+    let completed = next(&mut events, |e| match e {
+        JobEvent::BatchCompleted { time: t, scheduling_delay_ms, processing_ms } if *t == time => {
+            Some((*scheduling_delay_ms, *processing_ms))
+        }
+        _ => None,
+    });
+    assert!(completed.0.is_some_and(|d| d < 10_000) && completed.1 < 10_000, "{completed:?}");
     let checkpoint =
         next(&mut events, |e| if let JobEvent::CheckpointCommitted { time, .. } = e { Some(*time) } else { None });
     assert!(checkpoint >= time);
@@ -187,4 +194,28 @@ fn a_stop_asked_before_the_job_started_is_seen_and_every_log_line_names_the_job(
     let unnamed: Vec<&&str> =
         lines.iter().filter(|l| !l.contains("job{job=named}") && !l.contains("weir::cli")).collect();
     assert!(!lines.is_empty() && unnamed.is_empty(), "lines without the job's name: {unnamed:#?}");
+}
+
+#[test]
+fn a_failed_plugin_call_and_its_dead_letter_are_events_the_status_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("input.jsonl"), "[\"a\", \"boom\", \"b\"]\n[\"c\"]\n").unwrap();
+    let spec = format!(
+        "[job]\nname = \"failing\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n\
+         [sources.in]\nkind = \"scripted\"\npath = \"input.jsonl\"\n\n\
+         [streams.guarded]\nop = \"wasm\"\nfrom = \"in\"\nplugin = \"{}\"\n\n\
+         [sinks.out]\nkind = \"noop\"\nfrom = \"guarded\"\n",
+        weir_tests::plugin("sandbox").display()
+    );
+    let plan = weir::graph::parse(&dir.path().join("job.toml"), &spec).unwrap();
+    let job = Job::start(plan, RunOptions::default(), &Env::process().unwrap()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (!job.is_finished() || job.status().dead_letters == 0) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = job.status();
+    assert_eq!(status.state, JobState::Finished, "{status:?}");
+    assert!(status.plugin_failures >= 1 && status.dead_letters == 1, "only `boom` is blamed: {status:?}");
+    let report = job.wait().unwrap();
+    assert_eq!((report.failed_batches, report.dead_letters), (1, 1));
 }

@@ -8,6 +8,10 @@ use weir::graph::spec::ReducerKind;
 use weir::operator::keytable::{KeyTable, hash, pack_at};
 use weir::operator::reduce::Agg;
 
+/// The allocator the `weir` binary runs on (`host/src/main.rs`), so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Lines in the anchor corpus.
 #[allow(dead_code)] // not every benchmark reads the whole corpus
 pub const LINES: f64 = 2_000_000.0;

@@ -67,6 +67,10 @@ impl Shared {
     }
 }
 
+/// Work for the next batch boundary, given the time of the first batch after it (a plugin swap): the
+/// batcher does it before it hands that batch to any worker.
+pub type AtBoundary = Box<dyn FnOnce(u64) + Send>;
+
 /// When the batcher stops on its own.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Limits {
@@ -98,6 +102,8 @@ pub struct Batcher {
     pub checkpoint: Option<Arc<Checkpointer>>,
     /// Where each batch cut is told.
     pub events: Events,
+    /// Work queued for the next batch boundary.
+    pub at_boundary: flume::Receiver<AtBoundary>,
     /// Where each source starts (a resumed job's offsets).
     pub start: Vec<SourceOffset>,
     /// The batch of the checkpoint the job resumed from (0 for none): the first batch cut follows it.
@@ -181,6 +187,7 @@ impl Batcher {
         let records: BTreeMap<String, u64> = self.sources.iter().cloned().zip(records).collect();
         self.dead.inputs(records.values().sum());
         self.events.emit(JobEvent::BatchCut { time, records });
+        self.at_boundary.try_iter().for_each(|work| work(time));
         for (source, mut chunks) in parts.into_iter().enumerate() {
             for t in chunks.iter_mut().flat_map(|c| c.event_times.iter_mut()).filter(|t| **t == 0) {
                 *t = time as i64;

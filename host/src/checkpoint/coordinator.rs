@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::batch_log::{BatchLog, LoggedBatch};
 use super::file::{checkpoint_dir, checkpoint_time, encode_part, write_atomic};
-use super::manifest::{Manifest, PartRecord};
+use super::manifest::{Manifest, PartRecord, PluginRecord};
 use super::{CheckpointError, SourceOffset};
 use crate::batcher::Shared;
 use crate::event::{Events, JobEvent};
@@ -31,6 +31,8 @@ struct Progress {
     logged: BTreeSet<u64>,
     /// The batch this run logged last: the next entry gives directory offsets as changes from it.
     last_logged: Option<LoggedBatch>,
+    /// Plugins swapped while the job runs: from which batch, the stream, the new plugin.
+    swapped: Vec<(u64, String, PluginRecord)>,
 }
 
 /// The write-ahead log positions among `offsets`.
@@ -187,6 +189,11 @@ impl Checkpointer {
         self.try_commit(&mut p, t);
     }
 
+    /// Stream `stream` runs plugin `record` from batch `from` on: checkpoints from there record it.
+    pub fn plugin_from(&self, stream: &str, from: u64, record: PluginRecord) {
+        self.progress().swapped.push((from, stream.to_string(), record));
+    }
+
     /// The batch of the newest checkpoint committed by this run.
     pub fn committed(&self) -> Option<u64> {
         self.progress().committed
@@ -203,6 +210,9 @@ impl Checkpointer {
         let pending = p.pending.remove(&t).expect("checked above");
         let mut manifest = self.plan.base.clone();
         manifest.time = t;
+        for (_, stream, record) in p.swapped.iter().filter(|(from, ..)| *from <= t) {
+            manifest.plugins.insert(stream.clone(), record.clone());
+        }
         manifest.offsets = pending.offsets.unwrap_or_default();
         manifest.parts = pending.parts.into_values().collect();
         p.logged.retain(|&b| b > t);

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::checkpoint::{self, BatchLog, Manifest, SourceOffset};
+use weir::checkpoint::{self, BatchLog, Manifest, SourceOffset};
 
 /// Commands on a job's checkpoints.
 #[derive(Debug, Subcommand)]

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::graph;
-use crate::job::{self, Env, Job, RunOptions, StopRequest, Stopper};
+use weir::graph;
+use weir::job::{self, Env, Job, RunOptions, StopRequest, Stopper};
 
 /// Weir: WebAssembly-pluggable stream processing.
 #[derive(Debug, Parser)]

@@ -6,8 +6,8 @@ use std::process::{Command, ExitCode};
 
 use clap::Subcommand;
 
-use crate::operator::wasm::bindings::kind_name;
-use crate::operator::wasm::{Limits, PluginEngine, PluginInstance};
+use weir::operator::wasm::bindings::kind_name;
+use weir::operator::wasm::{Limits, PluginEngine, PluginInstance};
 
 /// `weir op` subcommands.
 #[derive(Debug, Subcommand)]

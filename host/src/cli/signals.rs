@@ -4,7 +4,7 @@
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::job::{StopRequest, Stopper};
+use weir::job::{StopRequest, Stopper};
 
 /// Exit code after a second signal.
 const EXIT_ABORTED: i32 = 130;

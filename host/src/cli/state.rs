@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::state::{KeyedPart, StateDb, StateValue};
 use clap::Subcommand;
+use weir::state::{KeyedPart, StateDb, StateValue};
 
 /// Commands on a job's state.
 #[derive(Debug, Subcommand)]
@@ -37,7 +37,7 @@ pub fn run(command: StateCommand) -> ExitCode {
 }
 
 fn dump(dir: &Path, stream: &str) -> anyhow::Result<()> {
-    if dir.join("manifest.json").is_file() || !crate::checkpoint::committed(dir)?.is_empty() {
+    if dir.join("manifest.json").is_file() || !weir::checkpoint::committed(dir)?.is_empty() {
         return dump_checkpoint(dir, stream);
     }
     let nested = dir.join("state");
@@ -64,9 +64,9 @@ fn dump(dir: &Path, stream: &str) -> anyhow::Result<()> {
 /// Dumps `stream`'s keyed state from checkpoint `dir`, or from the newest good one under it.
 fn dump_checkpoint(dir: &Path, stream: &str) -> anyhow::Result<()> {
     let restored = if dir.join("manifest.json").is_file() {
-        crate::checkpoint::load(dir)?
+        weir::checkpoint::load(dir)?
     } else {
-        crate::checkpoint::latest(dir)?.ok_or_else(|| anyhow::anyhow!("no checkpoint in {}", dir.display()))?
+        weir::checkpoint::latest(dir)?.ok_or_else(|| anyhow::anyhow!("no checkpoint in {}", dir.display()))?
     };
     let m = &restored.manifest;
     match m.state.get(stream) {

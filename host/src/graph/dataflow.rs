@@ -27,7 +27,7 @@ use crate::operator::plugin_state::PluginStateExt;
 use crate::operator::reduce::{Aggregation, ReduceConfig, ReduceExt};
 use crate::operator::repartition::RepartitionExt;
 use crate::operator::update_state::UpdateStateExt;
-use crate::operator::wasm::{FailedBatches, LoadedPlugin, PluginSlot, WasmTransform};
+use crate::operator::wasm::{FailedBatches, LoadedPlugin, PluginSlot, Versions, WasmTransform};
 use crate::sink::{OnRefused, Sink, SinkExt};
 use crate::state::StateDb;
 use crate::table::StaticTable;
@@ -40,14 +40,16 @@ pub type BatchStream<'s> = Stream<'s, u64, Vec<Batch>>;
 pub struct JobContext {
     /// The plan.
     pub plan: Arc<Plan>,
-    /// Compiled plugins by stream name.
-    pub plugins: HashMap<String, Arc<LoadedPlugin>>,
+    /// Compiled plugins by stream name, each by batch time (a swap adds a version).
+    pub plugins: HashMap<String, Arc<Versions<LoadedPlugin>>>,
     /// Refused records.
     pub dead: Arc<DeadLetters>,
     /// Failed batches, job-wide.
     pub failures: FailedBatches,
     /// Batch progress and stop flag.
     pub shared: Arc<Shared>,
+    /// Where the job's events go.
+    pub events: crate::event::Events,
     /// Time of the first batch.
     pub first_time: u64,
     /// The job's state database, when a stream keeps state.
@@ -94,11 +96,13 @@ impl JobContext {
         PluginSlot {
             name: name.into(),
             job: self.plan.name.clone(),
-            plugin: self.plugins[name].clone(),
+            plugin: self.plugins[name].newest(),
+            versions: self.plugins[name].clone(),
             params: params.clone(),
             limits: self.plan.plugin_limits(),
             dead: self.dead.clone(),
             failures: self.failures.clone(),
+            events: self.events.clone(),
             instance: None,
         }
     }

@@ -1,13 +1,16 @@
 //! The loop each timely worker runs: take this worker's share of each batch from the batcher, feed it to
 //! the inputs, advance the inputs past the batch time when the batch closes, and keep stepping.
 
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
 use super::dataflow::{self, JobContext};
+use super::spec::ClockMode;
 use crate::batcher::Feed;
+use crate::event::JobEvent;
 
 /// How far (in batches) a worker may run ahead of its slowest sink before it stops taking input.
 const MAX_BATCHES_IN_FLIGHT: u64 = 1;
@@ -21,7 +24,17 @@ pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {
     }
     let interval = ctx.plan.interval;
     let park = Some(Duration::from_millis(1));
+    // Worker 0 tells when each closed batch is complete: the probe (the whole job's frontier at the
+    // sinks) has passed it.
+    let mut closed: VecDeque<(u64, Instant, Option<u64>)> = VecDeque::new();
+    let tells = worker.index() == 0;
+    let realtime = ctx.plan.clock == ClockMode::Realtime;
     loop {
+        while let Some(&(time, at, delay)) = closed.front().filter(|(t, ..)| !probe.less_equal(t)) {
+            closed.pop_front();
+            let processing_ms = at.elapsed().as_millis() as u64;
+            ctx.events.emit(JobEvent::BatchCompleted { time, scheduling_delay_ms: delay, processing_ms });
+        }
         match feed.try_recv() {
             Ok(Feed::Data { source, time, batch }) => {
                 // Backpressure: do not queue more work while sinks are far behind.
@@ -33,6 +46,10 @@ pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {
                 worker.step();
             }
             Ok(Feed::Close { time }) => {
+                if tells {
+                    let delay = realtime.then(|| wall_ms().saturating_sub(time));
+                    closed.push_back((time, Instant::now(), delay));
+                }
                 for input in inputs.iter_mut() {
                     input.advance_to(time + interval);
                 }
@@ -46,4 +63,12 @@ pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {
     }
     drop(inputs);
     while worker.step_or_park(park) {}
+    for (time, at, delay) in closed {
+        let processing_ms = at.elapsed().as_millis() as u64;
+        ctx.events.emit(JobEvent::BatchCompleted { time, scheduling_delay_ms: delay, processing_ms });
+    }
+}
+
+fn wall_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }

@@ -2,11 +2,14 @@
 //! (the CLI's `weir run`, a server) stops or cancels the job, follows its typed events, reads its
 //! status and waits for its report. The job runs on a thread of its own in a shared [`Env`].
 
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::sync::broadcast;
 
+use super::plugins::Swapper;
 use super::{Env, JobError, RunOptions, RunReport, StopRequest, Stopper};
 use crate::event::{Events, JobEvent};
 use crate::graph::Plan;
@@ -36,6 +39,12 @@ pub struct JobStatus {
     pub batches: u64,
     /// The newest batch cut.
     pub last_batch: Option<u64>,
+    /// The newest batch every stream has processed.
+    pub last_completed: Option<u64>,
+    /// Plugin failures told (a batch failing on two workers, or in two slices, counts more than once).
+    pub plugin_failures: u64,
+    /// Records and lines sent to the dead letters.
+    pub dead_letters: u64,
     /// The newest checkpoint committed.
     pub last_checkpoint: Option<u64>,
     /// Why it failed.
@@ -51,6 +60,10 @@ impl JobStatus {
                 self.last_batch = Some(*time);
             }
             JobEvent::CheckpointCommitted { time, .. } => self.last_checkpoint = Some(*time),
+            JobEvent::BatchCompleted { time, .. } => self.last_completed = Some(*time),
+            JobEvent::PluginSwapped { .. } => {}
+            JobEvent::PluginFailed { .. } => self.plugin_failures += 1,
+            JobEvent::DeadLetter { .. } => self.dead_letters += 1,
             JobEvent::Stopping { .. } => self.state = JobState::Stopping,
             JobEvent::Finished { .. } => self.state = JobState::Finished,
             JobEvent::Failed { error, .. } => {
@@ -59,6 +72,13 @@ impl JobStatus {
             }
         }
     }
+}
+
+/// What the handle controls a running job with: its stop requests, and its plugin swapper once the
+/// job has loaded its plugins.
+pub(super) struct Control {
+    pub(super) stopper: Stopper,
+    pub(super) swapper: OnceLock<Swapper>,
 }
 
 /// Starts jobs.
@@ -92,6 +112,7 @@ impl Job {
         stopper: Stopper,
     ) -> Result<JobHandle, JobError> {
         let events = Events::default();
+        let control = Arc::new(Control { stopper, swapper: OnceLock::new() });
         let status = Arc::new(Mutex::new(JobStatus::default()));
         let (mut seen, folded) = (events.subscribe(), status.clone());
         env.io().spawn(async move {
@@ -105,9 +126,9 @@ impl Job {
         });
         let name = plan.name.clone();
         let thread = std::thread::Builder::new().name(format!("weir-job-{name}")).spawn({
-            let (stopper, events, env, status) = (stopper.clone(), events.clone(), env.clone(), status.clone());
+            let (control, events, env, status) = (control.clone(), events.clone(), env.clone(), status.clone());
             move || {
-                let result = super::run_in(plan, opts, &stopper, &env, &events);
+                let result = super::run_in(plan, opts, &control, &env, &events);
                 let end = match &result {
                     Ok(r) => JobEvent::Finished {
                         batches: r.batches,
@@ -123,14 +144,14 @@ impl Job {
             }
         });
         let thread = thread.map_err(|e| JobError::Runtime(e.to_string()))?;
-        Ok(JobHandle { name, stopper, events, status, thread })
+        Ok(JobHandle { name, control, events, status, thread })
     }
 }
 
 /// A started job.
 pub struct JobHandle {
     name: String,
-    stopper: Stopper,
+    control: Arc<Control>,
     events: Events,
     status: Arc<Mutex<JobStatus>>,
     thread: JoinHandle<Result<RunReport, JobError>>,
@@ -145,13 +166,32 @@ impl JobHandle {
     /// Asks the job to stop: drain (every received record processed and written) or at the next batch
     /// boundary. The first request counts; [`JobHandle::cancel`] still overrides it.
     pub fn stop(&self, how: StopRequest) {
-        self.stopper.request(how);
+        self.control.stopper.request(how);
     }
 
     /// Stops the job at the next batch boundary without a final checkpoint: the next start resumes
     /// from the last one committed, and cuts again the batches logged after it.
     pub fn cancel(&self) {
-        self.stopper.request(StopRequest::Cancel);
+        self.control.stopper.request(StopRequest::Cancel);
+    }
+
+    /// Swaps stream `stream`'s plugin for the component at `path` at the next batch boundary and returns
+    /// the first batch the new one runs. The component is checked as at start (world, kind, declared
+    /// parameters, `init` with the stream's parameters) and refused with the reason when it does not
+    /// fit; the stream's keyed state stays. Waits at most `timeout` for the boundary.
+    pub fn swap(&self, stream: &str, path: &Path, timeout: Duration) -> Result<u64, JobError> {
+        let Some(swapper) = self.control.swapper.get() else {
+            let state = if self.is_finished() { "has ended" } else { "is still starting" };
+            return Err(JobError::Runtime(format!("job `{}` {state}: no plugin can be swapped", self.name)));
+        };
+        let applied = swapper.swap(stream, path)?;
+        applied.recv_timeout(timeout).map_err(|e| {
+            let why = match e {
+                flume::RecvTimeoutError::Timeout => format!("no batch boundary came within {timeout:?}"),
+                flume::RecvTimeoutError::Disconnected => "the job ended first".to_string(),
+            };
+            JobError::Runtime(format!("swapping the plugin of stream `{stream}`: {why}"))
+        })
     }
 
     /// The job's events from now on.

@@ -10,24 +10,25 @@ use thiserror::Error;
 
 mod env;
 mod handle;
+mod plugins;
 mod resume;
 mod stop;
 
 pub use env::Env;
+use handle::Control;
 pub use handle::{Job, JobHandle, JobState, JobStatus};
+use plugins::{Swapper, load_plugins};
 use resume::{checkpointer, recut_batches, resume};
 pub use stop::{StopRequest, Stopper};
 
 use crate::batcher::{self, Batcher, Feed, Shared};
-use crate::checkpoint::{PluginRecord, SourceOffset};
+use crate::checkpoint::SourceOffset;
 use crate::event::{Events, JobEvent};
 use crate::graph::Plan;
 use crate::graph::dataflow::JobContext;
 use crate::graph::spec::{ClockMode, StreamSpec};
 use crate::operator::dead_letter::DeadLetters;
-use crate::operator::wasm::bindings::kind_name;
-use crate::operator::wasm::bindings::types::TransformKind as K;
-use crate::operator::wasm::{FailedBatches, PluginError, PluginInstance};
+use crate::operator::wasm::{FailedBatches, PluginError};
 use crate::receiver;
 use crate::state::StateDb;
 use crate::table::StaticTable;
@@ -123,50 +124,6 @@ pub struct RunReport {
     pub refused: BTreeMap<String, crate::operator::dead_letter::Tally>,
 }
 
-/// Plugins by stream, and what a checkpoint records of each.
-type Plugins = (HashMap<String, Arc<crate::operator::wasm::LoadedPlugin>>, BTreeMap<String, PluginRecord>);
-
-/// Compiles every Wasm stream's plugin once, checks its parameters and `init` before any data flows.
-fn load_plugins(plan: &Plan, env: &Env) -> Result<Plugins, JobError> {
-    let mut plugins = HashMap::new();
-    let mut records = BTreeMap::new();
-    if !plan.streams.iter().any(|(_, s)| s.plugin().is_some()) {
-        return Ok((plugins, records));
-    }
-    let engine = env.plugins()?;
-    for (name, spec) in &plan.streams {
-        let Some((plugin, params)) = spec.plugin() else { continue };
-        let mut loaded =
-            engine.load(plugin).map_err(|e| JobError::Params { stream: name.clone(), message: e.to_string() })?;
-        let mut probe = PluginInstance::new(&loaded, plan.plugin_limits(), &plan.name, name)?;
-        let descriptor = probe.describe()?;
-        let (world, kinds) = spec.plugin_world();
-        let kind = kind_name(descriptor.kind);
-        if loaded.world != world || !kinds.contains(&kind) {
-            let message = format!(
-                "`plugin`: {} is a `{}` of kind `{kind}`; this op needs a `{world}` of kind {}",
-                plugin.display(),
-                loaded.world,
-                kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" or ")
-            );
-            return Err(JobError::Params { stream: name.clone(), message });
-        }
-        if let Some(bad) = params.keys().find(|k| !descriptor.params.contains(k)) {
-            let accepted = if descriptor.params.is_empty() { "none".to_string() } else { descriptor.params.join(", ") };
-            let message =
-                format!("`params.{bad}`: plugin `{}` has no such parameter (it accepts: {accepted})", descriptor.name);
-            return Err(JobError::Params { stream: name.clone(), message });
-        }
-        probe.init(params)?;
-        loaded.per_record = matches!(descriptor.kind, K::Map | K::FlatMap | K::Filter | K::FilterMap);
-        tracing::info!(stream = %name, plugin = %descriptor.name, version = %descriptor.version, hash = %&loaded.hash[..12], "plugin loaded");
-        let record = PluginRecord { name: descriptor.name, version: descriptor.version, hash: loaded.hash.clone() };
-        records.insert(name.clone(), record);
-        plugins.insert(name.clone(), Arc::new(loaded));
-    }
-    Ok((plugins, records))
-}
-
 /// Opens the state database and reads initial-state files, when a stream keeps state.
 type StateParts = (Option<Arc<StateDb>>, HashMap<String, Arc<Batch>>);
 
@@ -199,7 +156,14 @@ pub fn run(plan: Plan, opts: RunOptions) -> Result<RunReport, JobError> {
 }
 
 /// Runs `plan` in `env` on this thread until it ends, stopping when `stopper` asks, telling `events`.
-fn run_in(plan: Plan, opts: RunOptions, stopper: &Stopper, env: &Env, events: &Events) -> Result<RunReport, JobError> {
+fn run_in(
+    plan: Plan,
+    opts: RunOptions,
+    control: &Control,
+    env: &Arc<Env>,
+    events: &Events,
+) -> Result<RunReport, JobError> {
+    let stopper = &control.stopper;
     crate::memory::keep_freed_memory();
     // Every log line of the job carries its name: its own threads enter this span, its tasks carry it.
     let span = tracing::info_span!("job", job = %plan.name);
@@ -224,7 +188,7 @@ fn run_in(plan: Plan, opts: RunOptions, stopper: &Stopper, env: &Env, events: &E
     let (state, initial) = open_state(&plan, restored.is_some())?;
     let resumed = resume(&plan, restored, state.as_deref(), opts.allow_dropped_state)?;
     let dead = DeadLetters::open(&plan.name, plan.dead_letter.as_deref()).map_err(JobError::DeadLetter)?;
-    let dead = Arc::new(dead.with_policy(plan.dead_letter_policy.clone()));
+    let dead = Arc::new(dead.with_policy(plan.dead_letter_policy.clone()).with_events(events.clone()));
     let manual = plan.clock == ClockMode::Manual;
     let first_time = match (&resumed, recut.first()) {
         (_, Some((t, _))) => *t,
@@ -287,6 +251,18 @@ fn run_in(plan: Plan, opts: RunOptions, stopper: &Stopper, env: &Env, events: &E
 
     let workers = plan.workers;
     let (feeds, feed_rx): (Vec<_>, Vec<_>) = (0..workers).map(|_| flume::bounded::<Feed>(2)).unzip();
+    // From here the job's plugins can be swapped: the batcher puts a swap in at a batch boundary.
+    let (swaps, at_boundary) = flume::unbounded();
+    let plan = Arc::new(plan);
+    let swapper = Swapper {
+        plan: plan.clone(),
+        env: env.clone(),
+        plugins: plugins.clone(),
+        at_boundary: swaps,
+        events: events.clone(),
+        checkpoint: checkpoint.clone(),
+    };
+    let _ = control.swapper.set(swapper);
     let batcher = Batcher {
         interval: plan.interval,
         first_time,
@@ -298,6 +274,7 @@ fn run_in(plan: Plan, opts: RunOptions, stopper: &Stopper, env: &Env, events: &E
         dead: dead.clone(),
         checkpoint: checkpoint.clone(),
         events: events.clone(),
+        at_boundary,
         start,
         resumed_from,
         recut,
@@ -313,11 +290,12 @@ fn run_in(plan: Plan, opts: RunOptions, stopper: &Stopper, env: &Env, events: &E
 
     let failures = FailedBatches::default();
     let ctx = Arc::new(JobContext {
-        plan: Arc::new(plan),
+        plan,
         plugins,
         dead: dead.clone(),
         failures: failures.clone(),
         shared,
+        events: events.clone(),
         first_time,
         state: state.clone(),
         initial,

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::json;
 use weir_sdk::packed::RecordRef;
 
+use crate::event::{Events, JobEvent};
 use crate::graph::spec::OnError;
 use crate::sink::render;
 
@@ -24,6 +25,7 @@ pub struct DeadLetters {
     policy: Policy,
     tally: Mutex<BTreeMap<String, Tally>>,
     failure: Mutex<Option<String>>,
+    events: Events,
 }
 
 /// What the job does with refused records: per stream (`on_error`), and in all (`max`).
@@ -61,7 +63,7 @@ impl DeadLetters {
         };
         let (policy, tally, failure) = (Policy::default(), Mutex::default(), Mutex::default());
         let (count, inputs) = (AtomicU64::new(0), AtomicU64::new(0));
-        Ok(DeadLetters { job: job.to_string(), file, count, inputs, policy, tally, failure })
+        Ok(DeadLetters { job: job.to_string(), file, count, inputs, policy, tally, failure, events: Events::default() })
     }
 
     /// These dead letters, following `policy`.
@@ -81,6 +83,11 @@ impl DeadLetters {
     /// ```
     pub fn with_policy(self, policy: Policy) -> DeadLetters {
         DeadLetters { policy, ..self }
+    }
+
+    /// These dead letters, each also told on `events`.
+    pub fn with_events(self, events: Events) -> DeadLetters {
+        DeadLetters { events, ..self }
     }
 
     /// Why the job must fail because of what was refused, if it must.
@@ -180,6 +187,8 @@ impl DeadLetters {
             return;
         }
         self.write(json!({"job": self.job, "operator": operator, "batch_time": time, "reason": reason, "record": render::json(record)}));
+        let (operator, reason) = (operator.to_string(), reason.to_string());
+        self.events.emit(JobEvent::DeadLetter { operator, batch_time: Some(time), reason });
     }
 
     /// Raw input a source could not read as records.
@@ -189,6 +198,8 @@ impl DeadLetters {
             return;
         }
         self.write(json!({"job": self.job, "operator": source, "reason": reason, "input": input}));
+        let (operator, reason) = (source.to_string(), reason.to_string());
+        self.events.emit(JobEvent::DeadLetter { operator, batch_time: None, reason });
     }
 
     /// How many dead letters were written.

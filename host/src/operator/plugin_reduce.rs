@@ -42,7 +42,7 @@ fn call(slot: &mut PluginSlot, t: u64, inverse: bool, groups: Groups) -> Batch {
     if groups.is_empty() {
         return Batch::new();
     }
-    let (result, groups) = match slot.instance() {
+    let (result, groups) = match slot.instance(t) {
         Ok(inst) => inst.reduce(inverse, groups),
         Err(failure) => (Err(failure), groups),
     };

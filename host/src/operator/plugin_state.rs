@@ -81,7 +81,7 @@ fn run(
     if chunk.len() == 0 {
         return Ok(());
     }
-    let (result, input) = match slot.instance() {
+    let (result, input) = match slot.instance(t) {
         Ok(inst) => inst.update(t, chunk.input),
         Err(failure) => (Err(failure), chunk.input),
     };

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod instance;
 mod slot;
 mod stdio;
+mod versions;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use weir_sdk::packed::Batch;
 pub use engine::{LoadedPlugin, PluginEngine};
 pub use instance::{Limits, PluginInstance, Processed, Updated};
 pub use slot::PluginSlot;
+pub use versions::Versions;
 
 use super::BatchOperator;
 
@@ -112,7 +114,7 @@ impl WasmTransform {
     /// the failure returned with the input (`None`: the call succeeded).
     fn call(&mut self, time: u64, input: Batch, emit: &mut dyn FnMut(Batch)) -> Option<(BatchFailure, Batch)> {
         let slot = &mut self.0;
-        let (result, input) = match slot.instance() {
+        let (result, input) = match slot.instance(time) {
             Ok(inst) => inst.process(time, input),
             Err(failure) => (Err(failure), input),
         };
@@ -164,6 +166,7 @@ impl BatchOperator for WasmTransform {
     /// is retried on halves until the records that fail it are found ([`ISOLATION_CALLS`]). A plugin that
     /// sees the batch whole fails it whole: its output may depend on every record.
     fn process_into(&mut self, time: u64, input: Batch, emit: &mut dyn FnMut(Batch)) {
+        self.0.sync(time);
         if !self.0.plugin.per_record {
             if let Some((failure, input)) = self.call(time, input, emit) {
                 self.0.failed_on(time, failure, input.iter(), "");

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use weir_sdk::packed::RecordRef;
 
-use super::{BatchFailure, FailedBatches, Limits, LoadedPlugin, PluginInstance};
+use super::{BatchFailure, FailedBatches, Limits, LoadedPlugin, PluginInstance, Versions};
+use crate::event::{Events, JobEvent};
 use crate::operator::dead_letter::DeadLetters;
 
 /// A plugin as one operator on one worker uses it.
@@ -16,8 +17,10 @@ pub struct PluginSlot {
     pub name: String,
     /// Job name.
     pub job: String,
-    /// The compiled plugin.
+    /// The compiled plugin this worker runs now.
     pub plugin: Arc<LoadedPlugin>,
+    /// The stream's plugin by batch time (a swap adds one).
+    pub versions: Arc<Versions<LoadedPlugin>>,
     /// Parameters for `init`.
     pub params: BTreeMap<String, String>,
     /// Instance limits.
@@ -26,13 +29,25 @@ pub struct PluginSlot {
     pub dead: Arc<DeadLetters>,
     /// Times of failed batches, job-wide (a batch failing on two workers counts once).
     pub failures: FailedBatches,
+    /// Where a failed call is told.
+    pub events: Events,
     /// The live instance, if any.
     pub instance: Option<PluginInstance>,
 }
 
 impl PluginSlot {
-    /// The live instance, made (and `init`ed) if there is none.
-    pub fn instance(&mut self) -> Result<&mut PluginInstance, BatchFailure> {
+    /// Takes the plugin version batch `time` runs with; a new one drops the old instance.
+    pub fn sync(&mut self, time: u64) {
+        let now = self.versions.for_batch(time);
+        if !Arc::ptr_eq(&now, &self.plugin) {
+            self.plugin = now;
+            self.instance = None;
+        }
+    }
+
+    /// The live instance for batch `time`, made (and `init`ed) if there is none.
+    pub fn instance(&mut self, time: u64) -> Result<&mut PluginInstance, BatchFailure> {
+        self.sync(time);
         if self.instance.is_none() {
             let mut inst = PluginInstance::new(&self.plugin, self.limits, &self.job, &self.name)
                 .map_err(|e| BatchFailure::Restart(e.to_string()))?;
@@ -75,6 +90,11 @@ impl PluginSlot {
             reason = format!("{reason} ({note})");
         }
         tracing::error!(job = %self.job, operator = %self.name, batch_time = time, "{reason}");
+        self.events.emit(JobEvent::PluginFailed {
+            stream: self.name.clone(),
+            batch_time: time,
+            reason: reason.clone(),
+        });
         for r in records {
             self.dead.record(&self.name, time, &r, &reason);
         }
