@@ -23,6 +23,7 @@ pub fn repo() -> PathBuf {
 
 /// The anchor corpus (`gen.py 20 100000`: 2,000,000 lines of 10 Zipf words, 94 MB) in target/bench/data,
 /// generated on first use.
+#[allow(dead_code)] // the platform benchmark generates its lines
 pub fn corpus() -> PathBuf {
     let dir = repo().join("target/bench");
     let data = dir.join("data");

@@ -12,6 +12,23 @@ use crate::graph::spec::WriteMode;
 /// Attempts per batch before the sink gives up (and the job fails): a restarted server is picked up.
 const ATTEMPTS: u32 = 5;
 
+/// Where a database sink writes: what `postgres` and `mariadb` connect with.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    /// The job's name, in the markers.
+    pub job: &'a str,
+    /// The sink's name, in the markers and messages.
+    pub sink: &'a str,
+    /// The server.
+    pub url: &'a str,
+    /// The table.
+    pub table: &'a str,
+    /// How rows are written.
+    pub mode: WriteMode,
+    /// The runtime the queries run on (the job environment's).
+    pub io: &'a tokio::runtime::Handle,
+}
+
 /// A batch as the rows a database sink writes.
 pub struct Rows {
     /// Each row's key text (`None` for a record without a key).

@@ -7,7 +7,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, TxOpts, Value};
 
 use super::SinkError;
-use super::db::{Database, Rows};
+use super::db::{Database, Rows, Target};
 use crate::graph::spec::WriteMode;
 
 /// Rows per `INSERT` statement: few round trips, statements well under `max_allowed_packet`.
@@ -25,14 +25,9 @@ pub struct Mariadb {
 
 impl Mariadb {
     /// Connects and creates the table (keyed for `mode` upsert) and the marker table if they are
-    /// missing; an error fails the job before any batch runs. Queries run on `io`.
-    pub fn connect(
-        job: &str,
-        name: &str,
-        (url, table): (&str, &str),
-        mode: WriteMode,
-        io: &tokio::runtime::Handle,
-    ) -> Result<Mariadb, SinkError> {
+    /// missing; an error fails the job before any batch runs.
+    pub fn connect(target: &Target<'_>) -> Result<Mariadb, SinkError> {
+        let Target { job, sink: name, url, table, mode, io } = *target;
         let err = |message: String| SinkError::Db { sink: name.into(), message };
         let opts = Opts::from_url(url).map_err(|e| err(format!("bad `url`: {e}")))?;
         let mut sink =

@@ -81,10 +81,12 @@ pub fn build(
     Ok(Some(match spec {
         SinkSpec::Noop { .. } => return Ok(None),
         SinkSpec::Mariadb { url, table, mode, .. } => {
-            Box::new(db::DbSink::new(name, *mode, mariadb::Mariadb::connect(job, name, (url, table), *mode, io)?)?)
+            let target = db::Target { job, sink: name, url, table, mode: *mode, io };
+            Box::new(db::DbSink::new(name, *mode, mariadb::Mariadb::connect(&target)?)?)
         }
         SinkSpec::Postgres { url, table, mode, .. } => {
-            Box::new(db::DbSink::new(name, *mode, postgres::Postgres::connect(job, name, (url, table), *mode, io)?)?)
+            let target = db::Target { job, sink: name, url, table, mode: *mode, io };
+            Box::new(db::DbSink::new(name, *mode, postgres::Postgres::connect(&target)?)?)
         }
         SinkSpec::Print { num, .. } => Box::new(print::Print { num: *num }),
         SinkSpec::Files { prefix, suffix, .. } => {

@@ -8,7 +8,7 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use super::SinkError;
-use super::db::{Database, Rows};
+use super::db::{Database, Rows, Target};
 use crate::graph::spec::WriteMode;
 use crate::pg::{self, message as db_message};
 
@@ -24,14 +24,9 @@ pub struct Postgres {
 
 impl Postgres {
     /// Connects and creates the table (keyed for `mode` upsert) and the marker table if they are
-    /// missing; an error fails the job before any batch runs. Queries run on `io`.
-    pub fn connect(
-        job: &str,
-        name: &str,
-        (url, table): (&str, &str),
-        mode: WriteMode,
-        io: &tokio::runtime::Handle,
-    ) -> Result<Postgres, SinkError> {
+    /// missing; an error fails the job before any batch runs.
+    pub fn connect(target: &Target<'_>) -> Result<Postgres, SinkError> {
+        let Target { job, sink: name, url, table, mode, io } = *target;
         let (name, job, url, table, io) = (name.into(), job.into(), url.into(), table.into(), io.clone());
         let mut sink = Postgres { name, job, url, table, io, client: None };
         let table = sink.table.clone();
