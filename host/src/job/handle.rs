@@ -53,8 +53,11 @@ pub struct JobStatus {
 
 impl JobStatus {
     fn apply(&mut self, event: &JobEvent) {
+        // The job thread sets the end itself; the folding task may bring earlier events after it.
+        let ended = matches!(self.state, JobState::Finished | JobState::Failed);
         match event {
-            JobEvent::Started { .. } => self.state = JobState::Running,
+            JobEvent::Started { .. } if !ended => self.state = JobState::Running,
+            JobEvent::Started { .. } => {}
             JobEvent::BatchCut { time, .. } => {
                 self.batches += 1;
                 self.last_batch = Some(*time);
@@ -64,7 +67,8 @@ impl JobStatus {
             JobEvent::PluginSwapped { .. } => {}
             JobEvent::PluginFailed { .. } => self.plugin_failures += 1,
             JobEvent::DeadLetter { .. } => self.dead_letters += 1,
-            JobEvent::Stopping { .. } => self.state = JobState::Stopping,
+            JobEvent::Stopping { .. } if !ended => self.state = JobState::Stopping,
+            JobEvent::Stopping { .. } => {}
             JobEvent::Finished { .. } => self.state = JobState::Finished,
             JobEvent::Failed { error, .. } => {
                 self.state = JobState::Failed;
