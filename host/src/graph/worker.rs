@@ -30,10 +30,9 @@ pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {
     let tells = worker.index() == 0;
     let realtime = ctx.plan.clock == ClockMode::Realtime;
     loop {
-        while let Some(&(time, at, delay)) = closed.front().filter(|(t, ..)| !probe.less_equal(t)) {
+        while let Some(&done) = closed.front().filter(|(t, ..)| !probe.less_equal(t)) {
             closed.pop_front();
-            let processing_ms = at.elapsed().as_millis() as u64;
-            ctx.events.emit(JobEvent::BatchCompleted { time, scheduling_delay_ms: delay, processing_ms });
+            completed(ctx, done);
         }
         match feed.try_recv() {
             Ok(Feed::Data { source, time, batch }) => {
@@ -63,10 +62,13 @@ pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {
     }
     drop(inputs);
     while worker.step_or_park(park) {}
-    for (time, at, delay) in closed {
-        let processing_ms = at.elapsed().as_millis() as u64;
-        ctx.events.emit(JobEvent::BatchCompleted { time, scheduling_delay_ms: delay, processing_ms });
-    }
+    closed.into_iter().for_each(|done| completed(ctx, done));
+}
+
+/// Tells that batch `time`, closed at `at` with scheduling delay `delay`, is complete.
+fn completed(ctx: &JobContext, (time, at, delay): (u64, Instant, Option<u64>)) {
+    let processing_ms = at.elapsed().as_millis() as u64;
+    ctx.events.emit(JobEvent::BatchCompleted { time, scheduling_delay_ms: delay, processing_ms });
 }
 
 fn wall_ms() -> u64 {

@@ -88,9 +88,7 @@ impl JobError {
                 | JobError::Plugin(PluginError::Load { .. } | PluginError::Init { .. } | PluginError::Start { .. })
         )
     }
-}
 
-impl JobError {
     /// True when the spec or its input is at fault, so running the job again unchanged fails again; false
     /// when a retry may succeed (a server down, a full disk, a directory in use).
     pub fn is_users_fault(&self) -> bool {
