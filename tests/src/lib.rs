@@ -2,6 +2,7 @@
 //! run a job spec in-process and read its JSON-lines output.
 
 pub mod crash;
+pub mod served;
 pub mod spec;
 
 use std::path::{Path, PathBuf};

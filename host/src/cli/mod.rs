@@ -1,8 +1,11 @@
-//! The `weir` command line: `weir run <job.toml>`, `weir op build|describe`, `weir state dump` and
-//! `weir checkpoint ls`.
+//! The `weir` command line: `weir run <job.toml>` runs one job in-process; `weir serve` is the
+//! long-lived host, driven by `weir job …`, `weir op …` and `weir server …`; `weir state dump` and
+//! `weir checkpoint ls` inspect a job's files.
 
 mod checkpoint;
+mod client;
 mod op;
+mod serve;
 mod signals;
 mod state;
 
@@ -21,6 +24,8 @@ use weir::job::{self, Env, Job, RunOptions, StopRequest, Stopper};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    conn: client::Conn,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,10 +56,28 @@ enum Command {
         #[arg(long)]
         start_over: bool,
     },
-    /// Build and inspect operator components.
+    /// Run the long-lived host: a gRPC server (JobService, OperatorService, health, reflection) that
+    /// runs submitted jobs and keeps an operator registry in its data dir.
+    Serve(serve::ServeArgs),
+    /// Submit, list, follow, upgrade and stop jobs on a server.
+    Job {
+        #[command(subcommand)]
+        command: client::job::JobCommand,
+    },
+    /// Build operator components, inspect them, and manage a server's operator registry.
     Op {
         #[command(subcommand)]
         command: op::OpCommand,
+    },
+    /// Ask a server how it is.
+    Server {
+        #[command(subcommand)]
+        command: client::server::ServerCommand,
+    },
+    /// Print a shell completion script (e.g. `weir completions bash > /etc/bash_completion.d/weir`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
     /// Inspect a job's keyed state.
     State {
@@ -122,7 +145,19 @@ pub fn main() -> ExitCode {
                 }
             }
         }
-        Command::Op { command } => op::run(command),
+        Command::Serve(args) => serve::run(args),
+        Command::Job { command } => client::finish(client::job::run(&cli.conn, command)),
+        Command::Server { command } => client::finish(client::server::run(&cli.conn, command)),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "weir",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Op { command } => op::run(&cli.conn, command),
         Command::State { command } => state::run(command),
         Command::Checkpoint { command } => checkpoint::run(command),
     }

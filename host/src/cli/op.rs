@@ -1,13 +1,15 @@
 //! `weir op build <dir>`: builds an operator crate into a component; `weir op describe <file>`: loads a
-//! component and prints what it says about itself.
+//! component and prints what it says about itself; `weir op push|list|describe|delete` manage a
+//! server's registry (`client/op.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::Subcommand;
 
-use weir::operator::wasm::bindings::kind_name;
-use weir::operator::wasm::{Limits, PluginEngine, PluginInstance};
+use weir::operator::wasm::PluginEngine;
+
+use super::client::{self, Conn, Output};
 
 /// `weir op` subcommands.
 #[derive(Debug, Subcommand)]
@@ -20,10 +22,36 @@ pub enum OpCommand {
         #[arg(long)]
         debug: bool,
     },
-    /// Load a component and print its name, version, kind and parameters.
+    /// Print an operator's name, version, world, kind and parameters: of a component file, or else of
+    /// a server's operator (`name@version`, `name` or `sha256:<digest>`).
     Describe {
+        /// A component file (.wasm), or an operator on the server.
+        operator: String,
+        /// Output format (a server's operator).
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Upload a component to the server's registry, where it is checked and precompiled.
+    Push {
         /// The component (.wasm).
         file: PathBuf,
+        /// Register it as `name@version` (default: the name and version it describes itself with).
+        #[arg(long = "as", value_name = "NAME@VERSION")]
+        name_version: Option<String>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// List the server's operators.
+    List {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Remove an operator version from the server (refused while a job uses it).
+    Delete {
+        /// `name@version` or `sha256:<digest>`.
+        operator: String,
     },
 }
 
@@ -86,29 +114,34 @@ fn build(dir: &Path, debug: bool) -> Result<PathBuf, String> {
 
 fn describe(file: &Path) -> Result<String, String> {
     let engine = PluginEngine::new().map_err(|e| e.to_string())?;
-    let plugin = engine.load(file).map_err(|e| e.to_string())?;
-    let limits = Limits { deadline: std::time::Duration::from_secs(5), memory: 256 << 20 };
-    let mut inst = PluginInstance::new(&plugin, limits, "describe", "describe").map_err(|e| e.to_string())?;
-    let d = inst.describe().map_err(|e| e.to_string())?;
-    let params = d.params.join(", ");
+    let d = engine.describe(file).map_err(|e| e.to_string())?;
     Ok(format!(
-        "name: {}\nversion: {}\nworld: {}\nkind: {}\nparams: [{params}]\nsha256: {}",
+        "name: {}\nversion: {}\nworld: {}\nkind: {}\nparams: [{}]\nsha256: {}",
         d.name,
         d.version,
-        plugin.world,
-        kind_name(d.kind),
-        plugin.hash
+        d.world,
+        d.kind,
+        d.params.join(", "),
+        d.hash
     ))
 }
 
 /// Runs a `weir op` subcommand.
-pub fn run(cmd: OpCommand) -> ExitCode {
+pub fn run(conn: &Conn, cmd: OpCommand) -> ExitCode {
     let result = match cmd {
+        OpCommand::Describe { operator, output } if !Path::new(&operator).is_file() => {
+            return client::finish(client::op::describe(conn, &operator, output));
+        }
+        OpCommand::Push { file, name_version, output } => {
+            return client::finish(client::op::push(conn, &file, name_version.as_deref(), output));
+        }
+        OpCommand::List { output } => return client::finish(client::op::list(conn, output)),
+        OpCommand::Delete { operator } => return client::finish(client::op::delete(conn, &operator)),
         OpCommand::Build { dir, debug } => build(&dir, debug).and_then(|wasm| {
             let about = describe(&wasm)?;
             Ok(format!("{}\n{about}", wasm.display()))
         }),
-        OpCommand::Describe { file } => describe(&file),
+        OpCommand::Describe { operator, .. } => describe(Path::new(&operator)),
     };
     match result {
         Ok(text) => {

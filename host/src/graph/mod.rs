@@ -3,10 +3,11 @@
 pub mod dataflow;
 pub mod key_origin;
 mod locate;
+pub mod placement;
 pub mod plan;
 pub mod spec;
 pub mod streams;
 pub mod worker;
 
 pub use key_origin::key_origin;
-pub use plan::{Plan, SpecError, load, parse};
+pub use plan::{Plan, SpecError, load, parse, parse_placed};

@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use crate::operator::expr::Expr;
 
+use super::placement::Placement;
 use super::spec::{
     CheckpointSpec, ClockMode, JobSpec, JoinKind, ReducerKind, SinkSpec, SourceSpec, StreamSpec, TableSpec, WindowSpec,
 };
@@ -160,15 +161,20 @@ pub fn load(path: &Path) -> Result<Plan, SpecError> {
 
 /// Parses and checks spec `text` read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Plan, SpecError> {
+    parse_placed(path, text, &Placement::beside_spec())
+}
+
+/// [`parse`], with plugins and directories where `placement` puts them.
+pub fn parse_placed(path: &Path, text: &str, placement: &Placement<'_>) -> Result<Plan, SpecError> {
     let spec: JobSpec = toml::from_str(text).map_err(|e| match super::locate::locate(text, &e) {
         Some(at) => SpecError::Invalid { path: path.into(), line: at.line, field: at.field, message: at.message },
         None => SpecError::Parse { path: path.into(), message: e.to_string() },
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    check(&Checker { path, text }, spec, &base)
+    check(&Checker { path, text }, spec, &base, placement)
 }
 
-fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecError> {
+fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<'_>) -> Result<Plan, SpecError> {
     spec.split_streams();
     let job = &spec.job;
     if job.name.trim().is_empty() {
@@ -216,16 +222,8 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         }
         check_function(c, name, stream)?;
         if let Some(plugin) = stream.plugin_mut() {
-            *plugin = base.join(&*plugin);
-            if !plugin.is_file() {
-                let hint = "build the operators first (`weir op build operators/<name>` or scripts/demo.sh)";
-                return Err(c.err(
-                    "streams",
-                    name,
-                    "plugin",
-                    format!("no plugin file at {}; {hint}", plugin.display()),
-                ));
-            }
+            let written = plugin.to_string_lossy().into_owned();
+            *plugin = placement.plugin(name, &written, base).map_err(|m| c.err("streams", name, "plugin", m))?;
         }
     }
     let known = |n: &str| spec.sources.contains_key(n) || spec.streams.contains_key(n);
@@ -328,9 +326,18 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path) -> Result<Plan, SpecEr
         };
         slides.insert(name, own);
     }
+    if let Some(dir) = placement.checkpoint_dir() {
+        // A placed job always checkpoints, every as few batches as its windows allow.
+        let every = slides.values().fold(1, |l, s| lcm(l, s / gcd(*s, interval)));
+        let ck = spec.checkpoint.get_or_insert_with(|| CheckpointSpec::every(every));
+        ck.dir = dir;
+    }
     if let Some(ck) = spec.checkpoint.as_mut() {
         check_checkpoint(c, ck, &slides, interval)?;
         ck.dir = base.join(&ck.dir);
+    }
+    if let (Some(dir), Some(_)) = (placement.state_dir(), &spec.state.dir) {
+        spec.state.dir = Some(dir);
     }
     if let Some(f) = spec.dead_letter.as_ref().and_then(|d| d.max_fraction).filter(|f| !(0.0..=1.0).contains(f)) {
         return Err(c.err("dead_letter", "", "max_fraction", format!("{f} is not a fraction from 0 to 1, e.g. 0.01")));
@@ -553,4 +560,12 @@ fn check_function(c: &Checker<'_>, name: &str, stream: &StreamSpec) -> Result<()
         }
         _ => Ok(()),
     }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+fn lcm(a: u64, b: u64) -> u64 {
+    a / gcd(a, b) * b
 }

@@ -84,6 +84,13 @@ pub struct CheckpointSpec {
     pub write_ahead_log: bool,
 }
 
+impl CheckpointSpec {
+    /// A checkpoint every `every` batches, with the other defaults; its `dir` is set by the caller.
+    pub fn every(every: u64) -> CheckpointSpec {
+        CheckpointSpec { dir: PathBuf::new(), every, keep: default_keep(), write_ahead_log: true }
+    }
+}
+
 fn default_every() -> u64 {
     1
 }

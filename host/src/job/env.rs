@@ -3,6 +3,7 @@
 //! runtime for all I/O — receivers, database sinks and tables — so no job builds runtimes of its own
 //! or calls `block_on` where a caller's runtime (a gRPC handler) would make it panic.
 
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use crate::operator::wasm::{PluginEngine, PluginError};
@@ -16,18 +17,28 @@ const IO_THREADS: usize = 2;
 pub struct Env {
     io: tokio::runtime::Runtime,
     plugins: OnceLock<PluginEngine>,
+    cache_dir: Option<PathBuf>,
 }
 
 impl Env {
     /// A new environment with its own I/O runtime.
     pub fn new() -> Result<Arc<Env>, JobError> {
+        Env::build(None)
+    }
+
+    /// [`Env::new`], keeping precompiled plugins in `cache_dir`.
+    pub fn with_plugin_cache(cache_dir: PathBuf) -> Result<Arc<Env>, JobError> {
+        Env::build(Some(cache_dir))
+    }
+
+    fn build(cache_dir: Option<PathBuf>) -> Result<Arc<Env>, JobError> {
         let io = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(IO_THREADS)
             .thread_name("weir-io")
             .enable_all()
             .build()
             .map_err(|e| JobError::Runtime(e.to_string()))?;
-        Ok(Arc::new(Env { io, plugins: OnceLock::new() }))
+        Ok(Arc::new(Env { io, plugins: OnceLock::new(), cache_dir }))
     }
 
     /// The environment of this process, made at first use: what [`super::run`] and the CLI use.
@@ -55,7 +66,10 @@ impl Env {
         if let Some(engine) = self.plugins.get() {
             return Ok(engine);
         }
-        let engine = PluginEngine::new()?;
+        let engine = match &self.cache_dir {
+            Some(dir) => PluginEngine::with_cache_dir(dir.clone())?,
+            None => PluginEngine::new()?,
+        };
         Ok(self.plugins.get_or_init(|| engine))
     }
 }

@@ -83,6 +83,12 @@ fn default_cache_dir() -> PathBuf {
 impl PluginEngine {
     /// An engine with epoch interruption on, async off, and the WASI subset plugins may import.
     pub fn new() -> Result<PluginEngine, PluginError> {
+        PluginEngine::with_cache_dir(default_cache_dir())
+    }
+
+    /// [`PluginEngine::new`], keeping precompiled components in `cache_dir` (a server keeps them in its
+    /// data dir).
+    pub fn with_cache_dir(cache_dir: PathBuf) -> Result<PluginEngine, PluginError> {
         let mut config = Config::new();
         config.wasm_component_model(true).epoch_interruption(true).cranelift_opt_level(wasmtime::OptLevel::Speed);
         let engine = Engine::new(&config).map_err(PluginError::engine)?;
@@ -91,7 +97,7 @@ impl PluginEngine {
         // Adds the `types` and `host` interfaces every world imports.
         Transform::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s).map_err(PluginError::engine)?;
         let ticker = Ticker::start(&engine)?;
-        Ok(PluginEngine { engine, linker, cache_dir: default_cache_dir(), ticker })
+        Ok(PluginEngine { engine, linker, cache_dir, ticker })
     }
 
     /// Loads a component: from the precompiled cache when its hash is known, else compiles and caches it.
@@ -144,6 +150,42 @@ impl PluginEngine {
             per_record: false,
             engine: self.engine.clone(),
             ticker: self.ticker.clone(),
+        })
+    }
+}
+
+/// What a component says about itself, with what the host found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description {
+    /// The name it gives.
+    pub name: String,
+    /// The version it gives.
+    pub version: String,
+    /// The world it implements.
+    pub world: &'static str,
+    /// Its kind (`map`, `flat-map`, … `reduce`, `update-state`).
+    pub kind: &'static str,
+    /// The parameters it declares.
+    pub params: Vec<String>,
+    /// SHA-256 of the component bytes, hex.
+    pub hash: String,
+}
+
+impl PluginEngine {
+    /// Loads the component at `path` (compiling and caching it) and asks it to describe itself, under
+    /// the default plugin limits.
+    pub fn describe(&self, path: &Path) -> Result<Description, PluginError> {
+        let plugin = self.load(path)?;
+        let limits = super::Limits { deadline: Duration::from_secs(5), memory: 256 << 20 };
+        let mut inst = super::PluginInstance::new(&plugin, limits, "describe", "describe")?;
+        let d = inst.describe()?;
+        Ok(Description {
+            name: d.name,
+            version: d.version,
+            world: plugin.world,
+            kind: super::bindings::kind_name(d.kind),
+            params: d.params,
+            hash: plugin.hash,
         })
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use thiserror::Error;
 use weir_sdk::packed::Batch;
 
-pub use engine::{LoadedPlugin, PluginEngine};
+pub use engine::{Description, LoadedPlugin, PluginEngine};
 pub use instance::{Limits, PluginInstance, Processed, Updated};
 pub use slot::PluginSlot;
 pub use versions::Versions;

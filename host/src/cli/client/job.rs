@@ -1,0 +1,216 @@
+//! `weir job submit|validate|list|status|stop|cancel|upgrade|watch`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{Conn, Failure, Output, jobs, runtime, spinner, table};
+use weir::rpc::proto::{self, JobState};
+
+/// `weir job` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Submit a job spec to the server and start it (a stream's `plugin` names a pushed operator:
+    /// `name@version`, `name` or `sha256:<digest>`).
+    Submit {
+        /// The job spec (TOML).
+        spec: PathBuf,
+        /// Discard the job's checkpoints from an earlier run and start from the beginning.
+        #[arg(long)]
+        start_over: bool,
+        /// Resume even when some checkpointed state no longer fits the spec (it is dropped).
+        #[arg(long)]
+        allow_dropped_state: bool,
+    },
+    /// Check a job spec against the server (operators resolved) without starting it.
+    Validate {
+        /// The job spec (TOML).
+        spec: PathBuf,
+    },
+    /// List the server's jobs.
+    List {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Show one job's status.
+    Status {
+        /// The job.
+        job: String,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Stop a job at its next batch boundary, with a final checkpoint, and wait until it has stopped.
+    Stop {
+        /// The job.
+        job: String,
+        /// Process every record already received before stopping.
+        #[arg(long)]
+        drain: bool,
+        /// Return at once instead of waiting.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Stop a job at its next batch boundary without a final checkpoint.
+    Cancel {
+        /// The job.
+        job: String,
+    },
+    /// Swap a stream's plugin in a running job for a pushed operator, at the next batch boundary.
+    Upgrade {
+        /// The job.
+        job: String,
+        /// The stream whose plugin is swapped.
+        stream: String,
+        /// The new operator: `name@version`, `name` or `sha256:<digest>`.
+        operator: String,
+    },
+    /// Print a job's events as they happen, one JSON object per line, until it ends.
+    Watch {
+        /// The job.
+        job: String,
+    },
+}
+
+fn state_name(state: i32) -> &'static str {
+    match JobState::try_from(state).unwrap_or(JobState::Unspecified) {
+        JobState::Unspecified => "unknown",
+        JobState::Starting => "starting",
+        JobState::Running => "running",
+        JobState::Stopping => "stopping",
+        JobState::Finished => "finished",
+        JobState::Failed => "failed",
+        JobState::Restarting => "restarting",
+    }
+}
+
+fn job_json(j: &proto::Job) -> serde_json::Value {
+    let plugins: Vec<_> = j
+        .plugins
+        .iter()
+        .map(|p| json!({"stream": p.stream, "operator": format!("{}@{}", p.name, p.version), "digest": p.digest}))
+        .collect();
+    json!({
+        "job": j.job_id, "state": state_name(j.state), "batches": j.batches, "last_batch": j.last_batch,
+        "last_completed": j.last_completed, "last_checkpoint": j.last_checkpoint, "dead_letters": j.dead_letters,
+        "plugin_failures": j.plugin_failures, "last_error": j.last_error, "plugins": plugins,
+        "restarts": j.restarts, "submitted_at_ms": j.submitted_at_ms,
+    })
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or("-".into(), |v| v.to_string())
+}
+
+fn print_jobs(jobs: &[proto::Job], output: Output) {
+    match output {
+        Output::Json => println!("{}", serde_json::Value::Array(jobs.iter().map(job_json).collect())),
+        Output::Table => {
+            let mut t = table(&["JOB", "STATE", "BATCHES", "LAST BATCH", "CHECKPOINT", "DEAD LETTERS", "PLUGINS"]);
+            for j in jobs {
+                let plugins: Vec<_> =
+                    j.plugins.iter().map(|p| format!("{}={}@{}", p.stream, p.name, p.version)).collect();
+                t.add_row(vec![
+                    j.job_id.clone(),
+                    state_name(j.state).to_string(),
+                    j.batches.to_string(),
+                    opt(j.last_batch),
+                    opt(j.last_checkpoint),
+                    j.dead_letters.to_string(),
+                    plugins.join(" "),
+                ]);
+            }
+            println!("{t}");
+        }
+    }
+}
+
+fn read(spec: &PathBuf) -> Result<String, Failure> {
+    std::fs::read_to_string(spec).map_err(|e| Failure::new(2, format!("cannot read {}: {e}", spec.display())))
+}
+
+fn ended(state: i32) -> bool {
+    matches!(JobState::try_from(state), Ok(JobState::Finished | JobState::Failed))
+}
+
+/// Runs a `weir job` subcommand.
+pub fn run(conn: &Conn, cmd: JobCommand) -> Result<(), Failure> {
+    runtime()?.block_on(async {
+        let mut client = jobs(conn).await?;
+        match cmd {
+            JobCommand::Submit { spec, start_over, allow_dropped_state } => {
+                let spec = read(&spec)?;
+                let r =
+                    client.submit(proto::SubmitRequest { spec, start_over, allow_dropped_state }).await?.into_inner();
+                let how = if r.resumed { " (resuming from its checkpoint)" } else { "" };
+                println!("submitted job {}{how}", r.job_id);
+            }
+            JobCommand::Validate { spec } => {
+                let r = client.validate(proto::ValidateRequest { spec: read(&spec)? }).await?.into_inner();
+                println!("job {} is valid", r.job_id);
+                for p in r.plugins {
+                    println!("  stream {}: {}@{} (sha256:{})", p.stream, p.name, p.version, p.digest);
+                }
+            }
+            JobCommand::List { output } => {
+                print_jobs(&client.list(proto::ListJobsRequest {}).await?.into_inner().jobs, output);
+            }
+            JobCommand::Status { job, output } => {
+                let j = client.get(proto::GetJobRequest { job_id: job }).await?.into_inner();
+                match output {
+                    Output::Json => println!("{}", job_json(&j)),
+                    Output::Table => {
+                        print_jobs(std::slice::from_ref(&j), output);
+                        if !j.last_error.is_empty() {
+                            println!("last error: {}", j.last_error);
+                        }
+                    }
+                }
+            }
+            JobCommand::Stop { job, drain, no_wait } => {
+                client.stop(proto::StopJobRequest { job_id: job.clone(), drain }).await?;
+                if no_wait {
+                    println!("job {job} is stopping");
+                    return Ok(());
+                }
+                let bar = spinner(format!("waiting for job {job} to {}", if drain { "drain" } else { "stop" }));
+                let j = loop {
+                    let j = client.get(proto::GetJobRequest { job_id: job.clone() }).await?.into_inner();
+                    if ended(j.state) {
+                        break j;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                };
+                bar.finish_and_clear();
+                println!("job {job} {} after {} batches", state_name(j.state), j.batches);
+                if JobState::try_from(j.state) == Ok(JobState::Failed) {
+                    return Err(Failure::new(1, format!("job {job} failed: {}", j.last_error)));
+                }
+            }
+            JobCommand::Cancel { job } => {
+                client.cancel(proto::CancelJobRequest { job_id: job.clone() }).await?;
+                println!("job {job} cancelled");
+            }
+            JobCommand::Upgrade { job, stream, operator } => {
+                let bar = spinner(format!("waiting for the next batch boundary of job {job}"));
+                let r = client
+                    .upgrade(proto::UpgradeRequest { job_id: job.clone(), stream: stream.clone(), operator })
+                    .await;
+                bar.finish_and_clear();
+                let r = r?.into_inner();
+                let p = r.plugin.unwrap_or_default();
+                println!("job {job}: stream {stream} runs {}@{} from batch {}", p.name, p.version, r.from_batch);
+            }
+            JobCommand::Watch { job } => {
+                let mut events = client.watch(proto::WatchRequest { job_id: job }).await?.into_inner();
+                while let Some(e) = events.message().await? {
+                    println!("{}", super::server::event_json(&e));
+                }
+            }
+        }
+        Ok(())
+    })
+}

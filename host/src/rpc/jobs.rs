@@ -1,0 +1,111 @@
+//! `weir.v1.JobService` over the server's jobs.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use super::proto::{self, job_service_server::JobService};
+use crate::event::JobEvent;
+use crate::job::{JobState, StopRequest};
+use crate::server::{Server, SubmitOptions};
+
+pub(super) struct JobApi {
+    pub(super) server: Arc<Server>,
+}
+
+/// Runs blocking server work (starting threads, waiting for a batch boundary) off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::server::ServerError> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| Status::internal(e.to_string()))?.map_err(Status::from)
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<proto::JobEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl JobService for JobApi {
+    async fn submit(&self, request: Request<proto::SubmitRequest>) -> Result<Response<proto::SubmitResponse>, Status> {
+        let r = request.into_inner();
+        let server = self.server.clone();
+        let opts = SubmitOptions { start_over: r.start_over, allow_dropped_state: r.allow_dropped_state };
+        let done = blocking(move || server.submit(&r.spec, opts)).await?;
+        Ok(Response::new(proto::SubmitResponse { job_id: done.job_id, resumed: done.resumed }))
+    }
+
+    async fn validate(
+        &self,
+        request: Request<proto::ValidateRequest>,
+    ) -> Result<Response<proto::ValidateResponse>, Status> {
+        let (job_id, ops) = self.server.validate(&request.into_inner().spec)?;
+        let plugins = ops.iter().map(|(s, o)| convert::plugin(s.clone(), o)).collect();
+        Ok(Response::new(proto::ValidateResponse { job_id, plugins }))
+    }
+
+    async fn list(&self, _: Request<proto::ListJobsRequest>) -> Result<Response<proto::ListJobsResponse>, Status> {
+        let jobs = self.server.list().into_iter().map(convert::job).collect();
+        Ok(Response::new(proto::ListJobsResponse { jobs }))
+    }
+
+    async fn get(&self, request: Request<proto::GetJobRequest>) -> Result<Response<proto::Job>, Status> {
+        Ok(Response::new(convert::job(self.server.status(&request.into_inner().job_id)?)))
+    }
+
+    async fn stop(&self, request: Request<proto::StopJobRequest>) -> Result<Response<proto::Job>, Status> {
+        let r = request.into_inner();
+        let how = if r.drain { StopRequest::Drain } else { StopRequest::AtBoundary };
+        Ok(Response::new(convert::job(self.server.stop(&r.job_id, how)?)))
+    }
+
+    async fn cancel(&self, request: Request<proto::CancelJobRequest>) -> Result<Response<proto::Job>, Status> {
+        Ok(Response::new(convert::job(self.server.stop(&request.into_inner().job_id, StopRequest::Cancel)?)))
+    }
+
+    async fn upgrade(
+        &self,
+        request: Request<proto::UpgradeRequest>,
+    ) -> Result<Response<proto::UpgradeResponse>, Status> {
+        let r = request.into_inner();
+        let server = self.server.clone();
+        let stream = r.stream.clone();
+        let (from_batch, op) = blocking(move || server.upgrade(&r.job_id, &r.stream, &r.operator)).await?;
+        Ok(Response::new(proto::UpgradeResponse { from_batch, plugin: Some(convert::plugin(stream, &op)) }))
+    }
+
+    type WatchStream = EventStream;
+
+    async fn watch(&self, request: Request<proto::WatchRequest>) -> Result<Response<EventStream>, Status> {
+        let job_id = request.into_inner().job_id;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        match self.server.subscribe(&job_id)? {
+            Some(mut events) => {
+                tokio::spawn(async move {
+                    loop {
+                        let event = match events.recv().await {
+                            Ok(e) => e,
+                            Err(RecvError::Lagged(_)) => continue,
+                            Err(RecvError::Closed) => break,
+                        };
+                        let last = matches!(event, JobEvent::Finished { .. } | JobEvent::Failed { .. });
+                        if tx.send(Ok(convert::event(&job_id, event))).await.is_err() || last {
+                            break;
+                        }
+                    }
+                });
+            }
+            None => {
+                // An ended job: its end, as its status tells it.
+                let s = self.server.status(&job_id)?.status;
+                let end = match s.state {
+                    JobState::Failed => JobEvent::Failed { error: s.error.unwrap_or_default(), users_fault: false },
+                    _ => JobEvent::Finished { batches: s.batches, failed_batches: 0, dead_letters: s.dead_letters },
+                };
+                let _ = tx.send(Ok(convert::event(&job_id, end))).await;
+            }
+        }
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+}

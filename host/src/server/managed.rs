@@ -1,0 +1,191 @@
+//! One job on the server: its handle while it runs, its record on disk, and the watcher that writes
+//! down how it ended.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::record::{Desired, JobRecord};
+use super::{ServerError, io};
+use crate::event::JobEvent;
+use crate::graph::Plan;
+use crate::job::{Env, Job, JobHandle, JobState, JobStatus, RunOptions, StopRequest};
+use crate::registry::Operator;
+
+/// How often the watcher looks whether a job has ended.
+const WATCH_EVERY: Duration = Duration::from_millis(100);
+
+/// How long an upgrade waits for the next batch boundary.
+const SWAP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A stream's plugin, as a job runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginView {
+    /// The stream.
+    pub stream: String,
+    /// The operator.
+    pub operator: Operator,
+}
+
+/// A job's status, as the server reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobView {
+    /// The job's id (its name).
+    pub name: String,
+    /// What its current (or last) run tells.
+    pub status: JobStatus,
+    /// Each plugin stream's operator.
+    pub plugins: Vec<PluginView>,
+    /// Times it was started again.
+    pub restarts: u32,
+    /// When it was submitted (ms since the Unix epoch).
+    pub submitted_at_ms: u64,
+}
+
+pub(super) struct Managed {
+    pub(super) name: String,
+    home: PathBuf,
+    record: Mutex<JobRecord>,
+    operators: Mutex<BTreeMap<String, Operator>>,
+    handle: Option<JobHandle>,
+    shutting_down: AtomicBool,
+}
+
+impl Managed {
+    /// A job known from its record that does not run.
+    pub(super) fn ended(name: String, home: PathBuf, record: JobRecord) -> Arc<Managed> {
+        Arc::new(Managed {
+            name,
+            home,
+            record: Mutex::new(record),
+            operators: Mutex::default(),
+            handle: None,
+            shutting_down: AtomicBool::new(false),
+        })
+    }
+
+    /// Starts `plan` and a watcher that records how it ends.
+    pub(super) fn start(
+        plan: Plan,
+        operators: BTreeMap<String, Operator>,
+        home: PathBuf,
+        record: JobRecord,
+        run: RunOptions,
+        env: &Arc<Env>,
+    ) -> Result<Arc<Managed>, ServerError> {
+        let name = plan.name.clone();
+        let handle = Job::start(plan, run, env)?;
+        let managed = Arc::new(Managed {
+            name,
+            home,
+            record: Mutex::new(record),
+            operators: Mutex::new(operators),
+            handle: Some(handle),
+            shutting_down: AtomicBool::new(false),
+        });
+        let watched = managed.clone();
+        env.io().spawn(async move {
+            while watched.is_live() {
+                tokio::time::sleep(WATCH_EVERY).await;
+            }
+            watched.record_end();
+        });
+        Ok(managed)
+    }
+
+    fn record(&self) -> std::sync::MutexGuard<'_, JobRecord> {
+        self.record.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True while the job's run has not ended.
+    pub(super) fn is_live(&self) -> bool {
+        self.handle.as_ref().is_some_and(|h| !h.is_finished())
+    }
+
+    /// Writes down how the run ended, unless the server stops it to resume it at its next start.
+    fn record_end(&self) {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return;
+        }
+        let status = self.handle.as_ref().map(JobHandle::status).unwrap_or_default();
+        let mut record = self.record();
+        if record.desired == Desired::Running {
+            record.desired = if status.state == JobState::Failed { Desired::Failed } else { Desired::Finished };
+        }
+        record.last_error = status.error.clone().or(record.last_error.take());
+        if let Err(e) = record.save(&self.home) {
+            tracing::error!(job = %self.name, "cannot save the job's record: {e}");
+        }
+    }
+
+    pub(super) fn view(&self) -> JobView {
+        let record = self.record().clone();
+        let status = match &self.handle {
+            Some(h) => h.status(),
+            None => JobStatus {
+                state: if record.desired == Desired::Failed { JobState::Failed } else { JobState::Finished },
+                error: record.last_error.clone(),
+                ..JobStatus::default()
+            },
+        };
+        let operators = self.operators.lock().unwrap_or_else(|e| e.into_inner());
+        let plugins = operators.iter().map(|(s, o)| PluginView { stream: s.clone(), operator: o.clone() }).collect();
+        JobView {
+            name: self.name.clone(),
+            status,
+            plugins,
+            restarts: record.restarts,
+            submitted_at_ms: record.submitted_at_ms,
+        }
+    }
+
+    fn running(&self) -> Result<&JobHandle, ServerError> {
+        match &self.handle {
+            Some(h) if !h.is_finished() => Ok(h),
+            _ => Err(ServerError::Precondition(format!("job `{}` is not running", self.name))),
+        }
+    }
+
+    pub(super) fn stop(&self, how: StopRequest) -> Result<(), ServerError> {
+        let handle = self.running()?;
+        let mut record = self.record();
+        record.desired = Desired::Stopped;
+        record.save(&self.home).map_err(io(&self.home))?;
+        handle.stop(how);
+        Ok(())
+    }
+
+    pub(super) fn stop_for_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        if let Some(h) = &self.handle {
+            h.stop(StopRequest::AtBoundary);
+        }
+    }
+
+    pub(super) fn wait_ended(&self) {
+        while self.is_live() {
+            std::thread::sleep(WATCH_EVERY / 4);
+        }
+    }
+
+    pub(super) fn swap(&self, stream: &str, op: &Operator, path: &Path) -> Result<u64, ServerError> {
+        let from = self.running()?.swap(stream, path, SWAP_TIMEOUT)?;
+        self.operators.lock().unwrap_or_else(|e| e.into_inner()).insert(stream.to_string(), op.clone());
+        let mut record = self.record();
+        record.plugins.insert(stream.to_string(), op.digest.clone());
+        record.save(&self.home).map_err(io(&self.home))?;
+        Ok(from)
+    }
+
+    pub(super) fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<JobEvent>> {
+        self.handle.as_ref().filter(|h| !h.is_finished()).map(JobHandle::subscribe)
+    }
+
+    /// True when the job runs, or should, with the operator of `digest`.
+    pub(super) fn uses(&self, digest: &str) -> bool {
+        let record = self.record();
+        (self.is_live() || record.desired == Desired::Running) && record.plugins.values().any(|d| d == digest)
+    }
+}

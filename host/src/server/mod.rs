@@ -1,0 +1,260 @@
+//! `weir serve`'s engine room, below the gRPC layer (`rpc/`): a data dir holding the operator
+//! registry and one folder per job (spec, record, checkpoints, state), the jobs running in one shared
+//! [`Env`], and what a restarted server does: start again every job that was running.
+
+mod managed;
+mod place;
+mod record;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use thiserror::Error;
+
+use managed::Managed;
+pub use managed::{JobView, PluginView};
+use place::place;
+pub use record::{Desired, JobRecord};
+
+use crate::job::{Env, JobError, RunOptions, StopRequest};
+use crate::registry::{Operator, Registry, RegistryError};
+
+/// Why the server refused a request; the gRPC layer maps each to its status code.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// The spec cannot run: the message names its line and field.
+    #[error("{0}")]
+    Spec(String),
+    /// No such job, stream or operator.
+    #[error("{0}")]
+    NotFound(String),
+    /// The job already runs.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The job is not in a state that allows the request.
+    #[error("{0}")]
+    Precondition(String),
+    /// The registry refused.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The job refused or failed to start.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// The data dir could not be read or written.
+    #[error("data dir {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
+    move |source| ServerError::Io { path: path.to_path_buf(), source }
+}
+
+/// What a submission started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// The job's id (its name).
+    pub job_id: String,
+    /// True when a checkpoint of an earlier run exists, which the job resumes from.
+    pub resumed: bool,
+}
+
+/// Options of a submission.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SubmitOptions {
+    /// Discard the job's checkpoints and start from the beginning.
+    pub start_over: bool,
+    /// Resume even when some state no longer fits the spec (it is dropped).
+    pub allow_dropped_state: bool,
+}
+
+/// The jobs and operators of one server.
+pub struct Server {
+    data: PathBuf,
+    env: Arc<Env>,
+    registry: Registry,
+    jobs: Mutex<BTreeMap<String, Arc<Managed>>>,
+}
+
+impl Server {
+    /// Opens the data dir `data` (made if missing) with jobs running in `env`, and starts again every
+    /// job that was running when the server last stopped, from its last checkpoint.
+    pub fn open(data: &Path, env: Arc<Env>) -> Result<Arc<Server>, ServerError> {
+        let jobs_dir = data.join("jobs");
+        std::fs::create_dir_all(&jobs_dir).map_err(io(&jobs_dir))?;
+        let registry = Registry::open(&data.join("operators"))?;
+        let server = Arc::new(Server { data: data.to_path_buf(), env, registry, jobs: Mutex::default() });
+        let mut names: Vec<_> = std::fs::read_dir(&jobs_dir)
+            .map_err(io(&jobs_dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("record.json").is_file())
+            .collect();
+        names.sort();
+        for home in names {
+            let record = JobRecord::load(&home).map_err(io(&home))?;
+            let name = home.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let text = std::fs::read_to_string(home.join("spec.toml")).map_err(io(&home))?;
+            let managed = if record.desired == Desired::Running {
+                tracing::info!(job = %name, "starting again the job that was running");
+                let mut record = record;
+                record.restarts += 1;
+                server.launch(&text, record, RunOptions::default())
+            } else {
+                Ok(Managed::ended(name.clone(), home.clone(), record))
+            };
+            match managed {
+                Ok(m) => server.insert(m),
+                Err(e) => {
+                    tracing::error!(job = %name, "cannot start the job again: {e}");
+                    let mut record = JobRecord::load(&home).map_err(io(&home))?;
+                    record.desired = Desired::Failed;
+                    record.last_error = Some(e.to_string());
+                    record.save(&home).map_err(io(&home))?;
+                    server.insert(Managed::ended(name, home, record));
+                }
+            }
+        }
+        Ok(server)
+    }
+
+    /// The server's data dir.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// The environment jobs run in.
+    pub fn env(&self) -> &Arc<Env> {
+        &self.env
+    }
+
+    /// The operator registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    fn jobs_dir(&self) -> PathBuf {
+        self.data.join("jobs")
+    }
+
+    fn insert(&self, managed: Arc<Managed>) {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).insert(managed.name.clone(), managed);
+    }
+
+    fn get(&self, job: &str) -> Result<Arc<Managed>, ServerError> {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.get(job).cloned().ok_or_else(|| ServerError::NotFound(format!("no job `{job}` on this server")))
+    }
+
+    /// Checks `spec` as [`Server::submit`] would, without starting it.
+    pub fn validate(&self, spec: &str) -> Result<(String, BTreeMap<String, Operator>), ServerError> {
+        let placed = place(spec, &self.jobs_dir(), &self.registry, &BTreeMap::new())?;
+        Ok((placed.plan.name, placed.operators))
+    }
+
+    /// Starts the job `spec` describes. A job of that name that has ended starts again from its last
+    /// checkpoint (unless `opts.start_over`).
+    pub fn submit(self: &Arc<Self>, spec: &str, opts: SubmitOptions) -> Result<Submitted, ServerError> {
+        let (name, _) = self.validate(spec)?;
+        if let Ok(old) = self.get(&name)
+            && old.is_live()
+        {
+            return Err(ServerError::AlreadyExists(format!(
+                "job `{name}` is running; stop it first, or upgrade its plugins with `weir job upgrade`"
+            )));
+        }
+        let home = self.jobs_dir().join(&name);
+        std::fs::create_dir_all(&home).map_err(io(&home))?;
+        std::fs::write(home.join("spec.toml"), spec).map_err(io(&home))?;
+        let resumed = !opts.start_over
+            && crate::checkpoint::latest(&home.join("checkpoint")).map(|c| c.is_some()).unwrap_or(false);
+        let record = JobRecord {
+            desired: Desired::Running,
+            plugins: BTreeMap::new(),
+            submitted_at_ms: crate::registry::now_ms(),
+            restarts: 0,
+            last_error: None,
+        };
+        let run = RunOptions {
+            start_over: opts.start_over,
+            allow_dropped_state: opts.allow_dropped_state,
+            ..RunOptions::default()
+        };
+        let managed = self.launch(spec, record, run)?;
+        self.insert(managed);
+        Ok(Submitted { job_id: name, resumed })
+    }
+
+    /// Places and starts `spec` with `record` (its pinned plugins), saving the record.
+    fn launch(
+        self: &Arc<Self>,
+        spec: &str,
+        mut record: JobRecord,
+        run: RunOptions,
+    ) -> Result<Arc<Managed>, ServerError> {
+        let placed = place(spec, &self.jobs_dir(), &self.registry, &record.plugins)?;
+        let home = self.jobs_dir().join(&placed.plan.name);
+        record.plugins = placed.operators.iter().map(|(s, o)| (s.clone(), o.digest.clone())).collect();
+        record.desired = Desired::Running;
+        record.save(&home).map_err(io(&home))?;
+        Managed::start(placed.plan, placed.operators, home, record, run, &self.env)
+    }
+
+    /// Every job, by name.
+    pub fn list(&self) -> Vec<JobView> {
+        let jobs: Vec<_> = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        jobs.iter().map(|m| m.view()).collect()
+    }
+
+    /// One job's status.
+    pub fn status(&self, job: &str) -> Result<JobView, ServerError> {
+        Ok(self.get(job)?.view())
+    }
+
+    /// Asks `job` to stop as `how` says; it is not started again.
+    pub fn stop(&self, job: &str, how: StopRequest) -> Result<JobView, ServerError> {
+        let managed = self.get(job)?;
+        managed.stop(how)?;
+        Ok(managed.view())
+    }
+
+    /// Swaps `stream`'s plugin in running `job` for `operator` at the next batch boundary; returns the
+    /// first batch that runs it. Blocks until then.
+    pub fn upgrade(&self, job: &str, stream: &str, operator: &str) -> Result<(u64, Operator), ServerError> {
+        let managed = self.get(job)?;
+        let op = self.registry.resolve(operator)?;
+        let from = managed.swap(stream, &op, &self.registry.blob(&op.digest))?;
+        Ok((from, op))
+    }
+
+    /// The job `job`'s event stream, if it runs.
+    pub fn subscribe(
+        &self,
+        job: &str,
+    ) -> Result<Option<tokio::sync::broadcast::Receiver<crate::event::JobEvent>>, ServerError> {
+        Ok(self.get(job)?.subscribe())
+    }
+
+    /// Removes an operator unless a job that runs or should run uses it.
+    pub fn delete_operator(&self, reference: &str) -> Result<Operator, ServerError> {
+        let jobs: Vec<_> = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let used_by = |digest: &str| jobs.iter().find(|m| m.uses(digest)).map(|m| m.name.clone());
+        Ok(self.registry.delete(reference, used_by)?)
+    }
+
+    /// Stops every job at its next batch boundary, with a final checkpoint, keeping them marked as
+    /// running so the next start of the server resumes them; waits for them to end.
+    pub fn shutdown(&self) {
+        let jobs: Vec<_> = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        for m in &jobs {
+            m.stop_for_shutdown();
+        }
+        for m in &jobs {
+            m.wait_ended();
+        }
+    }
+}

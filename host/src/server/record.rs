@@ -1,0 +1,53 @@
+//! What the server keeps of a job on disk, beside its spec and checkpoints: what the job should be
+//! doing (so a restarted server resumes the jobs that were running), the operators its plugin streams
+//! run (updated by an upgrade, so a restart runs the new version) and its restart count.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// What the server was asked to do with a job, or how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Desired {
+    /// Run it, and start it again when the server starts.
+    Running,
+    /// Stopped or cancelled by a user.
+    Stopped,
+    /// Ended at the end of its input or a limit.
+    Finished,
+    /// Failed, past its restart policy.
+    Failed,
+}
+
+/// A job's record (`record.json` in its folder).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// What should happen to it.
+    pub desired: Desired,
+    /// The digest of each plugin stream's operator.
+    pub plugins: BTreeMap<String, String>,
+    /// When it was submitted (ms since the Unix epoch).
+    pub submitted_at_ms: u64,
+    /// Times it was started again after a failure or a server restart.
+    pub restarts: u32,
+    /// Why it failed last.
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+impl JobRecord {
+    /// Reads the record in job folder `home`.
+    pub fn load(home: &Path) -> std::io::Result<JobRecord> {
+        let bytes = std::fs::read(home.join("record.json"))?;
+        serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+    }
+
+    /// Writes the record into `home` atomically.
+    pub fn save(&self, home: &Path) -> std::io::Result<()> {
+        let tmp = home.join("record.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        std::fs::rename(&tmp, home.join("record.json"))
+    }
+}
