@@ -9,6 +9,11 @@ export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+step "Python packages for the gRPC probe (a client that is not Weir's own)"
+if ! python3 -c 'import grpc, grpc_health, grpc_reflection' 2>/dev/null; then
+  python3 -m pip install -q --root-user-action=ignore grpcio==1.85.4 grpcio-health-checking==1.85.1 grpcio-reflection==1.85.1
+fi
+
 step "format"
 cargo fmt --all -- --check
 (cd operators && cargo fmt --all -- --check)

@@ -10,10 +10,16 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    // Logs go to stderr so that `print` output on stdout stays clean; WEIR_LOG sets the filter.
+    use tracing_subscriber::prelude::*;
+    // Logs go to stderr so that `print` output on stdout stays clean; WEIR_LOG sets the filter. Each
+    // job's lines are also kept for `weir serve`'s Logs call.
     let filter = tracing_subscriber::EnvFilter::try_from_env("WEIR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
-    cli::main()
+    let logs = weir::server::JobLogs::default();
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr).with_filter(filter))
+        .with(logs.clone().with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+        .init();
+    cli::main(logs)
 }

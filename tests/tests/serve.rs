@@ -93,6 +93,39 @@ fn push_submit_list_upgrade_stop_and_cancel_through_the_cli() {
     let status = server.status("swapped");
     assert_eq!(status["plugins"][0]["operator"], "tok@2", "{status}");
 
+    // The running job's keyed state, as of its newest checkpoint, equals what the sink wrote for that batch.
+    let state: serde_json::Value =
+        serde_json::from_str(&server.ok(&["job", "state", "swapped", "totals", "-o", "json"])).unwrap();
+    let as_of = state["as_of_batch"].as_u64().unwrap();
+    let queried: BTreeMap<String, u64> = state["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["key"].as_str().unwrap().to_string(), e["value"].as_u64().unwrap()))
+        .collect();
+    let written = read_jsonl(&dir.path().join("swapped.totals.jsonl"));
+    let at = written.iter().find(|b| b["time"] == as_of).unwrap_or_else(|| panic!("no batch {as_of} in the sink"));
+    assert_eq!(queried, counts(&at["records"]), "state as of batch {as_of}");
+    let top: serde_json::Value =
+        serde_json::from_str(&server.ok(&["job", "state", "swapped", "totals", "--top", "1", "-o", "json"])).unwrap();
+    assert_eq!(top["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(top["entries"][0]["key"], "the", "{top}");
+    let one = server.ok(&["job", "state", "swapped", "totals", "--key", "THE"]);
+    assert!(one.contains("THE") && !one.contains("the "), "{one}");
+    let no_state = server.weir(&["job", "state", "swapped", "counts"]);
+    assert_eq!(no_state.status.code(), Some(3), "{}", text(&no_state.stderr));
+    assert!(text(&no_state.stderr).contains("keeps no state for stream `counts`"), "{}", text(&no_state.stderr));
+
+    // Tailing a stream shows its records batch by batch: the new version's counts by now.
+    let tail = server.ok(&["job", "tail", "swapped", "counts", "--batches", "2"]);
+    let tailed: Vec<serde_json::Value> = tail.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let seen: std::collections::BTreeSet<u64> = tailed.iter().map(|l| l["time"].as_u64().unwrap()).collect();
+    assert!((1..=2).contains(&seen.len()), "{tail}");
+    assert!(seen.iter().all(|t| *t >= from), "{tail}");
+    assert!(tailed.iter().all(|l| l["record"] == serde_json::json!({"key": "the", "value": 3})), "{tail}");
+    let nope = server.weir(&["job", "tail", "swapped", "nope"]);
+    assert_eq!(nope.status.code(), Some(3), "{}", text(&nope.stderr));
+
     let stopped = server.ok(&["job", "stop", "drained", "--drain"]);
     assert!(stopped.contains("job drained finished"), "{stopped}");
     assert_eq!(server.status("drained")["state"], "finished");
@@ -151,4 +184,87 @@ fn a_server_killed_with_sigkill_resumes_its_jobs_and_writes_every_batch_once() {
     let last = read_jsonl(&dir.path().join("durable.totals.jsonl")).pop().unwrap();
     let total: u64 = counts(&last["records"]).values().sum();
     assert_eq!(total, 3 * BATCHES, "every word counted once: {last}");
+}
+
+/// A job whose sink cannot open, with restart policy `restart`.
+fn unwritable(dir: &Path, name: &str, restart: &str) -> std::path::PathBuf {
+    let spec = format!(
+        "[job]\nname = \"{name}\"\nbatch_interval = \"100ms\"\n\n\
+         [sources.g]\nkind = \"generator\"\nrate = 100\n\n\
+         [sinks.out]\nkind = \"jsonl\"\nfrom = \"g\"\npath = \"{}/{name}/out.jsonl\"\n\n[restart]\n{restart}\n",
+        dir.display()
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, spec).unwrap();
+    path
+}
+
+#[test]
+fn a_job_that_fails_for_a_reason_worth_a_retry_restarts_with_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Served::start(&dir.path().join("data"), &[]);
+
+    // Exponential backoff until the sink's folder appears; then the job runs.
+    let spec = unwritable(
+        dir.path(),
+        "recovers",
+        "strategy = \"exponential\"\nattempts = 50\ndelay = \"50ms\"\nmax_delay = \"200ms\"",
+    );
+    server.ok(&["job", "submit", spec.to_str().unwrap()]);
+    let s = server.wait_for("recovers", Duration::from_secs(30), |s| s["restarts"].as_u64().unwrap() >= 2);
+    assert!(["restarting", "starting", "failed"].contains(&s["state"].as_str().unwrap()), "{s}");
+    assert!(s["last_error"].as_str().unwrap().contains("out.jsonl"), "{s}");
+    std::fs::create_dir(dir.path().join("recovers")).unwrap();
+    let s = server.wait_for("recovers", Duration::from_secs(30), |s| {
+        s["state"] == "running" && s["batches"].as_u64().unwrap() >= 3
+    });
+    println!("recovered after {} restarts", s["restarts"]);
+
+    // A fixed-delay policy of 2 attempts is spent: the job is left failed.
+    let spec = unwritable(dir.path(), "gives-up", "strategy = \"fixed-delay\"\nattempts = 2\ndelay = \"50ms\"");
+    server.ok(&["job", "submit", spec.to_str().unwrap()]);
+    let s = server.wait_for("gives-up", Duration::from_secs(30), |s| s["state"] == "failed" && s["restarts"] == 2);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(server.status("gives-up")["restarts"], 2, "no third restart: {s}");
+
+    // A bad spec is not retried: `none` never restarts at all.
+    let spec = unwritable(dir.path(), "no-retry", "strategy = \"none\"");
+    server.ok(&["job", "submit", spec.to_str().unwrap()]);
+    server.wait_for("no-retry", Duration::from_secs(30), |s| s["state"] == "failed");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.status("no-retry")["restarts"], 0);
+}
+
+#[test]
+fn a_jobs_logs_carry_its_host_lines_and_what_its_plugins_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Served::start(&dir.path().join("data"), &[]);
+    server.ok(&["op", "push", weir_tests::plugin("sandbox").to_str().unwrap(), "--as", "sandbox@1"]);
+    let input: String = (0..5).map(|i| format!("[\"print:hello-{i}\"]\n")).collect();
+    std::fs::write(dir.path().join("print.jsonl"), input).unwrap();
+    let spec = dir.path().join("printer.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "[job]\nname = \"printer\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n\
+             [sources.lines]\nkind = \"scripted\"\npath = \"{}\"\npace = \"100ms\"\n\n\
+             [streams.p]\nop = \"wasm\"\nfrom = \"lines\"\nplugin = \"sandbox@1\"\n\n\
+             [sinks.out]\nkind = \"noop\"\nfrom = \"p\"\n",
+            dir.path().join("print.jsonl").display()
+        ),
+    )
+    .unwrap();
+    server.ok(&["job", "submit", spec.to_str().unwrap()]);
+    // Following ends with the job.
+    let followed = server.ok(&["job", "logs", "printer", "--follow"]);
+    for i in 0..5 {
+        assert!(followed.contains(&format!("[p stdout] stdout says hello-{i}")), "{followed}");
+        assert!(followed.contains(&format!("[p stderr] stderr says hello-{i}")), "{followed}");
+    }
+    assert!(followed.contains("plugin loaded"), "the host's lines too: {followed}");
+    assert_eq!(server.status("printer")["state"], "finished");
+    let last = server.ok(&["job", "logs", "printer", "--tail", "1"]);
+    assert_eq!(last.lines().count(), 1, "{last}");
+    let unknown = server.weir(&["job", "logs", "ghost"]);
+    assert_eq!(unknown.status.code(), Some(3));
 }

@@ -12,6 +12,7 @@ mod coordinator;
 pub mod file;
 mod files_change;
 mod hook;
+mod keyed;
 mod manifest;
 mod offsets;
 mod recover;
@@ -25,6 +26,7 @@ pub use compat::{check, keys, shapes, state_shape};
 pub use coordinator::{CheckpointPlan, Checkpointer, prune};
 pub use files_change::FilesChange;
 pub use hook::{HookExt, HookSlot, PartHook};
+pub use keyed::{KeyedStateError, keyed_state};
 pub use manifest::{Manifest, PartRecord, PluginRecord};
 
 /// The manifest format this build writes.

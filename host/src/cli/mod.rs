@@ -95,7 +95,7 @@ enum Command {
 const EXIT_BAD_SPEC: u8 = 2;
 
 /// Parses the command line and runs it.
-pub fn main() -> ExitCode {
+pub fn main(logs: weir::server::JobLogs) -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { spec, batches, duration, workers, no_drain, allow_dropped_state, start_over } => {
@@ -145,7 +145,7 @@ pub fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(args, logs),
         Command::Job { command } => client::finish(client::job::run(&cli.conn, command)),
         Command::Server { command } => client::finish(client::server::run(&cli.conn, command)),
         Command::Completions { shell } => {

@@ -10,7 +10,7 @@ use clap::Args;
 
 use weir::job::Env;
 use weir::rpc::{self, Token};
-use weir::server::Server;
+use weir::server::{JobLogs, Server};
 
 /// `weir serve` options.
 #[derive(Debug, Args)]
@@ -50,7 +50,7 @@ async fn signalled() {
     tracing::info!("stopping: every job stops at its next batch boundary and resumes at the next start");
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
+fn serve(args: ServeArgs, logs: JobLogs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot make data dir {}: {e}", args.data_dir.display()))?;
     let token = match &args.token {
@@ -67,13 +67,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // On stdout, so a script (or test) that started the server on port 0 learns the port.
     println!("weir serve: listening on {addr}, data dir {}", args.data_dir.display());
     let limits = rpc::Limits { max_operator: args.max_operator_size.as_u64(), ..rpc::Limits::default() };
-    io.block_on(rpc::serve(server, listener, token, limits, signalled()))?;
+    io.block_on(rpc::serve(server, listener, token, limits, logs, signalled()))?;
     Ok(())
 }
 
 /// Runs `weir serve`.
-pub fn run(args: ServeArgs) -> ExitCode {
-    match serve(args) {
+pub fn run(args: ServeArgs, logs: JobLogs) -> ExitCode {
+    match serve(args, logs) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

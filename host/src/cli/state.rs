@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use weir::state::{KeyedPart, StateDb, StateValue};
+use weir::state::{StateDb, StateValue};
 
 /// Commands on a job's state.
 #[derive(Debug, Subcommand)]
@@ -68,30 +68,10 @@ fn dump_checkpoint(dir: &Path, stream: &str) -> anyhow::Result<()> {
     } else {
         weir::checkpoint::latest(dir)?.ok_or_else(|| anyhow::anyhow!("no checkpoint in {}", dir.display()))?
     };
-    let m = &restored.manifest;
-    match m.state.get(stream) {
-        Some(shape) if shape.starts_with("keyed") => {}
-        Some(shape) => anyhow::bail!("stream `{stream}` keeps window buffers (`{shape}`), not keyed state"),
-        None => {
-            let held: Vec<&str> = m.state.keys().map(String::as_str).collect();
-            let held = if held.is_empty() { "none".into() } else { held.join(", ") };
-            anyhow::bail!("no state for stream `{stream}` in {} (streams with state: {held})", restored.dir.display());
-        }
-    }
-    let mut entries = Vec::new();
-    for ((s, worker), payload) in &restored.parts {
-        if s == stream {
-            let part: KeyedPart = postcard::from_bytes(payload)
-                .map_err(|e| anyhow::anyhow!("part of `{stream}` from worker {worker} does not decode: {e}"))?;
-            entries.extend(part.entries);
-        }
-    }
-    // Sorted by [group][key], the order the state database scans in.
-    entries.sort();
+    let entries = weir::checkpoint::keyed_state(&restored, stream)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for (full, raw) in entries {
-        let v = StateValue::decode(&raw).ok_or_else(|| anyhow::anyhow!("a value of `{stream}` does not decode"))?;
-        writeln!(out, "{}", line(full.get(1..).unwrap_or_default(), &v))?;
+    for (key, v) in entries {
+        writeln!(out, "{}", line(&key, &v))?;
     }
     out.flush()?;
     Ok(())

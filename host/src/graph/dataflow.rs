@@ -26,6 +26,7 @@ use crate::operator::plugin_reduce::{PluginReduceConfig, PluginReduceExt};
 use crate::operator::plugin_state::PluginStateExt;
 use crate::operator::reduce::{Aggregation, ReduceConfig, ReduceExt};
 use crate::operator::repartition::RepartitionExt;
+use crate::operator::tap::{TapExt, Taps};
 use crate::operator::update_state::UpdateStateExt;
 use crate::operator::wasm::{FailedBatches, LoadedPlugin, PluginSlot, Versions, WasmTransform};
 use crate::sink::{OnRefused, Sink, SinkExt};
@@ -62,6 +63,8 @@ pub struct JobContext {
     pub sinks: std::sync::Mutex<HashMap<String, Box<dyn Sink>>>,
     /// The job's checkpoints, when it takes any.
     pub checkpoint: Option<Arc<Checkpointer>>,
+    /// Where `weir job tail` sees the job's streams.
+    pub taps: Taps,
 }
 
 impl JobContext {
@@ -199,7 +202,7 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
     let mut nodes: BTreeMap<&str, BatchStream<'_>> = BTreeMap::new();
     for (name, _) in &plan.sources {
         let mut input = InputHandleVec::new();
-        nodes.insert(name, input.to_stream(scope));
+        nodes.insert(name, input.to_stream(scope).tap(name, &ctx.taps));
         inputs.push(input);
     }
     let fused = fusable_pairs(plan);
@@ -302,7 +305,7 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
                 sides().cogroup(ctx.group(at(spec.from()), Grouping::Cogroup, *window))
             }
         };
-        nodes.insert(name, out);
+        nodes.insert(name, out.tap(name, &ctx.taps));
     }
     for (name, spec) in &plan.sinks {
         if let SinkSpec::Noop { from } = spec {

@@ -5,6 +5,7 @@ pub mod key_origin;
 mod locate;
 pub mod placement;
 pub mod plan;
+pub mod restart;
 pub mod spec;
 pub mod streams;
 pub mod worker;

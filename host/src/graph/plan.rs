@@ -75,6 +75,8 @@ pub struct Plan {
     pub tables: Vec<(String, TableSpec)>,
     /// Checkpoint settings, directory resolved.
     pub checkpoint: Option<CheckpointSpec>,
+    /// What `weir serve` does when the job fails.
+    pub restart: super::restart::RestartSpec,
     /// The spec file's text, recorded in every checkpoint.
     pub text: String,
 }
@@ -373,6 +375,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
         state: super::spec::StateSpec { dir: spec.state.dir.map(|d| base.join(d)), ..spec.state },
         tables: spec.tables.into_iter().collect(),
         checkpoint: spec.checkpoint,
+        restart: spec.restart,
         text: c.text.to_string(),
     })
 }

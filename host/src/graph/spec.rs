@@ -56,6 +56,9 @@ pub struct JobSpec {
     /// Where keyed state lives.
     #[serde(default)]
     pub state: StateSpec,
+    /// What `weir serve` does when the job fails.
+    #[serde(default)]
+    pub restart: super::restart::RestartSpec,
     /// Static tables streams join with.
     #[serde(default)]
     pub tables: BTreeMap<String, TableSpec>,

@@ -13,6 +13,7 @@ use super::plugins::Swapper;
 use super::{Env, JobError, RunOptions, RunReport, StopRequest, Stopper};
 use crate::event::{Events, JobEvent};
 use crate::graph::Plan;
+use crate::operator::tap::{Tapped, Taps};
 
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,6 +50,8 @@ pub struct JobStatus {
     pub last_checkpoint: Option<u64>,
     /// Why it failed.
     pub error: Option<String>,
+    /// True when it failed for what its spec or input is (running it again unchanged fails again).
+    pub users_fault: bool,
 }
 
 impl JobStatus {
@@ -70,9 +73,10 @@ impl JobStatus {
             JobEvent::Stopping { .. } if !ended => self.state = JobState::Stopping,
             JobEvent::Stopping { .. } => {}
             JobEvent::Finished { .. } => self.state = JobState::Finished,
-            JobEvent::Failed { error, .. } => {
+            JobEvent::Failed { error, users_fault } => {
                 self.state = JobState::Failed;
                 self.error = Some(error.clone());
+                self.users_fault = *users_fault;
             }
         }
     }
@@ -83,6 +87,7 @@ impl JobStatus {
 pub(super) struct Control {
     pub(super) stopper: Stopper,
     pub(super) swapper: OnceLock<Swapper>,
+    pub(super) taps: Taps,
 }
 
 /// Starts jobs.
@@ -116,7 +121,8 @@ impl Job {
         stopper: Stopper,
     ) -> Result<JobHandle, JobError> {
         let events = Events::default();
-        let control = Arc::new(Control { stopper, swapper: OnceLock::new() });
+        let names = plan.sources.iter().map(|(n, _)| n.clone()).chain(plan.streams.iter().map(|(n, _)| n.clone()));
+        let control = Arc::new(Control { stopper, swapper: OnceLock::new(), taps: Taps::new(names) });
         let status = Arc::new(Mutex::new(JobStatus::default()));
         let (mut seen, folded) = (events.subscribe(), status.clone());
         env.io().spawn(async move {
@@ -196,6 +202,13 @@ impl JobHandle {
             };
             JobError::Runtime(format!("swapping the plugin of stream `{stream}`: {why}"))
         })
+    }
+
+    /// The batches of source or stream `stream` from now on, rendered as the jsonl sink writes them;
+    /// `None` when the job has no such source or stream. A stream fused into the next one (a
+    /// `map_to_pair` before an aggregation) shows no batches: tap the one before or after it.
+    pub fn tap(&self, stream: &str) -> Option<broadcast::Receiver<Arc<Tapped>>> {
+        self.control.taps.subscribe(stream)
     }
 
     /// The job's events from now on.

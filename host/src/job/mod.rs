@@ -300,6 +300,7 @@ fn run_in(
         tables,
         sinks: Mutex::new(sinks),
         checkpoint: checkpoint.clone(),
+        taps: control.taps.clone(),
     });
     let feed_rx: Arc<Vec<Mutex<Option<flume::Receiver<Feed>>>>> =
         Arc::new(feed_rx.into_iter().map(|r| Mutex::new(Some(r))).collect());

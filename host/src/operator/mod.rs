@@ -19,6 +19,7 @@ pub mod plugin_reduce;
 pub mod plugin_state;
 pub mod reduce;
 pub mod repartition;
+pub mod tap;
 pub mod update_state;
 pub mod wasm;
 

@@ -67,9 +67,10 @@ fn state(s: JobState) -> proto::JobState {
 
 pub(super) fn job(v: JobView) -> proto::Job {
     let s = v.status;
+    let state = if v.restarting { proto::JobState::Restarting } else { state(s.state) };
     proto::Job {
         job_id: v.name,
-        state: state(s.state).into(),
+        state: state.into(),
         batches: s.batches,
         last_batch: s.last_batch,
         last_completed: s.last_completed,

@@ -11,10 +11,18 @@ use super::convert;
 use super::proto::{self, job_service_server::JobService};
 use crate::event::JobEvent;
 use crate::job::{JobState, StopRequest};
-use crate::server::{Server, SubmitOptions};
+use crate::server::{JobLogs, LogLine, Server, StateQuery, SubmitOptions};
 
 pub(super) struct JobApi {
     pub(super) server: Arc<Server>,
+    pub(super) logs: JobLogs,
+}
+
+/// How often a followed log checks whether its job has ended.
+const FOLLOW_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
+fn log_line(l: LogLine) -> proto::LogLine {
+    proto::LogLine { time_ms: l.time_ms, level: l.level, source: l.source, operator: l.operator, message: l.message }
 }
 
 /// Runs blocking server work (starting threads, waiting for a batch boundary) off the async workers.
@@ -25,6 +33,8 @@ async fn blocking<T: Send + 'static>(
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<proto::JobEvent, Status>> + Send>>;
+type LogStream = Pin<Box<dyn Stream<Item = Result<proto::LogLine, Status>> + Send>>;
+type TailStream = Pin<Box<dyn Stream<Item = Result<proto::TailBatch, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl JobService for JobApi {
@@ -73,6 +83,98 @@ impl JobService for JobApi {
         let stream = r.stream.clone();
         let (from_batch, op) = blocking(move || server.upgrade(&r.job_id, &r.stream, &r.operator)).await?;
         Ok(Response::new(proto::UpgradeResponse { from_batch, plugin: Some(convert::plugin(stream, &op)) }))
+    }
+
+    async fn query_state(
+        &self,
+        request: Request<proto::QueryStateRequest>,
+    ) -> Result<Response<proto::QueryStateResponse>, Status> {
+        use proto::query_state_request::Query;
+        let r = request.into_inner();
+        let query = match r.query {
+            Some(Query::Key(k)) => StateQuery::Key(k),
+            Some(Query::Prefix(p)) => StateQuery::Prefix(p),
+            Some(Query::Top(n)) => StateQuery::Top(n as usize),
+            None => StateQuery::Prefix(String::new()),
+        };
+        let limit = if r.limit == 0 { 1000 } else { r.limit as usize };
+        let server = self.server.clone();
+        let answer = blocking(move || server.query_state(&r.job_id, &r.stream, &query, limit)).await?;
+        let entries = answer
+            .entries
+            .into_iter()
+            .map(|e| proto::StateEntry { key: e.key, value_json: e.value.to_string(), last_seen: e.last_seen })
+            .collect();
+        Ok(Response::new(proto::QueryStateResponse { as_of_batch: answer.as_of, entries, truncated: answer.truncated }))
+    }
+
+    type LogsStream = LogStream;
+
+    async fn logs(&self, request: Request<proto::LogsRequest>) -> Result<Response<LogStream>, Status> {
+        let r = request.into_inner();
+        self.server.status(&r.job_id)?;
+        let (kept, mut new) = self.logs.follow(&r.job_id, (r.tail > 0).then_some(r.tail as usize));
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let server = self.server.clone();
+        tokio::spawn(async move {
+            for line in kept {
+                if tx.send(Ok(log_line(line))).await.is_err() {
+                    return;
+                }
+            }
+            if !r.follow {
+                return;
+            }
+            let mut check = tokio::time::interval(FOLLOW_CHECK);
+            loop {
+                tokio::select! {
+                    line = new.recv() => match line {
+                        Ok(line) => if tx.send(Ok(log_line(line))).await.is_err() { return },
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => return,
+                    },
+                    _ = check.tick() => if !server.is_active(&r.job_id) {
+                        // The job's last lines come before its end is seen.
+                        while let Ok(line) = new.try_recv() {
+                            let _ = tx.send(Ok(log_line(line))).await;
+                        }
+                        return;
+                    },
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+
+    type TailStream = TailStream;
+
+    async fn tail(&self, request: Request<proto::TailRequest>) -> Result<Response<TailStream>, Status> {
+        let r = request.into_inner();
+        let mut parts = self.server.tap(&r.job_id, &r.stream)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let server = self.server.clone();
+        tokio::spawn(async move {
+            let mut check = tokio::time::interval(FOLLOW_CHECK);
+            let mut lost = 0;
+            loop {
+                tokio::select! {
+                    part = parts.recv() => match part {
+                        Ok(p) => {
+                            let records_json = p.records.iter().map(|r| r.to_string()).collect();
+                            let batch = proto::TailBatch {
+                                time: p.time, worker: p.worker as u32, records_json, omitted: p.omitted as u64, lost,
+                            };
+                            lost = 0;
+                            if tx.send(Ok(batch)).await.is_err() { return }
+                        }
+                        Err(RecvError::Lagged(n)) => lost += n,
+                        Err(RecvError::Closed) => return,
+                    },
+                    _ = check.tick() => if !server.is_active(&r.job_id) { return },
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 
     type WatchStream = EventStream;

@@ -66,6 +66,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     token: Token,
     limits: Limits,
+    logs: crate::server::JobLogs,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RpcError> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -80,7 +81,8 @@ pub async fn serve(
     let bad = |e: tonic_reflection::server::Error| RpcError::Reflection(e.to_string());
     let reflection = described().build_v1().map_err(bad)?;
     let reflection_alpha = described().build_v1alpha().map_err(bad)?;
-    let jobs = JobServiceServer::new(jobs::JobApi { server: server.clone() }).max_decoding_message_size(MAX_MESSAGE);
+    let jobs =
+        JobServiceServer::new(jobs::JobApi { server: server.clone(), logs }).max_decoding_message_size(MAX_MESSAGE);
     let operators = OperatorServiceServer::new(operators::OperatorApi { server: server.clone(), limits })
         .max_decoding_message_size(MAX_MESSAGE);
     let check = auth::Check::new(token);

@@ -14,8 +14,8 @@ use crate::graph::Plan;
 use crate::job::{Env, Job, JobHandle, JobState, JobStatus, RunOptions, StopRequest};
 use crate::registry::Operator;
 
-/// How often the watcher looks whether a job has ended.
-const WATCH_EVERY: Duration = Duration::from_millis(100);
+/// How often the supervisor looks whether a job has ended.
+pub(super) const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// How long an upgrade waits for the next batch boundary.
 const SWAP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -40,6 +40,8 @@ pub struct JobView {
     pub plugins: Vec<PluginView>,
     /// Times it was started again.
     pub restarts: u32,
+    /// Failed, and waiting to be started again by its restart policy.
+    pub restarting: bool,
     /// When it was submitted (ms since the Unix epoch).
     pub submitted_at_ms: u64,
 }
@@ -51,6 +53,7 @@ pub(super) struct Managed {
     operators: Mutex<BTreeMap<String, Operator>>,
     handle: Option<JobHandle>,
     shutting_down: AtomicBool,
+    restarting: AtomicBool,
 }
 
 impl Managed {
@@ -63,10 +66,11 @@ impl Managed {
             operators: Mutex::default(),
             handle: None,
             shutting_down: AtomicBool::new(false),
+            restarting: AtomicBool::new(false),
         })
     }
 
-    /// Starts `plan` and a watcher that records how it ends.
+    /// Starts `plan`; the server supervises it (`Server::supervise`).
     pub(super) fn start(
         plan: Plan,
         operators: BTreeMap<String, Operator>,
@@ -77,22 +81,15 @@ impl Managed {
     ) -> Result<Arc<Managed>, ServerError> {
         let name = plan.name.clone();
         let handle = Job::start(plan, run, env)?;
-        let managed = Arc::new(Managed {
+        Ok(Arc::new(Managed {
             name,
             home,
             record: Mutex::new(record),
             operators: Mutex::new(operators),
             handle: Some(handle),
             shutting_down: AtomicBool::new(false),
-        });
-        let watched = managed.clone();
-        env.io().spawn(async move {
-            while watched.is_live() {
-                tokio::time::sleep(WATCH_EVERY).await;
-            }
-            watched.record_end();
-        });
-        Ok(managed)
+            restarting: AtomicBool::new(false),
+        }))
     }
 
     fn record(&self) -> std::sync::MutexGuard<'_, JobRecord> {
@@ -104,14 +101,23 @@ impl Managed {
         self.handle.as_ref().is_some_and(|h| !h.is_finished())
     }
 
-    /// Writes down how the run ended, unless the server stops it to resume it at its next start.
-    fn record_end(&self) {
+    /// How the run ended: `Some(users_fault)` when it failed while it should have run.
+    pub(super) fn failure(&self) -> Option<bool> {
+        let status = self.handle.as_ref().map(JobHandle::status).unwrap_or_default();
+        let wanted = self.record().desired == Desired::Running && !self.shutting_down.load(Ordering::SeqCst);
+        (wanted && status.state == JobState::Failed).then_some(status.users_fault)
+    }
+
+    /// Writes down how the run ended, unless the server stops it to resume it at its next start; a job
+    /// its restart policy will start again stays marked running, and shows as restarting.
+    pub(super) fn record_end(&self, will_restart: bool) {
         if self.shutting_down.load(Ordering::SeqCst) {
             return;
         }
+        self.restarting.store(will_restart, Ordering::SeqCst);
         let status = self.handle.as_ref().map(JobHandle::status).unwrap_or_default();
         let mut record = self.record();
-        if record.desired == Desired::Running {
+        if record.desired == Desired::Running && !will_restart {
             record.desired = if status.state == JobState::Failed { Desired::Failed } else { Desired::Finished };
         }
         record.last_error = status.error.clone().or(record.last_error.take());
@@ -137,8 +143,14 @@ impl Managed {
             status,
             plugins,
             restarts: record.restarts,
+            restarting: self.restarting.load(Ordering::SeqCst),
             submitted_at_ms: record.submitted_at_ms,
         }
+    }
+
+    /// The record as it is now.
+    pub(super) fn record_now(&self) -> JobRecord {
+        self.record().clone()
     }
 
     fn running(&self) -> Result<&JobHandle, ServerError> {
@@ -149,6 +161,12 @@ impl Managed {
     }
 
     pub(super) fn stop(&self, how: StopRequest) -> Result<(), ServerError> {
+        if self.restarting.swap(false, Ordering::SeqCst) {
+            // Waiting to restart: it stays down.
+            let mut record = self.record();
+            record.desired = Desired::Stopped;
+            return record.save(&self.home).map_err(io(&self.home));
+        }
         let handle = self.running()?;
         let mut record = self.record();
         record.desired = Desired::Stopped;
@@ -177,6 +195,15 @@ impl Managed {
         record.plugins.insert(stream.to_string(), op.digest.clone());
         record.save(&self.home).map_err(io(&self.home))?;
         Ok(from)
+    }
+
+    pub(super) fn tap(
+        &self,
+        stream: &str,
+    ) -> Result<tokio::sync::broadcast::Receiver<Arc<crate::operator::tap::Tapped>>, ServerError> {
+        let job = &self.name;
+        let no_such = || ServerError::NotFound(format!("job `{job}` has no source or stream `{stream}`"));
+        self.running()?.tap(stream).ok_or_else(no_such)
     }
 
     pub(super) fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<JobEvent>> {

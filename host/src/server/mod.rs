@@ -2,8 +2,10 @@
 //! registry and one folder per job (spec, record, checkpoints, state), the jobs running in one shared
 //! [`Env`], and what a restarted server does: start again every job that was running.
 
+mod logs;
 mod managed;
 mod place;
+mod query;
 mod record;
 
 use std::collections::BTreeMap;
@@ -12,11 +14,14 @@ use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
 
-use managed::Managed;
+pub use logs::{JobLogs, LogLine};
 pub use managed::{JobView, PluginView};
+use managed::{Managed, WATCH_EVERY};
 use place::place;
+pub use query::{StateAnswer, StateEntry, StateQuery};
 pub use record::{Desired, JobRecord};
 
+use crate::graph::restart::RestartSpec;
 use crate::job::{Env, JobError, RunOptions, StopRequest};
 use crate::registry::{Operator, Registry, RegistryError};
 
@@ -99,16 +104,17 @@ impl Server {
             let record = JobRecord::load(&home).map_err(io(&home))?;
             let name = home.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let text = std::fs::read_to_string(home.join("spec.toml")).map_err(io(&home))?;
-            let managed = if record.desired == Desired::Running {
+            let started = if record.desired == Desired::Running {
                 tracing::info!(job = %name, "starting again the job that was running");
                 let mut record = record;
                 record.restarts += 1;
-                server.launch(&text, record, RunOptions::default())
+                server.launch(&text, record, RunOptions::default(), 0)
             } else {
-                Ok(Managed::ended(name.clone(), home.clone(), record))
+                server.insert(Managed::ended(name.clone(), home.clone(), record));
+                Ok(())
             };
-            match managed {
-                Ok(m) => server.insert(m),
+            match started {
+                Ok(()) => {}
                 Err(e) => {
                     tracing::error!(job = %name, "cannot start the job again: {e}");
                     let mut record = JobRecord::load(&home).map_err(io(&home))?;
@@ -184,24 +190,64 @@ impl Server {
             allow_dropped_state: opts.allow_dropped_state,
             ..RunOptions::default()
         };
-        let managed = self.launch(spec, record, run)?;
-        self.insert(managed);
+        self.launch(spec, record, run, 0)?;
         Ok(Submitted { job_id: name, resumed })
     }
 
-    /// Places and starts `spec` with `record` (its pinned plugins), saving the record.
+    /// Places and starts `spec` with `record` (its pinned plugins), saving the record, and supervises
+    /// it; `failures` counts the failures in a row before this start.
     fn launch(
         self: &Arc<Self>,
         spec: &str,
         mut record: JobRecord,
         run: RunOptions,
-    ) -> Result<Arc<Managed>, ServerError> {
+        failures: u32,
+    ) -> Result<(), ServerError> {
         let placed = place(spec, &self.jobs_dir(), &self.registry, &record.plugins)?;
         let home = self.jobs_dir().join(&placed.plan.name);
         record.plugins = placed.operators.iter().map(|(s, o)| (s.clone(), o.digest.clone())).collect();
         record.desired = Desired::Running;
         record.save(&home).map_err(io(&home))?;
-        Managed::start(placed.plan, placed.operators, home, record, run, &self.env)
+        let policy = placed.plan.restart;
+        let managed = Managed::start(placed.plan, placed.operators, home, record, run, &self.env)?;
+        self.insert(managed.clone());
+        self.supervise(managed, policy, failures);
+        Ok(())
+    }
+
+    /// Waits for `managed` to end and writes down how; a failure worth a retry starts it again after the
+    /// wait its restart policy gives, from its last checkpoint.
+    fn supervise(self: &Arc<Self>, managed: Arc<Managed>, policy: RestartSpec, failures: u32) {
+        let server = self.clone();
+        self.env.io().spawn(async move {
+            while managed.is_live() {
+                tokio::time::sleep(WATCH_EVERY).await;
+            }
+            let wait = match managed.failure() {
+                Some(false) => policy.delay_before(failures + 1),
+                _ => None,
+            };
+            managed.record_end(wait.is_some());
+            let Some(wait) = wait else { return };
+            tracing::warn!(job = %managed.name, "failed; restart {} of {} in {wait:?}", failures + 1, policy.attempts);
+            tokio::time::sleep(wait).await;
+            let record = managed.record_now();
+            if record.desired != Desired::Running {
+                return;
+            }
+            let failed = managed.clone();
+            let restarted = tokio::task::spawn_blocking(move || {
+                let home = server.jobs_dir().join(&managed.name);
+                let text = std::fs::read_to_string(home.join("spec.toml")).map_err(io(&home))?;
+                let mut record = record;
+                record.restarts += 1;
+                server.launch(&text, record, RunOptions::default(), failures + 1)
+            });
+            if let Ok(Err(e)) = restarted.await {
+                tracing::error!(job = %failed.name, "cannot restart the job: {e}");
+                failed.record_end(false);
+            }
+        });
     }
 
     /// Every job, by name.
@@ -213,6 +259,11 @@ impl Server {
     /// One job's status.
     pub fn status(&self, job: &str) -> Result<JobView, ServerError> {
         Ok(self.get(job)?.view())
+    }
+
+    /// True while `job` runs or waits to be restarted.
+    pub fn is_active(&self, job: &str) -> bool {
+        self.get(job).is_ok_and(|m| m.is_live() || m.view().restarting)
     }
 
     /// Asks `job` to stop as `how` says; it is not started again.
@@ -237,6 +288,15 @@ impl Server {
         job: &str,
     ) -> Result<Option<tokio::sync::broadcast::Receiver<crate::event::JobEvent>>, ServerError> {
         Ok(self.get(job)?.subscribe())
+    }
+
+    /// The batches of `stream` in running `job` from now on.
+    pub fn tap(
+        &self,
+        job: &str,
+        stream: &str,
+    ) -> Result<tokio::sync::broadcast::Receiver<Arc<crate::operator::tap::Tapped>>, ServerError> {
+        self.get(job)?.tap(stream)
     }
 
     /// Removes an operator unless a job that runs or should run uses it.

@@ -1,4 +1,4 @@
-//! `weir job submit|validate|list|status|stop|cancel|upgrade|watch`.
+//! `weir job submit|validate|list|status|stop|cancel|upgrade|state|logs|tail|watch`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,6 +68,50 @@ pub enum JobCommand {
         /// The new operator: `name@version`, `name` or `sha256:<digest>`.
         operator: String,
     },
+    /// Read a running job's keyed state as of its newest checkpoint: one key, a prefix or the top N.
+    State {
+        /// The job.
+        job: String,
+        /// The stateful stream.
+        stream: String,
+        /// Exactly this key.
+        #[arg(long, conflicts_with_all = ["prefix", "top"])]
+        key: Option<String>,
+        /// Every key starting with this.
+        #[arg(long, conflicts_with = "top")]
+        prefix: Option<String>,
+        /// The N keys with the largest numeric values.
+        #[arg(long)]
+        top: Option<u32>,
+        /// The most entries to print.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Print a job's recent log lines, among them what its plugins printed.
+    Logs {
+        /// The job.
+        job: String,
+        /// Keep printing new lines until the job ends.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines.
+        #[arg(long)]
+        tail: Option<u32>,
+    },
+    /// Print the records of a running job's source or stream as they pass, one JSON object per line
+    /// (`{"time": …, "record": …}`), until the job ends or `--batches` batches were seen.
+    Tail {
+        /// The job.
+        job: String,
+        /// The source or stream.
+        stream: String,
+        /// Stop after this many batches.
+        #[arg(long)]
+        batches: Option<u64>,
+    },
     /// Print a job's events as they happen, one JSON object per line, until it ends.
     Watch {
         /// The job.
@@ -124,6 +168,26 @@ fn print_jobs(jobs: &[proto::Job], output: Output) {
                 ]);
             }
             println!("{t}");
+        }
+    }
+}
+
+fn print_state(r: &proto::QueryStateResponse, output: Output) {
+    let value = |e: &proto::StateEntry| serde_json::from_str(&e.value_json).unwrap_or(serde_json::Value::Null);
+    match output {
+        Output::Json => {
+            let entries: Vec<_> =
+                r.entries.iter().map(|e| json!({"key": e.key, "value": value(e), "last_seen": e.last_seen})).collect();
+            println!("{}", json!({"as_of_batch": r.as_of_batch, "entries": entries, "truncated": r.truncated}));
+        }
+        Output::Table => {
+            let mut t = table(&["KEY", "VALUE", "LAST SEEN"]);
+            for e in &r.entries {
+                t.add_row(vec![e.key.clone(), e.value_json.clone(), e.last_seen.to_string()]);
+            }
+            println!("{t}");
+            let more = if r.truncated { " (more entries not shown: raise --limit)" } else { "" };
+            println!("as of batch {}{more}", r.as_of_batch);
         }
     }
 }
@@ -203,6 +267,44 @@ pub fn run(conn: &Conn, cmd: JobCommand) -> Result<(), Failure> {
                 let r = r?.into_inner();
                 let p = r.plugin.unwrap_or_default();
                 println!("job {job}: stream {stream} runs {}@{} from batch {}", p.name, p.version, r.from_batch);
+            }
+            JobCommand::State { job, stream, key, prefix, top, limit, output } => {
+                use proto::query_state_request::Query;
+                let query = key.map(Query::Key).or(prefix.map(Query::Prefix)).or(top.map(Query::Top));
+                let req = proto::QueryStateRequest { job_id: job, stream, query, limit };
+                let r = client.query_state(req).await?.into_inner();
+                print_state(&r, output);
+            }
+            JobCommand::Logs { job, follow, tail } => {
+                let req = proto::LogsRequest { job_id: job, follow, tail: tail.unwrap_or(0) };
+                let mut lines = client.logs(req).await?.into_inner();
+                while let Some(l) = lines.message().await? {
+                    let time =
+                        humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_millis(l.time_ms));
+                    match l.source.as_str() {
+                        "host" => println!("{time} {:>5} {}", l.level, l.message),
+                        source => println!("{time} {:>5} [{} {source}] {}", l.level, l.operator, l.message),
+                    }
+                }
+            }
+            JobCommand::Tail { job, stream, batches } => {
+                let mut parts = client.tail(proto::TailRequest { job_id: job, stream }).await?.into_inner();
+                let mut seen = std::collections::BTreeSet::new();
+                while let Some(p) = parts.message().await? {
+                    if batches.is_some_and(|n| !seen.contains(&p.time) && seen.len() as u64 >= n) {
+                        break;
+                    }
+                    seen.insert(p.time);
+                    if p.lost > 0 {
+                        eprintln!("warning: {} parts lost: this client fell behind", p.lost);
+                    }
+                    for r in &p.records_json {
+                        println!("{{\"time\":{},\"record\":{r}}}", p.time);
+                    }
+                    if p.omitted > 0 {
+                        eprintln!("batch {} worker {}: {} more records not shown", p.time, p.worker, p.omitted);
+                    }
+                }
             }
             JobCommand::Watch { job } => {
                 let mut events = client.watch(proto::WatchRequest { job_id: job }).await?.into_inner();
