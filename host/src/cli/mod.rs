@@ -5,6 +5,8 @@
 mod checkpoint;
 mod client;
 mod op;
+mod op_new;
+mod op_test;
 mod serve;
 mod signals;
 mod state;

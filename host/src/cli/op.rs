@@ -31,6 +31,22 @@ pub enum OpCommand {
         #[arg(short, long, value_enum, default_value_t)]
         output: Output,
     },
+    /// Scaffold an operator crate of a kind, which builds and passes its own test at once.
+    New {
+        /// The crate's name (lowercase letters, digits, `-`, `_`).
+        name: String,
+        /// The kind of operator.
+        #[arg(long, value_enum)]
+        kind: super::op_new::Kind,
+        /// The folder to make it in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The weir-sdk source folder (default: the one this binary was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Run a built component on sample input and print its output and refusals.
+    Test(super::op_test::TestArgs),
     /// Upload a component to the server's registry, where it is checked and precompiled.
     Push {
         /// The component (.wasm).
@@ -136,6 +152,9 @@ pub fn run(conn: &Conn, cmd: OpCommand) -> ExitCode {
             return client::finish(client::op::push(conn, &file, name_version.as_deref(), output));
         }
         OpCommand::List { output } => return client::finish(client::op::list(conn, output)),
+        OpCommand::New { name, kind, dir, sdk } => super::op_new::scaffold(&name, kind, &dir, sdk.as_deref())
+            .map(|d| format!("created {}\nnext: cd {} && cargo test && weir op build .", d.display(), d.display())),
+        OpCommand::Test(args) => super::op_test::run(&args).map(|lines| lines.join("\n")),
         OpCommand::Delete { operator } => return client::finish(client::op::delete(conn, &operator)),
         OpCommand::Build { dir, debug } => build(&dir, debug).and_then(|wasm| {
             let about = describe(&wasm)?;
