@@ -104,3 +104,35 @@ fn bad_requests_are_refused_with_their_code_and_the_server_serves_on() {
     assert_eq!(seen["health_after"], "SERVING");
     assert_eq!(server.ok(&["server", "health"]).trim(), "serving");
 }
+
+#[test]
+fn tls_serves_clients_that_trust_the_certificate_and_only_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // A test CA, and a server certificate it signed for localhost and 127.0.0.1.
+    let d = dir.path();
+    let (ca_cert, cert, key) = (d.join("ca.pem"), d.join("cert.pem"), d.join("key.pem"));
+    std::fs::write(d.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+        .unwrap();
+    for args in [
+        "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=weir-test-ca -keyout ca.key -out ca.pem",
+        "req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out server.csr",
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile ext.cnf -out cert.pem",
+    ] {
+        let made = Command::new("openssl").args(args.split(' ')).current_dir(d).output().unwrap();
+        assert!(made.status.success(), "openssl {args}: {}", text(&made.stderr));
+    }
+    let mut server = Served::start(
+        &dir.path().join("data"),
+        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+    );
+    server.url = server.url.replace("http://", "https://");
+    let ca = ["--ca", ca_cert.to_str().unwrap()];
+    assert_eq!(server.ok(&[&ca[..], &["server", "health"]].concat()).trim(), "serving");
+    assert!(server.ok(&[&ca[..], &["job", "list"]].concat()).contains("JOB"));
+    let (code, err) = refused(&server, &["job", "list"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("an https server needs --ca"), "{err}");
+    server.url = server.url.replace("https://", "http://");
+    let (code, err) = refused(&server, &["server", "health"]);
+    assert_ne!(code, 0, "plain text to a TLS server: {err}");
+}

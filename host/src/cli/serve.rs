@@ -24,6 +24,12 @@ pub struct ServeArgs {
     /// The bearer token clients must send (default: the `token` file of the data dir, made at first start).
     #[arg(long, env = "WEIR_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Serve over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// The largest operator component `weir op push` may upload (e.g. 64MiB).
     #[arg(long, default_value = "64MiB")]
     max_operator_size: bytesize::ByteSize,
@@ -57,6 +63,11 @@ fn serve(args: ServeArgs, logs: JobLogs) -> anyhow::Result<()> {
         Some(t) => Token::given(t),
         None => Token::in_data_dir(&args.data_dir)?,
     };
+    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()));
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(rpc::Tls { cert: read(cert)?, key: read(key)? }),
+        _ => None,
+    };
     let env = Env::with_plugin_cache(args.data_dir.join("cache"))?;
     let io = env.io().clone();
     let listener = io
@@ -65,9 +76,10 @@ fn serve(args: ServeArgs, logs: JobLogs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let server = Server::open(&args.data_dir, env)?;
     // On stdout, so a script (or test) that started the server on port 0 learns the port.
-    println!("weir serve: listening on {addr}, data dir {}", args.data_dir.display());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("weir serve: listening on {addr}, data dir {} ({scheme})", args.data_dir.display());
     let limits = rpc::Limits { max_operator: args.max_operator_size.as_u64(), ..rpc::Limits::default() };
-    io.block_on(rpc::serve(server, listener, token, limits, logs, signalled()))?;
+    io.block_on(rpc::serve(server, listener, token, limits, logs, tls, signalled()))?;
     Ok(())
 }
 

@@ -39,9 +39,18 @@ pub enum RpcError {
     /// Reflection could not be built from the descriptors.
     #[error("server reflection: {0}")]
     Reflection(String),
-    /// The transport failed.
+    /// The transport failed, or the TLS identity was refused.
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
+}
+
+/// A server's TLS identity, PEM-encoded.
+#[derive(Clone)]
+pub struct Tls {
+    /// The certificate chain.
+    pub cert: Vec<u8>,
+    /// The private key.
+    pub key: Vec<u8>,
 }
 
 /// Limits of a server.
@@ -59,14 +68,15 @@ impl Default for Limits {
     }
 }
 
-/// Serves `server` on `listener` until `shutdown` completes, then stops every job at its next batch
-/// boundary (they resume when the server starts again).
+/// Serves `server` on `listener` (over TLS with `tls`) until `shutdown` completes, then stops every job
+/// at its next batch boundary (they resume when the server starts again).
 pub async fn serve(
     server: Arc<Server>,
     listener: tokio::net::TcpListener,
     token: Token,
     limits: Limits,
     logs: crate::server::JobLogs,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RpcError> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -86,7 +96,12 @@ pub async fn serve(
     let operators = OperatorServiceServer::new(operators::OperatorApi { server: server.clone(), limits })
         .max_decoding_message_size(MAX_MESSAGE);
     let check = auth::Check::new(token);
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        let identity = tonic::transport::Identity::from_pem(tls.cert, tls.key);
+        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    builder
         .add_service(health)
         .add_service(InterceptedService::new(reflection, check.clone()))
         .add_service(InterceptedService::new(reflection_alpha, check.clone()))

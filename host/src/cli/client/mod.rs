@@ -29,6 +29,9 @@ pub struct Conn {
     /// server on this machine writes it).
     #[arg(long, global = true, env = "WEIR_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// The certificate (PEM) that signed an https server's certificate.
+    #[arg(long, global = true, env = "WEIR_CA")]
+    pub ca: Option<PathBuf>,
 }
 
 /// How listings are printed.
@@ -107,11 +110,31 @@ fn token(conn: &Conn) -> Result<String, Failure> {
     })
 }
 
+/// An error with its causes, on one line: tonic's own says only "transport error".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
+}
+
 /// A connected channel.
 pub async fn channel(conn: &Conn) -> Result<Channel, Failure> {
-    let endpoint = Endpoint::from_shared(conn.server.clone())
+    let mut endpoint = Endpoint::from_shared(conn.server.clone())
         .map_err(|e| Failure::new(2, format!("--server `{}`: {e}", conn.server)))?;
-    endpoint.connect().await.map_err(|e| Failure::new(5, format!("cannot reach the server at {}: {e}", conn.server)))
+    if conn.server.starts_with("https://") {
+        let ca = conn.ca.as_ref().ok_or_else(|| Failure::new(2, "an https server needs --ca (or WEIR_CA)"))?;
+        let pem = std::fs::read(ca).map_err(|e| Failure::new(2, format!("--ca {}: {e}", ca.display())))?;
+        let tls = tonic::transport::ClientTlsConfig::new().ca_certificate(tonic::transport::Certificate::from_pem(pem));
+        endpoint = endpoint.tls_config(tls).map_err(|e| Failure::new(2, format!("--ca: {e}")))?;
+    }
+    endpoint
+        .connect()
+        .await
+        .map_err(|e| Failure::new(5, format!("cannot reach the server at {}: {}", conn.server, chain(&e))))
 }
 
 async fn bearer(conn: &Conn) -> Result<(Channel, Bearer), Failure> {
