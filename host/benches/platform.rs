@@ -67,7 +67,7 @@ fn main() {
     let deadline = Instant::now() + Duration::from_secs(8);
     while Instant::now() < deadline {
         match events.try_recv() {
-            Ok(JobEvent::BatchCompleted { time, scheduling_delay_ms, processing_ms }) => {
+            Ok(JobEvent::BatchCompleted { time, scheduling_delay_ms, processing_ms, .. }) => {
                 first_output.get_or_insert_with(|| started.elapsed());
                 batches.push((time, scheduling_delay_ms, processing_ms));
                 if batches.len() == 30 && swap_from.is_none() {

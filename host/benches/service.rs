@@ -41,7 +41,7 @@ fn completed(events: &mut tokio::sync::broadcast::Receiver<JobEvent>, n: usize) 
     let deadline = Instant::now() + Duration::from_secs(30);
     while out.len() < n && Instant::now() < deadline {
         match events.try_recv() {
-            Ok(JobEvent::BatchCompleted { time, scheduling_delay_ms, processing_ms }) => {
+            Ok(JobEvent::BatchCompleted { time, scheduling_delay_ms, processing_ms, .. }) => {
                 out.push((time, scheduling_delay_ms.unwrap_or(0), processing_ms))
             }
             Ok(_) => {}

@@ -10,6 +10,15 @@ use tokio::sync::broadcast;
 /// Events kept for a subscriber that has not read them yet.
 pub const CAPACITY: usize = 1024;
 
+/// One source's or stream's records in one batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamFigures {
+    /// Records it read (its inputs' output; for a source, what it received).
+    pub records_in: u64,
+    /// Records it produced.
+    pub records_out: u64,
+}
+
 /// What happened in a job.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobEvent {
@@ -37,6 +46,10 @@ pub enum JobEvent {
         scheduling_delay_ms: Option<u64>,
         /// From the batch's close to its completion.
         processing_ms: u64,
+        /// Records into and out of each source and stream in the batch (a stream fused into the next
+        /// one, a `map_to_pair` before an aggregation, is not listed: its records count as the next
+        /// one's input).
+        streams: BTreeMap<String, StreamFigures>,
     },
     /// A plugin call failed (trap, deadline, memory cap, malformed output): the batch counts as failed
     /// and the records the failure is blamed on went to the dead letters.

@@ -63,7 +63,7 @@ fn a_started_job_tells_its_events_and_status_and_drains_when_asked() {
     });
     assert!(records.contains_key("lines"), "{records:?}");
     let completed = next(&mut events, |e| match e {
-        JobEvent::BatchCompleted { time: t, scheduling_delay_ms, processing_ms } if *t == time => {
+        JobEvent::BatchCompleted { time: t, scheduling_delay_ms, processing_ms, .. } if *t == time => {
             Some((*scheduling_delay_ms, *processing_ms))
         }
         _ => None,
@@ -218,4 +218,38 @@ fn a_failed_plugin_call_and_its_dead_letter_are_events_the_status_counts() {
     assert!(status.plugin_failures >= 1 && status.dead_letters == 1, "only `boom` is blamed: {status:?}");
     let report = job.wait().unwrap();
     assert_eq!((report.failed_batches, report.dead_letters), (1, 1));
+}
+
+#[test]
+fn a_completed_batch_tells_each_streams_records_in_and_out() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.jsonl"), "[\"The THE the the\", \"a\"]\n[\"b b\"]\n").unwrap();
+    let spec = "[job]\nname = \"figures\"\nbatch_interval = \"1s\"\nclock = \"manual\"\nworkers = 2\n\n\
+                [sources.lines]\nkind = \"scripted\"\npath = \"in.jsonl\"\npace = \"300ms\"\n\n\
+                [streams.words]\nop = \"tokenize\"\nfrom = \"lines\"\n\n\
+                [streams.pairs]\nop = \"map_to_pair\"\nfrom = \"words\"\n\n\
+                [streams.counts]\nop = \"reduce_by_key\"\nfrom = \"pairs\"\nreducer = \"sum\"\n\n\
+                [sinks.out]\nkind = \"noop\"\nfrom = \"counts\"\n";
+    let path = dir.path().join("job.toml");
+    std::fs::write(&path, spec).unwrap();
+    let job =
+        Job::start(weir::graph::parse(&path, spec).unwrap(), RunOptions::default(), &Env::process().unwrap()).unwrap();
+    let mut events = job.subscribe();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let (time, streams) = next(&mut events, |e| {
+            if let JobEvent::BatchCompleted { time, streams, .. } = e { Some((*time, streams.clone())) } else { None }
+        });
+        let figures: Vec<(String, u64, u64)> =
+            streams.iter().map(|(s, f)| (s.clone(), f.records_in, f.records_out)).collect();
+        seen.push((time, figures));
+    }
+    job.wait().unwrap();
+    let row = |s: &str, i, o| (s.to_string(), i, o);
+    assert_eq!(
+        seen[0],
+        (1000, vec![row("counts", 5, 4), row("lines", 2, 2), row("words", 2, 5)]),
+        "the fused `pairs` is not listed"
+    );
+    assert_eq!(seen[1], (2000, vec![row("counts", 2, 1), row("lines", 1, 1), row("words", 1, 2)]));
 }

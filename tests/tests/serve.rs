@@ -158,6 +158,13 @@ fn push_submit_list_upgrade_stop_and_cancel_through_the_cli() {
     assert!(server.ok(&["job", "cancel", "cancelled"]).contains("cancelled"));
     server.wait_for("cancelled", Duration::from_secs(30), |s| s["state"] == "finished");
     assert!(server.ok(&["op", "delete", "sum@1"]).contains("deleted sum@1"));
+    let info = server.ok(&["server", "info"]);
+    assert!(
+        info.contains("health: serving") && info.contains("jobs: 3 (0 running)") && info.contains("operators: 3"),
+        "{info}"
+    );
+    let completions = server.ok(&["completions", "bash"]);
+    assert!(completions.contains("_weir") && completions.contains("upgrade"), "completions for bash");
 }
 
 #[test]

@@ -75,6 +75,20 @@ fn bad_requests_are_refused_with_their_code_and_the_server_serves_on() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("is a file; a server runs operators from its registry"), "{err}");
 
+    // A job cannot reach into other jobs' folders or the registry.
+    let data = dir.path().join("data");
+    for sink in [
+        data.join("jobs/other/out.jsonl").display().to_string(),
+        "../other/out.jsonl".to_string(),
+        data.join("operators/index.json").display().to_string(),
+    ] {
+        let nosy = dir.path().join("nosy.toml");
+        std::fs::write(&nosy, format!("[job]\nname = \"nosy\"\nbatch_interval = \"1s\"\n\n[sources.g]\nkind = \"generator\"\nrate = 5\n\n[sinks.out]\nkind = \"jsonl\"\nfrom = \"g\"\npath = \"{sink}\"\n")).unwrap();
+        let (code, err) = refused(&server, &["job", "submit", nosy.to_str().unwrap()]);
+        assert_eq!(code, 2, "{sink}: {err}");
+        assert!(err.contains("`sinks.out.path`") && err.contains("outside this job's folder"), "{err}");
+    }
+
     // Unknown things.
     let (code, err) = refused(&server, &["job", "stop", "ghost"]);
     assert_eq!(code, 3, "{err}");

@@ -3,6 +3,7 @@
 pub mod dataflow;
 pub mod key_origin;
 mod locate;
+pub mod millis;
 pub mod placement;
 pub mod plan;
 pub mod restart;

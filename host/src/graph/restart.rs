@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::spec::Millis;
+use super::millis::Millis;
 
 /// How restarts are spaced.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,30 +1,11 @@
 //! Job spec v1: the TOML a user writes. Serde refuses unknown fields; `plan.rs` checks the rest.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-/// A duration written as text (`"1s"`, `"500ms"`), held in milliseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Millis(pub u64);
-
-impl<'de> Deserialize<'de> for Millis {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        let dur = humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!("invalid duration `{text}` ({e}); write e.g. \"1s\" or \"500ms\""))
-        })?;
-        Ok(Millis(dur.as_millis() as u64))
-    }
-}
-
-impl fmt::Display for Millis {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ms", self.0)
-    }
-}
+pub use super::millis::Millis;
 
 /// A whole job spec file.
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,7 @@
 //! The loop each timely worker runs: take this worker's share of each batch from the batcher, feed it to
 //! the inputs, advance the inputs past the batch time when the batch closes, and keep stepping.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use timely::dataflow::ProbeHandle;
@@ -10,7 +10,7 @@ use timely::worker::Worker;
 use super::dataflow::{self, JobContext};
 use super::spec::ClockMode;
 use crate::batcher::Feed;
-use crate::event::JobEvent;
+use crate::event::{JobEvent, StreamFigures};
 
 /// How far (in batches) a worker may run ahead of its slowest sink before it stops taking input.
 const MAX_BATCHES_IN_FLIGHT: u64 = 1;
@@ -65,10 +65,26 @@ pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {
     closed.into_iter().for_each(|done| completed(ctx, done));
 }
 
-/// Tells that batch `time`, closed at `at` with scheduling delay `delay`, is complete.
+/// Tells that batch `time`, closed at `at` with scheduling delay `delay`, is complete, with each
+/// source's and stream's records (every worker's taps have seen the batch: the probe passed it).
 fn completed(ctx: &JobContext, (time, at, delay): (u64, Instant, Option<u64>)) {
     let processing_ms = at.elapsed().as_millis() as u64;
-    ctx.events.emit(JobEvent::BatchCompleted { time, scheduling_delay_ms: delay, processing_ms });
+    let out = ctx.taps.take_counts(time);
+    let plan = &ctx.plan;
+    let mut streams = BTreeMap::new();
+    for (name, _) in &plan.sources {
+        let n = out.get(name).copied().unwrap_or(0);
+        streams.insert(name.clone(), StreamFigures { records_in: n, records_out: n });
+    }
+    for (name, spec) in &plan.streams {
+        let Some(records_out) = out.get(name).copied() else { continue };
+        // A fused input has no count of its own: its records are those of its input.
+        let spec_of = |i: &str| plan.streams.iter().find(|(n, _)| n == i).map(|(_, s)| s);
+        let out_of = |i: &str| out.get(i).copied().or_else(|| spec_of(i).and_then(|s| out.get(s.from()).copied()));
+        let records_in = spec.inputs().into_iter().map(|i| out_of(i).unwrap_or(0)).sum();
+        streams.insert(name.clone(), StreamFigures { records_in, records_out });
+    }
+    ctx.events.emit(JobEvent::BatchCompleted { time, scheduling_delay_ms: delay, processing_ms, streams });
 }
 
 fn wall_ms() -> u64 {

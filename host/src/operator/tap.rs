@@ -1,9 +1,10 @@
-//! Taps: a running job's stream, seen from outside (`weir job tail`). Every source and stream passes
-//! through a tap that, while someone listens, renders each batch's records (at most [`MAX_RECORDS`] per
-//! worker and batch) and broadcasts them; with nobody listening it costs one check per batch.
+//! Taps: a running job's stream, seen from outside. Every source and stream passes through a tap that
+//! counts each batch's records (for the batch-completed event's per-stream figures) and, while someone
+//! listens (`weir job tail`), renders them (at most [`MAX_RECORDS`] per worker and batch) and
+//! broadcasts them; with nobody listening it costs a count and one lock per batch.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use timely::dataflow::operators::Inspect;
 use tokio::sync::broadcast;
@@ -31,10 +32,14 @@ pub struct Tapped {
     pub omitted: usize,
 }
 
+/// Records out by batch time, then by source or stream, summed over the workers.
+type Counts = BTreeMap<u64, BTreeMap<String, u64>>;
+
 /// The taps of one job, one per source and stream.
 #[derive(Clone, Default)]
 pub struct Taps {
     by_stream: Arc<HashMap<String, broadcast::Sender<Arc<Tapped>>>>,
+    counts: Arc<Mutex<Counts>>,
 }
 
 impl Taps {
@@ -45,7 +50,27 @@ impl Taps {
     /// assert!(taps.subscribe("lines").is_some() && taps.subscribe("nope").is_none());
     /// ```
     pub fn new(names: impl IntoIterator<Item = String>) -> Taps {
-        Taps { by_stream: Arc::new(names.into_iter().map(|n| (n, broadcast::channel(BACKLOG).0)).collect()) }
+        let by_stream = names.into_iter().map(|n| (n, broadcast::channel(BACKLOG).0)).collect();
+        Taps { by_stream: Arc::new(by_stream), counts: Arc::default() }
+    }
+
+    /// Records out of each source and stream at batch `time`, on every worker; forgets them and any
+    /// earlier batch's (a batch completes after every earlier one).
+    ///
+    /// ```
+    /// let taps = weir::operator::tap::Taps::new(["lines".to_string()]);
+    /// assert!(taps.take_counts(1000).is_empty());
+    /// ```
+    pub fn take_counts(&self, time: u64) -> BTreeMap<String, u64> {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let later = counts.split_off(&(time + 1));
+        let mut done = std::mem::replace(&mut *counts, later);
+        done.remove(&time).unwrap_or_default()
+    }
+
+    fn count(&self, time: u64, name: &str, records: u64) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        *counts.entry(time).or_default().entry(name.to_string()).or_default() += records;
     }
 
     /// The batches of `stream` from now on, if the job has such a source or stream.
@@ -70,8 +95,9 @@ fn render(time: u64, worker: usize, batches: &[Batch]) -> Tapped {
 impl<'s> TapExt<'s> for BatchStream<'s> {
     fn tap(self, name: &str, taps: &Taps) -> BatchStream<'s> {
         let Some(tx) = taps.by_stream.get(name).cloned() else { return self };
-        let worker = self.scope().index();
+        let (worker, taps, name) = (self.scope().index(), taps.clone(), name.to_string());
         self.inspect_batch(move |time, batches| {
+            taps.count(*time, &name, batches.iter().map(|b| b.len() as u64).sum());
             if tx.receiver_count() > 0 {
                 let _ = tx.send(Arc::new(render(*time, worker, batches)));
             }

@@ -91,8 +91,12 @@ pub(super) fn event(job_id: &str, e: JobEvent) -> proto::JobEvent {
         JobEvent::BatchCut { time, records } => {
             E::BatchCut(proto::BatchCut { time, records: records.into_iter().collect() })
         }
-        JobEvent::BatchCompleted { time, scheduling_delay_ms, processing_ms } => {
-            E::BatchCompleted(proto::BatchCompleted { time, scheduling_delay_ms, processing_ms })
+        JobEvent::BatchCompleted { time, scheduling_delay_ms, processing_ms, streams } => {
+            let streams = streams
+                .into_iter()
+                .map(|(s, f)| (s, proto::StreamFigures { records_in: f.records_in, records_out: f.records_out }))
+                .collect();
+            E::BatchCompleted(proto::BatchCompleted { time, scheduling_delay_ms, processing_ms, streams })
         }
         JobEvent::PluginFailed { stream, batch_time, reason } => {
             E::PluginFailed(proto::PluginFailed { stream, batch_time, reason })

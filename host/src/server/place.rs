@@ -36,6 +36,64 @@ fn spec_message(e: SpecError) -> ServerError {
     })
 }
 
+/// The files a job reads or writes besides its plugins, checkpoints and state, by field.
+fn paths(plan: &Plan) -> Vec<(String, &Path)> {
+    use crate::graph::spec::{SinkSpec, SourceSpec, StreamSpec, TableSpec};
+    let mut found = Vec::new();
+    for (name, source) in &plan.sources {
+        if let SourceSpec::Directory { path, .. } | SourceSpec::Scripted { path, .. } = source {
+            found.push((format!("sources.{name}.path"), path.as_path()));
+        }
+    }
+    for (name, sink) in &plan.sinks {
+        match sink {
+            SinkSpec::Files { prefix, .. } => found.push((format!("sinks.{name}.prefix"), prefix.as_path())),
+            SinkSpec::Jsonl { path, .. } => found.push((format!("sinks.{name}.path"), path.as_path())),
+            _ => {}
+        }
+    }
+    for (name, table) in &plan.tables {
+        if let TableSpec::File { path, .. } = table {
+            found.push((format!("tables.{name}.path"), path.as_path()));
+        }
+    }
+    for (name, stream) in &plan.streams {
+        if let StreamSpec::UpdateStateByKey { initial_state: Some(p), .. }
+        | StreamSpec::MapWithState { initial_state: Some(p), .. } = stream
+        {
+            found.push((format!("streams.{name}.initial_state"), p.as_path()));
+        }
+    }
+    if let Some(p) = &plan.dead_letter {
+        found.push(("dead_letter.path".to_string(), p.as_path()));
+    }
+    found
+}
+
+/// `path` with `.` and `..` folded away, without asking the file system (the file may not exist yet).
+fn normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// True when `path` lies in the data dir `data` but not in the job's own folder `home`.
+fn reaches_into(path: &Path, data: &Path, home: &Path) -> bool {
+    let path = normal(path);
+    let data = normal(&data.canonicalize().unwrap_or_else(|_| data.to_path_buf()));
+    let home = normal(&home.canonicalize().unwrap_or_else(|_| home.to_path_buf()));
+    let path = path.canonicalize().unwrap_or(path);
+    path.starts_with(&data) && !path.starts_with(&home)
+}
+
 /// A checked plan and the operator each plugin stream runs.
 pub(super) struct Placed {
     pub plan: Plan,
@@ -81,5 +139,13 @@ pub(super) fn place(
         })?;
     check_name(&plan.name)?;
     drop(placement);
+    let data = jobs_dir.parent().unwrap_or(jobs_dir);
+    if let Some((field, path)) = paths(&plan).into_iter().find(|(_, p)| reaches_into(p, data, &home)) {
+        return Err(ServerError::Spec(format!(
+            "`{field}`: {} is in the server's data dir, outside this job's folder: a job cannot read or write \
+             other jobs' files or the registry",
+            path.display()
+        )));
+    }
     Ok(Placed { plan, operators: operators.into_inner() })
 }

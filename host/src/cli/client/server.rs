@@ -25,7 +25,11 @@ pub fn event_json(e: &proto::JobEvent) -> serde_json::Value {
         Some(E::BatchCut(b)) => ("batch_cut", json!({"time": b.time, "records": b.records})),
         Some(E::BatchCompleted(b)) => (
             "batch_completed",
-            json!({"time": b.time, "scheduling_delay_ms": b.scheduling_delay_ms, "processing_ms": b.processing_ms}),
+            json!({
+                "time": b.time, "scheduling_delay_ms": b.scheduling_delay_ms, "processing_ms": b.processing_ms,
+                "streams": b.streams.iter().map(|(s, f)| (s.clone(), json!({"in": f.records_in, "out": f.records_out})))
+                    .collect::<serde_json::Map<_, _>>(),
+            }),
         ),
         Some(E::PluginFailed(p)) => {
             ("plugin_failed", json!({"stream": p.stream, "batch_time": p.batch_time, "reason": p.reason}))
