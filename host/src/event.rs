@@ -17,6 +17,9 @@ pub struct StreamFigures {
     pub records_in: u64,
     /// Records it produced.
     pub records_out: u64,
+    /// Microseconds from its first input record's arrival to its last output's departure, on any
+    /// worker (0 for a source): where a batch's processing time goes.
+    pub busy_us: u64,
 }
 
 /// What happened in a job.

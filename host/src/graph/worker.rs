@@ -69,20 +69,24 @@ pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {
 /// source's and stream's records (every worker's taps have seen the batch: the probe passed it).
 fn completed(ctx: &JobContext, (time, at, delay): (u64, Instant, Option<u64>)) {
     let processing_ms = at.elapsed().as_millis() as u64;
-    let out = ctx.taps.take_counts(time);
+    let seen = ctx.taps.take_counts(time);
     let plan = &ctx.plan;
+    let spec_of = |i: &str| plan.streams.iter().find(|(n, _)| n == i).map(|(_, s)| s);
+    // A fused input has no tap of its own: what passed it is what passed its input.
+    let seen_at = |i: &str| seen.get(i).or_else(|| spec_of(i).and_then(|s| seen.get(s.from())));
     let mut streams = BTreeMap::new();
     for (name, _) in &plan.sources {
-        let n = out.get(name).copied().unwrap_or(0);
-        streams.insert(name.clone(), StreamFigures { records_in: n, records_out: n });
+        let n = seen.get(name).map_or(0, |s| s.records);
+        streams.insert(name.clone(), StreamFigures { records_in: n, records_out: n, busy_us: 0 });
     }
     for (name, spec) in &plan.streams {
-        let Some(records_out) = out.get(name).copied() else { continue };
-        // A fused input has no count of its own: its records are those of its input.
-        let spec_of = |i: &str| plan.streams.iter().find(|(n, _)| n == i).map(|(_, s)| s);
-        let out_of = |i: &str| out.get(i).copied().or_else(|| spec_of(i).and_then(|s| out.get(s.from()).copied()));
-        let records_in = spec.inputs().into_iter().map(|i| out_of(i).unwrap_or(0)).sum();
-        streams.insert(name.clone(), StreamFigures { records_in, records_out });
+        let Some(out) = seen.get(name) else { continue };
+        let inputs: Vec<_> = spec.inputs().into_iter().filter_map(seen_at).collect();
+        let records_in = inputs.iter().map(|s| s.records).sum();
+        // From the first input record's arrival to the last output's departure, on any worker.
+        let start = inputs.iter().map(|s| s.first).min().unwrap_or(out.first);
+        let busy_us = out.last.saturating_duration_since(start).as_micros() as u64;
+        streams.insert(name.clone(), StreamFigures { records_in, records_out: out.records, busy_us });
     }
     ctx.events.emit(JobEvent::BatchCompleted { time, scheduling_delay_ms: delay, processing_ms, streams });
 }

@@ -1,10 +1,12 @@
 //! Taps: a running job's stream, seen from outside. Every source and stream passes through a tap that
-//! counts each batch's records (for the batch-completed event's per-stream figures) and, while someone
+//! counts each batch's records and notes when they passed (for the batch-completed event's per-stream
+//! figures) and, while someone
 //! listens (`weir job tail`), renders them (at most [`MAX_RECORDS`] per worker and batch) and
 //! broadcasts them; with nobody listening it costs a count and one lock per batch.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use timely::dataflow::operators::Inspect;
 use tokio::sync::broadcast;
@@ -32,8 +34,19 @@ pub struct Tapped {
     pub omitted: usize,
 }
 
-/// Records out by batch time, then by source or stream, summed over the workers.
-type Counts = BTreeMap<u64, BTreeMap<String, u64>>;
+/// What the taps saw of one source or stream in one batch, over all workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// Records out.
+    pub records: u64,
+    /// When its first part passed.
+    pub first: Instant,
+    /// When its last part passed.
+    pub last: Instant,
+}
+
+/// What the taps saw, by batch time, then by source or stream.
+type Counts = BTreeMap<u64, BTreeMap<String, Seen>>;
 
 /// The taps of one job, one per source and stream.
 #[derive(Clone, Default)]
@@ -61,7 +74,7 @@ impl Taps {
     /// let taps = weir::operator::tap::Taps::new(["lines".to_string()]);
     /// assert!(taps.take_counts(1000).is_empty());
     /// ```
-    pub fn take_counts(&self, time: u64) -> BTreeMap<String, u64> {
+    pub fn take_counts(&self, time: u64) -> BTreeMap<String, Seen> {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let later = counts.split_off(&(time + 1));
         let mut done = std::mem::replace(&mut *counts, later);
@@ -69,8 +82,12 @@ impl Taps {
     }
 
     fn count(&self, time: u64, name: &str, records: u64) {
+        let now = Instant::now();
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        *counts.entry(time).or_default().entry(name.to_string()).or_default() += records;
+        let by_stream = counts.entry(time).or_default();
+        let seen = by_stream.entry(name.to_string()).or_insert(Seen { records: 0, first: now, last: now });
+        seen.records += records;
+        seen.last = now;
     }
 
     /// The batches of `stream` from now on, if the job has such a source or stream.

@@ -94,7 +94,14 @@ pub(super) fn event(job_id: &str, e: JobEvent) -> proto::JobEvent {
         JobEvent::BatchCompleted { time, scheduling_delay_ms, processing_ms, streams } => {
             let streams = streams
                 .into_iter()
-                .map(|(s, f)| (s, proto::StreamFigures { records_in: f.records_in, records_out: f.records_out }))
+                .map(|(s, f)| {
+                    let figures = proto::StreamFigures {
+                        records_in: f.records_in,
+                        records_out: f.records_out,
+                        busy_us: f.busy_us,
+                    };
+                    (s, figures)
+                })
                 .collect();
             E::BatchCompleted(proto::BatchCompleted { time, scheduling_delay_ms, processing_ms, streams })
         }

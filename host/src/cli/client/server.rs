@@ -27,7 +27,7 @@ pub fn event_json(e: &proto::JobEvent) -> serde_json::Value {
             "batch_completed",
             json!({
                 "time": b.time, "scheduling_delay_ms": b.scheduling_delay_ms, "processing_ms": b.processing_ms,
-                "streams": b.streams.iter().map(|(s, f)| (s.clone(), json!({"in": f.records_in, "out": f.records_out})))
+                "streams": b.streams.iter().map(|(s, f)| (s.clone(), json!({"in": f.records_in, "out": f.records_out, "busy_us": f.busy_us})))
                     .collect::<serde_json::Map<_, _>>(),
             }),
         ),
