@@ -223,6 +223,56 @@ fn a_batch_the_database_keeps_refusing_is_tried_5_times_then_fails_the_job(db: D
     db.sql(&format!("DROP TABLE {table}"));
 }
 
+/// Named columns from a keyed JSON value: `who` the key (upserted by it), `clicks` and `label` fields of
+/// the value with SQL types, `batch_at` the batch time; a missing field is NULL; the same job run again adds
+/// nothing. Bad column specs are refused naming the field.
+fn named_columns_take_the_key_value_fields_and_batch_time(db: Db) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let table = db.table("named");
+    db.fresh(&table);
+    let dir = tempfile::tempdir().unwrap();
+    let input = concat!(
+        r#"{"time": 1000, "records": [{"key": "a", "value": {"n": 1, "name": "x"}}, {"key": "b", "value": {"n": 2}}]}"#,
+        "\n",
+        r#"{"time": 2000, "records": [{"key": "a", "value": {"n": 5, "name": "y"}}]}"#,
+        "\n"
+    );
+    std::fs::write(dir.path().join("input.jsonl"), input).unwrap();
+    let spec = format!(
+        "[job]\nname = \"pg-{table}\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n\
+         [sources.events]\nkind = \"scripted\"\npath = \"input.jsonl\"\n\n\
+         [sinks.db]\nkind = \"{kind}\"\nfrom = \"events\"\nurl = \"{url}\"\ntable = \"{table}\"\nmode = \"upsert\"\n\n\
+         [sinks.db.columns]\nwho = \"key\"\nclicks = \"value.n\"\nlabel = \"value.name\"\nbatch_at = \"batch_time\"\n\n\
+         [sinks.db.column_types]\nclicks = \"BIGINT\"\nlabel = \"VARCHAR(20)\"\n",
+        kind = db.kind,
+        url = db.url,
+    );
+    std::fs::write(dir.path().join("job.toml"), &spec).unwrap();
+    for _ in 0..2 {
+        let out = run(dir.path(), "2");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let rows = db.sql(&format!("SELECT who, clicks + 0, COALESCE(label, 'NULL'), batch_at FROM {table} ORDER BY 1"));
+    assert_eq!(rows, ["a|5|y|2000", "b|2|NULL|1000"]);
+
+    for (bad, field) in [
+        ("[sinks.db.columns]\nwho = \"kye\"", "sinks.db.columns.who"),
+        ("mode = \"replace\"\n\n[sinks.db.columns]\nwho = \"key\"", "sinks.db.mode"),
+        (
+            "[sinks.db.columns]\nwho = \"key\"\n[sinks.db.column_types]\nwho = \"TEXT; DROP TABLE x\"",
+            "sinks.db.column_types.who",
+        ),
+    ] {
+        let head = spec.split("mode = \"upsert\"").next().unwrap();
+        std::fs::write(dir.path().join("job.toml"), format!("{head}{bad}\n")).unwrap();
+        let out = run(dir.path(), "1");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("`{field}`")), "{field}: {stderr}");
+    }
+    db.sql(&format!("DROP TABLE {table}"));
+}
+
 macro_rules! on_both {
     ($($case:ident),* $(,)?) => {
         mod postgres {
@@ -240,4 +290,5 @@ on_both!(
     a_bad_table_name_or_an_unreachable_server_is_refused_naming_the_sink,
     upsert_keeps_the_last_record_of_a_key_within_a_batch,
     a_batch_the_database_keeps_refusing_is_tried_5_times_then_fails_the_job,
+    named_columns_take_the_key_value_fields_and_batch_time,
 );

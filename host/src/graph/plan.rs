@@ -289,7 +289,12 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
         match sink {
             SinkSpec::Files { prefix, .. } => *prefix = base.join(&*prefix),
             SinkSpec::Jsonl { path, .. } => *path = base.join(&*path),
-            SinkSpec::Postgres { table, .. } | SinkSpec::Mariadb { table, .. } => {
+            SinkSpec::Postgres { table, mode, columns, column_types, primary_key, .. }
+            | SinkSpec::Mariadb { table, mode, columns, column_types, primary_key, .. } => {
+                if !columns.is_empty() || !column_types.is_empty() || !primary_key.is_empty() {
+                    crate::sink::columns::Layout::from_spec(columns, column_types, primary_key, *mode)
+                        .map_err(|(field, msg)| c.err("sinks", name, &field, msg))?;
+                }
                 let ident = |p: &str| {
                     p.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                         && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

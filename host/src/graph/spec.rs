@@ -318,11 +318,24 @@ pub enum SinkSpec {
         from: String,
         /// Connection string, e.g. `postgres://postgres@127.0.0.1:5432/test`.
         url: String,
-        /// The table (`name` or `schema.name`), created if missing as `(batch_time, key, value)`.
+        /// The table (`name` or `schema.name`), created if missing as `columns` say, or else as
+        /// `(batch_time, key, value)`.
         table: String,
-        /// `insert` (default), `upsert` (by key) or `replace` (the batch's rows).
+        /// `insert` (default), `upsert` (by `primary_key`) or `replace` (the batch's rows).
         #[serde(default)]
         mode: WriteMode,
+        /// Named columns: column → `key`, `value`, `value.<field>` (of a JSON value) or `batch_time`.
+        #[serde(default)]
+        columns: BTreeMap<String, String>,
+        /// SQL types of columns (default: text for the key, BIGINT for the batch time, JSON for values).
+        #[serde(default)]
+        column_types: BTreeMap<String, String>,
+        /// The columns that identify a row for `upsert` (default: those holding the key).
+        #[serde(default)]
+        primary_key: Vec<String>,
+        /// Create the table when it is missing (default true).
+        #[serde(default = "default_true")]
+        create_table: bool,
     },
     /// A MySQL or MariaDB table, written as the `postgres` sink writes (marker table included).
     Mariadb {
@@ -330,11 +343,24 @@ pub enum SinkSpec {
         from: String,
         /// Connection string, e.g. `mysql://root@127.0.0.1:3306/test`.
         url: String,
-        /// The table (`name` or `schema.name`), created if missing as `(batch_time, key, value)`.
+        /// The table (`name` or `schema.name`), created if missing as `columns` say, or else as
+        /// `(batch_time, key, value)`.
         table: String,
-        /// `insert` (default), `upsert` (by key) or `replace` (the batch's rows).
+        /// `insert` (default), `upsert` (by `primary_key`) or `replace` (the batch's rows).
         #[serde(default)]
         mode: WriteMode,
+        /// Named columns: column → `key`, `value`, `value.<field>` (of a JSON value) or `batch_time`.
+        #[serde(default)]
+        columns: BTreeMap<String, String>,
+        /// SQL types of columns (default: text for the key, BIGINT for the batch time, JSON for values).
+        #[serde(default)]
+        column_types: BTreeMap<String, String>,
+        /// The columns that identify a row for `upsert` (default: those holding the key).
+        #[serde(default)]
+        primary_key: Vec<String>,
+        /// Create the table when it is missing (default true).
+        #[serde(default = "default_true")]
+        create_table: bool,
     },
     /// Runs the stream and discards its records on the worker that holds them, as Spark's `noop`
     /// format: for benchmarks, and for streams kept only for their state.

@@ -1,12 +1,14 @@
 //! `mariadb` (MySQL or MariaDB): each batch goes into a table together with a `(job, sink, batch time)`
 //! marker in `weir_sink_commits`, in one transaction, as the PostgreSQL sink does. The marker is
 //! `INSERT IGNORE`d: no row inserted means the batch was written before, and nothing is written. Rows
-//! are `(batch_time BIGINT, key VARCHAR, value JSON)`, sent in multi-row inserts of [`ROWS_PER_INSERT`].
+//! are the sink's columns (`columns.rs`; by default `(batch_time BIGINT, key VARCHAR, value JSON)`), sent
+//! as text in multi-row inserts of [`ROWS_PER_INSERT`]; the server converts them to the columns' types.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, TxOpts, Value};
 
 use super::SinkError;
+use super::columns::{Column, Layout, Part};
 use super::db::{Database, Rows, Target};
 use crate::graph::spec::WriteMode;
 
@@ -19,6 +21,7 @@ pub struct Mariadb {
     job: String,
     opts: Opts,
     table: String,
+    layout: Layout,
     io: tokio::runtime::Handle,
     conn: Option<Conn>,
 }
@@ -27,18 +30,20 @@ impl Mariadb {
     /// Connects and creates the table (keyed for `mode` upsert) and the marker table if they are
     /// missing; an error fails the job before any batch runs.
     pub fn connect(target: &Target<'_>) -> Result<Mariadb, SinkError> {
-        let Target { job, sink: name, url, table, mode, io } = *target;
+        let Target { job, sink: name, url, table, mode, layout, create_table, io } = *target;
         let err = |message: String| SinkError::Db { sink: name.into(), message };
         let opts = Opts::from_url(url).map_err(|e| err(format!("bad `url`: {e}")))?;
+        let (layout, io) = (layout.clone(), io.clone());
         let mut sink =
-            Mariadb { name: name.into(), job: job.into(), opts, table: table.into(), io: io.clone(), conn: None };
-        let key = if mode == WriteMode::Upsert { "`key` VARCHAR(700) PRIMARY KEY" } else { "`key` VARCHAR(700)" };
-        let ddl = [
-            format!("CREATE TABLE IF NOT EXISTS {table} (batch_time BIGINT NOT NULL, {key}, value JSON)"),
+            Mariadb { name: name.into(), job: job.into(), opts, table: table.into(), layout, io, conn: None };
+        let mut ddl = vec![
             "CREATE TABLE IF NOT EXISTS weir_sink_commits (job VARCHAR(255) NOT NULL, sink VARCHAR(255) NOT NULL, \
              batch_time BIGINT NOT NULL, PRIMARY KEY (job, sink, batch_time))"
                 .to_string(),
         ];
+        if create_table {
+            ddl.push(create_sql(table, &sink.layout, mode));
+        }
         sink.conn()?;
         let conn = sink.conn.as_mut().expect("connected above");
         let done: Result<(), mysql_async::Error> = sink.io.block_on(async {
@@ -64,18 +69,62 @@ impl Mariadb {
     }
 }
 
-/// `INSERT` statements with their parameters for `rows` at batch time `t`.
-fn inserts(table: &str, mode: WriteMode, t: i64, rows: &Rows) -> Vec<(String, Vec<Value>)> {
-    let upsert = " ON DUPLICATE KEY UPDATE value = VALUES(value), batch_time = VALUES(batch_time)";
+/// The column's type when the sink creates the table.
+fn sql_type(c: &Column) -> &str {
+    match (&c.sql_type, &c.part) {
+        (Some(t), _) => t,
+        (None, Part::Key) => "VARCHAR(700)",
+        (None, Part::BatchTime) => "BIGINT",
+        (None, _) => "JSON",
+    }
+}
+
+fn quoted<'a>(names: impl IntoIterator<Item = &'a String>) -> String {
+    names.into_iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+fn create_sql(table: &str, layout: &Layout, mode: WriteMode) -> String {
+    let mut defs: Vec<String> = layout.columns.iter().map(|c| format!("`{}` {}", c.name, sql_type(c))).collect();
+    if mode == WriteMode::Upsert {
+        defs.push(format!("PRIMARY KEY ({})", quoted(&layout.primary_key)));
+    }
+    format!("CREATE TABLE IF NOT EXISTS {table} ({})", defs.join(", "))
+}
+
+/// `INSERT` statements with their parameters for `rows`.
+///
+/// ```
+/// # use weir::graph::spec::WriteMode;
+/// # use weir::sink::columns::Layout;
+/// let rows = vec![vec![Some("5".into())], vec![Some("a".into())], vec![Some("1".into())]];
+/// let s = weir::sink::mariadb::inserts("t", &Layout::fixed(WriteMode::Upsert), WriteMode::Upsert, &rows);
+/// assert_eq!(s[0].0, "INSERT INTO t (`batch_time`, `key`, `value`) VALUES (?, ?, ?) \
+///     ON DUPLICATE KEY UPDATE `batch_time` = VALUES(`batch_time`), `value` = VALUES(`value`)");
+/// ```
+pub fn inserts(table: &str, layout: &Layout, mode: WriteMode, rows: &Rows) -> Vec<(String, Vec<Value>)> {
+    let cols = &layout.columns;
+    let n = rows.first().map_or(0, Vec::len);
+    let rest: Vec<String> = cols
+        .iter()
+        .filter(|c| !layout.primary_key.contains(&c.name))
+        .map(|c| format!("`{0}` = VALUES(`{0}`)", c.name))
+        .collect();
+    let tail = match mode {
+        WriteMode::Upsert if rest.is_empty() => {
+            format!(" ON DUPLICATE KEY UPDATE `{0}` = `{0}`", layout.primary_key[0])
+        }
+        WriteMode::Upsert => format!(" ON DUPLICATE KEY UPDATE {}", rest.join(", ")),
+        _ => String::new(),
+    };
+    let one = format!("({})", vec!["?"; cols.len()].join(", "));
     let mut out = Vec::new();
-    for start in (0..rows.keys.len()).step_by(ROWS_PER_INSERT) {
-        let end = (start + ROWS_PER_INSERT).min(rows.keys.len());
-        let marks = vec!["(?, ?, ?)"; end - start].join(", ");
-        let tail = if mode == WriteMode::Upsert { upsert } else { "" };
-        let sql = format!("INSERT INTO {table} (batch_time, `key`, value) VALUES {marks}{tail}");
-        let mut params = Vec::with_capacity(3 * (end - start));
+    for start in (0..n).step_by(ROWS_PER_INSERT) {
+        let end = (start + ROWS_PER_INSERT).min(n);
+        let marks = vec![one.as_str(); end - start].join(", ");
+        let sql = format!("INSERT INTO {table} ({}) VALUES {marks}{tail}", quoted(cols.iter().map(|c| &c.name)));
+        let mut params = Vec::with_capacity(cols.len() * (end - start));
         for i in start..end {
-            params.extend([Value::from(t), Value::from(rows.keys[i].clone()), Value::from(rows.values[i].clone())]);
+            params.extend(rows.iter().map(|col| Value::from(col[i].clone())));
         }
         out.push((sql, params));
     }
@@ -86,8 +135,9 @@ impl Database for Mariadb {
     fn write_once(&mut self, time: u64, rows: &Rows, mode: WriteMode) -> Result<bool, SinkError> {
         let t = time as i64;
         let (job, sink) = (self.job.clone(), self.name.clone());
-        let statements = inserts(&self.table, mode, t, rows);
-        let delete = (mode == WriteMode::Replace).then(|| format!("DELETE FROM {} WHERE batch_time = ?", self.table));
+        let statements = inserts(&self.table, &self.layout, mode, rows);
+        let time_column = self.layout.time_column().filter(|_| mode == WriteMode::Replace);
+        let delete = time_column.map(|c| format!("DELETE FROM {} WHERE `{c}` = ?", self.table));
         self.conn()?;
         let conn = self.conn.as_mut().expect("connected above");
         let done: Result<bool, mysql_async::Error> = self.io.block_on(async {

@@ -2,11 +2,12 @@
 //! once the batch is complete, handed to the sink's own thread ([`writer`]), which puts it in canonical
 //! order and writes it — empty batches included, as Spark prints a `Time:` header for every batch.
 
+pub mod columns;
 pub mod db;
 mod files;
 mod jsonl;
-mod mariadb;
-mod postgres;
+pub mod mariadb;
+pub mod postgres;
 mod print;
 pub mod render;
 mod writer;
@@ -80,13 +81,33 @@ pub fn build(
 ) -> Result<Option<Box<dyn Sink>>, SinkError> {
     Ok(Some(match spec {
         SinkSpec::Noop { .. } => return Ok(None),
-        SinkSpec::Mariadb { url, table, mode, .. } => {
-            let target = db::Target { job, sink: name, url, table, mode: *mode, io };
-            Box::new(db::DbSink::new(name, *mode, mariadb::Mariadb::connect(&target)?)?)
+        SinkSpec::Mariadb { url, table, mode, columns, column_types, primary_key, create_table, .. } => {
+            let layout = layout(name, columns, column_types, primary_key, *mode)?;
+            let target = db::Target {
+                job,
+                sink: name,
+                url,
+                table,
+                mode: *mode,
+                layout: &layout,
+                create_table: *create_table,
+                io,
+            };
+            Box::new(db::DbSink::new(name, *mode, layout.clone(), mariadb::Mariadb::connect(&target)?)?)
         }
-        SinkSpec::Postgres { url, table, mode, .. } => {
-            let target = db::Target { job, sink: name, url, table, mode: *mode, io };
-            Box::new(db::DbSink::new(name, *mode, postgres::Postgres::connect(&target)?)?)
+        SinkSpec::Postgres { url, table, mode, columns, column_types, primary_key, create_table, .. } => {
+            let layout = layout(name, columns, column_types, primary_key, *mode)?;
+            let target = db::Target {
+                job,
+                sink: name,
+                url,
+                table,
+                mode: *mode,
+                layout: &layout,
+                create_table: *create_table,
+                io,
+            };
+            Box::new(db::DbSink::new(name, *mode, layout.clone(), postgres::Postgres::connect(&target)?)?)
         }
         SinkSpec::Print { num, .. } => Box::new(print::Print { num: *num }),
         SinkSpec::Files { prefix, suffix, .. } => {
@@ -95,6 +116,21 @@ pub fn build(
         SinkSpec::Jsonl { path, .. } if resume => Box::new(jsonl::Jsonl::resume(name, path)?),
         SinkSpec::Jsonl { path, .. } => Box::new(jsonl::Jsonl::create(name, path)?),
     }))
+}
+
+/// A database sink's columns: the fixed `(batch_time, key, value)` unless the spec names them.
+fn layout(
+    sink: &str,
+    columns: &std::collections::BTreeMap<String, String>,
+    types: &std::collections::BTreeMap<String, String>,
+    primary_key: &[String],
+    mode: crate::graph::spec::WriteMode,
+) -> Result<columns::Layout, SinkError> {
+    if columns.is_empty() {
+        return Ok(columns::Layout::fixed(mode));
+    }
+    columns::Layout::from_spec(columns, types, primary_key, mode)
+        .map_err(|(field, message)| SinkError::Db { sink: sink.into(), message: format!("`{field}`: {message}") })
 }
 
 /// Extension trait attaching a sink to a stream.

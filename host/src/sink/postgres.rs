@@ -1,13 +1,15 @@
 //! `postgres`: each batch goes into a table together with a `(job, sink, batch time)` marker in
 //! `weir_sink_commits`, in one transaction. A batch whose marker is already there is skipped, so a
 //! batch written again (the job run again over the same input, or replayed after a crash) never
-//! doubles rows. Rows are `(batch_time BIGINT, key TEXT, value JSONB)`; the batch is sent as arrays in
-//! one statement, on the job environment's I/O runtime from the sink's thread.
+//! doubles rows. The columns are the sink's (`columns.rs`; by default `(batch_time BIGINT, key TEXT,
+//! value JSONB)`); the batch is sent as one text array per column in one statement, cast in SQL, on the
+//! job environment's I/O runtime from the sink's thread.
 
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use super::SinkError;
+use super::columns::{Column, Layout, Part};
 use super::db::{Database, Rows, Target};
 use crate::graph::spec::WriteMode;
 use crate::pg::{self, message as db_message};
@@ -18,6 +20,8 @@ pub struct Postgres {
     job: String,
     url: String,
     table: String,
+    insert: String,
+    delete: Option<String>,
     io: tokio::runtime::Handle,
     client: Option<Client>,
 }
@@ -26,13 +30,14 @@ impl Postgres {
     /// Connects and creates the table (keyed for `mode` upsert) and the marker table if they are
     /// missing; an error fails the job before any batch runs.
     pub fn connect(target: &Target<'_>) -> Result<Postgres, SinkError> {
-        let Target { job, sink: name, url, table, mode, io } = *target;
+        let Target { job, sink: name, url, table, mode, layout, create_table, io } = *target;
+        let (insert, delete) = (insert_sql(table, layout, mode), delete_sql(table, layout, mode));
         let (name, job, url, table, io) = (name.into(), job.into(), url.into(), table.into(), io.clone());
-        let mut sink = Postgres { name, job, url, table, io, client: None };
+        let mut sink = Postgres { name, job, url, table, insert, delete, io, client: None };
         let table = sink.table.clone();
-        let key = if mode == WriteMode::Upsert { "key TEXT PRIMARY KEY" } else { "key TEXT" };
+        let create = if create_table { create_sql(&table, layout, mode) } else { String::new() };
         let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS {table} (batch_time BIGINT NOT NULL, {key}, value JSONB);
+            "{create}
              CREATE TABLE IF NOT EXISTS weir_sink_commits (job TEXT NOT NULL, sink TEXT NOT NULL,
                  batch_time BIGINT NOT NULL, PRIMARY KEY (job, sink, batch_time));"
         );
@@ -67,30 +72,86 @@ impl Postgres {
     }
 }
 
+/// The column's type when the sink creates the table.
+fn sql_type(c: &Column) -> &str {
+    match (&c.sql_type, &c.part) {
+        (Some(t), _) => t,
+        (None, Part::Key) => "TEXT",
+        (None, Part::BatchTime) => "BIGINT",
+        (None, _) => "JSONB",
+    }
+}
+
+fn quoted(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    names.into_iter().map(|n| format!("\"{}\"", n.as_ref())).collect::<Vec<_>>().join(", ")
+}
+
+fn create_sql(table: &str, layout: &Layout, mode: WriteMode) -> String {
+    let mut defs: Vec<String> = layout.columns.iter().map(|c| format!("\"{}\" {}", c.name, sql_type(c))).collect();
+    if mode == WriteMode::Upsert {
+        defs.push(format!("PRIMARY KEY ({})", quoted(&layout.primary_key)));
+    }
+    format!("CREATE TABLE IF NOT EXISTS {table} ({});", defs.join(", "))
+}
+
+/// One statement for the whole batch: a text array per column, unnested and cast to the column's type.
+///
+/// ```
+/// # use weir::graph::spec::WriteMode;
+/// # use weir::sink::columns::Layout;
+/// let sql = weir::sink::postgres::insert_sql("t", &Layout::fixed(WriteMode::Upsert), WriteMode::Upsert);
+/// assert!(sql.starts_with("INSERT INTO t (\"batch_time\", \"key\", \"value\") SELECT u.c0::BIGINT, u.c1::TEXT, u.c2::JSONB"));
+/// assert!(sql.ends_with("ON CONFLICT (\"key\") DO UPDATE SET \"batch_time\" = EXCLUDED.\"batch_time\", \"value\" = EXCLUDED.\"value\""));
+/// ```
+pub fn insert_sql(table: &str, layout: &Layout, mode: WriteMode) -> String {
+    let cols = &layout.columns;
+    let casts: Vec<String> = cols.iter().enumerate().map(|(i, c)| format!("u.c{i}::{}", sql_type(c))).collect();
+    let arrays: Vec<String> = (1..=cols.len()).map(|i| format!("${i}::text[]")).collect();
+    let aliases: Vec<String> = (0..cols.len()).map(|i| format!("c{i}")).collect();
+    let mut sql = format!(
+        "INSERT INTO {table} ({}) SELECT {} FROM UNNEST({}) AS u({})",
+        quoted(cols.iter().map(|c| &c.name)),
+        casts.join(", "),
+        arrays.join(", "),
+        aliases.join(", ")
+    );
+    if mode == WriteMode::Upsert {
+        let rest: Vec<String> = cols
+            .iter()
+            .filter(|c| !layout.primary_key.contains(&c.name))
+            .map(|c| format!("\"{0}\" = EXCLUDED.\"{0}\"", c.name))
+            .collect();
+        let action = if rest.is_empty() { "NOTHING".to_string() } else { format!("UPDATE SET {}", rest.join(", ")) };
+        sql.push_str(&format!(" ON CONFLICT ({}) DO {action}", quoted(&layout.primary_key)));
+    }
+    sql
+}
+
+fn delete_sql(table: &str, layout: &Layout, mode: WriteMode) -> Option<String> {
+    let time = layout.time_column().filter(|_| mode == WriteMode::Replace)?;
+    Some(format!("DELETE FROM {table} WHERE \"{time}\" = $1"))
+}
+
 impl Database for Postgres {
-    fn write_once(&mut self, time: u64, rows: &Rows, mode: WriteMode) -> Result<bool, SinkError> {
-        let (job, sink, table) = (self.job.clone(), self.name.clone(), self.table.clone());
-        let (keys, values) = (&rows.keys, &rows.values);
+    fn write_once(&mut self, time: u64, rows: &Rows, _mode: WriteMode) -> Result<bool, SinkError> {
+        let (job, sink) = (self.job.clone(), self.name.clone());
+        let (insert, delete) = (self.insert.clone(), self.delete.clone());
         self.client()?;
         let client = self.client.as_mut().expect("connected above");
         let t = time as i64;
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            rows.iter().map(|c| c as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
         let done: Result<bool, tokio_postgres::Error> = self.io.block_on(async {
             let tx = client.transaction().await?;
-            let mark = "INSERT INTO weir_sink_commits (job, sink, batch_time) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+            let mark =
+                "INSERT INTO weir_sink_commits (job, sink, batch_time) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
             if tx.execute(mark, &[&job, &sink, &t]).await? == 0 {
                 return Ok(false);
             }
-            if mode == WriteMode::Replace {
-                tx.execute(&format!("DELETE FROM {table} WHERE batch_time = $1"), &[&t]).await?;
+            if let Some(delete) = &delete {
+                tx.execute(delete.as_str(), &[&t]).await?;
             }
-            let conflict = match mode {
-                WriteMode::Upsert => " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, batch_time = EXCLUDED.batch_time",
-                _ => "",
-            };
-            let insert = format!(
-                "INSERT INTO {table} (batch_time, key, value) SELECT $1, k, v::jsonb FROM UNNEST($2::text[], $3::text[]) AS u(k, v){conflict}"
-            );
-            tx.execute(&insert, &[&t, &keys, &values]).await?;
+            tx.execute(insert.as_str(), &params).await?;
             tx.commit().await?;
             Ok(true)
         });
