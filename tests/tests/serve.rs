@@ -221,6 +221,9 @@ fn a_job_that_fails_for_a_reason_worth_a_retry_restarts_with_backoff() {
     let s = server.wait_for("recovers", Duration::from_secs(30), |s| s["restarts"].as_u64().unwrap() >= 2);
     assert!(["restarting", "starting", "failed"].contains(&s["state"].as_str().unwrap()), "{s}");
     assert!(s["last_error"].as_str().unwrap().contains("out.jsonl"), "{s}");
+    // Submitting it again while it runs or waits to restart is refused: one run per job.
+    let again = server.weir(&["job", "submit", spec.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again.stderr));
     std::fs::create_dir(dir.path().join("recovers")).unwrap();
     let s = server.wait_for("recovers", Duration::from_secs(30), |s| {
         s["state"] == "running" && s["batches"].as_u64().unwrap() >= 3

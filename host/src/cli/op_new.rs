@@ -70,7 +70,7 @@ fn check_name(name: &str) -> Result<(), String> {
 }
 
 fn pascal(name: &str) -> String {
-    name.split(['-', '_']).map(|w| w[..1].to_uppercase() + &w[1..]).collect()
+    name.split(['-', '_']).filter(|w| !w.is_empty()).map(|w| w[..1].to_uppercase() + &w[1..]).collect()
 }
 
 /// Writes the crate `name` of `kind` into `parent/name`; returns its folder.

@@ -142,6 +142,14 @@ impl Registry {
             pushed_at_ms: index::now_ms(),
         };
         let mut index = self.index();
+        // Another push of the same name and version may have finished while this one compiled.
+        if let Some(have) = index.find(name, version) {
+            if have.digest == op.digest {
+                return Ok(have.clone());
+            }
+            let digest = have.digest.clone();
+            return Err(RegistryError::Exists { name: name.into(), version: version.into(), digest });
+        }
         index.add(op.clone());
         index.save(&self.dir.join("index.json")).map_err(io(&self.dir))?;
         Ok(op)

@@ -54,6 +54,8 @@ pub(super) struct Managed {
     handle: Option<JobHandle>,
     shutting_down: AtomicBool,
     restarting: AtomicBool,
+    // From the start until the supervisor has written down how the run ended and will not restart it.
+    active: AtomicBool,
 }
 
 impl Managed {
@@ -67,6 +69,7 @@ impl Managed {
             handle: None,
             shutting_down: AtomicBool::new(false),
             restarting: AtomicBool::new(false),
+            active: AtomicBool::new(false),
         })
     }
 
@@ -89,6 +92,7 @@ impl Managed {
             handle: Some(handle),
             shutting_down: AtomicBool::new(false),
             restarting: AtomicBool::new(false),
+            active: AtomicBool::new(true),
         }))
     }
 
@@ -99,6 +103,18 @@ impl Managed {
     /// True while the job's run has not ended.
     pub(super) fn is_live(&self) -> bool {
         self.handle.as_ref().is_some_and(|h| !h.is_finished())
+    }
+
+    /// True while the job runs, has ended but its supervisor has not yet written down how, or waits to
+    /// be restarted: another run of it must not start.
+    pub(super) fn is_active(&self) -> bool {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// The supervisor is done with this run: it ended for good, or another took its place.
+    pub(super) fn settle(&self) {
+        self.restarting.store(false, Ordering::SeqCst);
+        self.active.store(false, Ordering::SeqCst);
     }
 
     /// How the run ended: `Some(users_fault)` when it failed while it should have run.
@@ -112,9 +128,11 @@ impl Managed {
     /// its restart policy will start again stays marked running, and shows as restarting.
     pub(super) fn record_end(&self, will_restart: bool) {
         if self.shutting_down.load(Ordering::SeqCst) {
+            self.settle();
             return;
         }
         self.restarting.store(will_restart, Ordering::SeqCst);
+        self.active.store(will_restart, Ordering::SeqCst);
         let status = self.handle.as_ref().map(JobHandle::status).unwrap_or_default();
         let mut record = self.record();
         if record.desired == Desired::Running && !will_restart {
@@ -163,6 +181,7 @@ impl Managed {
     pub(super) fn stop(&self, how: StopRequest) -> Result<(), ServerError> {
         if self.restarting.swap(false, Ordering::SeqCst) {
             // Waiting to restart: it stays down.
+            self.active.store(false, Ordering::SeqCst);
             let mut record = self.record();
             record.desired = Desired::Stopped;
             return record.save(&self.home).map_err(io(&self.home));

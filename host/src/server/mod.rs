@@ -84,6 +84,9 @@ pub struct Server {
     env: Arc<Env>,
     registry: Registry,
     jobs: Mutex<BTreeMap<String, Arc<Managed>>>,
+    // Held from the check that a job is not running to its start, so two submissions (or a submission
+    // and a restart) of one name never both start it.
+    starting: Mutex<()>,
 }
 
 impl Server {
@@ -93,7 +96,13 @@ impl Server {
         let jobs_dir = data.join("jobs");
         std::fs::create_dir_all(&jobs_dir).map_err(io(&jobs_dir))?;
         let registry = Registry::open(&data.join("operators"))?;
-        let server = Arc::new(Server { data: data.to_path_buf(), env, registry, jobs: Mutex::default() });
+        let server = Arc::new(Server {
+            data: data.to_path_buf(),
+            env,
+            registry,
+            jobs: Mutex::default(),
+            starting: Mutex::default(),
+        });
         let mut names: Vec<_> = std::fs::read_dir(&jobs_dir)
             .map_err(io(&jobs_dir))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -166,11 +175,13 @@ impl Server {
     /// checkpoint (unless `opts.start_over`).
     pub fn submit(self: &Arc<Self>, spec: &str, opts: SubmitOptions) -> Result<Submitted, ServerError> {
         let (name, _) = self.validate(spec)?;
+        let _starting = self.starting.lock().unwrap_or_else(|e| e.into_inner());
         if let Ok(old) = self.get(&name)
-            && old.is_live()
+            && old.is_active()
         {
             return Err(ServerError::AlreadyExists(format!(
-                "job `{name}` is running; stop it first, or upgrade its plugins with `weir job upgrade`"
+                "job `{name}` is running or waiting to restart; stop it first, or upgrade its plugins with \
+                 `weir job upgrade`"
             )));
         }
         let home = self.jobs_dir().join(&name);
@@ -231,12 +242,16 @@ impl Server {
             let Some(wait) = wait else { return };
             tracing::warn!(job = %managed.name, "failed; restart {} of {} in {wait:?}", failures + 1, policy.attempts);
             tokio::time::sleep(wait).await;
-            let record = managed.record_now();
-            if record.desired != Desired::Running {
-                return;
-            }
             let failed = managed.clone();
             let restarted = tokio::task::spawn_blocking(move || {
+                let _starting = server.starting.lock().unwrap_or_else(|e| e.into_inner());
+                // Stopped while it waited, or replaced by a new submission: it stays as it is.
+                let current = server.get(&managed.name).is_ok_and(|m| Arc::ptr_eq(&m, &managed));
+                let record = managed.record_now();
+                if record.desired != Desired::Running || !current {
+                    managed.settle();
+                    return Ok(());
+                }
                 let home = server.jobs_dir().join(&managed.name);
                 let text = std::fs::read_to_string(home.join("spec.toml")).map_err(io(&home))?;
                 let mut record = record;
@@ -263,7 +278,7 @@ impl Server {
 
     /// True while `job` runs or waits to be restarted.
     pub fn is_active(&self, job: &str) -> bool {
-        self.get(job).is_ok_and(|m| m.is_live() || m.view().restarting)
+        self.get(job).is_ok_and(|m| m.is_active())
     }
 
     /// Asks `job` to stop as `how` says; it is not started again.
