@@ -278,3 +278,48 @@ fn a_jobs_logs_carry_its_host_lines_and_what_its_plugins_printed() {
     let unknown = server.weir(&["job", "logs", "ghost"]);
     assert_eq!(unknown.status.code(), Some(3));
 }
+
+#[test]
+fn sigterm_stops_the_server_while_a_client_follows_a_job_and_the_job_resumes_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = Served::start(&data, &[]);
+    push_tokenizers(&server);
+    let spec = word_count(dir.path(), "followed", 100_000, "50ms");
+    server.ok(&["job", "submit", spec.to_str().unwrap()]);
+    server.wait_for("followed", Duration::from_secs(30), |s| s["batches"].as_u64().unwrap() >= 3);
+    let mut follower = std::process::Command::new(weir_tests::weir_bin())
+        .args(["--server", &server.url, "--token", weir_tests::served::TOKEN, "job", "logs", "followed", "-f"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut child = server.child.take().unwrap();
+    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server did not stop within 20 s with a follower");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    let followed = follower.wait().unwrap();
+    assert!(followed.success(), "the follower ends with the job: {followed}");
+    let written = times(&dir.path().join("followed.counts.jsonl"));
+
+    let server = Served::start(&data, &[]);
+    let s = server.wait_for("followed", Duration::from_secs(30), |s| {
+        s["state"] == "running" && s["batches"].as_u64().unwrap() >= 2
+    });
+    assert_eq!(s["restarts"], 1, "{s}");
+    server.ok(&["job", "stop", "followed"]);
+    let all = times(&dir.path().join("followed.counts.jsonl"));
+    assert_eq!(all[..written.len()], written[..], "the first run's batches stay");
+    assert_eq!(
+        all,
+        (1..=all.len() as u64).map(|i| i * 1000).collect::<Vec<_>>(),
+        "resumed where it stopped: every batch once"
+    );
+}

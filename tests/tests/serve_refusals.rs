@@ -81,12 +81,17 @@ fn bad_requests_are_refused_with_their_code_and_the_server_serves_on() {
         data.join("jobs/other/out.jsonl").display().to_string(),
         "../other/out.jsonl".to_string(),
         data.join("operators/index.json").display().to_string(),
+        "record.json".to_string(),
+        "checkpoint/out.jsonl".to_string(),
     ] {
         let nosy = dir.path().join("nosy.toml");
         std::fs::write(&nosy, format!("[job]\nname = \"nosy\"\nbatch_interval = \"1s\"\n\n[sources.g]\nkind = \"generator\"\nrate = 5\n\n[sinks.out]\nkind = \"jsonl\"\nfrom = \"g\"\npath = \"{sink}\"\n")).unwrap();
         let (code, err) = refused(&server, &["job", "submit", nosy.to_str().unwrap()]);
         assert_eq!(code, 2, "{sink}: {err}");
-        assert!(err.contains("`sinks.out.path`") && err.contains("outside this job's folder"), "{err}");
+        assert!(
+            err.contains("`sinks.out.path`") && err.contains("outside this job's folder or among the files"),
+            "{err}"
+        );
     }
 
     // Unknown things.

@@ -60,6 +60,7 @@ fn serve(args: ServeArgs, logs: JobLogs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot make data dir {}: {e}", args.data_dir.display()))?;
     let token = match &args.token {
+        Some(t) if t.trim().is_empty() => anyhow::bail!("--token (or WEIR_TOKEN) is empty"),
         Some(t) => Token::given(t),
         None => Token::in_data_dir(&args.data_dir)?,
     };
@@ -74,13 +75,16 @@ fn serve(args: ServeArgs, logs: JobLogs) -> anyhow::Result<()> {
         .block_on(tokio::net::TcpListener::bind(args.listen))
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
-    let server = Server::open(&args.data_dir, env)?;
+    let server = Server::open(&args.data_dir, env.clone())?;
     // On stdout, so a script (or test) that started the server on port 0 learns the port.
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("weir serve: listening on {addr}, data dir {} ({scheme})", args.data_dir.display());
     let limits = rpc::Limits { max_operator: args.max_operator_size.as_u64(), ..rpc::Limits::default() };
-    io.block_on(rpc::serve(server, listener, token, limits, logs, tls, signalled()))?;
-    Ok(())
+    let served = io.block_on(rpc::serve(server.clone(), listener, token, limits, logs, tls, signalled()));
+    // The runtime goes last, here on the main thread: dropped inside one of its own tasks it panics.
+    drop(server);
+    drop(env);
+    Ok(served?)
 }
 
 /// Runs `weir serve`.

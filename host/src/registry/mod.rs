@@ -119,7 +119,7 @@ impl Registry {
         }
         let blob = self.blob(&digest);
         if !blob.is_file() {
-            let tmp = blob.with_extension("tmp");
+            let tmp = blob.with_extension(format!("{}.{:x}.tmp", std::process::id(), rand::random::<u64>()));
             std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
             std::fs::rename(&tmp, &blob).map_err(io(&blob))?;
         }

@@ -40,7 +40,11 @@ impl Token {
         let path = data.join("token");
         let err = |source| TokenError { path: path.clone(), source };
         match std::fs::read_to_string(&path) {
-            Ok(text) => return Ok(Token::given(&text)),
+            Ok(text) if !text.trim().is_empty() => return Ok(Token::given(&text)),
+            Ok(_) => {
+                let empty = std::io::Error::other("the token file is empty: remove it to have a new token made");
+                return Err(err(empty));
+            }
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
             Err(_) => {}
         }

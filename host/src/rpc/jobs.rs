@@ -184,12 +184,18 @@ impl JobService for JobApi {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         match self.server.subscribe(&job_id)? {
             Some(mut events) => {
+                let server = self.server.clone();
                 tokio::spawn(async move {
+                    let mut check = tokio::time::interval(FOLLOW_CHECK);
                     loop {
-                        let event = match events.recv().await {
-                            Ok(e) => e,
-                            Err(RecvError::Lagged(_)) => continue,
-                            Err(RecvError::Closed) => break,
+                        let event = tokio::select! {
+                            e = events.recv() => match e {
+                                Ok(e) => e,
+                                Err(RecvError::Lagged(_)) => continue,
+                                Err(RecvError::Closed) => break,
+                            },
+                            // Subscribed after the job's last event: end with the job.
+                            _ = check.tick() => if server.is_active(&job_id) { continue } else { break },
                         };
                         let last = matches!(event, JobEvent::Finished { .. } | JobEvent::Failed { .. });
                         if tx.send(Ok(convert::event(&job_id, event))).await.is_err() || last {

@@ -107,7 +107,13 @@ pub async fn serve(
         .add_service(InterceptedService::new(reflection_alpha, check.clone()))
         .add_service(InterceptedService::new(jobs, check.clone()))
         .add_service(InterceptedService::new(operators, check))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
+            shutdown.await;
+            // Stop the jobs now, not after the connections close: followed logs, tails and watches end
+            // with their jobs, so the server's own drain does not wait on them.
+            let stopping = server.clone();
+            tokio::task::spawn_blocking(move || stopping.shutdown());
+        })
         .await?;
     let stopping = server.clone();
     let _ = tokio::task::spawn_blocking(move || stopping.shutdown()).await;

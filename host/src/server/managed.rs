@@ -111,6 +111,22 @@ impl Managed {
         self.active.load(Ordering::SeqCst)
     }
 
+    /// Waits at most `limit` for a run that has ended to be settled by its supervisor.
+    pub(super) fn wait_settled(&self, limit: Duration) {
+        let until = std::time::Instant::now() + limit;
+        while self.is_active() && !self.is_live() && !self.restarting.load(Ordering::SeqCst) {
+            if std::time::Instant::now() >= until {
+                return;
+            }
+            std::thread::sleep(WATCH_EVERY / 10);
+        }
+    }
+
+    /// True once the server is shutting down.
+    pub(super) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
     /// The supervisor is done with this run: it ended for good, or another took its place.
     pub(super) fn settle(&self) {
         self.restarting.store(false, Ordering::SeqCst);
@@ -132,7 +148,6 @@ impl Managed {
             return;
         }
         self.restarting.store(will_restart, Ordering::SeqCst);
-        self.active.store(will_restart, Ordering::SeqCst);
         let status = self.handle.as_ref().map(JobHandle::status).unwrap_or_default();
         let mut record = self.record();
         if record.desired == Desired::Running && !will_restart {
@@ -142,6 +157,8 @@ impl Managed {
         if let Err(e) = record.save(&self.home) {
             tracing::error!(job = %self.name, "cannot save the job's record: {e}");
         }
+        // Last: a new run of the job may start once this one's record is written.
+        self.active.store(will_restart, Ordering::SeqCst);
     }
 
     pub(super) fn view(&self) -> JobView {
@@ -181,10 +198,11 @@ impl Managed {
     pub(super) fn stop(&self, how: StopRequest) -> Result<(), ServerError> {
         if self.restarting.swap(false, Ordering::SeqCst) {
             // Waiting to restart: it stays down.
-            self.active.store(false, Ordering::SeqCst);
             let mut record = self.record();
             record.desired = Desired::Stopped;
-            return record.save(&self.home).map_err(io(&self.home));
+            let saved = record.save(&self.home).map_err(io(&self.home));
+            self.active.store(false, Ordering::SeqCst);
+            return saved;
         }
         let handle = self.running()?;
         let mut record = self.record();

@@ -95,6 +95,10 @@ impl Server {
     pub fn open(data: &Path, env: Arc<Env>) -> Result<Arc<Server>, ServerError> {
         let jobs_dir = data.join("jobs");
         std::fs::create_dir_all(&jobs_dir).map_err(io(&jobs_dir))?;
+        // Canonical, so that a job's paths are compared with the real data dir (not a relative or
+        // symlinked way to it).
+        let data = &data.canonicalize().map_err(io(data))?;
+        let jobs_dir = data.join("jobs");
         let registry = Registry::open(&data.join("operators"))?;
         let server = Arc::new(Server {
             data: data.to_path_buf(),
@@ -110,31 +114,48 @@ impl Server {
             .collect();
         names.sort();
         for home in names {
-            let record = JobRecord::load(&home).map_err(io(&home))?;
-            let name = home.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            server.reopen(home);
+        }
+        Ok(server)
+    }
+
+    /// Takes up the job in folder `home` as its record says: starts it again if it was running. A
+    /// folder that cannot be read, or a job that cannot start, leaves that job failed, not the server.
+    fn reopen(self: &Arc<Self>, home: PathBuf) {
+        let name = home.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let read = JobRecord::load(&home).map_err(io(&home)).and_then(|record| {
             let text = std::fs::read_to_string(home.join("spec.toml")).map_err(io(&home))?;
-            let started = if record.desired == Desired::Running {
+            Ok((record, text))
+        });
+        let failed = |error: String, record: Option<JobRecord>| {
+            tracing::error!(job = %name, "cannot start the job again: {error}");
+            let mut record = record.unwrap_or(JobRecord {
+                desired: Desired::Failed,
+                plugins: BTreeMap::new(),
+                submitted_at_ms: 0,
+                restarts: 0,
+                last_error: None,
+            });
+            record.desired = Desired::Failed;
+            record.last_error = Some(error);
+            if let Err(e) = record.save(&home) {
+                tracing::error!(job = %name, "cannot save the job's record: {e}");
+            }
+            self.insert(Managed::ended(name.clone(), home.clone(), record));
+        };
+        match read {
+            Err(e) => failed(e.to_string(), None),
+            Ok((record, _)) if record.desired != Desired::Running => {
+                self.insert(Managed::ended(name.clone(), home.clone(), record))
+            }
+            Ok((mut record, text)) => {
                 tracing::info!(job = %name, "starting again the job that was running");
-                let mut record = record;
                 record.restarts += 1;
-                server.launch(&text, record, RunOptions::default(), 0)
-            } else {
-                server.insert(Managed::ended(name.clone(), home.clone(), record));
-                Ok(())
-            };
-            match started {
-                Ok(()) => {}
-                Err(e) => {
-                    tracing::error!(job = %name, "cannot start the job again: {e}");
-                    let mut record = JobRecord::load(&home).map_err(io(&home))?;
-                    record.desired = Desired::Failed;
-                    record.last_error = Some(e.to_string());
-                    record.save(&home).map_err(io(&home))?;
-                    server.insert(Managed::ended(name, home, record));
+                if let Err(e) = self.launch(&text, record.clone(), RunOptions::default(), 0) {
+                    failed(e.to_string(), Some(record));
                 }
             }
         }
-        Ok(server)
     }
 
     /// The server's data dir.
@@ -175,7 +196,14 @@ impl Server {
     /// checkpoint (unless `opts.start_over`).
     pub fn submit(self: &Arc<Self>, spec: &str, opts: SubmitOptions) -> Result<Submitted, ServerError> {
         let (name, _) = self.validate(spec)?;
+        let home = self.jobs_dir().join(&name);
+        let resumed =
+            !opts.start_over && crate::checkpoint::committed(&home.join("checkpoint")).is_ok_and(|c| !c.is_empty());
         let _starting = self.starting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Ok(old) = self.get(&name) {
+            // A run that just ended (a stop a client waited for) is settled by its supervisor shortly.
+            old.wait_settled(WATCH_EVERY * 5);
+        }
         if let Ok(old) = self.get(&name)
             && old.is_active()
         {
@@ -184,11 +212,8 @@ impl Server {
                  `weir job upgrade`"
             )));
         }
-        let home = self.jobs_dir().join(&name);
         std::fs::create_dir_all(&home).map_err(io(&home))?;
         std::fs::write(home.join("spec.toml"), spec).map_err(io(&home))?;
-        let resumed = !opts.start_over
-            && crate::checkpoint::latest(&home.join("checkpoint")).map(|c| c.is_some()).unwrap_or(false);
         let record = JobRecord {
             desired: Desired::Running,
             plugins: BTreeMap::new(),
@@ -234,6 +259,8 @@ impl Server {
             while managed.is_live() {
                 tokio::time::sleep(WATCH_EVERY).await;
             }
+            // A run that committed a checkpoint made progress: its failure is the first in a row.
+            let failures = if managed.view().status.last_checkpoint.is_some() { 0 } else { failures };
             let wait = match managed.failure() {
                 Some(false) => policy.delay_before(failures + 1),
                 _ => None,
@@ -248,7 +275,7 @@ impl Server {
                 // Stopped while it waited, or replaced by a new submission: it stays as it is.
                 let current = server.get(&managed.name).is_ok_and(|m| Arc::ptr_eq(&m, &managed));
                 let record = managed.record_now();
-                if record.desired != Desired::Running || !current {
+                if record.desired != Desired::Running || !current || managed.is_shutting_down() {
                     managed.settle();
                     return Ok(());
                 }
@@ -283,6 +310,8 @@ impl Server {
 
     /// Asks `job` to stop as `how` says; it is not started again.
     pub fn stop(&self, job: &str, how: StopRequest) -> Result<JobView, ServerError> {
+        // Not while the job is being started again, so the stop reaches the run that will go on.
+        let _starting = self.starting.lock().unwrap_or_else(|e| e.into_inner());
         let managed = self.get(job)?;
         managed.stop(how)?;
         Ok(managed.view())
@@ -316,6 +345,7 @@ impl Server {
 
     /// Removes an operator unless a job that runs or should run uses it.
     pub fn delete_operator(&self, reference: &str) -> Result<Operator, ServerError> {
+        let _starting = self.starting.lock().unwrap_or_else(|e| e.into_inner());
         let jobs: Vec<_> = self.jobs.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
         let used_by = |digest: &str| jobs.iter().find(|m| m.uses(digest)).map(|m| m.name.clone());
         Ok(self.registry.delete(reference, used_by)?)

@@ -85,13 +85,18 @@ fn normal(path: &Path) -> PathBuf {
     out
 }
 
-/// True when `path` lies in the data dir `data` but not in the job's own folder `home`.
+/// What the server keeps in a job's folder: a job's own files may not be these.
+const RESERVED: [&str; 4] = ["spec.toml", "record.json", "checkpoint", "state"];
+
+/// True when `path` lies in the data dir `data` (canonical) but not in the job's own folder `home`, or
+/// is one of the files the server keeps there.
 fn reaches_into(path: &Path, data: &Path, home: &Path) -> bool {
     let path = normal(path);
-    let data = normal(&data.canonicalize().unwrap_or_else(|_| data.to_path_buf()));
-    let home = normal(&home.canonicalize().unwrap_or_else(|_| home.to_path_buf()));
     let path = path.canonicalize().unwrap_or(path);
-    path.starts_with(&data) && !path.starts_with(&home)
+    let home = normal(home);
+    let reserved = RESERVED.iter().any(|r| path.starts_with(home.join(r)))
+        || path.file_name().is_some_and(|f| f.to_string_lossy().starts_with("record.json"));
+    path.starts_with(data) && (!path.starts_with(&home) || reserved)
 }
 
 /// A checked plan and the operator each plugin stream runs.
@@ -142,8 +147,9 @@ pub(super) fn place(
     let data = jobs_dir.parent().unwrap_or(jobs_dir);
     if let Some((field, path)) = paths(&plan).into_iter().find(|(_, p)| reaches_into(p, data, &home)) {
         return Err(ServerError::Spec(format!(
-            "`{field}`: {} is in the server's data dir, outside this job's folder: a job cannot read or write \
-             other jobs' files or the registry",
+            "`{field}`: {} is in the server's data dir, outside this job's folder or among the files the server \
+             keeps there: a job cannot read or write other jobs' files, the registry, or its own record, spec, \
+             checkpoints and state",
             path.display()
         )));
     }

@@ -46,7 +46,10 @@ impl JobRecord {
 
     /// Writes the record into `home` atomically.
     pub fn save(&self, home: &Path) -> std::io::Result<()> {
-        let tmp = home.join("record.json.tmp");
+        // A name of its own per write: two writers never share a temporary file.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = home.join(format!("record.json.{}.{n}.tmp", std::process::id()));
         std::fs::write(&tmp, serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
         std::fs::rename(&tmp, home.join("record.json"))
     }
