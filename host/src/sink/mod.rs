@@ -81,33 +81,18 @@ pub fn build(
 ) -> Result<Option<Box<dyn Sink>>, SinkError> {
     Ok(Some(match spec {
         SinkSpec::Noop { .. } => return Ok(None),
-        SinkSpec::Mariadb { url, table, mode, columns, column_types, primary_key, create_table, .. } => {
+        SinkSpec::Mariadb { url, table, mode, columns, column_types, primary_key, create_table, .. }
+        | SinkSpec::Postgres { url, table, mode, columns, column_types, primary_key, create_table, .. } => {
             let layout = layout(name, columns, column_types, primary_key, *mode)?;
-            let target = db::Target {
-                job,
-                sink: name,
-                url,
-                table,
-                mode: *mode,
-                layout: &layout,
-                create_table: *create_table,
-                io,
-            };
-            Box::new(db::DbSink::new(name, *mode, layout.clone(), mariadb::Mariadb::connect(&target)?)?)
-        }
-        SinkSpec::Postgres { url, table, mode, columns, column_types, primary_key, create_table, .. } => {
-            let layout = layout(name, columns, column_types, primary_key, *mode)?;
-            let target = db::Target {
-                job,
-                sink: name,
-                url,
-                table,
-                mode: *mode,
-                layout: &layout,
-                create_table: *create_table,
-                io,
-            };
-            Box::new(db::DbSink::new(name, *mode, layout.clone(), postgres::Postgres::connect(&target)?)?)
+            let (mode, create_table) = (*mode, *create_table);
+            let target = db::Target { job, sink: name, url, table, mode, layout: &layout, create_table, io };
+            let layout = layout.clone();
+            match spec {
+                SinkSpec::Postgres { .. } => {
+                    Box::new(db::DbSink::new(name, mode, layout, postgres::Postgres::connect(&target)?)?)
+                }
+                _ => Box::new(db::DbSink::new(name, mode, layout, mariadb::Mariadb::connect(&target)?)?),
+            }
         }
         SinkSpec::Print { num, .. } => Box::new(print::Print { num: *num }),
         SinkSpec::Files { prefix, suffix, .. } => {
