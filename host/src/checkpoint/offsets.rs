@@ -27,6 +27,8 @@ pub enum SourceOffset {
     },
     /// Write-ahead log position: bytes of the log already in batches.
     Log(u64),
+    /// A connector's own offset, which only it reads (a Kafka source's next offset per partition).
+    Own(serde_json::Value),
 }
 
 /// One step forward, sent by a receiver right after the data it covers.
@@ -45,6 +47,8 @@ pub enum OffsetMark {
     FileGone(String),
     /// Write-ahead log: bytes logged so far.
     Log(u64),
+    /// A connector's own offset, covering everything it sent before (it replaces the last one).
+    Own(serde_json::Value),
 }
 
 impl SourceOffset {
@@ -63,6 +67,7 @@ impl SourceOffset {
         match mark {
             OffsetMark::Units(n) => *self = SourceOffset::Units(n),
             OffsetMark::Log(n) => *self = SourceOffset::Log(n),
+            OffsetMark::Own(v) => *self = SourceOffset::Own(v),
             OffsetMark::FileAt(file, pos) => {
                 self.as_files();
                 if let SourceOffset::Files { current, .. } = self {
@@ -125,7 +130,8 @@ impl SourceOffset {
     }
 
     /// True when this offset has gone past `target`: a source replaying up to a logged batch's end
-    /// overshot it, so that batch cannot be cut again exactly.
+    /// overshot it, so that batch cannot be cut again exactly. A connector's own offsets are never
+    /// seen as past: the connector itself stops exactly at each logged end.
     ///
     /// ```
     /// use weir::checkpoint::SourceOffset;
@@ -149,6 +155,7 @@ impl SourceOffset {
                         _ => false,
                     }
             }
+            (SourceOffset::Own(_), _) | (_, SourceOffset::Own(_)) => false,
             (a, b) => a.units() > b.units(),
         }
     }

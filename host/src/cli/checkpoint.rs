@@ -114,6 +114,7 @@ fn offset(at: &SourceOffset) -> String {
         SourceOffset::Start => "nothing (the start)".into(),
         SourceOffset::Units(n) => format!("{n} lines"),
         SourceOffset::Log(n) => format!("byte {n} of its write-ahead log"),
+        SourceOffset::Own(v) => format!("its own offset {v}"),
         SourceOffset::Files { done, current, .. } => {
             let at = current.as_ref().map_or(String::new(), |(f, p)| format!(", and byte {p} of {f}"));
             format!("{} files{at}", done.len())

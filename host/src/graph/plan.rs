@@ -305,6 +305,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
                     return Err(c.err("sinks", name, "table", msg));
                 }
             }
+            SinkSpec::Kafka { brokers, topic, .. } => check_kafka(c, "sinks", name, brokers, topic)?,
             SinkSpec::Print { .. } | SinkSpec::Noop { .. } => {}
         }
     }
@@ -417,7 +418,10 @@ fn check_source(
     src: &mut SourceSpec,
     base: &Path,
 ) -> Result<(), SpecError> {
-    if let SourceSpec::Socket { format, columns, .. } | SourceSpec::Directory { format, columns, .. } = src {
+    if let SourceSpec::Socket { format, columns, .. }
+    | SourceSpec::Directory { format, columns, .. }
+    | SourceSpec::Kafka { format, columns, .. } = src
+    {
         let csv = *format == super::spec::LineFormat::Csv;
         if csv && columns.is_empty() {
             return Err(c.err("sources", name, "columns", "a csv source needs `columns`: its fields' names, in order"));
@@ -427,9 +431,10 @@ fn check_source(
         }
     }
     match src {
-        SourceSpec::Socket { .. } if clock == ClockMode::Manual => {
-            Err(c.err("sources", name, "kind", "a socket source needs the realtime clock (`job.clock`)"))
+        SourceSpec::Socket { .. } | SourceSpec::Kafka { .. } if clock == ClockMode::Manual => {
+            Err(c.err("sources", name, "kind", "a socket or kafka source needs the realtime clock (`job.clock`)"))
         }
+        SourceSpec::Kafka { brokers, topic, .. } => check_kafka(c, "sources", name, brokers, topic),
         SourceSpec::Scripted { .. } if clock == ClockMode::Realtime => {
             Err(c.err("sources", name, "kind", "a scripted source needs `clock = \"manual\"` in [job]"))
         }
@@ -455,6 +460,20 @@ fn check_source(
         }
         SourceSpec::Socket { .. } => Ok(()),
     }
+}
+
+/// A Kafka source or sink needs brokers and a topic, and a build that has the connector.
+fn check_kafka(c: &Checker<'_>, section: &str, name: &str, brokers: &str, topic: &str) -> Result<(), SpecError> {
+    if !cfg!(feature = "kafka") {
+        return Err(c.err(section, name, "kind", "this weir was built without Kafka (cargo feature `kafka`)"));
+    }
+    if brokers.trim().is_empty() {
+        return Err(c.err(section, name, "brokers", "name at least one broker, `host:port`"));
+    }
+    if topic.trim().is_empty() {
+        return Err(c.err(section, name, "topic", "name the topic"));
+    }
+    Ok(())
 }
 
 /// Parses the expressions of a built-in `filter` or `map`, refusing a `map` that changes nothing.

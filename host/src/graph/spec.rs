@@ -173,7 +173,7 @@ impl Default for LimitsSpec {
 }
 
 /// A `[sources.NAME]` table.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SourceSpec {
     /// Text lines from a TCP server (as Spark's `socketTextStream`), reconnecting when it goes away.
@@ -237,6 +237,34 @@ pub enum SourceSpec {
         #[serde(default = "seed")]
         seed: u64,
     },
+    /// Messages from a Kafka topic, every partition, each message value one line (a build with the
+    /// `kafka` feature; see docs/CONNECTORS.md).
+    Kafka {
+        /// Bootstrap servers, `host:port[,host:port...]`.
+        brokers: String,
+        /// The topic.
+        topic: String,
+        /// The consumer group Weir commits its offsets to once its own checkpoint holds them
+        /// (default `weir.<job>.<source>`).
+        #[serde(default)]
+        group: Option<String>,
+        /// Where a first start reads from when neither a checkpoint nor the group holds an offset:
+        /// `earliest` (default) or `latest`.
+        #[serde(default)]
+        start: KafkaStart,
+        /// More librdkafka settings, e.g. `{ "security.protocol" = "ssl" }`.
+        #[serde(default)]
+        options: BTreeMap<String, String>,
+        /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
+        #[serde(default = "max_record")]
+        max_record_bytes: bytesize::ByteSize,
+        /// What a message value holds (default `text`).
+        #[serde(default)]
+        format: LineFormat,
+        /// With `format = "csv"`: the fields' names, in order.
+        #[serde(default)]
+        columns: Vec<String>,
+    },
     /// A JSON-lines file where line k is the whole of batch k (manual clock only).
     Scripted {
         /// The file.
@@ -245,6 +273,17 @@ pub enum SourceSpec {
         #[serde(default)]
         pace: Option<Millis>,
     },
+}
+
+/// Where a Kafka source's first start reads from.
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaStart {
+    /// Each partition's oldest message.
+    #[default]
+    Earliest,
+    /// Only messages published after the start.
+    Latest,
 }
 
 /// What a text source's line holds.
@@ -362,6 +401,20 @@ pub enum SinkSpec {
         #[serde(default = "default_true")]
         create_table: bool,
     },
+    /// A Kafka topic: each record's key and value (as text) become a message's key and value, and
+    /// every message carries its batch time and place in the batch, so a batch written again after a
+    /// crash adds only what is missing (a build with the `kafka` feature; see docs/CONNECTORS.md).
+    Kafka {
+        /// Input source or stream.
+        from: String,
+        /// Bootstrap servers, `host:port[,host:port...]`.
+        brokers: String,
+        /// The topic.
+        topic: String,
+        /// More librdkafka settings, e.g. `{ "compression.type" = "lz4" }`.
+        #[serde(default)]
+        options: BTreeMap<String, String>,
+    },
     /// Runs the stream and discards its records on the worker that holds them, as Spark's `noop`
     /// format: for benchmarks, and for streams kept only for their state.
     Noop {
@@ -396,6 +449,7 @@ impl SinkSpec {
             | SinkSpec::Jsonl { from, .. }
             | SinkSpec::Postgres { from, .. }
             | SinkSpec::Mariadb { from, .. }
+            | SinkSpec::Kafka { from, .. }
             | SinkSpec::Noop { from } => from,
         }
     }

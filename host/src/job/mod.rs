@@ -205,7 +205,8 @@ fn run_in(
     }
     let mut sinks = HashMap::new();
     for (name, spec) in &plan.sinks {
-        if let Some(sink) = crate::sink::build(&plan.name, name, spec, resuming, env.io())? {
+        let state = plan.checkpoint.as_ref().map(|c| c.dir.join("sinks").join(name));
+        if let Some(sink) = crate::sink::build(&plan.name, name, spec, resuming, state.as_deref(), env.io())? {
             sinks.insert(name.clone(), sink);
         }
     }
@@ -230,18 +231,15 @@ fn run_in(
     let (drain_tx, drain) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for (i, (name, spec)) in plan.sources.iter().enumerate() {
-        tasks.push(receiver::spawn(
-            rt,
-            i,
+        let from = receiver::Start {
+            job: &plan.name,
+            index: i,
             name,
-            spec,
-            plan.clock,
-            start[i].clone(),
-            recut.iter().map(|(_, o)| o[i].clone()).collect(),
-            plan.checkpoint.as_ref(),
-            tx.clone(),
-            drain.clone(),
-        ));
+            offset: start[i].clone(),
+            cuts: recut.iter().map(|(_, o)| o[i].clone()).collect(),
+        };
+        let checkpoint = plan.checkpoint.as_ref();
+        tasks.push(receiver::spawn(rt, from, spec, plan.clock, checkpoint, events, tx.clone(), drain.clone()));
     }
     drop(tx);
     let watch = stop::watch(stopper.subscribe(), shared.clone(), drain_tx, events.clone());

@@ -49,7 +49,8 @@ impl Lines {
     /// How source `spec` reads its lines (`None` for sources that do not read text lines).
     pub fn of(spec: &SourceSpec) -> Option<Lines> {
         let (SourceSpec::Socket { max_record_bytes, format, columns, .. }
-        | SourceSpec::Directory { max_record_bytes, format, columns, .. }) = spec
+        | SourceSpec::Directory { max_record_bytes, format, columns, .. }
+        | SourceSpec::Kafka { max_record_bytes, format, columns, .. }) = spec
         else {
             return None;
         };

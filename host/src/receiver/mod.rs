@@ -3,16 +3,21 @@
 
 mod directory;
 mod generator;
+#[cfg(feature = "kafka")]
+mod kafka;
 pub mod lines;
 pub mod scripted;
 mod socket;
+pub mod source;
 pub mod wal;
 
 use weir_sdk::packed::Batch;
 
 use crate::checkpoint::{OffsetMark, SourceOffset};
+use crate::event::Events;
 use crate::graph::spec::{CheckpointSpec, ClockMode, SourceSpec};
 use lines::Lines;
+use source::{Commits, Source, SourceContext, SourceTask};
 
 /// Lines per chunk sent to the batcher: big enough to amortise the channel, small enough to stay fresh.
 pub(crate) const CHUNK_LINES: usize = 8192;
@@ -197,69 +202,110 @@ pub(crate) async fn send_lines(
     (chunker.is_empty() && !refused) || out.send(SourceEvent::Marked(chunker.take(), mark(bytes.len() as u64))).await
 }
 
-/// Starts the receiver for source `index` on `rt`, reading from `start` (where a resumed job left off).
-/// `cuts`: the offsets at which batches logged before a crash ended (see `checkpoint::BatchLog`); the
-/// receiver replays up to each with a mark exactly there, so the batcher can cut those batches again.
-/// `checkpoint`: the job's checkpoints, under which sources keep what a resumed job needs (the socket's
-/// write-ahead log, the files a directory found at the first start).
+/// Where a receiver starts: the job, the source, where the checkpoint resumed it and the batches
+/// logged before a crash.
+pub struct Start<'a> {
+    /// The job's name.
+    pub job: &'a str,
+    /// The source's index in the plan.
+    pub index: usize,
+    /// The source's name.
+    pub name: &'a str,
+    /// Where the source resumes.
+    pub offset: SourceOffset,
+    /// The offsets at which batches logged before a crash ended (see `checkpoint::BatchLog`); the
+    /// receiver replays up to each with a mark exactly there, so the batcher can cut those batches again.
+    pub cuts: Vec<SourceOffset>,
+}
+
+/// Starts the receiver of `start.name` on `rt`. `checkpoint`: the job's checkpoints, under which
+/// sources keep what a resumed job needs (the socket's write-ahead log, the files a directory found at
+/// the first start). `events`: where the source hears of committed checkpoints.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
     rt: &tokio::runtime::Handle,
-    index: usize,
-    name: &str,
+    start: Start<'_>,
     spec: &SourceSpec,
     clock: ClockMode,
-    start: SourceOffset,
-    cuts: Vec<SourceOffset>,
     checkpoint: Option<&CheckpointSpec>,
+    events: &Events,
     tx: flume::Sender<Envelope>,
     drain: Drain,
 ) -> tokio::task::JoinHandle<()> {
     use tracing::Instrument;
-    let out = Outbox::new(index, tx, drain);
+    let out = Outbox::new(start.index, tx, drain).with_lines(Lines::of(spec).unwrap_or_default());
+    let ctx = SourceContext {
+        job: start.job.to_string(),
+        name: start.name.to_string(),
+        start: start.offset,
+        cuts: start.cuts,
+        manual: clock == ClockMode::Manual,
+        state_dir: checkpoint.map(|c| c.dir.join("sources").join(start.name)),
+        commits: Commits::new(start.name, events),
+    };
+    rt.spawn(build(start.name, spec, checkpoint).run(ctx, out).in_current_span())
+}
+
+/// The source `spec` describes.
+fn build(name: &str, spec: &SourceSpec, checkpoint: Option<&CheckpointSpec>) -> Box<dyn Source> {
     let name = name.to_string();
-    let manual = clock == ClockMode::Manual;
-    match spec {
+    match spec.clone() {
         SourceSpec::Socket { host, port, .. } => {
-            let out = out.with_lines(Lines::of(spec).unwrap_or_default());
-            let wal = checkpoint.filter(|c| c.write_ahead_log).map(|c| socket::Replay {
-                dir: c.dir.join("wal").join(&name),
-                from: start.units(),
-                cuts: cuts.iter().map(SourceOffset::units).collect(),
-            });
-            rt.spawn(socket::run(name, host.clone(), *port, wal, out).in_current_span())
+            let wal_dir = checkpoint.filter(|c| c.write_ahead_log).map(|c| c.dir.join("wal").join(&name));
+            Box::new(move |ctx: SourceContext, out: Outbox| -> SourceTask {
+                let wal = wal_dir.map(|dir| socket::Replay {
+                    dir,
+                    from: ctx.start.units(),
+                    cuts: ctx.cuts.iter().map(SourceOffset::units).collect(),
+                });
+                Box::pin(socket::run(name, host, port, wal, out))
+            })
         }
         SourceSpec::Directory { path, include_existing, files_per_batch, .. } => {
-            let out = out.with_lines(Lines::of(spec).unwrap_or_default());
-            let cfg = directory::Config {
-                path: path.clone(),
-                include_existing: *include_existing,
-                files_per_batch: *files_per_batch,
-                manual,
-                existing_record: checkpoint.map(|c| c.dir.join("sources").join(&name).join("existing.json")),
-            };
-            rt.spawn(directory::run(name, cfg, start, cuts, out).in_current_span())
+            Box::new(move |ctx: SourceContext, out: Outbox| -> SourceTask {
+                let cfg = directory::Config {
+                    path,
+                    include_existing,
+                    files_per_batch,
+                    manual: ctx.manual,
+                    existing_record: ctx.state_dir.map(|d| d.join("existing.json")),
+                };
+                Box::pin(directory::run(name, cfg, ctx.start, ctx.cuts, out))
+            })
         }
         SourceSpec::Generator { rate, words_per_line, vocabulary, zipf, sequential, limit, seed } => {
-            let cfg = generator::Config {
-                rate: *rate,
-                words_per_line: *words_per_line,
-                vocabulary: *vocabulary,
-                zipf: *zipf,
-                sequential: *sequential,
-                limit: *limit,
-                seed: *seed,
-                manual,
-            };
-            let cuts = cuts.iter().map(SourceOffset::units).collect();
-            rt.spawn(generator::run(cfg, start.units(), cuts, out).in_current_span())
+            Box::new(move |ctx: SourceContext, out: Outbox| -> SourceTask {
+                let cfg = generator::Config {
+                    rate,
+                    words_per_line,
+                    vocabulary,
+                    zipf,
+                    sequential,
+                    limit,
+                    seed,
+                    manual: ctx.manual,
+                };
+                let cuts = ctx.cuts.iter().map(SourceOffset::units).collect();
+                Box::pin(generator::run(cfg, ctx.start.units(), cuts, out))
+            })
         }
-        SourceSpec::Scripted { path, pace } => {
+        SourceSpec::Scripted { path, pace } => Box::new(move |ctx: SourceContext, out: Outbox| -> SourceTask {
             let pace = std::time::Duration::from_millis(pace.map_or(0, |p| p.0));
             // Lines already cut into logged batches are replayed without the pace.
-            let unpaced = cuts.last().map_or(0, SourceOffset::units);
-            rt.spawn(scripted::run(name, path.clone(), start.units(), unpaced, pace, out).in_current_span())
+            let unpaced = ctx.cuts.last().map_or(0, SourceOffset::units);
+            Box::pin(scripted::run(name, path, ctx.start.units(), unpaced, pace, out))
+        }),
+        #[cfg(feature = "kafka")]
+        SourceSpec::Kafka { brokers, topic, group, start, options, .. } => {
+            Box::new(kafka::KafkaSource { brokers, topic, group, start, options })
         }
+        #[cfg(not(feature = "kafka"))]
+        SourceSpec::Kafka { .. } => Box::new(move |_: SourceContext, out: Outbox| -> SourceTask {
+            Box::pin(async move {
+                let why = format!("source `{name}`: this weir was built without Kafka (cargo feature `kafka`)");
+                out.send(SourceEvent::Failed(why)).await;
+            })
+        }),
     }
 }
 

@@ -6,6 +6,8 @@ pub mod columns;
 pub mod db;
 mod files;
 mod jsonl;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod mariadb;
 pub mod postgres;
 mod print;
@@ -37,6 +39,14 @@ pub enum SinkError {
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// A message broker refused a batch or could not be reached.
+    #[error("sink `{sink}`: {message}")]
+    Broker {
+        /// Sink name.
+        sink: String,
+        /// What went wrong.
+        message: String,
     },
     /// A database refused a batch or could not be reached.
     #[error("sink `{sink}`: {message}")]
@@ -70,13 +80,16 @@ pub trait Sink: Send + 'static {
 pub type OnRefused = Arc<dyn Fn(&str, u64, &RecordRef<'_>, &str) + Send + Sync>;
 
 /// Builds the sink `name` of job `job` as its spec describes; a `noop` sink has nothing to build.
-/// `resume`: the job resumes from a checkpoint, so the output holds batches it will replay. Database
+/// `resume`: the job resumes from a checkpoint, so the output holds batches it will replay. `state`:
+/// with checkpoints, a folder of the sink's own beside them (what a Kafka sink has written). Database
 /// sinks query on `io`.
+#[cfg_attr(not(feature = "kafka"), allow(unused_variables))]
 pub fn build(
     job: &str,
     name: &str,
     spec: &SinkSpec,
     resume: bool,
+    state: Option<&std::path::Path>,
     io: &tokio::runtime::Handle,
 ) -> Result<Option<Box<dyn Sink>>, SinkError> {
     Ok(Some(match spec {
@@ -97,6 +110,15 @@ pub fn build(
         SinkSpec::Print { num, .. } => Box::new(print::Print { num: *num }),
         SinkSpec::Files { prefix, suffix, .. } => {
             Box::new(files::Files { name: name.into(), prefix: prefix.clone(), suffix: suffix.clone() })
+        }
+        #[cfg(feature = "kafka")]
+        SinkSpec::Kafka { brokers, topic, options, .. } => {
+            Box::new(kafka::KafkaSink::new(job, name, brokers, topic, options, resume, state)?)
+        }
+        #[cfg(not(feature = "kafka"))]
+        SinkSpec::Kafka { .. } => {
+            let message = "this weir was built without Kafka (cargo feature `kafka`)".into();
+            return Err(SinkError::Broker { sink: name.into(), message });
         }
         SinkSpec::Jsonl { path, .. } if resume => Box::new(jsonl::Jsonl::resume(name, path)?),
         SinkSpec::Jsonl { path, .. } => Box::new(jsonl::Jsonl::create(name, path)?),

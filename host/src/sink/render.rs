@@ -15,7 +15,8 @@ pub(crate) fn lossy(b: &[u8]) -> Cow<'_, str> {
     std::str::from_utf8(b).map_or_else(|_| String::from_utf8_lossy(b), Cow::Borrowed)
 }
 
-fn value_text(v: &ValueRef<'_>) -> String {
+/// A value as text: numbers in Rust's notation, JSON as written, bytes decoded lossily.
+pub(crate) fn value_text(v: &ValueRef<'_>) -> String {
     match v {
         ValueRef::Text(s) | ValueRef::Json(s) => s.to_string(),
         ValueRef::I64(i) => i.to_string(),

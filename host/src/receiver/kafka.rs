@@ -1,0 +1,286 @@
+//! Kafka source: every partition of one topic, read by one consumer that Weir assigns the partitions
+//! to itself (as Spark's direct stream does), so a batch's offsets are Weir's to keep: they go into
+//! its checkpoint, and are committed to the consumer group only after that checkpoint commits. A
+//! resumed job seeks every partition to its checkpointed offset and cuts the batches logged before a
+//! crash again at exactly their logged offsets. The batcher spreads each batch over the workers.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use super::lines::Refused;
+use super::source::{Commits, Source, SourceContext, SourceTask};
+use super::{LineChunker, Outbox, SourceEvent};
+use crate::checkpoint::{OffsetMark, SourceOffset};
+use crate::graph::spec::KafkaStart;
+
+/// How long a chunk of messages may wait for more before it is handed to the batcher.
+const LINGER: Duration = Duration::from_millis(20);
+/// Timeout of the broker queries made at start (metadata, watermarks, committed offsets).
+const QUERY: Duration = Duration::from_secs(10);
+/// Wait between tries while the topic does not exist or the brokers cannot be reached.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// The source's settings, from its spec.
+#[derive(Clone)]
+pub struct KafkaSource {
+    pub brokers: String,
+    pub topic: String,
+    pub group: Option<String>,
+    pub start: KafkaStart,
+    pub options: BTreeMap<String, String>,
+}
+
+/// Next offset to read, per partition: the source's own offset.
+type Positions = BTreeMap<i32, i64>;
+
+fn to_offset(p: &Positions) -> OffsetMark {
+    OffsetMark::Own(serde_json::to_value(p).unwrap_or_default())
+}
+
+fn positions(o: &SourceOffset) -> Option<Positions> {
+    match o {
+        SourceOffset::Own(v) => serde_json::from_value(v.clone()).ok(),
+        _ => None,
+    }
+}
+
+impl Source for KafkaSource {
+    fn run(self: Box<Self>, ctx: SourceContext, out: Outbox) -> SourceTask {
+        Box::pin(async move {
+            let name = ctx.name.clone();
+            if let Err(why) = self.read(ctx, &out).await {
+                out.send(SourceEvent::Failed(format!("source `{name}`: {why}"))).await;
+            }
+        })
+    }
+}
+
+impl KafkaSource {
+    fn consumer(&self, ctx: &SourceContext) -> Result<StreamConsumer, String> {
+        let group = self.group.clone().unwrap_or_else(|| format!("weir.{}.{}", ctx.job, ctx.name));
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("isolation.level", "read_committed")
+            .set("session.timeout.ms", "6000");
+        for (k, v) in &self.options {
+            config.set(k, v);
+        }
+        config.create().map_err(|e| format!("cannot make a Kafka consumer: {e}"))
+    }
+
+    /// Where each partition starts: the checkpoint's offset, else the group's committed one, else the
+    /// `start` policy, made a number at once so the first checkpoint holds every partition exactly.
+    fn starting(&self, consumer: &StreamConsumer, parts: &[i32], resumed: &Positions) -> Result<Positions, String> {
+        let mut tpl = TopicPartitionList::new();
+        for p in parts {
+            tpl.add_partition(&self.topic, *p);
+        }
+        let committed = consumer.committed_offsets(tpl, QUERY).map_err(|e| format!("committed offsets: {e}"))?;
+        let mut at = Positions::new();
+        for &p in parts {
+            if let Some(o) = resumed.get(&p) {
+                at.insert(p, *o);
+                continue;
+            }
+            let group = committed.find_partition(&self.topic, p).and_then(|e| match e.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            });
+            let (low, high) =
+                consumer.fetch_watermarks(&self.topic, p, QUERY).map_err(|e| format!("partition {p}: {e}"))?;
+            let policy = if self.start == KafkaStart::Earliest { low } else { high };
+            at.insert(p, group.unwrap_or(policy).max(low));
+        }
+        Ok(at)
+    }
+
+    async fn read(self, mut ctx: SourceContext, out: &Outbox) -> Result<(), String> {
+        let consumer = Arc::new(self.consumer(&ctx)?);
+        let Some(parts) = self.partitions(&consumer, &ctx.name, out).await else {
+            out.send(SourceEvent::Finished).await;
+            return Ok(());
+        };
+        let resumed = positions(&ctx.start).unwrap_or_default();
+        let this = self.clone();
+        let at = blocking(&consumer, move |c| this.starting(c, &parts, &resumed)).await?;
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in &at {
+            tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*o)).map_err(|e| e.to_string())?;
+        }
+        consumer.assign(&tpl).map_err(|e| format!("cannot assign the partitions: {e}"))?;
+        tracing::info!(source = %ctx.name, topic = %self.topic, partitions = at.len(), "reading from {at:?}");
+        let commits = std::mem::replace(&mut ctx.commits, Commits::closed());
+        tokio::spawn(commit_loop(consumer.clone(), self.topic.clone(), ctx.name.clone(), commits));
+        let mut reader = Reader { consumer, at, held: VecDeque::new(), chunk: LineChunker::default() };
+        if !out.send(SourceEvent::Mark(to_offset(&reader.at))).await {
+            return Ok(());
+        }
+        for cut in ctx.cuts.iter().filter_map(positions) {
+            if !reader.replay_to(&cut, out).await {
+                return Ok(());
+            }
+        }
+        reader.live(out).await;
+        Ok(())
+    }
+
+    /// The topic's partitions, waiting (and saying so) while it does not exist or the brokers cannot be
+    /// reached; `None` when the job drains meanwhile.
+    async fn partitions(&self, consumer: &Arc<StreamConsumer>, name: &str, out: &Outbox) -> Option<Vec<i32>> {
+        loop {
+            let topic = self.topic.clone();
+            let found = blocking(consumer, move |c| {
+                let meta = c.fetch_metadata(Some(&topic), QUERY).map_err(|e| e.to_string())?;
+                let t = meta.topics().iter().find(|t| t.name() == topic).ok_or("not in the metadata")?;
+                match t.error() {
+                    Some(e) => Err(format!("{e:?}")),
+                    None => Ok(t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>()),
+                }
+            })
+            .await;
+            match found {
+                Ok(parts) if !parts.is_empty() => return Some(parts),
+                Ok(_) => tracing::warn!(source = %name, topic = %self.topic, "waiting for the topic to exist"),
+                Err(e) => {
+                    tracing::warn!(source = %name, topic = %self.topic, brokers = %self.brokers, "waiting for Kafka: {e}")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(RETRY) => {}
+                _ = out.drained() => return None,
+            }
+        }
+    }
+}
+
+/// Runs a blocking librdkafka call off the async threads.
+async fn blocking<T: Send + 'static>(
+    consumer: &Arc<StreamConsumer>,
+    f: impl FnOnce(&StreamConsumer) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let c = consumer.clone();
+    tokio::task::spawn_blocking(move || f(&c)).await.map_err(|e| e.to_string())?
+}
+
+/// Commits to the group each offset a checkpoint holds, once it has committed, until the job ends.
+async fn commit_loop(consumer: Arc<StreamConsumer>, topic: String, name: String, mut commits: Commits) {
+    while let Some((time, offset)) = commits.next().await {
+        let Some(at) = positions(&offset) else { continue };
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in &at {
+            let _ = tpl.add_partition_offset(&topic, *p, Offset::Offset(*o));
+        }
+        // A synchronous commit, off the async threads: the job's last one must land before it ends.
+        let committed = blocking(&consumer, move |c| c.commit(&tpl, CommitMode::Sync).map_err(|e| e.to_string()));
+        match committed.await {
+            Ok(()) => tracing::debug!(source = %name, batch_time = time, "committed {at:?} to the group"),
+            Err(e) => tracing::warn!(source = %name, batch_time = time, "cannot commit offsets to the group: {e}"),
+        }
+    }
+}
+
+/// Reads messages into chunks, tracking the next offset of each partition.
+struct Reader {
+    consumer: Arc<StreamConsumer>,
+    at: Positions,
+    /// Messages read past the end of the logged batch being cut again, for the batches after it.
+    held: VecDeque<(i32, i64, Option<Vec<u8>>)>,
+    chunk: LineChunker,
+}
+
+impl Reader {
+    /// Takes one message into the chunk (or the dead letters); false when the job is gone.
+    async fn take(&mut self, part: i32, offset: i64, value: Option<&[u8]>, out: &Outbox) -> bool {
+        self.at.insert(part, offset + 1);
+        let bad = match value.map(|v| out.lines().read(v)) {
+            Some(Ok((kind, bytes))) => match self.chunk.push_value(kind, &bytes) {
+                Some(full) => return out.send(SourceEvent::Marked(full, to_offset(&self.at))).await,
+                None => return true,
+            },
+            Some(Err(refused)) => refused,
+            None => Refused { input: String::new(), reason: "a message without a value".into() },
+        };
+        let reason = format!("partition {part} offset {offset}: {}", bad.reason);
+        out.send(SourceEvent::Bad { input: bad.input, reason }).await
+    }
+
+    /// Hands over the chunk with the offsets reached; false when the job is gone.
+    async fn flush(&mut self, out: &Outbox) -> bool {
+        out.send(SourceEvent::Marked(self.chunk.take(), to_offset(&self.at))).await
+    }
+
+    /// Reads up to exactly `cut` (a logged batch's end) and marks it; false when the job is gone.
+    async fn replay_to(&mut self, cut: &Positions, out: &Outbox) -> bool {
+        let reached = |at: &Positions| cut.iter().all(|(p, o)| at.get(p).is_some_and(|a| a >= o));
+        let mut waiting = std::mem::take(&mut self.held);
+        while !reached(&self.at) {
+            let (p, o, v) = match waiting.pop_front() {
+                Some(m) => m,
+                None => match self.consumer.recv().await {
+                    Ok(m) => (m.partition(), m.offset(), m.payload().map(<[u8]>::to_vec)),
+                    Err(e) => {
+                        tracing::warn!("kafka: {e}");
+                        continue;
+                    }
+                },
+            };
+            if cut.get(&p).is_some_and(|end| o >= *end) {
+                self.held.push_back((p, o, v));
+            } else if !self.take(p, o, v.as_deref(), out).await {
+                return false;
+            }
+        }
+        self.held.extend(waiting);
+        self.flush(out).await
+    }
+
+    /// Reads live messages until the job drains or goes away.
+    async fn live(mut self, out: &Outbox) {
+        for (p, o, v) in std::mem::take(&mut self.held) {
+            if !self.take(p, o, v.as_deref(), out).await {
+                return;
+            }
+        }
+        loop {
+            let linger = async {
+                if self.chunk.is_empty() {
+                    std::future::pending::<()>().await
+                }
+                tokio::time::sleep(LINGER).await
+            };
+            let (p, o, v) = tokio::select! {
+                got = self.consumer.recv() => match got {
+                    Ok(m) => (m.partition(), m.offset(), m.payload().map(<[u8]>::to_vec)),
+                    Err(e) => {
+                        tracing::warn!("kafka: {e}");
+                        continue;
+                    }
+                },
+                _ = linger => {
+                    if !self.flush(out).await {
+                        return;
+                    }
+                    continue;
+                }
+                _ = out.drained() => {
+                    if self.flush(out).await {
+                        out.send(SourceEvent::Finished).await;
+                    }
+                    return;
+                }
+            };
+            if !self.take(p, o, v.as_deref(), out).await {
+                return;
+            }
+        }
+    }
+}

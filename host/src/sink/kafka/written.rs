@@ -1,0 +1,57 @@
+//! What a Kafka sink has written, kept beside the job's checkpoints: the last batch every message of
+//! which the brokers acknowledged, and where each partition ended after it. A resumed job skips the
+//! batches through it, and reads back only from those ends to learn what a batch cut short left.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::file::{open_json, seal_json, write_atomic};
+
+/// The record.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    /// The last batch written whole (0: none).
+    pub through: u64,
+    /// Per partition, the offset after the last message acknowledged.
+    pub ends: BTreeMap<i32, i64>,
+}
+
+/// Where the record lives.
+pub struct WrittenFile(pub PathBuf);
+
+impl WrittenFile {
+    /// The record, or an empty one when the sink never finished a batch. A damaged record is refused:
+    /// guessing could write a batch twice or skip one.
+    ///
+    /// ```
+    /// # use weir::sink::kafka::written::{Written, WrittenFile};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let file = WrittenFile(dir.path().join("sink").join("written.json"));
+    /// assert_eq!(file.load().unwrap(), Written::default());
+    /// let w = Written { through: 2000, ends: [(0, 17)].into() };
+    /// file.save(&w).unwrap();
+    /// assert_eq!(file.load().unwrap(), w);
+    /// std::fs::write(&file.0, "{\"through\": 9}").unwrap();
+    /// assert!(file.load().unwrap_err().contains("checksum"));
+    /// ```
+    pub fn load(&self) -> Result<Written, String> {
+        let text = match std::fs::read_to_string(&self.0) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Written::default()),
+            Err(e) => return Err(format!("{}: {e}", self.0.display())),
+        };
+        let json = open_json(&self.0, &text).map_err(|e| e.to_string())?;
+        serde_json::from_str(json).map_err(|e| format!("{}: {e}", self.0.display()))
+    }
+
+    /// Saves `w` atomically and durably.
+    pub fn save(&self, w: &Written) -> Result<(), String> {
+        if let Some(dir) = self.0.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let json = serde_json::to_string(w).map_err(|e| e.to_string())?;
+        write_atomic(&self.0, seal_json(&json).as_bytes()).map_err(|e| e.to_string())
+    }
+}
