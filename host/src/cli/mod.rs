@@ -4,6 +4,7 @@
 
 mod checkpoint;
 mod client;
+mod gen_clicks;
 mod op;
 mod op_new;
 mod op_test;
@@ -76,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: client::server::ServerCommand,
     },
+    /// Generate test data: `weir gen clicks --to kafka://127.0.0.1:9092/clicks --rate 1000`.
+    Gen {
+        #[command(subcommand)]
+        command: GenCommand,
+    },
     /// Print a shell completion script (e.g. `weir completions bash > /etc/bash_completion.d/weir`).
     Completions {
         /// The shell.
@@ -91,6 +97,12 @@ enum Command {
         #[command(subcommand)]
         command: checkpoint::CheckpointCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum GenCommand {
+    /// Publish click events `deviceId|deviceType|time|click` at a steady rate (`time`: when published).
+    Clicks(gen_clicks::ClicksArgs),
 }
 
 /// Exit code for a refused job spec.
@@ -150,6 +162,13 @@ pub fn main(logs: weir::server::JobLogs) -> ExitCode {
         Command::Serve(args) => serve::run(args, logs),
         Command::Job { command } => client::finish(client::job::run(&cli.conn, command)),
         Command::Server { command } => client::finish(client::server::run(&cli.conn, command)),
+        Command::Gen { command: GenCommand::Clicks(args) } => match gen_clicks::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
