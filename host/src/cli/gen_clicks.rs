@@ -145,7 +145,7 @@ pub fn run(args: ClicksArgs) -> anyhow::Result<()> {
             continue;
         }
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-        for _ in sent..due.min(limit) {
+        while sent < due.min(limit) {
             let is_bad = ((sent + 1) as f64 * args.bad_fraction) as u64 > bad;
             out.line(&event(&mut rng, args.devices, now_ms, is_bad))?;
             sent += 1;
