@@ -18,3 +18,7 @@ if [ -z "${WEIR_SKIP_SPARK:-}" ] && command -v java >/dev/null; then
   export WEIR_SPARK_PYTHON="$PWD/$venv/bin/python"
 fi
 cargo bench -p weir --bench running_wordcount
+# The user-behaviour pipeline over Kafka (Tansu) into MariaDB: needs the services and a release weir.
+source scripts/services.sh
+cargo build --release -p weir --features connectors --quiet
+WEIR_BIN="$PWD/target/release/weir" cargo bench -p weir-tests --bench pipeline

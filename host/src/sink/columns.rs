@@ -1,5 +1,5 @@
 //! Named columns for the database sinks: which part of a record each column of the user's table holds
-//! (`key`, `value`, a field of a JSON value, or the batch time), the SQL types they are created with, and
+//! (`key`, `value`, a field of a JSON value, the batch time or the record's event time), the SQL types they are created with, and
 //! the key an upsert replaces rows by. Without `columns`, a sink writes the fixed `(batch_time, key,
 //! value)` layout, which is one such mapping.
 
@@ -21,6 +21,8 @@ pub enum Part {
     Field(Vec<String>),
     /// The batch's time (for a windowed stream, the window's end), in milliseconds.
     BatchTime,
+    /// The record's event time, in milliseconds (its batch's time unless a source or operator set it).
+    EventTime,
 }
 
 /// One column of the table.
@@ -99,12 +101,13 @@ impl Layout {
                 "key" => Part::Key,
                 "value" => Part::Value,
                 "batch_time" => Part::BatchTime,
+                "event_time" => Part::EventTime,
                 f => match f.strip_prefix("value.") {
                     Some(path) if !path.is_empty() && path.split('.').all(|p| !p.is_empty()) => {
                         Part::Field(path.split('.').map(String::from).collect())
                     }
                     _ => {
-                        let msg = format!("`{from}`: a column holds `key`, `value`, `value.<field>` or `batch_time`");
+                        let msg = format!("`{from}`: a column holds `key`, `value`, `value.<field>`, `batch_time` or `event_time`");
                         return Err((field, msg));
                     }
                 },
@@ -169,6 +172,7 @@ impl Layout {
                 out.push(match &c.part {
                     Part::Key => keyed.then(|| render::lossy(records.key_bytes(i)).into_owned()),
                     Part::BatchTime => Some(time.to_string()),
+                    Part::EventTime => Some(records.event_times[i].to_string()),
                     Part::Value if c.is_json() => Some(render::value_json_text(&r.value)),
                     Part::Value => plain(&render::value_json(&r.value)),
                     Part::Field(path) => {

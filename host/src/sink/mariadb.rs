@@ -74,7 +74,7 @@ fn sql_type(c: &Column) -> &str {
     match (&c.sql_type, &c.part) {
         (Some(t), _) => t,
         (None, Part::Key) => "VARCHAR(700)",
-        (None, Part::BatchTime) => "BIGINT",
+        (None, Part::BatchTime | Part::EventTime) => "BIGINT",
         (None, _) => "JSON",
     }
 }

@@ -77,7 +77,7 @@ fn sql_type(c: &Column) -> &str {
     match (&c.sql_type, &c.part) {
         (Some(t), _) => t,
         (None, Part::Key) => "TEXT",
-        (None, Part::BatchTime) => "BIGINT",
+        (None, Part::BatchTime | Part::EventTime) => "BIGINT",
         (None, _) => "JSONB",
     }
 }
