@@ -4,22 +4,19 @@
 //! resumed job seeks every partition to its checkpointed offset and cuts the batches logged before a
 //! crash again at exactly their logged offsets. The batcher spreads each batch over the workers.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::{Message as _, Offset, TopicPartitionList};
 
-use super::lines::Refused;
+use super::partitioned::{Fetch, Message, Positions, Reader, positions};
 use super::source::{Commits, Source, SourceContext, SourceTask};
-use super::{LineChunker, Outbox, SourceEvent};
-use crate::checkpoint::{OffsetMark, SourceOffset};
+use super::{Outbox, SourceEvent};
 use crate::graph::spec::KafkaStart;
 
-/// How long a chunk of messages may wait for more before it is handed to the batcher.
-const LINGER: Duration = Duration::from_millis(20);
 /// Timeout of the broker queries made at start (metadata, watermarks, committed offsets).
 const QUERY: Duration = Duration::from_secs(10);
 /// Wait between tries while the topic does not exist or the brokers cannot be reached.
@@ -33,20 +30,6 @@ pub struct KafkaSource {
     pub group: Option<String>,
     pub start: KafkaStart,
     pub options: BTreeMap<String, String>,
-}
-
-/// Next offset to read, per partition: the source's own offset.
-type Positions = BTreeMap<i32, i64>;
-
-fn to_offset(p: &Positions) -> OffsetMark {
-    OffsetMark::Own(serde_json::to_value(p).unwrap_or_default())
-}
-
-fn positions(o: &SourceOffset) -> Option<Positions> {
-    match o {
-        SourceOffset::Own(v) => serde_json::from_value(v.clone()).ok(),
-        _ => None,
-    }
 }
 
 impl Source for KafkaSource {
@@ -120,16 +103,7 @@ impl KafkaSource {
         tracing::info!(source = %ctx.name, topic = %self.topic, partitions = at.len(), "reading from {at:?}");
         let commits = std::mem::replace(&mut ctx.commits, Commits::closed());
         tokio::spawn(commit_loop(consumer.clone(), self.topic.clone(), ctx.name.clone(), commits));
-        let mut reader = Reader { consumer, at, held: VecDeque::new(), chunk: LineChunker::default() };
-        if !out.send(SourceEvent::Mark(to_offset(&reader.at))).await {
-            return Ok(());
-        }
-        for cut in ctx.cuts.iter().filter_map(positions) {
-            if !reader.replay_to(&cut, out).await {
-                return Ok(());
-            }
-        }
-        reader.live(out).await;
+        Reader::new(KafkaFetch(consumer), at).run(&ctx.cuts, out).await;
         Ok(())
     }
 
@@ -188,98 +162,16 @@ async fn commit_loop(consumer: Arc<StreamConsumer>, topic: String, name: String,
     }
 }
 
-/// Reads messages into chunks, tracking the next offset of each partition.
-struct Reader {
-    consumer: Arc<StreamConsumer>,
-    at: Positions,
-    /// Messages read past the end of the logged batch being cut again, for the batches after it.
-    held: VecDeque<(i32, i64, Option<Vec<u8>>)>,
-    chunk: LineChunker,
-}
+/// Messages from the consumer, as the shared reader takes them.
+struct KafkaFetch(Arc<StreamConsumer>);
 
-impl Reader {
-    /// Takes one message into the chunk (or the dead letters); false when the job is gone.
-    async fn take(&mut self, part: i32, offset: i64, value: Option<&[u8]>, out: &Outbox) -> bool {
-        self.at.insert(part, offset + 1);
-        let bad = match value.map(|v| out.lines().read(v)) {
-            Some(Ok((kind, bytes))) => match self.chunk.push_value(kind, &bytes) {
-                Some(full) => return out.send(SourceEvent::Marked(full, to_offset(&self.at))).await,
-                None => return true,
-            },
-            Some(Err(refused)) => refused,
-            None => Refused { input: String::new(), reason: "a message without a value".into() },
-        };
-        let reason = format!("partition {part} offset {offset}: {}", bad.reason);
-        out.send(SourceEvent::Bad { input: bad.input, reason }).await
-    }
-
-    /// Hands over the chunk with the offsets reached; false when the job is gone.
-    async fn flush(&mut self, out: &Outbox) -> bool {
-        out.send(SourceEvent::Marked(self.chunk.take(), to_offset(&self.at))).await
-    }
-
-    /// Reads up to exactly `cut` (a logged batch's end) and marks it; false when the job is gone.
-    async fn replay_to(&mut self, cut: &Positions, out: &Outbox) -> bool {
-        let reached = |at: &Positions| cut.iter().all(|(p, o)| at.get(p).is_some_and(|a| a >= o));
-        let mut waiting = std::mem::take(&mut self.held);
-        while !reached(&self.at) {
-            let (p, o, v) = match waiting.pop_front() {
-                Some(m) => m,
-                None => match self.consumer.recv().await {
-                    Ok(m) => (m.partition(), m.offset(), m.payload().map(<[u8]>::to_vec)),
-                    Err(e) => {
-                        tracing::warn!("kafka: {e}");
-                        continue;
-                    }
-                },
-            };
-            if cut.get(&p).is_some_and(|end| o >= *end) {
-                self.held.push_back((p, o, v));
-            } else if !self.take(p, o, v.as_deref(), out).await {
-                return false;
-            }
-        }
-        self.held.extend(waiting);
-        self.flush(out).await
-    }
-
-    /// Reads live messages until the job drains or goes away.
-    async fn live(mut self, out: &Outbox) {
-        for (p, o, v) in std::mem::take(&mut self.held) {
-            if !self.take(p, o, v.as_deref(), out).await {
-                return;
-            }
-        }
+impl Fetch for KafkaFetch {
+    async fn next(&mut self) -> Message {
         loop {
-            let linger = async {
-                if self.chunk.is_empty() {
-                    std::future::pending::<()>().await
-                }
-                tokio::time::sleep(LINGER).await
-            };
-            let (p, o, v) = tokio::select! {
-                got = self.consumer.recv() => match got {
-                    Ok(m) => (m.partition(), m.offset(), m.payload().map(<[u8]>::to_vec)),
-                    Err(e) => {
-                        tracing::warn!("kafka: {e}");
-                        continue;
-                    }
-                },
-                _ = linger => {
-                    if !self.flush(out).await {
-                        return;
-                    }
-                    continue;
-                }
-                _ = out.drained() => {
-                    if self.flush(out).await {
-                        out.send(SourceEvent::Finished).await;
-                    }
-                    return;
-                }
-            };
-            if !self.take(p, o, v.as_deref(), out).await {
-                return;
+            match self.0.recv().await {
+                Ok(m) => return (m.partition(), m.offset(), m.payload().map(<[u8]>::to_vec)),
+                // librdkafka reconnects and retries by itself; what it reports is for the log.
+                Err(e) => tracing::warn!("kafka: {e}"),
             }
         }
     }

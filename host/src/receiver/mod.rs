@@ -6,6 +6,8 @@ mod generator;
 #[cfg(feature = "kafka")]
 mod kafka;
 pub mod lines;
+#[cfg(any(feature = "kafka", feature = "nats"))]
+pub mod partitioned;
 pub mod scripted;
 mod socket;
 pub mod source;
