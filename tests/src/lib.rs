@@ -2,6 +2,7 @@
 //! run a job spec in-process and read its JSON-lines output.
 
 pub mod crash;
+pub mod nats;
 pub mod served;
 pub mod spec;
 pub mod tansu;

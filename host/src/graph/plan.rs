@@ -306,6 +306,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
                 }
             }
             SinkSpec::Kafka { brokers, topic, .. } => check_kafka(c, "sinks", name, brokers, topic)?,
+            SinkSpec::Nats { stream, subject, .. } => check_nats(c, "sinks", name, stream.as_deref(), subject)?,
             SinkSpec::Print { .. } | SinkSpec::Noop { .. } => {}
         }
     }
@@ -420,7 +421,8 @@ fn check_source(
 ) -> Result<(), SpecError> {
     if let SourceSpec::Socket { format, columns, .. }
     | SourceSpec::Directory { format, columns, .. }
-    | SourceSpec::Kafka { format, columns, .. } = src
+    | SourceSpec::Kafka { format, columns, .. }
+    | SourceSpec::Nats { format, columns, .. } = src
     {
         let csv = *format == super::spec::LineFormat::Csv;
         if csv && columns.is_empty() {
@@ -431,9 +433,12 @@ fn check_source(
         }
     }
     match src {
-        SourceSpec::Socket { .. } | SourceSpec::Kafka { .. } if clock == ClockMode::Manual => {
-            Err(c.err("sources", name, "kind", "a socket or kafka source needs the realtime clock (`job.clock`)"))
+        SourceSpec::Socket { .. } | SourceSpec::Kafka { .. } | SourceSpec::Nats { .. }
+            if clock == ClockMode::Manual =>
+        {
+            Err(c.err("sources", name, "kind", "a socket, kafka or nats source needs the realtime clock (`job.clock`)"))
         }
+        SourceSpec::Nats { stream, subject, .. } => check_nats(c, "sources", name, Some(stream), subject),
         SourceSpec::Kafka { brokers, topic, .. } => check_kafka(c, "sources", name, brokers, topic),
         SourceSpec::Scripted { .. } if clock == ClockMode::Realtime => {
             Err(c.err("sources", name, "kind", "a scripted source needs `clock = \"manual\"` in [job]"))
@@ -472,6 +477,29 @@ fn check_kafka(c: &Checker<'_>, section: &str, name: &str, brokers: &str, topic:
     }
     if topic.trim().is_empty() {
         return Err(c.err(section, name, "topic", "name the topic"));
+    }
+    Ok(())
+}
+
+/// A NATS source or sink needs a subject (and a source its stream), and a build that has the connector.
+fn check_nats(
+    c: &Checker<'_>,
+    section: &str,
+    name: &str,
+    stream: Option<&str>,
+    subject: &str,
+) -> Result<(), SpecError> {
+    if !cfg!(feature = "nats") {
+        return Err(c.err(section, name, "kind", "this weir was built without NATS (cargo feature `nats`)"));
+    }
+    // JetStream stream names may not hold spaces, `.`, `*`, `>`, path separators or control characters.
+    if let Some(s) = stream
+        && (s.is_empty() || s.chars().any(|ch| ch.is_whitespace() || ".*>/\\".contains(ch)))
+    {
+        return Err(c.err(section, name, "stream", "a stream name: no spaces, `.`, `*`, `>` or slashes"));
+    }
+    if subject.trim().is_empty() || subject.contains(char::is_whitespace) {
+        return Err(c.err(section, name, "subject", "name the subject, without spaces"));
     }
     Ok(())
 }

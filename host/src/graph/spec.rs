@@ -265,6 +265,33 @@ pub enum SourceSpec {
         #[serde(default)]
         columns: Vec<String>,
     },
+    /// Messages of a NATS JetStream stream, in sequence, each message payload one line (a build with
+    /// the `nats` feature; see docs/CONNECTORS.md).
+    Nats {
+        /// Server URL (default `nats://127.0.0.1:4222`).
+        #[serde(default = "nats_url")]
+        url: String,
+        /// The stream, created (for `subject`) when missing.
+        stream: String,
+        /// The subject the stream holds, used when creating it.
+        subject: String,
+        /// The durable consumer Weir reads through and acknowledges on (default `weir-<job>-<source>`).
+        #[serde(default)]
+        consumer: Option<String>,
+        /// Where a first start reads from when neither a checkpoint nor the consumer holds a position:
+        /// `earliest` (default) or `latest`.
+        #[serde(default)]
+        start: KafkaStart,
+        /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
+        #[serde(default = "max_record")]
+        max_record_bytes: bytesize::ByteSize,
+        /// What a message payload holds (default `text`).
+        #[serde(default)]
+        format: LineFormat,
+        /// With `format = "csv"`: the fields' names, in order.
+        #[serde(default)]
+        columns: Vec<String>,
+    },
     /// A JSON-lines file where line k is the whole of batch k (manual clock only).
     Scripted {
         /// The file.
@@ -302,6 +329,10 @@ pub enum LineFormat {
 fn max_record() -> bytesize::ByteSize {
     bytesize::ByteSize::mib(1)
 }
+fn nats_url() -> String {
+    "nats://127.0.0.1:4222".into()
+}
+
 fn localhost() -> String {
     "127.0.0.1".into()
 }
@@ -415,6 +446,21 @@ pub enum SinkSpec {
         #[serde(default)]
         options: BTreeMap<String, String>,
     },
+    /// A NATS JetStream subject: each record's value (as text) one message, its key in the `weir-key`
+    /// header, published with a message id of job, sink, batch and place, so the stream drops one
+    /// written again within its duplicate window (a build with the `nats` feature).
+    Nats {
+        /// Input source or stream.
+        from: String,
+        /// Server URL (default `nats://127.0.0.1:4222`).
+        #[serde(default = "nats_url")]
+        url: String,
+        /// The subject to publish to.
+        subject: String,
+        /// The stream holding `subject`, created when missing (default: it must exist).
+        #[serde(default)]
+        stream: Option<String>,
+    },
     /// Runs the stream and discards its records on the worker that holds them, as Spark's `noop`
     /// format: for benchmarks, and for streams kept only for their state.
     Noop {
@@ -450,6 +496,7 @@ impl SinkSpec {
             | SinkSpec::Postgres { from, .. }
             | SinkSpec::Mariadb { from, .. }
             | SinkSpec::Kafka { from, .. }
+            | SinkSpec::Nats { from, .. }
             | SinkSpec::Noop { from } => from,
         }
     }

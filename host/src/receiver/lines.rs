@@ -50,7 +50,8 @@ impl Lines {
     pub fn of(spec: &SourceSpec) -> Option<Lines> {
         let (SourceSpec::Socket { max_record_bytes, format, columns, .. }
         | SourceSpec::Directory { max_record_bytes, format, columns, .. }
-        | SourceSpec::Kafka { max_record_bytes, format, columns, .. }) = spec
+        | SourceSpec::Kafka { max_record_bytes, format, columns, .. }
+        | SourceSpec::Nats { max_record_bytes, format, columns, .. }) = spec
         else {
             return None;
         };

@@ -6,6 +6,8 @@ mod generator;
 #[cfg(feature = "kafka")]
 mod kafka;
 pub mod lines;
+#[cfg(feature = "nats")]
+mod nats;
 #[cfg(any(feature = "kafka", feature = "nats"))]
 pub mod partitioned;
 pub mod scripted;
@@ -301,13 +303,20 @@ fn build(name: &str, spec: &SourceSpec, checkpoint: Option<&CheckpointSpec>) -> 
         SourceSpec::Kafka { brokers, topic, group, start, options, .. } => {
             Box::new(kafka::KafkaSource { brokers, topic, group, start, options })
         }
-        #[cfg(not(feature = "kafka"))]
-        SourceSpec::Kafka { .. } => Box::new(move |_: SourceContext, out: Outbox| -> SourceTask {
-            Box::pin(async move {
-                let why = format!("source `{name}`: this weir was built without Kafka (cargo feature `kafka`)");
-                out.send(SourceEvent::Failed(why)).await;
+        #[cfg(feature = "nats")]
+        SourceSpec::Nats { url, stream, subject, consumer, start, .. } => {
+            Box::new(nats::NatsSource { url, stream, subject, consumer, start })
+        }
+        #[cfg(not(all(feature = "kafka", feature = "nats")))]
+        #[allow(unreachable_patterns)]
+        SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } => {
+            Box::new(move |_: SourceContext, out: Outbox| -> SourceTask {
+                Box::pin(async move {
+                    let why = format!("source `{name}`: this weir was built without its connector (cargo feature)");
+                    out.send(SourceEvent::Failed(why)).await;
+                })
             })
-        }),
+        }
     }
 }
 

@@ -107,7 +107,9 @@ impl Layout {
                         Part::Field(path.split('.').map(String::from).collect())
                     }
                     _ => {
-                        let msg = format!("`{from}`: a column holds `key`, `value`, `value.<field>`, `batch_time` or `event_time`");
+                        let msg = format!(
+                            "`{from}`: a column holds `key`, `value`, `value.<field>`, `batch_time` or `event_time`"
+                        );
                         return Err((field, msg));
                     }
                 },

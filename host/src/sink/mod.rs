@@ -9,6 +9,8 @@ mod jsonl;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod mariadb;
+#[cfg(feature = "nats")]
+mod nats;
 pub mod postgres;
 mod print;
 pub mod render;
@@ -83,7 +85,7 @@ pub type OnRefused = Arc<dyn Fn(&str, u64, &RecordRef<'_>, &str) + Send + Sync>;
 /// `resume`: the job resumes from a checkpoint, so the output holds batches it will replay. `state`:
 /// with checkpoints, a folder of the sink's own beside them (what a Kafka sink has written). Database
 /// sinks query on `io`.
-#[cfg_attr(not(feature = "kafka"), allow(unused_variables))]
+#[cfg_attr(not(all(feature = "kafka", feature = "nats")), allow(unused_variables))]
 pub fn build(
     job: &str,
     name: &str,
@@ -115,9 +117,14 @@ pub fn build(
         SinkSpec::Kafka { brokers, topic, options, .. } => {
             Box::new(kafka::KafkaSink::new(job, name, brokers, topic, options, resume, state)?)
         }
-        #[cfg(not(feature = "kafka"))]
-        SinkSpec::Kafka { .. } => {
-            let message = "this weir was built without Kafka (cargo feature `kafka`)".into();
+        #[cfg(feature = "nats")]
+        SinkSpec::Nats { url, subject, stream, .. } => {
+            Box::new(nats::NatsSink::new(job, name, url, subject, stream.as_deref(), io)?)
+        }
+        #[cfg(not(all(feature = "kafka", feature = "nats")))]
+        #[allow(unreachable_patterns)]
+        SinkSpec::Kafka { .. } | SinkSpec::Nats { .. } => {
+            let message = "this weir was built without its connector (cargo feature)".into();
             return Err(SinkError::Broker { sink: name.into(), message });
         }
         SinkSpec::Jsonl { path, .. } if resume => Box::new(jsonl::Jsonl::resume(name, path)?),

@@ -1,0 +1,176 @@
+//! NATS JetStream source: a stream's messages in sequence, through a durable pull consumer that Weir
+//! sets to start where the job resumes (its checkpointed stream sequence), so the stream sequence is the
+//! source's offset (partition 0 of the shared reader). Messages are acknowledged with `AckPolicy::All`
+//! only after a checkpoint holding them commits: the consumer's ack floor is Weir's last checkpoint.
+//! A first start takes the durable consumer's ack floor when it exists, else `start`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::message::Acker;
+use async_nats::jetstream::{self, stream};
+use tokio_stream::StreamExt;
+
+use super::partitioned::{Fetch, Message, Positions, Reader, positions};
+use super::source::{Commits, Source, SourceContext, SourceTask};
+use super::{Outbox, SourceEvent};
+use crate::graph::spec::KafkaStart;
+
+/// Wait between tries while the server cannot be reached.
+const RETRY: Duration = Duration::from_secs(2);
+/// Messages delivered and not yet acknowledged are redelivered after this: longer than any checkpoint
+/// interval (a redelivered message already taken is skipped by its sequence).
+const ACK_WAIT: Duration = Duration::from_secs(600);
+
+/// The source's settings, from its spec.
+pub struct NatsSource {
+    pub url: String,
+    pub stream: String,
+    pub subject: String,
+    pub consumer: Option<String>,
+    pub start: KafkaStart,
+}
+
+/// Per mark (the next sequence), the acknowledger of the last message before it.
+type Ackers = Arc<Mutex<BTreeMap<i64, Acker>>>;
+
+impl Source for NatsSource {
+    fn run(self: Box<Self>, ctx: SourceContext, out: Outbox) -> SourceTask {
+        Box::pin(async move {
+            let name = ctx.name.clone();
+            if let Err(why) = self.read(ctx, &out).await {
+                out.send(SourceEvent::Failed(format!("source `{name}`: {why}"))).await;
+            }
+        })
+    }
+}
+
+impl NatsSource {
+    /// Connects, waiting (and saying so) while the server cannot be reached; `None` when the job
+    /// drains meanwhile.
+    async fn connect(&self, name: &str, out: &Outbox) -> Option<jetstream::Context> {
+        loop {
+            match async_nats::connect(&self.url).await {
+                Ok(client) => return Some(jetstream::new(client)),
+                Err(e) => tracing::warn!(source = %name, url = %self.url, "waiting for NATS: {e}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(RETRY) => {}
+                _ = out.drained() => return None,
+            }
+        }
+    }
+
+    async fn read(self, mut ctx: SourceContext, out: &Outbox) -> Result<(), String> {
+        let Some(js) = self.connect(&ctx.name, out).await else {
+            out.send(SourceEvent::Finished).await;
+            return Ok(());
+        };
+        let config =
+            stream::Config { name: self.stream.clone(), subjects: vec![self.subject.clone()], ..Default::default() };
+        let mut stream = js.get_or_create_stream(config).await.map_err(|e| format!("stream `{}`: {e}", self.stream))?;
+        let durable = self.consumer.clone().unwrap_or_else(|| format!("weir-{}-{}", ctx.job, ctx.name));
+        let next = match positions(&ctx.start).and_then(|p| p.get(&0).copied()) {
+            Some(seq) => seq,
+            None => {
+                let floor = match stream.get_consumer::<pull::Config>(&durable).await {
+                    Ok(mut c) => c.info().await.ok().map(|i| i.ack_floor.stream_sequence as i64 + 1),
+                    Err(_) => None,
+                };
+                let state = stream.info().await.map_err(|e| format!("stream `{}`: {e}", self.stream))?.state.clone();
+                let policy = match self.start {
+                    KafkaStart::Earliest => state.first_sequence.max(1) as i64,
+                    KafkaStart::Latest => state.last_sequence as i64 + 1,
+                };
+                floor.unwrap_or(policy)
+            }
+        };
+        // The durable consumer is made again to start exactly where this run starts.
+        let _ = stream.delete_consumer(&durable).await;
+        let consumer: PullConsumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some(durable.clone()),
+                ack_policy: AckPolicy::All,
+                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: next as u64 },
+                ack_wait: ACK_WAIT,
+                max_ack_pending: 1_000_000,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("consumer `{durable}`: {e}"))?;
+        let messages = consumer.messages().await.map_err(|e| format!("consumer `{durable}`: {e}"))?;
+        tracing::info!(source = %ctx.name, stream = %self.stream, consumer = %durable, "reading from sequence {next}");
+        let ackers = Ackers::default();
+        let commits = std::mem::replace(&mut ctx.commits, Commits::closed());
+        tokio::spawn(ack_loop(ackers.clone(), ctx.name.clone(), commits));
+        let fetch = NatsFetch { messages, last: None, ackers };
+        Reader::new(fetch, Positions::from([(0, next)])).run(&ctx.cuts, out).await;
+        Ok(())
+    }
+}
+
+/// Acknowledges, once a checkpoint commits, everything up to the sequence it holds.
+async fn ack_loop(ackers: Ackers, name: String, mut commits: Commits) {
+    while let Some((time, offset)) = commits.next().await {
+        let Some(next) = positions(&offset).and_then(|p| p.get(&0).copied()) else { continue };
+        // The newest acknowledger the checkpoint covers; older ones are not needed (AckPolicy::All).
+        let acker = {
+            let mut a = ackers.lock().unwrap_or_else(|p| p.into_inner());
+            let newer = a.split_off(&(next + 1));
+            std::mem::replace(&mut *a, newer).pop_last().map(|(_, acker)| acker)
+        };
+        if let Some(acker) = acker {
+            match acker.double_ack().await {
+                Ok(()) => {
+                    tracing::debug!(source = %name, batch_time = time, "acknowledged up to sequence {}", next - 1)
+                }
+                Err(e) => tracing::warn!(source = %name, batch_time = time, "cannot acknowledge: {e}"),
+            }
+        }
+    }
+}
+
+/// Messages from the consumer, as the shared reader takes them.
+struct NatsFetch {
+    messages: pull::Stream,
+    /// The last message's sequence and acknowledger.
+    last: Option<(i64, Acker)>,
+    ackers: Ackers,
+}
+
+impl Fetch for NatsFetch {
+    async fn next(&mut self) -> Message {
+        loop {
+            match self.messages.next().await {
+                Some(Ok(m)) => {
+                    let seq = match m.info() {
+                        Ok(info) => info.stream_sequence as i64,
+                        Err(e) => {
+                            tracing::warn!("nats: a message without its sequence: {e}");
+                            continue;
+                        }
+                    };
+                    let (msg, acker) = m.split();
+                    self.last = Some((seq, acker));
+                    return (0, seq, Some(msg.payload.to_vec()));
+                }
+                Some(Err(e)) => tracing::warn!("nats: {e}"),
+                // The client reconnects by itself; a closed stream means the consumer is gone.
+                None => {
+                    tracing::error!("nats: the consumer's message stream ended");
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+
+    fn marked(&mut self, at: &Positions) {
+        if let (Some((seq, acker)), Some(next)) = (self.last.take(), at.get(&0))
+            && seq + 1 == *next
+        {
+            self.ackers.lock().unwrap_or_else(|p| p.into_inner()).insert(*next, acker);
+        }
+    }
+}
