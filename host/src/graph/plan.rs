@@ -307,6 +307,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
             }
             SinkSpec::Kafka { brokers, topic, .. } => check_kafka(c, "sinks", name, brokers, topic)?,
             SinkSpec::Nats { stream, subject, .. } => check_nats(c, "sinks", name, stream.as_deref(), subject)?,
+            SinkSpec::Redis { stream, .. } => check_redis(c, "sinks", name, stream)?,
             SinkSpec::Print { .. } | SinkSpec::Noop { .. } => {}
         }
     }
@@ -422,7 +423,8 @@ fn check_source(
     if let SourceSpec::Socket { format, columns, .. }
     | SourceSpec::Directory { format, columns, .. }
     | SourceSpec::Kafka { format, columns, .. }
-    | SourceSpec::Nats { format, columns, .. } = src
+    | SourceSpec::Nats { format, columns, .. }
+    | SourceSpec::Redis { format, columns, .. } = src
     {
         let csv = *format == super::spec::LineFormat::Csv;
         if csv && columns.is_empty() {
@@ -433,11 +435,12 @@ fn check_source(
         }
     }
     match src {
-        SourceSpec::Socket { .. } | SourceSpec::Kafka { .. } | SourceSpec::Nats { .. }
+        SourceSpec::Socket { .. } | SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } | SourceSpec::Redis { .. }
             if clock == ClockMode::Manual =>
         {
-            Err(c.err("sources", name, "kind", "a socket, kafka or nats source needs the realtime clock (`job.clock`)"))
+            Err(c.err("sources", name, "kind", "a socket or broker source needs the realtime clock (`job.clock`)"))
         }
+        SourceSpec::Redis { stream, .. } => check_redis(c, "sources", name, stream),
         SourceSpec::Nats { stream, subject, .. } => check_nats(c, "sources", name, Some(stream), subject),
         SourceSpec::Kafka { brokers, topic, .. } => check_kafka(c, "sources", name, brokers, topic),
         SourceSpec::Scripted { .. } if clock == ClockMode::Realtime => {
@@ -500,6 +503,17 @@ fn check_nats(
     }
     if subject.trim().is_empty() || subject.contains(char::is_whitespace) {
         return Err(c.err(section, name, "subject", "name the subject, without spaces"));
+    }
+    Ok(())
+}
+
+/// A Redis source or sink needs a stream key, and a build that has the connector.
+fn check_redis(c: &Checker<'_>, section: &str, name: &str, stream: &str) -> Result<(), SpecError> {
+    if !cfg!(feature = "redis") {
+        return Err(c.err(section, name, "kind", "this weir was built without Redis (cargo feature `redis`)"));
+    }
+    if stream.is_empty() {
+        return Err(c.err(section, name, "stream", "name the stream's key"));
     }
     Ok(())
 }

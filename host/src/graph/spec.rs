@@ -292,6 +292,36 @@ pub enum SourceSpec {
         #[serde(default)]
         columns: Vec<String>,
     },
+    /// Entries of a Redis stream through a consumer group, one field of each entry one line (a build
+    /// with the `redis` feature; see docs/CONNECTORS.md).
+    Redis {
+        /// Server URL (default `redis://127.0.0.1:6379/`).
+        #[serde(default = "redis_url")]
+        url: String,
+        /// The stream's key, created (empty, with the group) when missing.
+        stream: String,
+        /// The consumer group (default `weir-<job>-<source>`), created when missing.
+        #[serde(default)]
+        group: Option<String>,
+        /// This reader's name in the group (default `weir`).
+        #[serde(default = "weir_name")]
+        consumer: String,
+        /// The entry field holding the record (default `value`).
+        #[serde(default = "value_field")]
+        field: String,
+        /// Where a new group starts: `earliest` (default, the stream's first entry) or `latest`.
+        #[serde(default)]
+        start: KafkaStart,
+        /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
+        #[serde(default = "max_record")]
+        max_record_bytes: bytesize::ByteSize,
+        /// What the field holds (default `text`).
+        #[serde(default)]
+        format: LineFormat,
+        /// With `format = "csv"`: the fields' names, in order.
+        #[serde(default)]
+        columns: Vec<String>,
+    },
     /// A JSON-lines file where line k is the whole of batch k (manual clock only).
     Scripted {
         /// The file.
@@ -329,6 +359,18 @@ pub enum LineFormat {
 fn max_record() -> bytesize::ByteSize {
     bytesize::ByteSize::mib(1)
 }
+fn redis_url() -> String {
+    "redis://127.0.0.1:6379/".into()
+}
+
+fn weir_name() -> String {
+    "weir".into()
+}
+
+fn value_field() -> String {
+    "value".into()
+}
+
 fn nats_url() -> String {
     "nats://127.0.0.1:4222".into()
 }
@@ -461,6 +503,18 @@ pub enum SinkSpec {
         #[serde(default)]
         stream: Option<String>,
     },
+    /// A Redis stream of its own: each record one entry (`value`, and `key` when it has one) with the id
+    /// `<batch time>-<place>`, so a batch written again adds only what is missing (a build with the
+    /// `redis` feature).
+    Redis {
+        /// Input source or stream.
+        from: String,
+        /// Server URL (default `redis://127.0.0.1:6379/`).
+        #[serde(default = "redis_url")]
+        url: String,
+        /// The stream's key.
+        stream: String,
+    },
     /// Runs the stream and discards its records on the worker that holds them, as Spark's `noop`
     /// format: for benchmarks, and for streams kept only for their state.
     Noop {
@@ -497,6 +551,7 @@ impl SinkSpec {
             | SinkSpec::Mariadb { from, .. }
             | SinkSpec::Kafka { from, .. }
             | SinkSpec::Nats { from, .. }
+            | SinkSpec::Redis { from, .. }
             | SinkSpec::Noop { from } => from,
         }
     }

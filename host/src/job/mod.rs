@@ -230,6 +230,7 @@ fn run_in(
     let (tx, rx) = flume::bounded(64);
     let (drain_tx, drain) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
+    let acks = receiver::source::Acknowledgers::default();
     for (i, (name, spec)) in plan.sources.iter().enumerate() {
         let from = receiver::Start {
             job: &plan.name,
@@ -239,7 +240,7 @@ fn run_in(
             cuts: recut.iter().map(|(_, o)| o[i].clone()).collect(),
         };
         let checkpoint = plan.checkpoint.as_ref();
-        tasks.push(receiver::spawn(rt, from, spec, plan.clock, checkpoint, events, tx.clone(), drain.clone()));
+        tasks.push(receiver::spawn(rt, from, spec, plan.clock, checkpoint, events, &acks, tx.clone(), drain.clone()));
     }
     drop(tx);
     let watch = stop::watch(stopper.subscribe(), shared.clone(), drain_tx, events.clone());
@@ -316,7 +317,9 @@ fn run_in(
         }
     }
     let batches = clock.join().map_err(|_| JobError::Runtime("the batch clock panicked".into()))?;
-    // The receivers and the stop watcher share the runtime with other jobs: they end with this one.
+    // The receivers and the stop watcher share the runtime with other jobs: they end with this one,
+    // after the sources have acknowledged what the last checkpoint holds.
+    acks.finish(rt);
     tasks.iter().for_each(tokio::task::JoinHandle::abort);
     dead.flush();
     if let Some(db) = &state {

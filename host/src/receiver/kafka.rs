@@ -101,8 +101,8 @@ impl KafkaSource {
         }
         consumer.assign(&tpl).map_err(|e| format!("cannot assign the partitions: {e}"))?;
         tracing::info!(source = %ctx.name, topic = %self.topic, partitions = at.len(), "reading from {at:?}");
-        let commits = std::mem::replace(&mut ctx.commits, Commits::closed());
-        tokio::spawn(commit_loop(consumer.clone(), self.topic.clone(), ctx.name.clone(), commits));
+        let (committer, topic, name) = (consumer.clone(), self.topic.clone(), ctx.name.clone());
+        ctx.acknowledge(|commits| commit_loop(committer, topic, name, commits));
         Reader::new(KafkaFetch(consumer), at).run(&ctx.cuts, out).await;
         Ok(())
     }

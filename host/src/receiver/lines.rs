@@ -51,7 +51,8 @@ impl Lines {
         let (SourceSpec::Socket { max_record_bytes, format, columns, .. }
         | SourceSpec::Directory { max_record_bytes, format, columns, .. }
         | SourceSpec::Kafka { max_record_bytes, format, columns, .. }
-        | SourceSpec::Nats { max_record_bytes, format, columns, .. }) = spec
+        | SourceSpec::Nats { max_record_bytes, format, columns, .. }
+        | SourceSpec::Redis { max_record_bytes, format, columns, .. }) = spec
         else {
             return None;
         };

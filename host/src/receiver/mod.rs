@@ -8,8 +8,10 @@ mod kafka;
 pub mod lines;
 #[cfg(feature = "nats")]
 mod nats;
-#[cfg(any(feature = "kafka", feature = "nats"))]
+#[cfg(any(feature = "kafka", feature = "nats", feature = "redis"))]
 pub mod partitioned;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod scripted;
 mod socket;
 pub mod source;
@@ -21,7 +23,7 @@ use crate::checkpoint::{OffsetMark, SourceOffset};
 use crate::event::Events;
 use crate::graph::spec::{CheckpointSpec, ClockMode, SourceSpec};
 use lines::Lines;
-use source::{Commits, Source, SourceContext, SourceTask};
+use source::{Acknowledgers, Source, SourceContext, SourceTask};
 
 /// Lines per chunk sent to the batcher: big enough to amortise the channel, small enough to stay fresh.
 pub(crate) const CHUNK_LINES: usize = 8192;
@@ -224,7 +226,8 @@ pub struct Start<'a> {
 
 /// Starts the receiver of `start.name` on `rt`. `checkpoint`: the job's checkpoints, under which
 /// sources keep what a resumed job needs (the socket's write-ahead log, the files a directory found at
-/// the first start). `events`: where the source hears of committed checkpoints.
+/// the first start). `events`: where the source hears of committed checkpoints; `acks`: where its
+/// acknowledging task is kept until the job ends.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
     rt: &tokio::runtime::Handle,
@@ -233,20 +236,16 @@ pub fn spawn(
     clock: ClockMode,
     checkpoint: Option<&CheckpointSpec>,
     events: &Events,
+    acks: &Acknowledgers,
     tx: flume::Sender<Envelope>,
     drain: Drain,
 ) -> tokio::task::JoinHandle<()> {
     use tracing::Instrument;
     let out = Outbox::new(start.index, tx, drain).with_lines(Lines::of(spec).unwrap_or_default());
-    let ctx = SourceContext {
-        job: start.job.to_string(),
-        name: start.name.to_string(),
-        start: start.offset,
-        cuts: start.cuts,
-        manual: clock == ClockMode::Manual,
-        state_dir: checkpoint.map(|c| c.dir.join("sources").join(start.name)),
-        commits: Commits::new(start.name, events),
-    };
+    let mut ctx = SourceContext::new(start.job, start.name, start.offset, events, acks);
+    ctx.cuts = start.cuts;
+    ctx.manual = clock == ClockMode::Manual;
+    ctx.state_dir = checkpoint.map(|c| c.dir.join("sources").join(start.name));
     rt.spawn(build(start.name, spec, checkpoint).run(ctx, out).in_current_span())
 }
 
@@ -307,9 +306,13 @@ fn build(name: &str, spec: &SourceSpec, checkpoint: Option<&CheckpointSpec>) -> 
         SourceSpec::Nats { url, stream, subject, consumer, start, .. } => {
             Box::new(nats::NatsSource { url, stream, subject, consumer, start })
         }
-        #[cfg(not(all(feature = "kafka", feature = "nats")))]
+        #[cfg(feature = "redis")]
+        SourceSpec::Redis { url, stream, group, consumer, field, start, .. } => {
+            Box::new(redis::RedisSource { url, stream, group, consumer, field, start })
+        }
+        #[cfg(not(all(feature = "kafka", feature = "nats", feature = "redis")))]
         #[allow(unreachable_patterns)]
-        SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } => {
+        SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } | SourceSpec::Redis { .. } => {
             Box::new(move |_: SourceContext, out: Outbox| -> SourceTask {
                 Box::pin(async move {
                     let why = format!("source `{name}`: this weir was built without its connector (cargo feature)");

@@ -103,8 +103,8 @@ impl NatsSource {
         let messages = consumer.messages().await.map_err(|e| format!("consumer `{durable}`: {e}"))?;
         tracing::info!(source = %ctx.name, stream = %self.stream, consumer = %durable, "reading from sequence {next}");
         let ackers = Ackers::default();
-        let commits = std::mem::replace(&mut ctx.commits, Commits::closed());
-        tokio::spawn(ack_loop(ackers.clone(), ctx.name.clone(), commits));
+        let (acked, name) = (ackers.clone(), ctx.name.clone());
+        ctx.acknowledge(|commits| ack_loop(acked, name, commits));
         let fetch = NatsFetch { messages, last: None, ackers };
         Reader::new(fetch, Positions::from([(0, next)])).run(&ctx.cuts, out).await;
         Ok(())

@@ -7,8 +7,10 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use super::Outbox;
 use crate::checkpoint::SourceOffset;
@@ -63,47 +65,124 @@ pub struct SourceContext {
     pub manual: bool,
     /// With checkpoints: the folder under which this source keeps what a resumed job needs.
     pub state_dir: Option<PathBuf>,
-    /// Offsets of this source in checkpoints as they commit.
-    pub commits: Commits,
+    /// Offsets of this source in checkpoints as they commit, until a task takes them.
+    commits: Option<Commits>,
+    /// Where the job finds the acknowledging task, to let it finish when the job ends.
+    acks: Acknowledgers,
+}
+
+impl SourceContext {
+    /// A context for source `name` of job `job`; its commits come from `events` until `acks` says
+    /// the job has ended.
+    pub fn new(job: &str, name: &str, start: SourceOffset, events: &Events, acks: &Acknowledgers) -> SourceContext {
+        SourceContext {
+            job: job.into(),
+            name: name.into(),
+            start,
+            cuts: Vec::new(),
+            manual: false,
+            state_dir: None,
+            commits: Some(Commits::new(name, events, acks.ended.subscribe())),
+            acks: acks.clone(),
+        }
+    }
+
+    /// Runs `acknowledge` with this source's commits as a task of its own, which the job lets finish
+    /// (within [`ACK_GRACE`]) after its last checkpoint commits, so the last acknowledgement is not
+    /// lost when the job ends. Once per source: a second call does nothing.
+    pub fn acknowledge<F, Fut>(&mut self, acknowledge: F)
+    where
+        F: FnOnce(Commits) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        if let Some(commits) = self.commits.take() {
+            let task = tokio::spawn(tracing::Instrument::in_current_span(acknowledge(commits)));
+            self.acks.tasks.lock().unwrap_or_else(|p| p.into_inner()).push(task);
+        }
+    }
+}
+
+/// How long an ending job waits for its sources' last acknowledgements.
+pub const ACK_GRACE: Duration = Duration::from_secs(10);
+
+/// A job's acknowledging tasks, and the signal that the job has ended.
+#[derive(Clone)]
+pub struct Acknowledgers {
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    ended: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Acknowledgers {
+    fn default() -> Self {
+        Acknowledgers { tasks: Arc::default(), ended: Arc::new(watch::channel(false).0) }
+    }
+}
+
+impl Acknowledgers {
+    /// The job has ended (its last checkpoint committed): the tasks acknowledge what is left and
+    /// finish; waits for them on `rt` for at most [`ACK_GRACE`], then stops the rest.
+    pub fn finish(&self, rt: &tokio::runtime::Handle) {
+        self.ended.send_replace(true);
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        if tasks.is_empty() {
+            return;
+        }
+        let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+        let all = async {
+            for t in tasks {
+                let _ = t.await;
+            }
+        };
+        // The timer is made inside the runtime: it needs its clock.
+        if rt.block_on(async { tokio::time::timeout(ACK_GRACE, all).await }).is_err() {
+            tracing::warn!("the sources' last acknowledgements did not finish within {ACK_GRACE:?}");
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
+        }
+    }
 }
 
 /// The offsets of one source held by each checkpoint that commits, in order.
 pub struct Commits {
     source: String,
     events: broadcast::Receiver<JobEvent>,
+    ended: watch::Receiver<bool>,
 }
 
 impl Commits {
     /// Commits of source `source` in the checkpoints `events` reports (subscribed now, so none that
-    /// commits after this call is missed).
-    pub fn new(source: &str, events: &Events) -> Commits {
-        Commits { source: source.to_string(), events: events.subscribe() }
-    }
-
-    /// Commits that never come: for a source that hands its own to another task.
-    pub fn closed() -> Commits {
-        Commits { source: String::new(), events: broadcast::channel(1).1 }
+    /// commits after this call is missed), until `ended` turns true.
+    pub fn new(source: &str, events: &Events, ended: watch::Receiver<bool>) -> Commits {
+        Commits { source: source.to_string(), events: events.subscribe(), ended }
     }
 
     /// The next committed offset of this source and the batch of its checkpoint; `None` once the job
-    /// has ended (its last checkpoint is reported before).
+    /// has ended and every commit before its end was reported.
     ///
     /// ```
     /// use weir::checkpoint::SourceOffset;
     /// use weir::event::{Events, JobEvent};
     /// use weir::receiver::source::Commits;
     /// let events = Events::default();
-    /// let mut commits = Commits::new("in", &events);
+    /// let (ended, on_end) = tokio::sync::watch::channel(false);
+    /// let mut commits = Commits::new("in", &events, on_end);
     /// let offsets = serde_json::json!({"in": {"units": 7}, "other": "start"});
     /// events.emit(JobEvent::CheckpointCommitted { time: 1000, offsets });
     /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     /// assert_eq!(rt.block_on(commits.next()), Some((1000, SourceOffset::Units(7))));
-    /// events.emit(JobEvent::Finished { batches: 1, failed_batches: 0, dead_letters: 0 });
+    /// events.emit(JobEvent::CheckpointCommitted { time: 2000, offsets: serde_json::json!({"in": {"units": 9}}) });
+    /// ended.send_replace(true);
+    /// assert_eq!(rt.block_on(commits.next()), Some((2000, SourceOffset::Units(9))), "what came before the end");
     /// assert_eq!(rt.block_on(commits.next()), None);
     /// ```
     pub async fn next(&mut self) -> Option<(u64, SourceOffset)> {
         loop {
-            match self.events.recv().await {
+            // Events first: a commit reported before the end is still handed out.
+            let got = tokio::select! {
+                biased;
+                got = self.events.recv() => got,
+                _ = self.ended.wait_for(|e| *e) => return None,
+            };
+            match got {
                 Ok(JobEvent::CheckpointCommitted { time, offsets }) => {
                     let mine = offsets.get(&self.source).cloned();
                     match mine.map(serde_json::from_value::<SourceOffset>) {

@@ -13,6 +13,8 @@ pub mod mariadb;
 mod nats;
 pub mod postgres;
 mod print;
+#[cfg(feature = "redis")]
+mod redis;
 pub mod render;
 mod writer;
 
@@ -85,7 +87,7 @@ pub type OnRefused = Arc<dyn Fn(&str, u64, &RecordRef<'_>, &str) + Send + Sync>;
 /// `resume`: the job resumes from a checkpoint, so the output holds batches it will replay. `state`:
 /// with checkpoints, a folder of the sink's own beside them (what a Kafka sink has written). Database
 /// sinks query on `io`.
-#[cfg_attr(not(all(feature = "kafka", feature = "nats")), allow(unused_variables))]
+#[cfg_attr(not(all(feature = "kafka", feature = "nats", feature = "redis")), allow(unused_variables))]
 pub fn build(
     job: &str,
     name: &str,
@@ -121,9 +123,11 @@ pub fn build(
         SinkSpec::Nats { url, subject, stream, .. } => {
             Box::new(nats::NatsSink::new(job, name, url, subject, stream.as_deref(), io)?)
         }
-        #[cfg(not(all(feature = "kafka", feature = "nats")))]
+        #[cfg(feature = "redis")]
+        SinkSpec::Redis { url, stream, .. } => Box::new(redis::RedisSink::new(name, url, stream)?),
+        #[cfg(not(all(feature = "kafka", feature = "nats", feature = "redis")))]
         #[allow(unreachable_patterns)]
-        SinkSpec::Kafka { .. } | SinkSpec::Nats { .. } => {
+        SinkSpec::Kafka { .. } | SinkSpec::Nats { .. } | SinkSpec::Redis { .. } => {
             let message = "this weir was built without its connector (cargo feature)".into();
             return Err(SinkError::Broker { sink: name.into(), message });
         }
