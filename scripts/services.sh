@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the servers the tests talk to are up: PostgreSQL on 127.0.0.1:5432 (trust auth, database
-# `test`), MariaDB on 127.0.0.1:3306, Redis on 127.0.0.1:6379, NATS JetStream on 127.0.0.1:4222 and the Tansu binary for Kafka tests. Sourced by scripts/test.sh; starts a server that is down (as
+# `test`), MariaDB on 127.0.0.1:3306, Redis on 127.0.0.1:6379, RabbitMQ on 127.0.0.1:5672, NATS JetStream on 127.0.0.1:4222 and the Tansu binary for Kafka tests. Sourced by scripts/test.sh; starts a server that is down (as
 # DESIGN.md §7 says), fails if it cannot.
 set -euo pipefail
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
@@ -29,9 +29,17 @@ fi
 # Redis on 127.0.0.1:6379.
 if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
   echo "services: starting Redis" >&2
-  service redis-server start >/dev/null 2>&1 || redis-server --bind 127.0.0.1 --port 6379 --daemonize yes >/dev/null 2>&1 || true
+  # As the machine runs it: loopback only, nothing kept on disk.
+  redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes >/dev/null 2>&1 || true
   for _ in $(seq 1 30); do (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && break; sleep 1; done
   (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null || { echo "services: Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
+fi
+# RabbitMQ on 127.0.0.1:5672 (guest/guest).
+if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+  echo "services: starting RabbitMQ" >&2
+  service rabbitmq-server start >/dev/null 2>&1 || true
+  for _ in $(seq 1 60); do (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break; sleep 1; done
+  (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || { echo "services: RabbitMQ is not reachable on 127.0.0.1:5672" >&2; exit 1; }
 fi
 # NATS with JetStream on 127.0.0.1:4222, started as the machine starts it when it is down.
 if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then

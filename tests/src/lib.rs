@@ -1,6 +1,7 @@
 //! Helpers shared by Weir's end-to-end tests: where the built binary and components are, and how to
 //! run a job spec in-process and read its JSON-lines output.
 
+pub mod broker;
 pub mod crash;
 pub mod nats;
 pub mod served;

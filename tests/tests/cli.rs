@@ -307,7 +307,7 @@ fn a_job_without_sources_or_sinks_is_refused() {
 #[test]
 fn malformed_duration_and_unknown_source_kind_are_refused() {
     refused(&GOOD.replace("\"1s\"", "\"soon\""), &["invalid duration `soon`"]);
-    refused(&GOOD.replace("kind = \"generator\"", "kind = \"kafka\""), &["unknown variant `kafka`"]);
+    refused(&GOOD.replace("kind = \"generator\"", "kind = \"pulsar\""), &["unknown variant `pulsar`"]);
 }
 
 /// Sums `(word,count)` lines of Spark-style print output.
@@ -496,7 +496,7 @@ fn every_documented_spec_check_is_reached() {
     );
     refused(
         &GOOD.replace("kind = \"generator\"\nrate = 10\nlimit = 10", "kind = \"socket\"\nport = 9"),
-        &["`sources.in.kind`", "a socket source needs the realtime clock"],
+        &["`sources.in.kind`", "a socket or broker source needs the realtime clock"],
     );
     refused(
         &GOOD.replace("[streams.n]", "[streams.in]").replace("from = \"n\"", "from = \"in\""),
@@ -506,6 +506,36 @@ fn every_documented_spec_check_is_reached() {
         &GOOD.replace("[sinks.out]\nkind = \"print\"\nfrom = \"n\"", "[sinks.out]\nkind = \"print\"\nfrom = \"nope\""),
         &["`sinks.out.from`", "no source or stream named `nope`"],
     );
+}
+
+#[test]
+fn connector_specs_are_refused_naming_the_field() {
+    let spec = |source: &str, sink: &str| {
+        format!(
+            "[job]\nname = \"c\"\nbatch_interval = \"1s\"\n\n[sources.in]\n{source}\n\n[sinks.out]\nfrom = \"in\"\n{sink}\n"
+        )
+    };
+    let print = "kind = \"print\"";
+    let kafka = "kind = \"kafka\"\nbrokers = \"127.0.0.1:9\"\ntopic = \"t\"";
+    refused(
+        &spec("kind = \"kafka\"\nbrokers = \" \"\ntopic = \"t\"", print),
+        &["`sources.in.brokers`", "at least one broker"],
+    );
+    refused(
+        &spec("kind = \"kafka\"\nbrokers = \"b:9\"\ntopic = \"\"", print),
+        &["`sources.in.topic`", "name the topic"],
+    );
+    refused(
+        &spec("kind = \"nats\"\nstream = \"a.b\"\nsubject = \"s\"", print),
+        &["`sources.in.stream`", "no spaces, `.`, `*`, `>` or slashes"],
+    );
+    refused(&spec("kind = \"nats\"\nstream = \"S\"\nsubject = \"a b\"", print), &["`sources.in.subject`"]);
+    refused(&spec("kind = \"redis\"\nstream = \"\"", print), &["`sources.in.stream`", "name the stream's key"]);
+    refused(&spec("kind = \"rabbitmq\"\nqueue = \"q\"\nprefetch = 0", print), &["`sources.in.prefetch`", "at least 1"]);
+    refused(&spec("kind = \"rabbitmq\"\nqueue = \"\"", print), &["`sources.in.queue`", "name the queue"]);
+    refused(&spec(kafka, "kind = \"webhook\"\nurl = \"ftp://x\""), &["`sinks.out.url`", "http:// or https://"]);
+    refused(&spec(kafka, "kind = \"kafka\"\nbrokers = \"b:9\"\ntopic = \"\""), &["`sinks.out.topic`"]);
+    refused(&spec(kafka, "kind = \"kafka\"\nbrokers = \"b:9\""), &["missing field `topic`"]);
 }
 
 #[test]

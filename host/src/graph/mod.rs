@@ -1,5 +1,6 @@
 //! The job graph: spec (TOML) → checked plan → timely dataflow, and the loop that drives each worker.
 
+mod check_connectors;
 pub mod dataflow;
 pub mod key_origin;
 mod locate;
@@ -7,6 +8,8 @@ pub mod millis;
 pub mod placement;
 pub mod plan;
 pub mod restart;
+mod sink_spec;
+mod source_spec;
 pub mod spec;
 pub mod streams;
 pub mod worker;

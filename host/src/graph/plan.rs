@@ -113,7 +113,7 @@ impl Plan {
     }
 }
 
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
 }
@@ -144,7 +144,7 @@ impl Checker<'_> {
         start + 1
     }
 
-    fn err(&self, section: &str, name: &str, field: &str, message: impl Into<String>) -> SpecError {
+    pub(super) fn err(&self, section: &str, name: &str, field: &str, message: impl Into<String>) -> SpecError {
         let top = field.split('.').next();
         SpecError::Invalid {
             path: self.path.to_path_buf(),
@@ -305,9 +305,11 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
                     return Err(c.err("sinks", name, "table", msg));
                 }
             }
-            SinkSpec::Kafka { brokers, topic, .. } => check_kafka(c, "sinks", name, brokers, topic)?,
-            SinkSpec::Nats { stream, subject, .. } => check_nats(c, "sinks", name, stream.as_deref(), subject)?,
-            SinkSpec::Redis { stream, .. } => check_redis(c, "sinks", name, stream)?,
+            SinkSpec::Kafka { .. }
+            | SinkSpec::Nats { .. }
+            | SinkSpec::Redis { .. }
+            | SinkSpec::Rabbitmq { .. }
+            | SinkSpec::Webhook { .. } => super::check_connectors::sink(c, name, sink)?,
             SinkSpec::Print { .. } | SinkSpec::Noop { .. } => {}
         }
     }
@@ -424,7 +426,8 @@ fn check_source(
     | SourceSpec::Directory { format, columns, .. }
     | SourceSpec::Kafka { format, columns, .. }
     | SourceSpec::Nats { format, columns, .. }
-    | SourceSpec::Redis { format, columns, .. } = src
+    | SourceSpec::Redis { format, columns, .. }
+    | SourceSpec::Rabbitmq { format, columns, .. } = src
     {
         let csv = *format == super::spec::LineFormat::Csv;
         if csv && columns.is_empty() {
@@ -435,14 +438,18 @@ fn check_source(
         }
     }
     match src {
-        SourceSpec::Socket { .. } | SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } | SourceSpec::Redis { .. }
+        SourceSpec::Socket { .. }
+        | SourceSpec::Kafka { .. }
+        | SourceSpec::Nats { .. }
+        | SourceSpec::Redis { .. }
+        | SourceSpec::Rabbitmq { .. }
             if clock == ClockMode::Manual =>
         {
             Err(c.err("sources", name, "kind", "a socket or broker source needs the realtime clock (`job.clock`)"))
         }
-        SourceSpec::Redis { stream, .. } => check_redis(c, "sources", name, stream),
-        SourceSpec::Nats { stream, subject, .. } => check_nats(c, "sources", name, Some(stream), subject),
-        SourceSpec::Kafka { brokers, topic, .. } => check_kafka(c, "sources", name, brokers, topic),
+        SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } | SourceSpec::Redis { .. } | SourceSpec::Rabbitmq { .. } => {
+            super::check_connectors::source(c, name, src)
+        }
         SourceSpec::Scripted { .. } if clock == ClockMode::Realtime => {
             Err(c.err("sources", name, "kind", "a scripted source needs `clock = \"manual\"` in [job]"))
         }
@@ -468,54 +475,6 @@ fn check_source(
         }
         SourceSpec::Socket { .. } => Ok(()),
     }
-}
-
-/// A Kafka source or sink needs brokers and a topic, and a build that has the connector.
-fn check_kafka(c: &Checker<'_>, section: &str, name: &str, brokers: &str, topic: &str) -> Result<(), SpecError> {
-    if !cfg!(feature = "kafka") {
-        return Err(c.err(section, name, "kind", "this weir was built without Kafka (cargo feature `kafka`)"));
-    }
-    if brokers.trim().is_empty() {
-        return Err(c.err(section, name, "brokers", "name at least one broker, `host:port`"));
-    }
-    if topic.trim().is_empty() {
-        return Err(c.err(section, name, "topic", "name the topic"));
-    }
-    Ok(())
-}
-
-/// A NATS source or sink needs a subject (and a source its stream), and a build that has the connector.
-fn check_nats(
-    c: &Checker<'_>,
-    section: &str,
-    name: &str,
-    stream: Option<&str>,
-    subject: &str,
-) -> Result<(), SpecError> {
-    if !cfg!(feature = "nats") {
-        return Err(c.err(section, name, "kind", "this weir was built without NATS (cargo feature `nats`)"));
-    }
-    // JetStream stream names may not hold spaces, `.`, `*`, `>`, path separators or control characters.
-    if let Some(s) = stream
-        && (s.is_empty() || s.chars().any(|ch| ch.is_whitespace() || ".*>/\\".contains(ch)))
-    {
-        return Err(c.err(section, name, "stream", "a stream name: no spaces, `.`, `*`, `>` or slashes"));
-    }
-    if subject.trim().is_empty() || subject.contains(char::is_whitespace) {
-        return Err(c.err(section, name, "subject", "name the subject, without spaces"));
-    }
-    Ok(())
-}
-
-/// A Redis source or sink needs a stream key, and a build that has the connector.
-fn check_redis(c: &Checker<'_>, section: &str, name: &str, stream: &str) -> Result<(), SpecError> {
-    if !cfg!(feature = "redis") {
-        return Err(c.err(section, name, "kind", "this weir was built without Redis (cargo feature `redis`)"));
-    }
-    if stream.is_empty() {
-        return Err(c.err(section, name, "stream", "name the stream's key"));
-    }
-    Ok(())
 }
 
 /// Parses the expressions of a built-in `filter` or `map`, refusing a `map` that changes nothing.

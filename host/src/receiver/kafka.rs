@@ -12,15 +12,13 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 
-use super::partitioned::{Fetch, Message, Positions, Reader, positions};
+use super::partitioned::{Fetch, Message, Positions, RETRY, Reader, positions, reporting};
 use super::source::{Commits, Source, SourceContext, SourceTask};
 use super::{Outbox, SourceEvent};
 use crate::graph::spec::KafkaStart;
 
 /// Timeout of the broker queries made at start (metadata, watermarks, committed offsets).
 const QUERY: Duration = Duration::from_secs(10);
-/// Wait between tries while the topic does not exist or the brokers cannot be reached.
-const RETRY: Duration = Duration::from_secs(2);
 
 /// The source's settings, from its spec.
 #[derive(Clone)]
@@ -36,9 +34,7 @@ impl Source for KafkaSource {
     fn run(self: Box<Self>, ctx: SourceContext, out: Outbox) -> SourceTask {
         Box::pin(async move {
             let name = ctx.name.clone();
-            if let Err(why) = self.read(ctx, &out).await {
-                out.send(SourceEvent::Failed(format!("source `{name}`: {why}"))).await;
-            }
+            reporting(&name, &out, self.read(ctx, &out)).await;
         })
     }
 }

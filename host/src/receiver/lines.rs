@@ -52,7 +52,8 @@ impl Lines {
         | SourceSpec::Directory { max_record_bytes, format, columns, .. }
         | SourceSpec::Kafka { max_record_bytes, format, columns, .. }
         | SourceSpec::Nats { max_record_bytes, format, columns, .. }
-        | SourceSpec::Redis { max_record_bytes, format, columns, .. }) = spec
+        | SourceSpec::Redis { max_record_bytes, format, columns, .. }
+        | SourceSpec::Rabbitmq { max_record_bytes, format, columns, .. }) = spec
         else {
             return None;
         };

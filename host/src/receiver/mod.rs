@@ -8,8 +8,10 @@ mod kafka;
 pub mod lines;
 #[cfg(feature = "nats")]
 mod nats;
-#[cfg(any(feature = "kafka", feature = "nats", feature = "redis"))]
+#[cfg(any(feature = "kafka", feature = "nats", feature = "redis", feature = "rabbitmq"))]
 pub mod partitioned;
+#[cfg(feature = "rabbitmq")]
+mod rabbitmq;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod scripted;
@@ -310,9 +312,11 @@ fn build(name: &str, spec: &SourceSpec, checkpoint: Option<&CheckpointSpec>) -> 
         SourceSpec::Redis { url, stream, group, consumer, field, start, .. } => {
             Box::new(redis::RedisSource { url, stream, group, consumer, field, start })
         }
-        #[cfg(not(all(feature = "kafka", feature = "nats", feature = "redis")))]
+        #[cfg(feature = "rabbitmq")]
+        SourceSpec::Rabbitmq { url, queue, prefetch, .. } => Box::new(rabbitmq::RabbitSource { url, queue, prefetch }),
+        #[cfg(not(all(feature = "kafka", feature = "nats", feature = "redis", feature = "rabbitmq")))]
         #[allow(unreachable_patterns)]
-        SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } | SourceSpec::Redis { .. } => {
+        SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } | SourceSpec::Redis { .. } | SourceSpec::Rabbitmq { .. } => {
             Box::new(move |_: SourceContext, out: Outbox| -> SourceTask {
                 Box::pin(async move {
                     let why = format!("source `{name}`: this weir was built without its connector (cargo feature)");

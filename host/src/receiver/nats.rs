@@ -4,8 +4,6 @@
 //! only after a checkpoint holding them commits: the consumer's ack floor is Weir's last checkpoint.
 //! A first start takes the durable consumer's ack floor when it exists, else `start`.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
@@ -13,13 +11,11 @@ use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::{self, stream};
 use tokio_stream::StreamExt;
 
-use super::partitioned::{Fetch, Message, Positions, Reader, positions};
+use super::Outbox;
+use super::partitioned::{Ackers, Fetch, Message, Positions, Reader, positions, reporting, until_connected};
 use super::source::{Commits, Source, SourceContext, SourceTask};
-use super::{Outbox, SourceEvent};
 use crate::graph::spec::KafkaStart;
 
-/// Wait between tries while the server cannot be reached.
-const RETRY: Duration = Duration::from_secs(2);
 /// Messages delivered and not yet acknowledged are redelivered after this: longer than any checkpoint
 /// interval (a redelivered message already taken is skipped by its sequence).
 const ACK_WAIT: Duration = Duration::from_secs(600);
@@ -33,41 +29,23 @@ pub struct NatsSource {
     pub start: KafkaStart,
 }
 
-/// Per mark (the next sequence), the acknowledger of the last message before it.
-type Ackers = Arc<Mutex<BTreeMap<i64, Acker>>>;
-
 impl Source for NatsSource {
     fn run(self: Box<Self>, ctx: SourceContext, out: Outbox) -> SourceTask {
         Box::pin(async move {
             let name = ctx.name.clone();
-            if let Err(why) = self.read(ctx, &out).await {
-                out.send(SourceEvent::Failed(format!("source `{name}`: {why}"))).await;
-            }
+            reporting(&name, &out, self.read(ctx, &out)).await;
         })
     }
 }
 
 impl NatsSource {
-    /// Connects, waiting (and saying so) while the server cannot be reached; `None` when the job
-    /// drains meanwhile.
-    async fn connect(&self, name: &str, out: &Outbox) -> Option<jetstream::Context> {
-        loop {
-            match async_nats::connect(&self.url).await {
-                Ok(client) => return Some(jetstream::new(client)),
-                Err(e) => tracing::warn!(source = %name, url = %self.url, "waiting for NATS: {e}"),
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(RETRY) => {}
-                _ = out.drained() => return None,
-            }
-        }
-    }
-
     async fn read(self, mut ctx: SourceContext, out: &Outbox) -> Result<(), String> {
-        let Some(js) = self.connect(&ctx.name, out).await else {
-            out.send(SourceEvent::Finished).await;
+        let what = format!("NATS at {}", self.url);
+        let Some(client) = until_connected(&ctx.name, &what, out, || async_nats::connect(self.url.as_str())).await
+        else {
             return Ok(());
         };
+        let js = jetstream::new(client);
         let config =
             stream::Config { name: self.stream.clone(), subjects: vec![self.subject.clone()], ..Default::default() };
         let mut stream = js.get_or_create_stream(config).await.map_err(|e| format!("stream `{}`: {e}", self.stream))?;
@@ -102,7 +80,7 @@ impl NatsSource {
             .map_err(|e| format!("consumer `{durable}`: {e}"))?;
         let messages = consumer.messages().await.map_err(|e| format!("consumer `{durable}`: {e}"))?;
         tracing::info!(source = %ctx.name, stream = %self.stream, consumer = %durable, "reading from sequence {next}");
-        let ackers = Ackers::default();
+        let ackers = Ackers::<Acker>::default();
         let (acked, name) = (ackers.clone(), ctx.name.clone());
         ctx.acknowledge(|commits| ack_loop(acked, name, commits));
         let fetch = NatsFetch { messages, last: None, ackers };
@@ -112,16 +90,10 @@ impl NatsSource {
 }
 
 /// Acknowledges, once a checkpoint commits, everything up to the sequence it holds.
-async fn ack_loop(ackers: Ackers, name: String, mut commits: Commits) {
+async fn ack_loop(ackers: Ackers<Acker>, name: String, mut commits: Commits) {
     while let Some((time, offset)) = commits.next().await {
         let Some(next) = positions(&offset).and_then(|p| p.get(&0).copied()) else { continue };
-        // The newest acknowledger the checkpoint covers; older ones are not needed (AckPolicy::All).
-        let acker = {
-            let mut a = ackers.lock().unwrap_or_else(|p| p.into_inner());
-            let newer = a.split_off(&(next + 1));
-            std::mem::replace(&mut *a, newer).pop_last().map(|(_, acker)| acker)
-        };
-        if let Some(acker) = acker {
+        if let Some(acker) = ackers.newest_through(next) {
             match acker.double_ack().await {
                 Ok(()) => {
                     tracing::debug!(source = %name, batch_time = time, "acknowledged up to sequence {}", next - 1)
@@ -137,7 +109,7 @@ struct NatsFetch {
     messages: pull::Stream,
     /// The last message's sequence and acknowledger.
     last: Option<(i64, Acker)>,
-    ackers: Ackers,
+    ackers: Ackers<Acker>,
 }
 
 impl Fetch for NatsFetch {
@@ -170,7 +142,7 @@ impl Fetch for NatsFetch {
         if let (Some((seq, acker)), Some(next)) = (self.last.take(), at.get(&0))
             && seq + 1 == *next
         {
-            self.ackers.lock().unwrap_or_else(|p| p.into_inner()).insert(*next, acker);
+            self.ackers.keep(*next, acker);
         }
     }
 }

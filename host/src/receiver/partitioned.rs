@@ -12,6 +12,39 @@ use crate::checkpoint::{OffsetMark, SourceOffset};
 
 /// How long a chunk of messages may wait for more before it is handed to the batcher.
 const LINGER: Duration = Duration::from_millis(20);
+/// Wait between tries while a broker cannot be reached.
+pub const RETRY: Duration = Duration::from_secs(2);
+
+/// Runs a broker source's `read`; an error it returns finishes the source and fails the job, naming
+/// the source.
+pub async fn reporting(name: &str, out: &Outbox, read: impl Future<Output = Result<(), String>>) {
+    if let Err(why) = read.await {
+        out.send(SourceEvent::Failed(format!("source `{name}`: {why}"))).await;
+    }
+}
+
+/// Tries `connect` every [`RETRY`] until it succeeds, logging each failure as waiting for `what`;
+/// `None` (after telling the batcher the source has finished) when the job drains first.
+pub async fn until_connected<T, E: std::fmt::Display, Fut: Future<Output = Result<T, E>>>(
+    name: &str,
+    what: &str,
+    out: &Outbox,
+    mut connect: impl FnMut() -> Fut,
+) -> Option<T> {
+    loop {
+        match connect().await {
+            Ok(c) => return Some(c),
+            Err(e) => tracing::warn!(source = %name, "waiting for {what}: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RETRY) => {}
+            _ = out.drained() => {
+                out.send(SourceEvent::Finished).await;
+                return None;
+            }
+        }
+    }
+}
 
 /// Next offset to read, per partition: a broker source's own offset.
 pub type Positions = BTreeMap<i32, i64>;
@@ -34,6 +67,49 @@ pub fn positions(o: &SourceOffset) -> Option<Positions> {
     match o {
         SourceOffset::Own(v) => serde_json::from_value(v.clone()).ok(),
         _ => None,
+    }
+}
+
+/// For sources that acknowledge "everything up to here" with one message's acknowledger (JetStream's
+/// `AckPolicy::All`, AMQP's `multiple`): per mark (the next offset of partition 0), the acknowledger of
+/// the last message before it.
+pub struct Ackers<A>(std::sync::Arc<std::sync::Mutex<BTreeMap<i64, A>>>);
+
+impl<A> Clone for Ackers<A> {
+    fn clone(&self) -> Self {
+        Ackers(self.0.clone())
+    }
+}
+
+impl<A> Default for Ackers<A> {
+    fn default() -> Self {
+        Ackers(Default::default())
+    }
+}
+
+impl<A> Ackers<A> {
+    /// Keeps `acker`, the last message's before mark `next`.
+    pub fn keep(&self, next: i64, acker: A) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(next, acker);
+    }
+
+    /// The newest acknowledger a checkpoint at `next` covers; older ones are dropped (acknowledging
+    /// the newest acknowledges them).
+    ///
+    /// ```
+    /// use weir::receiver::partitioned::Ackers;
+    /// let a = Ackers::default();
+    /// a.keep(10, "tag 9");
+    /// a.keep(20, "tag 19");
+    /// a.keep(30, "tag 29");
+    /// assert_eq!(a.newest_through(25), Some("tag 19"));
+    /// assert_eq!(a.newest_through(25), None);
+    /// assert_eq!(a.newest_through(30), Some("tag 29"));
+    /// ```
+    pub fn newest_through(&self, next: i64) -> Option<A> {
+        let mut a = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let newer = a.split_off(&(next + 1));
+        std::mem::replace(&mut *a, newer).pop_last().map(|(_, acker)| acker)
     }
 }
 

@@ -14,13 +14,11 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::{StreamReadOptions, StreamReadReply};
 
-use super::partitioned::{Fetch, Message, Positions, Reader, positions};
+use super::Outbox;
+use super::partitioned::{Fetch, Message, Positions, RETRY, Reader, positions, reporting, until_connected};
 use super::source::{Commits, Source, SourceContext, SourceTask};
-use super::{Outbox, SourceEvent};
 use crate::graph::spec::KafkaStart;
 
-/// Wait between tries while the server cannot be reached.
-const RETRY: Duration = Duration::from_secs(2);
 /// Entries per read.
 const COUNT: usize = 1000;
 /// How long a read for new entries waits on an idle stream.
@@ -57,37 +55,19 @@ impl Source for RedisSource {
     fn run(self: Box<Self>, ctx: SourceContext, out: Outbox) -> SourceTask {
         Box::pin(async move {
             let name = ctx.name.clone();
-            if let Err(why) = self.read(ctx, &out).await {
-                out.send(SourceEvent::Failed(format!("source `{name}`: {why}"))).await;
-            }
+            reporting(&name, &out, self.read(ctx, &out)).await;
         })
     }
 }
 
 impl RedisSource {
-    /// Connects, waiting (and saying so) while the server cannot be reached; `None` when the job
-    /// drains meanwhile.
-    async fn connect(&self, name: &str, out: &Outbox) -> Result<Option<ConnectionManager>, String> {
+    async fn read(self, mut ctx: SourceContext, out: &Outbox) -> Result<(), String> {
         let client = redis::Client::open(self.url.as_str()).map_err(|e| format!("url `{}`: {e}", self.url))?;
         // Reads block up to BLOCK_MS: the response timeout must be longer.
         let config = ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(10)));
-        loop {
-            match client.get_connection_manager_with_config(config.clone()).await {
-                Ok(c) => return Ok(Some(c)),
-                Err(e) => tracing::warn!(source = %name, url = %self.url, "waiting for Redis: {e}"),
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(RETRY) => {}
-                _ = out.drained() => return Ok(None),
-            }
-        }
-    }
-
-    async fn read(self, mut ctx: SourceContext, out: &Outbox) -> Result<(), String> {
-        let Some(mut con) = self.connect(&ctx.name, out).await? else {
-            out.send(SourceEvent::Finished).await;
-            return Ok(());
-        };
+        let what = format!("Redis at {}", self.url);
+        let connect = || client.get_connection_manager_with_config(config.clone());
+        let Some(mut con) = until_connected(&ctx.name, &what, out, connect).await else { return Ok(()) };
         let group = self.group.clone().unwrap_or_else(|| format!("weir-{}-{}", ctx.job, ctx.name));
         let from = if self.start == KafkaStart::Earliest { "0" } else { "$" };
         let made: redis::RedisResult<()> = con.xgroup_create_mkstream(&self.stream, &group, from).await;

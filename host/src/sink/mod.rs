@@ -13,10 +13,16 @@ pub mod mariadb;
 mod nats;
 pub mod postgres;
 mod print;
+#[cfg(feature = "rabbitmq")]
+mod rabbitmq;
 #[cfg(feature = "redis")]
 mod redis;
 pub mod render;
+#[cfg(feature = "webhook")]
+mod webhook;
 mod writer;
+#[cfg(any(feature = "kafka", feature = "rabbitmq", feature = "webhook"))]
+pub mod written;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -87,7 +93,10 @@ pub type OnRefused = Arc<dyn Fn(&str, u64, &RecordRef<'_>, &str) + Send + Sync>;
 /// `resume`: the job resumes from a checkpoint, so the output holds batches it will replay. `state`:
 /// with checkpoints, a folder of the sink's own beside them (what a Kafka sink has written). Database
 /// sinks query on `io`.
-#[cfg_attr(not(all(feature = "kafka", feature = "nats", feature = "redis")), allow(unused_variables))]
+#[cfg_attr(
+    not(all(feature = "kafka", feature = "nats", feature = "redis", feature = "rabbitmq", feature = "webhook")),
+    allow(unused_variables)
+)]
 pub fn build(
     job: &str,
     name: &str,
@@ -125,9 +134,28 @@ pub fn build(
         }
         #[cfg(feature = "redis")]
         SinkSpec::Redis { url, stream, .. } => Box::new(redis::RedisSink::new(name, url, stream)?),
-        #[cfg(not(all(feature = "kafka", feature = "nats", feature = "redis")))]
+        #[cfg(feature = "rabbitmq")]
+        SinkSpec::Rabbitmq { url, queue, .. } => {
+            Box::new(rabbitmq::RabbitSink::new(job, name, url, queue, resume, state, io)?)
+        }
+        #[cfg(feature = "webhook")]
+        SinkSpec::Webhook { url, headers, timeout, retries, .. } => {
+            let timeout = std::time::Duration::from_millis(timeout.0);
+            Box::new(webhook::Webhook::new(job, name, url, headers, timeout, *retries, resume, state)?)
+        }
+        #[cfg(not(all(
+            feature = "kafka",
+            feature = "nats",
+            feature = "redis",
+            feature = "rabbitmq",
+            feature = "webhook"
+        )))]
         #[allow(unreachable_patterns)]
-        SinkSpec::Kafka { .. } | SinkSpec::Nats { .. } | SinkSpec::Redis { .. } => {
+        SinkSpec::Kafka { .. }
+        | SinkSpec::Nats { .. }
+        | SinkSpec::Redis { .. }
+        | SinkSpec::Rabbitmq { .. }
+        | SinkSpec::Webhook { .. } => {
             let message = "this weir was built without its connector (cargo feature)".into();
             return Err(SinkError::Broker { sink: name.into(), message });
         }

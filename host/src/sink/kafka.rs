@@ -1,14 +1,12 @@
 //! Kafka sink: each record becomes a message (key → key, value → value as text) produced with
 //! idempotence on. Every message carries headers naming the sink (`weir-sink`: job/sink), its batch
 //! time (`weir-batch`) and its place in the batch's canonical order (`weir-seq`). With checkpoints, the
-//! sink records after each batch that it is written whole and where the partitions ended ([`written`]).
+//! sink records after each batch that it is written whole and where the partitions ended ([`super::written`]).
 //! A resumed job writes the batches after its checkpoint again: those recorded are skipped, and before
 //! the first other one the sink reads back what the topic holds past the recorded ends and produces
 //! only the messages still missing. So a batch written again after a crash adds no duplicate, and a
 //! batch cut short by the crash is completed. It does not rely on Kafka transactions, which Tansu 0.6
 //! does not fence (see docs/CONNECTORS.md).
-
-pub mod written;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -23,8 +21,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use weir_sdk::packed::Batch;
 
+use super::written::{Written, WrittenFile};
 use super::{Sink, SinkError, render};
-use written::{Written, WrittenFile};
 
 /// How long a batch may take to be acknowledged by the brokers.
 const DELIVERY: Duration = Duration::from_secs(60);

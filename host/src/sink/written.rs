@@ -1,6 +1,7 @@
-//! What a Kafka sink has written, kept beside the job's checkpoints: the last batch every message of
-//! which the brokers acknowledged, and where each partition ended after it. A resumed job skips the
-//! batches through it, and reads back only from those ends to learn what a batch cut short left.
+//! What a broker sink has written, kept beside the job's checkpoints: the last batch every message of
+//! which the broker acknowledged, and (Kafka) where each partition ended after it. A resumed job skips
+//! the batches through it; a Kafka sink reads back only from those ends to learn what a batch cut
+//! short left.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,7 +15,8 @@ use crate::checkpoint::file::{open_json, seal_json, write_atomic};
 pub struct Written {
     /// The last batch written whole (0: none).
     pub through: u64,
-    /// Per partition, the offset after the last message acknowledged.
+    /// Kafka: per partition, the offset after the last message acknowledged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ends: BTreeMap<i32, i64>,
 }
 
@@ -26,7 +28,7 @@ impl WrittenFile {
     /// guessing could write a batch twice or skip one.
     ///
     /// ```
-    /// # use weir::sink::kafka::written::{Written, WrittenFile};
+    /// # use weir::sink::written::{Written, WrittenFile};
     /// let dir = tempfile::tempdir().unwrap();
     /// let file = WrittenFile(dir.path().join("sink").join("written.json"));
     /// assert_eq!(file.load().unwrap(), Written::default());

@@ -1,0 +1,266 @@
+//! Source tables of a job spec: `[sources.NAME]`, one variant per kind, with their defaults.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::millis::Millis;
+use super::spec::one;
+
+/// A `[sources.NAME]` table.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceSpec {
+    /// Text lines from a TCP server (as Spark's `socketTextStream`), reconnecting when it goes away.
+    Socket {
+        /// Host to connect to (default 127.0.0.1).
+        #[serde(default = "localhost")]
+        host: String,
+        /// Port to connect to.
+        port: u16,
+        /// Longer lines go to the dead letters with their first bytes and length (default 1 MiB).
+        #[serde(default = "max_record")]
+        max_record_bytes: bytesize::ByteSize,
+        /// What a line holds (default `text`).
+        #[serde(default)]
+        format: LineFormat,
+        /// With `format = "csv"`: the fields' names, in order.
+        #[serde(default)]
+        columns: Vec<String>,
+    },
+    /// Text lines from files that appear (by atomic rename) in a directory; each file is read once.
+    Directory {
+        /// The directory to watch.
+        path: PathBuf,
+        /// Also read files already there at start (default false, as Spark).
+        #[serde(default)]
+        include_existing: bool,
+        /// With the manual clock: files per batch (default 1).
+        #[serde(default = "one")]
+        files_per_batch: usize,
+        /// Longer lines go to the dead letters with their first bytes and length (default 1 MiB).
+        #[serde(default = "max_record")]
+        max_record_bytes: bytesize::ByteSize,
+        /// What a line holds (default `text`).
+        #[serde(default)]
+        format: LineFormat,
+        /// With `format = "csv"`: the fields' names, in order.
+        #[serde(default)]
+        columns: Vec<String>,
+    },
+    /// Generated lines of Zipf-distributed words, for demos and benchmarks.
+    Generator {
+        /// Lines per second (realtime clock) or per batch (manual clock).
+        rate: u64,
+        /// Words per line (default 10).
+        #[serde(default = "ten")]
+        words_per_line: usize,
+        /// Distinct words `w0..wN` (default 1000).
+        #[serde(default = "thousand")]
+        vocabulary: usize,
+        /// Zipf exponent (default 1.0).
+        #[serde(default = "unit")]
+        zipf: f64,
+        /// Words in sequence `w0, w1, ...` (wrapping at the vocabulary) instead of Zipf-distributed, so
+        /// every word appears (default false).
+        #[serde(default)]
+        sequential: bool,
+        /// Stop after this many lines (default: never).
+        #[serde(default)]
+        limit: Option<u64>,
+        /// Random seed (default 42).
+        #[serde(default = "seed")]
+        seed: u64,
+    },
+    /// Messages from a Kafka topic, every partition, each message value one line (a build with the
+    /// `kafka` feature; see docs/CONNECTORS.md).
+    Kafka {
+        /// Bootstrap servers, `host:port[,host:port...]`.
+        brokers: String,
+        /// The topic.
+        topic: String,
+        /// The consumer group Weir commits its offsets to once its own checkpoint holds them
+        /// (default `weir.<job>.<source>`).
+        #[serde(default)]
+        group: Option<String>,
+        /// Where a first start reads from when neither a checkpoint nor the group holds an offset:
+        /// `earliest` (default) or `latest`.
+        #[serde(default)]
+        start: KafkaStart,
+        /// More librdkafka settings, e.g. `{ "security.protocol" = "ssl" }`.
+        #[serde(default)]
+        options: BTreeMap<String, String>,
+        /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
+        #[serde(default = "max_record")]
+        max_record_bytes: bytesize::ByteSize,
+        /// What a message value holds (default `text`).
+        #[serde(default)]
+        format: LineFormat,
+        /// With `format = "csv"`: the fields' names, in order.
+        #[serde(default)]
+        columns: Vec<String>,
+    },
+    /// Messages of a NATS JetStream stream, in sequence, each message payload one line (a build with
+    /// the `nats` feature; see docs/CONNECTORS.md).
+    Nats {
+        /// Server URL (default `nats://127.0.0.1:4222`).
+        #[serde(default = "nats_url")]
+        url: String,
+        /// The stream, created (for `subject`) when missing.
+        stream: String,
+        /// The subject the stream holds, used when creating it.
+        subject: String,
+        /// The durable consumer Weir reads through and acknowledges on (default `weir-<job>-<source>`).
+        #[serde(default)]
+        consumer: Option<String>,
+        /// Where a first start reads from when neither a checkpoint nor the consumer holds a position:
+        /// `earliest` (default) or `latest`.
+        #[serde(default)]
+        start: KafkaStart,
+        /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
+        #[serde(default = "max_record")]
+        max_record_bytes: bytesize::ByteSize,
+        /// What a message payload holds (default `text`).
+        #[serde(default)]
+        format: LineFormat,
+        /// With `format = "csv"`: the fields' names, in order.
+        #[serde(default)]
+        columns: Vec<String>,
+    },
+    /// Entries of a Redis stream through a consumer group, one field of each entry one line (a build
+    /// with the `redis` feature; see docs/CONNECTORS.md).
+    Redis {
+        /// Server URL (default `redis://127.0.0.1:6379/`).
+        #[serde(default = "redis_url")]
+        url: String,
+        /// The stream's key, created (empty, with the group) when missing.
+        stream: String,
+        /// The consumer group (default `weir-<job>-<source>`), created when missing.
+        #[serde(default)]
+        group: Option<String>,
+        /// This reader's name in the group (default `weir`).
+        #[serde(default = "weir_name")]
+        consumer: String,
+        /// The entry field holding the record (default `value`).
+        #[serde(default = "value_field")]
+        field: String,
+        /// Where a new group starts: `earliest` (default, the stream's first entry) or `latest`.
+        #[serde(default)]
+        start: KafkaStart,
+        /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
+        #[serde(default = "max_record")]
+        max_record_bytes: bytesize::ByteSize,
+        /// What the field holds (default `text`).
+        #[serde(default)]
+        format: LineFormat,
+        /// With `format = "csv"`: the fields' names, in order.
+        #[serde(default)]
+        columns: Vec<String>,
+    },
+    /// Messages of a RabbitMQ queue, each message body one line, acknowledged after each checkpoint
+    /// commits (a build with the `rabbitmq` feature; see docs/CONNECTORS.md).
+    Rabbitmq {
+        /// Server URL (default `amqp://guest:guest@127.0.0.1:5672/%2f`).
+        #[serde(default = "amqp_url")]
+        url: String,
+        /// The queue, declared durable when missing.
+        queue: String,
+        /// Most messages the broker sends before they are acknowledged (default 65535; acknowledgements
+        /// wait for checkpoints, so this bounds what one checkpoint interval takes).
+        #[serde(default = "prefetch")]
+        prefetch: u16,
+        /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
+        #[serde(default = "max_record")]
+        max_record_bytes: bytesize::ByteSize,
+        /// What a message body holds (default `text`).
+        #[serde(default)]
+        format: LineFormat,
+        /// With `format = "csv"`: the fields' names, in order.
+        #[serde(default)]
+        columns: Vec<String>,
+    },
+    /// A JSON-lines file where line k is the whole of batch k (manual clock only).
+    Scripted {
+        /// The file.
+        path: PathBuf,
+        /// Wait between lines (default none): replays the script at the speed of a live source.
+        #[serde(default)]
+        pace: Option<Millis>,
+    },
+}
+
+/// Where a Kafka source's first start reads from.
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaStart {
+    /// Each partition's oldest message.
+    #[default]
+    Earliest,
+    /// Only messages published after the start.
+    Latest,
+}
+
+/// What a text source's line holds.
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LineFormat {
+    /// A `text` record.
+    #[default]
+    Text,
+    /// A JSON value, a `json` record (expressions read its fields as `value.FIELD`).
+    Json,
+    /// Comma-separated fields named by `columns`, a `json` object record.
+    Csv,
+}
+
+pub(super) fn max_record() -> bytesize::ByteSize {
+    bytesize::ByteSize::mib(1)
+}
+pub(super) fn webhook_timeout() -> Millis {
+    Millis(10_000)
+}
+
+pub(super) fn five() -> u32 {
+    5
+}
+
+pub(super) fn amqp_url() -> String {
+    "amqp://guest:guest@127.0.0.1:5672/%2f".into()
+}
+
+fn prefetch() -> u16 {
+    u16::MAX
+}
+
+pub(super) fn redis_url() -> String {
+    "redis://127.0.0.1:6379/".into()
+}
+
+fn weir_name() -> String {
+    "weir".into()
+}
+
+fn value_field() -> String {
+    "value".into()
+}
+
+pub(super) fn nats_url() -> String {
+    "nats://127.0.0.1:4222".into()
+}
+
+fn localhost() -> String {
+    "127.0.0.1".into()
+}
+pub(super) fn ten() -> usize {
+    10
+}
+fn thousand() -> usize {
+    1000
+}
+fn unit() -> f64 {
+    1.0
+}
+fn seed() -> u64 {
+    42
+}
