@@ -113,7 +113,7 @@ impl Plan {
     }
 }
 
-pub(super) struct Checker<'a> {
+struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
 }
@@ -144,7 +144,7 @@ impl Checker<'_> {
         start + 1
     }
 
-    pub(super) fn err(&self, section: &str, name: &str, field: &str, message: impl Into<String>) -> SpecError {
+    fn err(&self, section: &str, name: &str, field: &str, message: impl Into<String>) -> SpecError {
         let top = field.split('.').next();
         SpecError::Invalid {
             path: self.path.to_path_buf(),
@@ -309,7 +309,9 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
             | SinkSpec::Nats { .. }
             | SinkSpec::Redis { .. }
             | SinkSpec::Rabbitmq { .. }
-            | SinkSpec::Webhook { .. } => super::check_connectors::sink(c, name, sink)?,
+            | SinkSpec::Webhook { .. } => {
+                super::check_connectors::sink(sink).map_err(|(field, msg)| c.err("sinks", name, field, msg))?
+            }
             SinkSpec::Print { .. } | SinkSpec::Noop { .. } => {}
         }
     }
@@ -448,7 +450,7 @@ fn check_source(
             Err(c.err("sources", name, "kind", "a socket or broker source needs the realtime clock (`job.clock`)"))
         }
         SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } | SourceSpec::Redis { .. } | SourceSpec::Rabbitmq { .. } => {
-            super::check_connectors::source(c, name, src)
+            super::check_connectors::source(src).map_err(|(field, msg)| c.err("sources", name, field, msg))
         }
         SourceSpec::Scripted { .. } if clock == ClockMode::Realtime => {
             Err(c.err("sources", name, "kind", "a scripted source needs `clock = \"manual\"` in [job]"))

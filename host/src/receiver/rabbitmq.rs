@@ -56,8 +56,8 @@ impl RabbitSource {
         let taken = positions(&ctx.start).and_then(|p| p.get(&0).copied()).unwrap_or(0);
         tracing::info!(source = %ctx.name, queue = %self.queue, "consuming; {taken} messages taken before");
         let ackers = Ackers::<Acker>::default();
-        let (acked, name) = (ackers.clone(), ctx.name.clone());
-        ctx.acknowledge(|commits| ack_loop(acked, name, commits));
+        let (acked, name, acking) = (ackers.clone(), ctx.name.clone(), channel.clone());
+        ctx.acknowledge(|commits| ack_loop(acked, name, commits, acking));
         let fetch = RabbitFetch { consumer, next: taken, last: None, ackers, _conn: conn };
         Reader::new(fetch, Positions::from([(0, taken)])).run(&ctx.cuts, out).await;
         Ok(())
@@ -65,7 +65,9 @@ impl RabbitSource {
 }
 
 /// Acknowledges, once a checkpoint commits, every message it holds (one `multiple` acknowledgement).
-async fn ack_loop(ackers: Ackers<Acker>, name: String, mut commits: Commits) {
+/// When the job ends the channel is closed: AMQP does not confirm acknowledgements, but the broker
+/// answers a close only after the frames before it, so the last one is not lost when the process exits.
+async fn ack_loop(ackers: Ackers<Acker>, name: String, mut commits: Commits, channel: lapin::Channel) {
     while let Some((time, offset)) = commits.next().await {
         let Some(next) = positions(&offset).and_then(|p| p.get(&0).copied()) else { continue };
         if let Some(acker) = ackers.newest_through(next)
@@ -73,6 +75,9 @@ async fn ack_loop(ackers: Ackers<Acker>, name: String, mut commits: Commits) {
         {
             tracing::warn!(source = %name, batch_time = time, "cannot acknowledge: {e}");
         }
+    }
+    if let Err(e) = channel.close(200, "the job has ended".into()).await {
+        tracing::warn!(source = %name, "closing the channel: {e}");
     }
 }
 

@@ -78,8 +78,9 @@ impl RedisSource {
         let next = positions(&ctx.start).and_then(|p| p.get(&0).copied()).unwrap_or(0);
         tracing::info!(source = %ctx.name, stream = %self.stream, group = %group, "reading; pending entries first");
         let unacked = Unacked::default();
-        let acks =
-            Acks { con: con.clone(), stream: self.stream.clone(), group: group.clone(), unacked: unacked.clone() };
+        // Acknowledgements on a connection of their own: a blocking read would hold them up.
+        let Some(ack_con) = until_connected(&ctx.name, &what, out, connect).await else { return Ok(()) };
+        let acks = Acks { con: ack_con, stream: self.stream.clone(), group: group.clone(), unacked: unacked.clone() };
         let name = ctx.name.clone();
         ctx.acknowledge(|commits| acks.run(name, commits));
         let fetch = RedisFetch {

@@ -21,7 +21,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use weir_sdk::packed::Batch;
 
-use super::written::{Written, WrittenFile};
+use super::written::Record;
 use super::{Sink, SinkError, render};
 
 /// How long a batch may take to be acknowledged by the brokers.
@@ -66,7 +66,7 @@ pub struct KafkaSink {
     /// A resumed job's sink, before its first batch: the topic must be read back first.
     resuming: bool,
     /// With checkpoints: the record of what is written, and where it is kept.
-    written: Option<(Written, WrittenFile)>,
+    written: Record,
     /// Messages the topic already held from the batches written again: (batch time, place).
     held: HashSet<(u64, u64)>,
 }
@@ -85,11 +85,7 @@ impl KafkaSink {
         state: Option<&Path>,
     ) -> Result<KafkaSink, SinkError> {
         let err = |message: String| SinkError::Broker { sink: name.into(), message };
-        let written = match state.map(|d| WrittenFile(d.join("written.json"))) {
-            Some(file) if resume => Some((file.load().map_err(err)?, file)),
-            Some(file) => Some((Written::default(), file)),
-            None => None,
-        };
+        let written = Record::open(state, resume).map_err(err)?;
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", brokers);
         for (k, v) in options {
@@ -127,7 +123,7 @@ impl KafkaSink {
         let consumer: BaseConsumer = config.create().map_err(|e| self.err(format!("cannot read the topic: {e}")))?;
         let meta = consumer.fetch_metadata(Some(&self.topic), QUERY).map_err(|e| self.err(e.to_string()))?;
         let mut open: Vec<i32> = meta.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
-        let ends = self.written.as_ref().map(|(w, _)| w.ends.clone()).unwrap_or_default();
+        let ends = self.written.ends();
         let mut tpl = TopicPartitionList::new();
         for p in &open {
             let at = ends.get(p).map_or(Offset::Beginning, |o| Offset::Offset(*o));
@@ -164,17 +160,14 @@ impl KafkaSink {
     /// Records that batch `time` is written whole, with where the partitions now end.
     fn record(&mut self, time: u64) -> Result<(), SinkError> {
         let ends = self.producer.context().ends.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let Some((w, file)) = &mut self.written else { return Ok(()) };
-        w.through = time;
-        w.ends.extend(ends);
-        let saved = file.save(w);
-        saved.map_err(|e| self.err(format!("batch {time}: cannot record it as written: {e}")))
+        let done = self.written.done(time, ends);
+        done.map_err(|e| self.err(e))
     }
 }
 
 impl Sink for KafkaSink {
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError> {
-        if self.written.as_ref().is_some_and(|(w, _)| time <= w.through) {
+        if self.written.holds(time) {
             return Ok(());
         }
         if std::mem::take(&mut self.resuming) {

@@ -13,7 +13,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use weir_sdk::packed::Batch;
 
-use super::written::{Written, WrittenFile};
+use super::written::Record;
 use super::{Sink, SinkError, render};
 
 /// A RabbitMQ queue written batch by batch.
@@ -23,7 +23,7 @@ pub struct RabbitSink {
     queue: String,
     channel: Channel,
     _conn: Connection,
-    written: Option<(Written, WrittenFile)>,
+    written: Record,
     io: tokio::runtime::Handle,
 }
 
@@ -40,11 +40,7 @@ impl RabbitSink {
         io: &tokio::runtime::Handle,
     ) -> Result<RabbitSink, SinkError> {
         let err = |message: String| SinkError::Broker { sink: name.into(), message };
-        let written = match state.map(|d| WrittenFile(d.join("written.json"))) {
-            Some(file) if resume => Some((file.load().map_err(err)?, file)),
-            Some(file) => Some((Written::default(), file)),
-            None => None,
-        };
+        let written = Record::open(state, resume).map_err(err)?;
         let (conn, channel) = io.block_on(async {
             let conn = Connection::connect(url, ConnectionProperties::default())
                 .await
@@ -72,7 +68,7 @@ impl RabbitSink {
 
 impl Sink for RabbitSink {
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError> {
-        if self.written.as_ref().is_some_and(|(w, _)| time <= w.through) {
+        if self.written.holds(time) {
             return Ok(());
         }
         let sent: Result<(), String> = self.io.block_on(async {
@@ -97,11 +93,7 @@ impl Sink for RabbitSink {
             if returned.is_empty() { Ok(()) } else { Err(format!("{} messages were not accepted", returned.len())) }
         });
         sent.map_err(|e| SinkError::Broker { sink: self.name.clone(), message: format!("batch {time}: {e}") })?;
-        let Some((w, file)) = &mut self.written else { return Ok(()) };
-        w.through = time;
-        file.save(w).map_err(|e| SinkError::Broker {
-            sink: self.name.clone(),
-            message: format!("batch {time}: cannot record it as written: {e}"),
-        })
+        let done = self.written.done(time, Default::default());
+        done.map_err(|message| SinkError::Broker { sink: self.name.clone(), message })
     }
 }

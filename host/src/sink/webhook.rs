@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use weir_sdk::packed::Batch;
 
-use super::written::{Written, WrittenFile};
+use super::written::Record;
 use super::{Sink, SinkError, render};
 
 /// The first wait before a retry; it doubles each time, up to [`MAX_WAIT`].
@@ -28,7 +28,7 @@ pub struct Webhook {
     headers: Vec<(String, String)>,
     retries: u32,
     agent: ureq::Agent,
-    written: Option<(Written, WrittenFile)>,
+    written: Record,
 }
 
 /// How one attempt went.
@@ -53,11 +53,7 @@ impl Webhook {
         state: Option<&Path>,
     ) -> Result<Webhook, SinkError> {
         let err = |message: String| SinkError::Broker { sink: name.into(), message };
-        let written = match state.map(|d| WrittenFile(d.join("written.json"))) {
-            Some(file) if resume => Some((file.load().map_err(err)?, file)),
-            Some(file) => Some((Written::default(), file)),
-            None => None,
-        };
+        let written = Record::open(state, resume).map_err(err)?;
         let agent: ureq::Agent =
             ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).build().into();
         Ok(Webhook {
@@ -113,7 +109,7 @@ impl Webhook {
 
 impl Sink for Webhook {
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError> {
-        if self.written.as_ref().is_some_and(|(w, _)| time <= w.through) {
+        if self.written.holds(time) {
             return Ok(());
         }
         let err = |message: String| SinkError::Broker {
@@ -136,9 +132,7 @@ impl Sink for Webhook {
                 }
             }
         }
-        let Some((w, file)) = &mut self.written else { return Ok(()) };
-        w.through = time;
-        let saved = file.save(w);
-        saved.map_err(|e| SinkError::Broker { sink: self.name.clone(), message: format!("batch {time}: {e}") })
+        let done = self.written.done(time, Default::default());
+        done.map_err(|message| SinkError::Broker { sink: self.name.clone(), message })
     }
 }

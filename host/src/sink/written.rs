@@ -57,3 +57,47 @@ impl WrittenFile {
         write_atomic(&self.0, seal_json(&json).as_bytes()).map_err(|e| e.to_string())
     }
 }
+
+/// A sink's record of what it has written: absent without checkpoints.
+#[derive(Default)]
+pub struct Record(Option<(Written, WrittenFile)>);
+
+impl Record {
+    /// The record kept in `state` (the sink's folder beside the checkpoints, if any): read back when
+    /// the job resumes, empty otherwise.
+    ///
+    /// ```
+    /// # use weir::sink::written::Record;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut r = Record::open(Some(dir.path()), false).unwrap();
+    /// r.done(3000, Default::default()).unwrap();
+    /// let again = Record::open(Some(dir.path()), true).unwrap();
+    /// assert!(again.holds(3000) && !again.holds(4000));
+    /// assert!(!Record::open(None, true).unwrap().holds(0));
+    /// ```
+    pub fn open(state: Option<&std::path::Path>, resume: bool) -> Result<Record, String> {
+        Ok(Record(match state.map(|d| WrittenFile(d.join("written.json"))) {
+            Some(file) if resume => Some((file.load()?, file)),
+            Some(file) => Some((Written::default(), file)),
+            None => None,
+        }))
+    }
+
+    /// True when batch `time` was written whole before.
+    pub fn holds(&self, time: u64) -> bool {
+        self.0.as_ref().is_some_and(|(w, _)| time <= w.through)
+    }
+
+    /// Kafka: where each partition ended after the last batch written whole.
+    pub fn ends(&self) -> BTreeMap<i32, i64> {
+        self.0.as_ref().map(|(w, _)| w.ends.clone()).unwrap_or_default()
+    }
+
+    /// Records batch `time` as written whole, with where partitions now end (Kafka; else empty).
+    pub fn done(&mut self, time: u64, ends: BTreeMap<i32, i64>) -> Result<(), String> {
+        let Some((w, file)) = &mut self.0 else { return Ok(()) };
+        w.through = time;
+        w.ends.extend(ends);
+        file.save(w).map_err(|e| format!("batch {time}: cannot record it as written: {e}"))
+    }
+}
