@@ -4,6 +4,9 @@
 
 use super::spec::{SinkSpec, SourceSpec};
 
+/// Why a live source (a socket or a broker) cannot run under the manual clock.
+pub(super) const REALTIME_ONLY: &str = "a socket or broker source needs the realtime clock (`job.clock`)";
+
 /// Why a connector's table is refused: the field at fault and the message.
 pub(super) type Refusal = (&'static str, String);
 
@@ -11,9 +14,15 @@ fn refuse(field: &'static str, message: impl Into<String>) -> Result<(), Refusal
     Err((field, message.into()))
 }
 
-/// Checks a connector source (other sources pass).
-pub(super) fn source(src: &SourceSpec) -> Result<(), Refusal> {
+/// Checks a connector source (other sources pass); `manual`: the job runs on the manual clock, which
+/// a live broker cannot follow.
+pub(super) fn source(src: &SourceSpec, manual: bool) -> Result<(), Refusal> {
     match src {
+        SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } | SourceSpec::Redis { .. } | SourceSpec::Rabbitmq { .. }
+            if manual =>
+        {
+            refuse("kind", REALTIME_ONLY)
+        }
         SourceSpec::Kafka { brokers, topic, .. } => kafka(brokers, topic),
         SourceSpec::Nats { stream, subject, .. } => nats(Some(stream), subject),
         SourceSpec::Redis { stream, .. } => redis(stream),

@@ -440,17 +440,12 @@ fn check_source(
         }
     }
     match src {
-        SourceSpec::Socket { .. }
-        | SourceSpec::Kafka { .. }
-        | SourceSpec::Nats { .. }
-        | SourceSpec::Redis { .. }
-        | SourceSpec::Rabbitmq { .. }
-            if clock == ClockMode::Manual =>
-        {
-            Err(c.err("sources", name, "kind", "a socket or broker source needs the realtime clock (`job.clock`)"))
+        SourceSpec::Socket { .. } if clock == ClockMode::Manual => {
+            Err(c.err("sources", name, "kind", super::check_connectors::REALTIME_ONLY))
         }
         SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } | SourceSpec::Redis { .. } | SourceSpec::Rabbitmq { .. } => {
-            super::check_connectors::source(src).map_err(|(field, msg)| c.err("sources", name, field, msg))
+            let manual = clock == ClockMode::Manual;
+            super::check_connectors::source(src, manual).map_err(|(field, msg)| c.err("sources", name, field, msg))
         }
         SourceSpec::Scripted { .. } if clock == ClockMode::Realtime => {
             Err(c.err("sources", name, "kind", "a scripted source needs `clock = \"manual\"` in [job]"))

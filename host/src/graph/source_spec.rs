@@ -87,7 +87,7 @@ pub enum SourceSpec {
         /// Where a first start reads from when neither a checkpoint nor the group holds an offset:
         /// `earliest` (default) or `latest`.
         #[serde(default)]
-        start: KafkaStart,
+        start: StartAt,
         /// More librdkafka settings, e.g. `{ "security.protocol" = "ssl" }`.
         #[serde(default)]
         options: BTreeMap<String, String>,
@@ -117,7 +117,7 @@ pub enum SourceSpec {
         /// Where a first start reads from when neither a checkpoint nor the consumer holds a position:
         /// `earliest` (default) or `latest`.
         #[serde(default)]
-        start: KafkaStart,
+        start: StartAt,
         /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
         #[serde(default = "max_record")]
         max_record_bytes: bytesize::ByteSize,
@@ -147,7 +147,7 @@ pub enum SourceSpec {
         field: String,
         /// Where a new group starts: `earliest` (default, the stream's first entry) or `latest`.
         #[serde(default)]
-        start: KafkaStart,
+        start: StartAt,
         /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
         #[serde(default = "max_record")]
         max_record_bytes: bytesize::ByteSize,
@@ -190,10 +190,10 @@ pub enum SourceSpec {
     },
 }
 
-/// Where a Kafka source's first start reads from.
+/// Where a broker source (Kafka, NATS, Redis) first starts reading when nothing records a position.
 #[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub enum KafkaStart {
+pub enum StartAt {
     /// Each partition's oldest message.
     #[default]
     Earliest,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 pub use super::millis::Millis;
 pub use super::sink_spec::{SinkSpec, WriteMode};
-pub use super::source_spec::{KafkaStart, LineFormat, SourceSpec};
+pub use super::source_spec::{LineFormat, SourceSpec, StartAt};
 
 /// A whole job spec file.
 #[derive(Debug, Deserialize)]

@@ -15,7 +15,7 @@ use rdkafka::{Message as _, Offset, TopicPartitionList};
 use super::partitioned::{Fetch, Message, Positions, RETRY, Reader, positions, reporting};
 use super::source::{Commits, Source, SourceContext, SourceTask};
 use super::{Outbox, SourceEvent};
-use crate::graph::spec::KafkaStart;
+use crate::graph::spec::StartAt;
 
 /// Timeout of the broker queries made at start (metadata, watermarks, committed offsets).
 const QUERY: Duration = Duration::from_secs(10);
@@ -26,7 +26,7 @@ pub struct KafkaSource {
     pub brokers: String,
     pub topic: String,
     pub group: Option<String>,
-    pub start: KafkaStart,
+    pub start: StartAt,
     pub options: BTreeMap<String, String>,
 }
 
@@ -76,7 +76,7 @@ impl KafkaSource {
             });
             let (low, high) =
                 consumer.fetch_watermarks(&self.topic, p, QUERY).map_err(|e| format!("partition {p}: {e}"))?;
-            let policy = if self.start == KafkaStart::Earliest { low } else { high };
+            let policy = if self.start == StartAt::Earliest { low } else { high };
             at.insert(p, group.unwrap_or(policy).max(low));
         }
         Ok(at)

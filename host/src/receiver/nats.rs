@@ -14,7 +14,7 @@ use tokio_stream::StreamExt;
 use super::Outbox;
 use super::partitioned::{Ackers, Fetch, Message, Positions, Reader, positions, reporting, until_connected};
 use super::source::{Commits, Source, SourceContext, SourceTask};
-use crate::graph::spec::KafkaStart;
+use crate::graph::spec::StartAt;
 
 /// Messages delivered and not yet acknowledged are redelivered after this: longer than any checkpoint
 /// interval (a redelivered message already taken is skipped by its sequence).
@@ -26,7 +26,7 @@ pub struct NatsSource {
     pub stream: String,
     pub subject: String,
     pub consumer: Option<String>,
-    pub start: KafkaStart,
+    pub start: StartAt,
 }
 
 impl Source for NatsSource {
@@ -59,8 +59,8 @@ impl NatsSource {
                 };
                 let state = stream.info().await.map_err(|e| format!("stream `{}`: {e}", self.stream))?.state.clone();
                 let policy = match self.start {
-                    KafkaStart::Earliest => state.first_sequence.max(1) as i64,
-                    KafkaStart::Latest => state.last_sequence as i64 + 1,
+                    StartAt::Earliest => state.first_sequence.max(1) as i64,
+                    StartAt::Latest => state.last_sequence as i64 + 1,
                 };
                 floor.unwrap_or(policy)
             }

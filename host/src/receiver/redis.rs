@@ -17,7 +17,7 @@ use redis::streams::{StreamReadOptions, StreamReadReply};
 use super::Outbox;
 use super::partitioned::{Fetch, Message, Positions, RETRY, Reader, positions, reporting, until_connected};
 use super::source::{Commits, Source, SourceContext, SourceTask};
-use crate::graph::spec::KafkaStart;
+use crate::graph::spec::StartAt;
 
 /// Entries per read.
 const COUNT: usize = 1000;
@@ -31,7 +31,7 @@ pub struct RedisSource {
     pub group: Option<String>,
     pub consumer: String,
     pub field: String,
-    pub start: KafkaStart,
+    pub start: StartAt,
 }
 
 /// An entry id as one ordered number, or `None` past what that can hold.
@@ -69,7 +69,7 @@ impl RedisSource {
         let connect = || client.get_connection_manager_with_config(config.clone());
         let Some(mut con) = until_connected(&ctx.name, &what, out, connect).await else { return Ok(()) };
         let group = self.group.clone().unwrap_or_else(|| format!("weir-{}-{}", ctx.job, ctx.name));
-        let from = if self.start == KafkaStart::Earliest { "0" } else { "$" };
+        let from = if self.start == StartAt::Earliest { "0" } else { "$" };
         let made: redis::RedisResult<()> = con.xgroup_create_mkstream(&self.stream, &group, from).await;
         match made {
             Err(e) if e.code() != Some("BUSYGROUP") => return Err(format!("group `{group}`: {e}")),
@@ -159,13 +159,14 @@ impl RedisFetch {
         if self.pending_after.is_some() {
             self.pending_after = entries.last().map(|e| e.id.clone());
         }
+        let mut unacked = self.unacked.lock().unwrap_or_else(|p| p.into_inner());
         for e in entries {
             let Some(o) = ordinal(&e.id) else {
                 tracing::warn!(stream = %self.stream, "entry {} skipped: its id is past what Weir can order", e.id);
                 continue;
             };
-            self.unacked.lock().unwrap_or_else(|p| p.into_inner()).push_back((o, e.id.clone()));
             self.buffer.push_back((0, o, e.get::<Vec<u8>>(&self.field)));
+            unacked.push_back((o, e.id));
         }
     }
 }
