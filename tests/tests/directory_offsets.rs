@@ -85,3 +85,49 @@ fn directory_offsets_stay_compact_as_files_are_read_and_deleted() {
     let present = std::fs::read_dir(&input).unwrap().count();
     assert_eq!(listed, present, "the checkpoint lists the files still in the directory, not every file read");
 }
+
+/// Whether the newest checkpoint lists `file` as read.
+fn checkpoint_lists(dir: &Path, file: &str) -> bool {
+    let Ok(manifest) = newest_manifest(dir) else { return false };
+    let done = manifest["offsets"]["lines"]["files"]["done"].as_array().cloned().unwrap_or_default();
+    done.iter().any(|f| f == file)
+}
+
+/// A file deleted after a checkpoint and a new file read in the batch logged next: after a `kill -9`
+/// that batch is cut again exactly (forgetting the deleted file is not going past the logged batch),
+/// so the new file is counted once, not once more in a later batch.
+#[test]
+fn a_batch_that_forgot_a_deleted_file_is_cut_again_exactly() {
+    let source = "kind = \"directory\"\npath = \"in\"";
+    // Checkpoints every 30 batches (3 s): the batch after one stays uncheckpointed long enough to kill.
+    let dir = setup(&word_count("forgot", source, 30));
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "gave up waiting: {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait("the first listing", &|| dir.path().join("checkpoints/sources/lines/existing.json").exists());
+    for (name, word) in [("a.txt", "wa"), ("b.txt", "wb")] {
+        std::fs::write(input.join(format!(".{name}")), format!("{word}\n")).unwrap();
+        std::fs::rename(input.join(format!(".{name}")), input.join(name)).unwrap();
+    }
+    wait("a checkpoint listing a and b", &|| checkpoint_lists(dir.path(), "b.txt"));
+    std::fs::remove_file(input.join("a.txt")).unwrap();
+    std::fs::write(input.join(".c.txt"), "wc\n").unwrap();
+    std::fs::rename(input.join(".c.txt"), input.join("c.txt")).unwrap();
+    wait("c in the output", &|| totals(&dir.path().join("counts.jsonl")).contains_key("wc"));
+    assert!(!checkpoint_lists(dir.path(), "c.txt"), "a checkpoint came too soon: the case is not made");
+    kill(child);
+    let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let out = drain(child);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("cannot cut the logged batch again"), "{}", stderr(&out));
+    let got = totals(&dir.path().join("counts.jsonl"));
+    assert_eq!((got.get("wa"), got.get("wb"), got.get("wc")), (Some(&1), Some(&1), Some(&1)), "{got:?}");
+}

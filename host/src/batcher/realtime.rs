@@ -43,15 +43,16 @@ impl Received {
         }
     }
 
-    /// True once every source has reached `target` (or finished). A source that went past it, or that
-    /// stays silent for [`STALL`], cannot be cut exactly: the batch is cut as it is, with a warning.
-    fn reached(&self, b: &Batcher, time: u64, target: &[SourceOffset], quiet: Instant) -> bool {
+    /// True once every source has reached `target` (or finished), setting out from `from`. A source that
+    /// went past it, or that stays silent for [`STALL`], cannot be cut exactly: the batch is cut as it
+    /// is, with a warning.
+    fn reached(&self, b: &Batcher, time: u64, from: &[SourceOffset], target: &[SourceOffset], quiet: Instant) -> bool {
         let open: Vec<usize> =
             (0..target.len()).filter(|&s| !self.finished[s] && self.offsets[s] != target[s]).collect();
         if open.is_empty() {
             return true;
         }
-        let passed = open.iter().find(|&&s| self.offsets[s].passed(&target[s]));
+        let passed = open.iter().find(|&&s| self.offsets[s].passed(&from[s], &target[s]));
         if passed.is_some() || quiet.elapsed() >= STALL {
             let s = passed.copied().unwrap_or(open[0]);
             tracing::warn!(
@@ -85,7 +86,8 @@ pub(super) fn run(b: &Batcher, cut: &mut Cut) -> u64 {
     // and then without cutting the batch being replayed.
     for (time, target) in &b.recut {
         let mut quiet = Instant::now();
-        while !r.done() && !b.failed() && !r.reached(b, *time, target, quiet) {
+        let from = r.offsets.clone();
+        while !r.done() && !b.failed() && !r.reached(b, *time, &from, target, quiet) {
             let got = b.rx.recv_timeout(Duration::from_millis(100));
             if got.is_ok() {
                 quiet = Instant::now();

@@ -129,29 +129,46 @@ impl SourceOffset {
         }
     }
 
-    /// True when this offset has gone past `target`: a source replaying up to a logged batch's end
-    /// overshot it, so that batch cannot be cut again exactly. A connector's own offsets are never
-    /// seen as past: the connector itself stops exactly at each logged end.
+    /// True when this offset has gone past `target`, coming from `from` (where the source was when it
+    /// set out for `target`): a source replaying up to a logged batch's end overshot it, so that batch
+    /// cannot be cut again exactly. A directory offset that lists a file `target` does not has gone
+    /// past it only when the file is new since `from`: a file already listed there may have left the
+    /// directory before `target` and be forgotten on the way. A connector's own offsets are never seen
+    /// as past: the connector itself stops exactly at each logged end.
     ///
     /// ```
+    /// use std::collections::BTreeSet;
     /// use weir::checkpoint::SourceOffset;
-    /// assert!(SourceOffset::Units(5).passed(&SourceOffset::Units(4)));
-    /// assert!(!SourceOffset::Units(4).passed(&SourceOffset::Units(4)));
-    /// assert!(!SourceOffset::Start.passed(&SourceOffset::Log(9)));
+    /// let start = SourceOffset::Start;
+    /// assert!(SourceOffset::Units(5).passed(&start, &SourceOffset::Units(4)));
+    /// assert!(!SourceOffset::Units(4).passed(&start, &SourceOffset::Units(4)));
+    /// assert!(!SourceOffset::Start.passed(&start, &SourceOffset::Log(9)));
+    /// let files = |names: &[&str]| SourceOffset::Files {
+    ///     done: names.iter().map(|n| n.to_string()).collect(),
+    ///     current: None,
+    ///     skipped: BTreeSet::new(),
+    /// };
+    /// // `a` left the directory on the way to the target: not past it.
+    /// assert!(!files(&["a", "b"]).passed(&files(&["a", "b"]), &files(&["b", "c"])));
+    /// // `d` was read, and the target never had it: past it.
+    /// assert!(files(&["b", "d"]).passed(&files(&["a", "b"]), &files(&["b", "c"])));
     /// ```
-    pub fn passed(&self, target: &SourceOffset) -> bool {
+    pub fn passed(&self, from: &SourceOffset, target: &SourceOffset) -> bool {
         match (self, target) {
             (SourceOffset::Start, _) => false,
             (_, SourceOffset::Start) => true,
-            (
-                SourceOffset::Files { done, current, .. },
-                SourceOffset::Files { done: t_done, current: t_current, .. },
-            ) => {
-                let in_target = |f: &String| t_done.contains(f) || t_current.as_ref().is_some_and(|(c, _)| c == f);
-                done.iter().any(|f| !in_target(f))
+            (SourceOffset::Files { done, current, .. }, SourceOffset::Files { current: t_current, .. }) => {
+                let listed = |o: &SourceOffset, f: &String| match o {
+                    SourceOffset::Files { done, current, .. } => {
+                        done.contains(f) || current.as_ref().is_some_and(|(c, _)| c == f)
+                    }
+                    _ => false,
+                };
+                let new_beyond = |f: &String| !listed(target, f) && !listed(from, f);
+                done.iter().any(new_beyond)
                     || match (current, t_current) {
                         (Some((f, p)), Some((g, q))) if f == g => p > q,
-                        (Some((f, _)), _) => !in_target(f),
+                        (Some((f, _)), _) => new_beyond(f),
                         _ => false,
                     }
             }
