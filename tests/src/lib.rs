@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod crash;
+pub mod mosquitto;
 pub mod nats;
 pub mod served;
 pub mod spec;

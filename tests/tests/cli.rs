@@ -536,6 +536,9 @@ fn connector_specs_are_refused_naming_the_field() {
     refused(&spec(kafka, "kind = \"webhook\"\nurl = \"ftp://x\""), &["`sinks.out.url`", "http:// or https://"]);
     refused(&spec(kafka, "kind = \"kafka\"\nbrokers = \"b:9\"\ntopic = \"\""), &["`sinks.out.topic`"]);
     refused(&spec(kafka, "kind = \"kafka\"\nbrokers = \"b:9\""), &["missing field `topic`"]);
+    refused(&spec("kind = \"mqtt\"\ntopic = \"a/b#\"", print), &["`sources.in.topic`", "`#` for the last ones"]);
+    refused(&spec("kind = \"mqtt\"\ntopic = \"a/+x\"", print), &["`sources.in.topic`", "a whole level"]);
+    refused(&spec(kafka, "kind = \"mqtt\"\ntopic = \"a/+\""), &["`sinks.out.topic`", "only filter"]);
 }
 
 #[test]

@@ -18,7 +18,11 @@ fn refuse(field: &'static str, message: impl Into<String>) -> Result<(), Refusal
 /// a live broker cannot follow.
 pub(super) fn source(src: &SourceSpec, manual: bool) -> Result<(), Refusal> {
     match src {
-        SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } | SourceSpec::Redis { .. } | SourceSpec::Rabbitmq { .. }
+        SourceSpec::Kafka { .. }
+        | SourceSpec::Nats { .. }
+        | SourceSpec::Redis { .. }
+        | SourceSpec::Rabbitmq { .. }
+        | SourceSpec::Mqtt { .. }
             if manual =>
         {
             refuse("kind", REALTIME_ONLY)
@@ -28,6 +32,7 @@ pub(super) fn source(src: &SourceSpec, manual: bool) -> Result<(), Refusal> {
         SourceSpec::Redis { stream, .. } => redis(stream),
         SourceSpec::Rabbitmq { prefetch: 0, .. } => refuse("prefetch", "must be at least 1 (0 would be unbounded)"),
         SourceSpec::Rabbitmq { queue, .. } => rabbitmq(queue),
+        SourceSpec::Mqtt { topic, .. } => mqtt(topic, true),
         _ => Ok(()),
     }
 }
@@ -39,6 +44,7 @@ pub(super) fn sink(sink: &SinkSpec) -> Result<(), Refusal> {
         SinkSpec::Nats { stream, subject, .. } => nats(stream.as_deref(), subject),
         SinkSpec::Redis { stream, .. } => redis(stream),
         SinkSpec::Rabbitmq { queue, .. } => rabbitmq(queue),
+        SinkSpec::Mqtt { topic, .. } => mqtt(topic, false),
         SinkSpec::Webhook { .. } if !cfg!(feature = "webhook") => {
             refuse("kind", "this weir was built without webhooks (cargo feature `webhook`)")
         }
@@ -98,6 +104,27 @@ fn rabbitmq(queue: &str) -> Result<(), Refusal> {
     }
     if queue.is_empty() || queue.len() > 255 {
         return refuse("queue", "name the queue (at most 255 bytes)");
+    }
+    Ok(())
+}
+
+/// MQTT needs a topic; only a source's may hold wildcards (`filter`).
+fn mqtt(topic: &str, filter: bool) -> Result<(), Refusal> {
+    if !cfg!(feature = "mqtt") {
+        return refuse("kind", "this weir was built without MQTT (cargo feature `mqtt`)");
+    }
+    if topic.is_empty() || topic.len() > 65535 || topic.contains('\0') {
+        return refuse("topic", "name the topic (at most 65535 bytes, no NUL)");
+    }
+    if !filter && topic.contains(['+', '#']) {
+        return refuse("topic", format!("`{topic}`: a sink publishes to one topic; `+` and `#` only filter"));
+    }
+    let misplaced = |(i, level): (usize, &str)| {
+        (level.contains('+') && level != "+")
+            || (level.contains('#') && (level != "#" || i + 1 != topic.split('/').count()))
+    };
+    if topic.split('/').enumerate().any(misplaced) {
+        return refuse("topic", format!("`{topic}`: `+` stands for a whole level, `#` for the last ones"));
     }
     Ok(())
 }

@@ -309,6 +309,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
             | SinkSpec::Nats { .. }
             | SinkSpec::Redis { .. }
             | SinkSpec::Rabbitmq { .. }
+            | SinkSpec::Mqtt { .. }
             | SinkSpec::Webhook { .. } => {
                 super::check_connectors::sink(sink).map_err(|(field, msg)| c.err("sinks", name, field, msg))?
             }
@@ -429,7 +430,8 @@ fn check_source(
     | SourceSpec::Kafka { format, columns, .. }
     | SourceSpec::Nats { format, columns, .. }
     | SourceSpec::Redis { format, columns, .. }
-    | SourceSpec::Rabbitmq { format, columns, .. } = src
+    | SourceSpec::Rabbitmq { format, columns, .. }
+    | SourceSpec::Mqtt { format, columns, .. } = src
     {
         let csv = *format == super::spec::LineFormat::Csv;
         if csv && columns.is_empty() {
@@ -443,7 +445,11 @@ fn check_source(
         SourceSpec::Socket { .. } if clock == ClockMode::Manual => {
             Err(c.err("sources", name, "kind", super::check_connectors::REALTIME_ONLY))
         }
-        SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } | SourceSpec::Redis { .. } | SourceSpec::Rabbitmq { .. } => {
+        SourceSpec::Kafka { .. }
+        | SourceSpec::Nats { .. }
+        | SourceSpec::Redis { .. }
+        | SourceSpec::Rabbitmq { .. }
+        | SourceSpec::Mqtt { .. } => {
             let manual = clock == ClockMode::Manual;
             super::check_connectors::source(src, manual).map_err(|(field, msg)| c.err("sources", name, field, msg))
         }

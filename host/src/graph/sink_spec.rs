@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::millis::Millis;
-use super::source_spec::{amqp_url, five, nats_url, redis_url, ten, webhook_timeout};
+use super::source_spec::{amqp_url, five, localhost, mqtt_port, nats_url, redis_url, ten, webhook_timeout};
 use super::spec::default_true;
 
 /// A `[sinks.NAME]` table.
@@ -142,6 +142,24 @@ pub enum SinkSpec {
         /// The queue, declared durable when missing.
         queue: String,
     },
+    /// An MQTT topic: each record's value (as text) one message, published with QoS 1 and confirmed by
+    /// the broker; `{key}` in the topic is replaced by the record's key (a build with the `mqtt`
+    /// feature).
+    Mqtt {
+        /// Input source or stream.
+        from: String,
+        /// Broker host (default 127.0.0.1).
+        #[serde(default = "localhost")]
+        host: String,
+        /// Broker port (default 1883).
+        #[serde(default = "mqtt_port")]
+        port: u16,
+        /// The topic, without wildcards; `{key}` stands for the record's key.
+        topic: String,
+        /// The session's client id (default `weir-<job>-<sink>`).
+        #[serde(default)]
+        client_id: Option<String>,
+    },
     /// An HTTP endpoint: one `POST` per batch, the batch as JSON, with an `Idempotency-Key` header;
     /// retried on 5xx and timeouts (a build with the `webhook` feature; see docs/CONNECTORS.md).
     Webhook {
@@ -197,6 +215,7 @@ impl SinkSpec {
             | SinkSpec::Nats { from, .. }
             | SinkSpec::Redis { from, .. }
             | SinkSpec::Rabbitmq { from, .. }
+            | SinkSpec::Mqtt { from, .. }
             | SinkSpec::Webhook { from, .. }
             | SinkSpec::Noop { from } => from,
         }

@@ -180,6 +180,32 @@ pub enum SourceSpec {
         #[serde(default)]
         columns: Vec<String>,
     },
+    /// Messages of an MQTT topic filter, each payload one line, taken with QoS 1 in a persistent
+    /// session; what is received is kept in the write-ahead log before it is acknowledged, since MQTT
+    /// cannot replay (a build with the `mqtt` feature; see docs/CONNECTORS.md).
+    Mqtt {
+        /// Broker host (default 127.0.0.1).
+        #[serde(default = "localhost")]
+        host: String,
+        /// Broker port (default 1883).
+        #[serde(default = "mqtt_port")]
+        port: u16,
+        /// The topic filter (`+` and `#` wildcards allowed).
+        topic: String,
+        /// The session's client id (default `weir-<job>-<source>`): the broker keeps what it could
+        /// not deliver for it while the job is down.
+        #[serde(default)]
+        client_id: Option<String>,
+        /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
+        #[serde(default = "max_record")]
+        max_record_bytes: bytesize::ByteSize,
+        /// What a payload holds (default `text`).
+        #[serde(default)]
+        format: LineFormat,
+        /// With `format = "csv"`: the fields' names, in order.
+        #[serde(default)]
+        columns: Vec<String>,
+    },
     /// A JSON-lines file where line k is the whole of batch k (manual clock only).
     Scripted {
         /// The file.
@@ -229,6 +255,10 @@ pub(super) fn amqp_url() -> String {
     "amqp://guest:guest@127.0.0.1:5672/%2f".into()
 }
 
+pub(super) fn mqtt_port() -> u16 {
+    1883
+}
+
 fn prefetch() -> u16 {
     u16::MAX
 }
@@ -249,7 +279,7 @@ pub(super) fn nats_url() -> String {
     "nats://127.0.0.1:4222".into()
 }
 
-fn localhost() -> String {
+pub(super) fn localhost() -> String {
     "127.0.0.1".into()
 }
 pub(super) fn ten() -> usize {

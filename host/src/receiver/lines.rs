@@ -53,7 +53,8 @@ impl Lines {
         | SourceSpec::Kafka { max_record_bytes, format, columns, .. }
         | SourceSpec::Nats { max_record_bytes, format, columns, .. }
         | SourceSpec::Redis { max_record_bytes, format, columns, .. }
-        | SourceSpec::Rabbitmq { max_record_bytes, format, columns, .. }) = spec
+        | SourceSpec::Rabbitmq { max_record_bytes, format, columns, .. }
+        | SourceSpec::Mqtt { max_record_bytes, format, columns, .. }) = spec
         else {
             return None;
         };

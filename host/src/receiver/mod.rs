@@ -6,9 +6,12 @@ mod generator;
 #[cfg(feature = "kafka")]
 mod kafka;
 pub mod lines;
+mod logged;
+#[cfg(feature = "mqtt")]
+mod mqtt;
 #[cfg(feature = "nats")]
 mod nats;
-#[cfg(any(feature = "kafka", feature = "nats", feature = "redis", feature = "rabbitmq"))]
+#[cfg(any(feature = "kafka", feature = "nats", feature = "redis", feature = "rabbitmq", feature = "mqtt"))]
 pub mod partitioned;
 #[cfg(feature = "rabbitmq")]
 mod rabbitmq;
@@ -258,11 +261,7 @@ fn build(name: &str, spec: &SourceSpec, checkpoint: Option<&CheckpointSpec>) -> 
         SourceSpec::Socket { host, port, .. } => {
             let wal_dir = checkpoint.filter(|c| c.write_ahead_log).map(|c| c.dir.join("wal").join(&name));
             Box::new(move |ctx: SourceContext, out: Outbox| -> SourceTask {
-                let wal = wal_dir.map(|dir| socket::Replay {
-                    dir,
-                    from: ctx.start.units(),
-                    cuts: ctx.cuts.iter().map(SourceOffset::units).collect(),
-                });
+                let wal = wal_dir.map(|dir| logged::Replay::new(dir, &ctx.start, &ctx.cuts));
                 Box::pin(socket::run(name, host, port, wal, out))
             })
         }
@@ -314,16 +313,29 @@ fn build(name: &str, spec: &SourceSpec, checkpoint: Option<&CheckpointSpec>) -> 
         }
         #[cfg(feature = "rabbitmq")]
         SourceSpec::Rabbitmq { url, queue, prefetch, .. } => Box::new(rabbitmq::RabbitSource { url, queue, prefetch }),
-        #[cfg(not(all(feature = "kafka", feature = "nats", feature = "redis", feature = "rabbitmq")))]
-        #[allow(unreachable_patterns)]
-        SourceSpec::Kafka { .. } | SourceSpec::Nats { .. } | SourceSpec::Redis { .. } | SourceSpec::Rabbitmq { .. } => {
-            Box::new(move |_: SourceContext, out: Outbox| -> SourceTask {
-                Box::pin(async move {
-                    let why = format!("source `{name}`: this weir was built without its connector (cargo feature)");
-                    out.send(SourceEvent::Failed(why)).await;
-                })
-            })
+        #[cfg(feature = "mqtt")]
+        SourceSpec::Mqtt { host, port, topic, client_id, .. } => {
+            let wal = checkpoint.map(|c| c.dir.join("wal").join(&name));
+            Box::new(mqtt::MqttSource { host, port, topic, client_id, wal })
         }
+        #[cfg(not(all(
+            feature = "kafka",
+            feature = "nats",
+            feature = "redis",
+            feature = "rabbitmq",
+            feature = "mqtt"
+        )))]
+        #[allow(unreachable_patterns)]
+        SourceSpec::Kafka { .. }
+        | SourceSpec::Nats { .. }
+        | SourceSpec::Redis { .. }
+        | SourceSpec::Rabbitmq { .. }
+        | SourceSpec::Mqtt { .. } => Box::new(move |_: SourceContext, out: Outbox| -> SourceTask {
+            Box::pin(async move {
+                let why = format!("source `{name}`: this weir was built without its connector (cargo feature)");
+                out.send(SourceEvent::Failed(why)).await;
+            })
+        }),
     }
 }
 

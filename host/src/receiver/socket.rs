@@ -3,17 +3,14 @@
 //! the job drains, the receiver reads what the peer has already sent (until the socket has been quiet
 //! for [`QUIET`], for at most [`DRAIN_LIMIT`]), hands it over and finishes.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 
-use weir_sdk::packed::Batch;
-
-use super::wal::{Replayed, Wal};
+use super::logged::{Replay, hand_over};
+use super::wal::Wal;
 use super::{LineChunker, Outbox, SourceEvent};
-use crate::checkpoint::OffsetMark;
 
 /// How long a draining socket must stay quiet before the receiver takes what it has read as all.
 const QUIET: Duration = Duration::from_millis(50);
@@ -29,35 +26,14 @@ enum Flow {
     Stop,
 }
 
-/// Where a socket source's write-ahead log is, and what a resumed job replays from it.
-pub struct Replay {
-    /// The log's folder.
-    pub dir: PathBuf,
-    /// The log position the resumed job starts from.
-    pub from: u64,
-    /// Log positions where batches logged before the crash ended: the log must hold them intact.
-    pub cuts: Vec<u64>,
-}
-
 /// Runs until the job stops or drains. With a write-ahead log, what the log holds from the resumed
 /// position is handed over first, and every chunk read is logged before it is handed over.
 pub async fn run(name: String, host: String, port: u16, wal: Option<Replay>, out: Outbox) {
     let mut wal = match wal {
         None => None,
-        Some(r) => match Wal::open(&r.dir, r.from, r.cuts.last().copied().unwrap_or(r.from)) {
-            Ok((wal, replay)) => {
-                if !replay.bytes.is_empty() {
-                    tracing::info!(source = %name, bytes = replay.bytes.len(), "replaying the write-ahead log");
-                }
-                if !replay_log(&replay, &out).await {
-                    return;
-                }
-                Some(wal)
-            }
-            Err(e) => {
-                out.send(SourceEvent::Failed(format!("source `{name}`: {e}"))).await;
-                return;
-            }
+        Some(r) => match r.open(&name, &out).await {
+            Some(wal) => Some(wal),
+            None => return,
         },
     };
     let mut backoff = Duration::from_millis(50);
@@ -93,20 +69,6 @@ pub async fn run(name: String, host: String, port: u16, wal: Option<Replay>, out
         tracing::info!(source = %name, "drained");
         out.send(SourceEvent::Finished).await;
     }
-}
-
-/// Hands over what the log held, one record at a time, each marked with its log position: batches were
-/// cut only at record ends, so each batch logged before the crash ends exactly at one of them.
-async fn replay_log(replay: &Replayed, out: &Outbox) -> bool {
-    let out = &out.clone().with_lines(out.lines().as_logged());
-    let mut done = 0;
-    for &(end, pos) in &replay.records {
-        if !super::send_lines(&replay.bytes[done..end], 0, usize::MAX, |_| OffsetMark::Log(pos), out).await {
-            return false;
-        }
-        done = end;
-    }
-    true
 }
 
 /// Reads lines until the peer goes away, the job stops, or it drains.
@@ -167,19 +129,6 @@ async fn read_lines(stream: TcpStream, wal: &mut Option<Wal>, out: &Outbox) -> F
         }
         if n == 0 {
             return if draining.is_some() { Flow::Stop } else { Flow::Reconnect };
-        }
-    }
-}
-
-/// Logs `chunk` (with a log), then hands it and the log position over; false when the job is stopping or
-/// the log cannot be written (the source then fails: data it cannot log is not taken).
-async fn hand_over(chunk: Batch, wal: &mut Option<Wal>, out: &Outbox) -> bool {
-    let Some(w) = wal.as_mut() else { return out.send(SourceEvent::Data(chunk)).await };
-    match w.append(&chunk) {
-        Ok(pos) => out.send(SourceEvent::Marked(chunk, OffsetMark::Log(pos))).await,
-        Err(e) => {
-            out.send(SourceEvent::Failed(format!("cannot write the write-ahead log: {e}"))).await;
-            false
         }
     }
 }

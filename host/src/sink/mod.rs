@@ -9,6 +9,8 @@ mod jsonl;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod mariadb;
+#[cfg(feature = "mqtt")]
+mod mqtt;
 #[cfg(feature = "nats")]
 mod nats;
 pub mod postgres;
@@ -21,7 +23,7 @@ pub mod render;
 #[cfg(feature = "webhook")]
 mod webhook;
 mod writer;
-#[cfg(any(feature = "kafka", feature = "rabbitmq", feature = "webhook"))]
+#[cfg(any(feature = "kafka", feature = "rabbitmq", feature = "mqtt", feature = "webhook"))]
 pub mod written;
 
 use std::path::PathBuf;
@@ -94,7 +96,14 @@ pub type OnRefused = Arc<dyn Fn(&str, u64, &RecordRef<'_>, &str) + Send + Sync>;
 /// with checkpoints, a folder of the sink's own beside them (what a Kafka sink has written). Database
 /// sinks query on `io`.
 #[cfg_attr(
-    not(all(feature = "kafka", feature = "nats", feature = "redis", feature = "rabbitmq", feature = "webhook")),
+    not(all(
+        feature = "kafka",
+        feature = "nats",
+        feature = "redis",
+        feature = "rabbitmq",
+        feature = "mqtt",
+        feature = "webhook"
+    )),
     allow(unused_variables)
 )]
 pub fn build(
@@ -138,6 +147,10 @@ pub fn build(
         SinkSpec::Rabbitmq { url, queue, .. } => {
             Box::new(rabbitmq::RabbitSink::new(job, name, url, queue, resume, state, io)?)
         }
+        #[cfg(feature = "mqtt")]
+        SinkSpec::Mqtt { host, port, topic, client_id, .. } => {
+            Box::new(mqtt::MqttSink::new(job, name, host, *port, topic, client_id.as_deref(), resume, state, io)?)
+        }
         #[cfg(feature = "webhook")]
         SinkSpec::Webhook { url, headers, timeout, retries, .. } => {
             let timeout = std::time::Duration::from_millis(timeout.0);
@@ -148,6 +161,7 @@ pub fn build(
             feature = "nats",
             feature = "redis",
             feature = "rabbitmq",
+            feature = "mqtt",
             feature = "webhook"
         )))]
         #[allow(unreachable_patterns)]
@@ -155,6 +169,7 @@ pub fn build(
         | SinkSpec::Nats { .. }
         | SinkSpec::Redis { .. }
         | SinkSpec::Rabbitmq { .. }
+        | SinkSpec::Mqtt { .. }
         | SinkSpec::Webhook { .. } => {
             let message = "this weir was built without its connector (cargo feature)".into();
             return Err(SinkError::Broker { sink: name.into(), message });
