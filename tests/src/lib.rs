@@ -72,3 +72,17 @@ pub fn copy_dir(from: &Path, to: &Path) {
         if p.is_dir() { copy_dir(&p, &target) } else { std::fs::copy(&p, &target).map(|_| ()).unwrap() }
     }
 }
+
+/// A port of 127.0.0.1 that is free now, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until `what` accepts connections on 127.0.0.1:`port`; panics after `within`.
+pub fn wait_listening(port: u16, what: &str, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not listen on {port} within {within:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -5,10 +5,9 @@
 //! Messages go in and out through Mosquitto's own clients (`mosquitto_pub`, `mosquitto_sub`).
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running broker, with a subscriber writing what reaches one topic to a file.
 pub struct Mosquitto {
@@ -30,7 +29,7 @@ impl Drop for Mosquitto {
 impl Mosquitto {
     /// Starts a broker on a free port of 127.0.0.1 and waits until it accepts connections.
     pub fn start() -> Mosquitto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::free_port();
         let dir = tempfile::tempdir().unwrap();
         // Mosquitto started as root runs as user `mosquitto`, which must be able to save its sessions.
         let mut open = std::fs::metadata(dir.path()).unwrap().permissions();
@@ -115,10 +114,6 @@ fn spawn_broker(config: &std::path::Path, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("mosquitto (Debian's package) is installed");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "Mosquitto did not listen on {port} within 10 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    crate::wait_listening(port, "Mosquitto", Duration::from_secs(10));
     child
 }

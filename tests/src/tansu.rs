@@ -4,7 +4,6 @@
 //! through librdkafka (not through Weir).
 
 use std::collections::BTreeMap;
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -37,7 +36,7 @@ fn binary() -> String {
 impl Tansu {
     /// Starts a broker on a free port of 127.0.0.1 and waits until it accepts connections.
     pub fn start() -> Tansu {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(binary())
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
@@ -46,11 +45,7 @@ impl Tansu {
             .stderr(Stdio::null())
             .spawn()
             .expect("Tansu starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "Tansu did not listen on {port} within 20 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::wait_listening(port, "Tansu", Duration::from_secs(20));
         Tansu { child, port }
     }
 

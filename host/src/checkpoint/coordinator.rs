@@ -250,7 +250,7 @@ impl Checkpointer {
         let sources: BTreeSet<&String> = p.kept.iter().flat_map(|(_, logs)| logs.keys()).collect();
         for source in sources {
             let floor = p.kept.iter().map(|(_, l)| l.get(source).copied().unwrap_or(0)).min().unwrap_or(0);
-            if let Err(e) = crate::receiver::wal::prune(&self.plan.root.join("wal").join(source), floor) {
+            if let Err(e) = crate::receiver::wal::prune(&super::wal_dir(&self.plan.root, source), floor) {
                 tracing::warn!(source = %source, "cannot prune the write-ahead log: {e}");
             }
         }

@@ -30,6 +30,12 @@ pub use keyed::{KeyedStateError, keyed_state};
 pub use manifest::{Manifest, PartRecord, PluginRecord};
 
 /// The manifest format this build writes.
+/// The write-ahead log of source `source` of the job checkpointing in `root`: receivers write it, the
+/// coordinator prunes what no kept checkpoint needs.
+pub fn wal_dir(root: &std::path::Path, source: &str) -> PathBuf {
+    root.join("wal").join(source)
+}
+
 pub fn manifest_format() -> u32 {
     manifest::FORMAT
 }

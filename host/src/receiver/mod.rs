@@ -259,7 +259,7 @@ fn build(name: &str, spec: &SourceSpec, checkpoint: Option<&CheckpointSpec>) -> 
     let name = name.to_string();
     match spec.clone() {
         SourceSpec::Socket { host, port, .. } => {
-            let wal_dir = checkpoint.filter(|c| c.write_ahead_log).map(|c| c.dir.join("wal").join(&name));
+            let wal_dir = checkpoint.filter(|c| c.write_ahead_log).map(|c| crate::checkpoint::wal_dir(&c.dir, &name));
             Box::new(move |ctx: SourceContext, out: Outbox| -> SourceTask {
                 let wal = wal_dir.map(|dir| logged::Replay::new(dir, &ctx.start, &ctx.cuts));
                 Box::pin(socket::run(name, host, port, wal, out))
@@ -315,7 +315,8 @@ fn build(name: &str, spec: &SourceSpec, checkpoint: Option<&CheckpointSpec>) -> 
         SourceSpec::Rabbitmq { url, queue, prefetch, .. } => Box::new(rabbitmq::RabbitSource { url, queue, prefetch }),
         #[cfg(feature = "mqtt")]
         SourceSpec::Mqtt { host, port, topic, client_id, .. } => {
-            let wal = checkpoint.map(|c| c.dir.join("wal").join(&name));
+            // MQTT cannot replay: with checkpoints it always logs, whatever `write_ahead_log` says.
+            let wal = checkpoint.map(|c| crate::checkpoint::wal_dir(&c.dir, &name));
             Box::new(mqtt::MqttSource { host, port, topic, client_id, wal })
         }
         #[cfg(not(all(
