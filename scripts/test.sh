@@ -7,7 +7,8 @@ source scripts/setup.sh
 source scripts/services.sh
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+# Each step says how long the suite has run, so a slow step shows in CI's log.
+step() { printf '\n==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 step "Python packages for the gRPC probe (a client that is not Weir's own)"
 if ! python3 -c 'import grpc, grpc_health, grpc_reflection' 2>/dev/null; then
@@ -35,3 +36,5 @@ cargo build -p weir --features connectors --quiet
 
 step "host, SDK, doc and end-to-end tests"
 cargo test --workspace
+
+step "done"

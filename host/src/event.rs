@@ -37,8 +37,25 @@ pub enum JobEvent {
     BatchCut {
         /// Batch time (milliseconds).
         time: u64,
-        /// Records in the batch, by source name.
+        /// Records in the batch, by source name (over the batch interval: each source's rate).
         records: BTreeMap<String, u64>,
+        /// Chunks received and waiting for the batcher when the batch was cut: at the channel's bound
+        /// (64) the sources wait and read no further, so a slow job slows its sources down.
+        queued: u64,
+    },
+    /// Sink `sink` wrote batch `time` (or found it written before).
+    BatchWritten {
+        /// The sink.
+        sink: String,
+        /// Batch time (milliseconds).
+        time: u64,
+        /// Records handed to the sink (those it refused left out).
+        records: u64,
+        /// How long the write took, retries included.
+        write_ms: u64,
+        /// Batches waiting for this sink after this one: at the bound (2) the job waits for the sink,
+        /// which is how a slow sink pushes back on the sources.
+        queued: u64,
     },
     /// Every stream has processed batch `time` and handed it to the sinks.
     BatchCompleted {

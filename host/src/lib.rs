@@ -12,7 +12,10 @@ pub mod graph;
 pub mod job;
 pub mod lock;
 pub mod memory;
+#[cfg(feature = "nats")]
+pub mod nats;
 pub mod operator;
+pub mod pace;
 pub mod pg;
 pub mod receiver;
 pub mod registry;

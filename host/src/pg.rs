@@ -16,3 +16,13 @@ pub async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
 pub fn message(e: &tokio_postgres::Error) -> String {
     e.as_db_error().map_or_else(|| e.to_string(), |db| db.message().to_string())
 }
+
+/// Whether `e` means the server could not be reached or dropped the connection, which is worth waiting
+/// for, rather than that it refused what was asked: no server error at all (I/O, a closed connection),
+/// a connection exception (SQLSTATE class 08) or an operator intervention such as a shutdown (class 57).
+pub fn unreachable(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        Some(code) => code.code().starts_with("08") || code.code().starts_with("57"),
+        None => e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+    }
+}

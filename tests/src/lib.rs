@@ -5,6 +5,7 @@ pub mod broker;
 pub mod crash;
 pub mod mosquitto;
 pub mod nats;
+pub mod restart;
 pub mod served;
 pub mod spec;
 pub mod tansu;

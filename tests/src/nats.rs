@@ -1,10 +1,12 @@
 //! The machine's NATS server with JetStream (127.0.0.1:4222) for the NATS tests: streams with names of
 //! their own per test (deleted when dropped), publishing the tests' messages and reading a stream back,
-//! through async-nats (not through Weir).
+//! through async-nats (not through Weir). A test that restarts its server runs one of its own
+//! ([`NatsServer`]) from the machine's binary.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_nats::jetstream::{self, consumer::pull, stream};
+use async_nats::jetstream::{self, consumer::pull, message::PublishMessage, stream};
 
 /// The server's URL.
 pub const NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -26,14 +28,21 @@ impl Drop for NatsStreams {
 }
 
 impl NatsStreams {
-    /// Connects and makes the input stream (the output one is made by Weir's sink).
+    /// Connects to the machine's server and makes the input stream (the output one is made by Weir's
+    /// sink).
     pub fn new(test: &str) -> NatsStreams {
+        NatsStreams::on(NATS_URL, test)
+    }
+
+    /// As [`NatsStreams::new`], on the server at `url`.
+    pub fn on(url: &str, test: &str) -> NatsStreams {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
         let prefix = format!("weirtest_{test}_{}_{nanos}", std::process::id());
         let js = rt.block_on(async {
-            let client =
-                async_nats::connect(NATS_URL).await.expect("NATS runs on 127.0.0.1:4222 (scripts/services.sh)");
+            let client = async_nats::connect(url).await.unwrap_or_else(|e| {
+                panic!("NATS runs at {url} (scripts/services.sh starts the machine's on 127.0.0.1:4222): {e}")
+            });
             jetstream::new(client)
         });
         let this = NatsStreams { rt, js, prefix };
@@ -53,17 +62,35 @@ impl NatsStreams {
         format!("{}.{side}", self.prefix)
     }
 
-    /// Publishes `values` to the input subject, waiting for JetStream's acknowledgements.
+    /// Publishes `values` to the input subject, waiting for JetStream's acknowledgements. Each message
+    /// carries its value as its id, so one published again (its acknowledgement lost to a server
+    /// restart) is stored once.
     pub fn publish(&self, values: &[String]) {
-        self.rt.block_on(async {
-            let mut acks = Vec::new();
-            for v in values {
-                acks.push(self.js.publish(self.subject("in"), v.clone().into()).await.unwrap());
+        for _ in 0..100 {
+            match self.rt.block_on(self.try_publish(values)) {
+                Ok(()) => return,
+                Err(e) => eprintln!("publishing again: {e}"),
             }
-            for a in acks {
-                a.await.unwrap();
-            }
-        });
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        panic!("cannot publish to {}", self.subject("in"));
+    }
+
+    async fn try_publish(&self, values: &[String]) -> Result<(), String> {
+        let mut acks = Vec::new();
+        for v in values {
+            let m = PublishMessage::build().payload(v.clone().into()).message_id(v);
+            acks.push(self.js.send_publish(self.subject("in"), m).await.map_err(|e| e.to_string())?);
+        }
+        for a in acks {
+            a.await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Connects anew to `url` (after its server restarted), keeping the streams' names.
+    pub fn reconnect(&mut self, url: &str) {
+        self.js = self.rt.block_on(async { jetstream::new(async_nats::connect(url).await.unwrap()) });
     }
 
     /// Every message of stream `side`: (payload, `weir-key` header).
@@ -92,4 +119,56 @@ impl NatsStreams {
             c.info().await.unwrap().ack_floor.stream_sequence
         })
     }
+}
+
+/// A NATS server with JetStream of the test's own, on a free loopback port, storing its streams in a
+/// folder of its own so that they survive [`NatsServer::restart`]; killed when dropped.
+pub struct NatsServer {
+    child: Child,
+    /// The port it listens on.
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl NatsServer {
+    /// Starts a server and waits until it accepts connections.
+    pub fn start() -> NatsServer {
+        let (port, dir) = (crate::free_port(), tempfile::tempdir().unwrap());
+        let child = spawn_server(port, dir.path());
+        NatsServer { child, port, dir }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (a clean shutdown, as a service restart does) and starts it again on the same
+    /// port and store after `down`.
+    pub fn restart(&mut self, down: Duration) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+        std::thread::sleep(down);
+        self.child = spawn_server(self.port, self.dir.path());
+    }
+}
+
+fn spawn_server(port: u16, store: &std::path::Path) -> Child {
+    // Debian installs the server in /usr/sbin, which a user's PATH may lack.
+    let program = ["/usr/sbin/nats-server", "nats-server"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let child = Command::new(program.unwrap_or("nats-server"))
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd", &store.display().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nats-server (Debian's package) is installed");
+    crate::wait_listening(port, "NATS", Duration::from_secs(10));
+    child
 }

@@ -89,6 +89,13 @@ fn missing_source_is_refused_naming_the_stream() {
 }
 
 #[test]
+fn a_max_rate_of_zero_is_refused_naming_the_line() {
+    let spec = "[job]\nname = \"x\"\nbatch_interval = \"1s\"\n\n[sources.s]\nkind = \"socket\"\nport = 9\nmax_rate = 0\n\n\
+                [sinks.o]\nkind = \"print\"\nfrom = \"s\"\n";
+    refused(spec, &[":8: `sources.s.max_rate`", "expected a nonzero u64"]);
+}
+
+#[test]
 fn window_not_a_multiple_of_the_interval_is_refused() {
     refused(
         &GOOD.replace("from = \"words\"", "from = \"words\"\nwindow = { length = \"1500ms\" }"),

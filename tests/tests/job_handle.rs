@@ -59,7 +59,7 @@ fn a_started_job_tells_its_events_and_status_and_drains_when_asked() {
     assert!(started.elapsed() < Duration::from_millis(500), "start returned after {:?}", started.elapsed());
     let mut events = job.subscribe();
     let (time, records) = next(&mut events, |e| {
-        if let JobEvent::BatchCut { time, records } = e { Some((*time, records.clone())) } else { None }
+        if let JobEvent::BatchCut { time, records, .. } = e { Some((*time, records.clone())) } else { None }
     });
     assert!(records.contains_key("lines"), "{records:?}");
     let completed = next(&mut events, |e| match e {

@@ -186,7 +186,7 @@ impl Batcher {
         let records = parts.iter().map(|chunks| chunks.iter().map(|b| b.len() as u64).sum::<u64>());
         let records: BTreeMap<String, u64> = self.sources.iter().cloned().zip(records).collect();
         self.dead.inputs(records.values().sum());
-        self.events.emit(JobEvent::BatchCut { time, records });
+        self.events.emit(JobEvent::BatchCut { time, records, queued: self.rx.len() as u64 });
         self.at_boundary.try_iter().for_each(|work| work(time));
         for (source, mut chunks) in parts.into_iter().enumerate() {
             for t in chunks.iter_mut().flat_map(|c| c.event_times.iter_mut()).filter(|t| **t == 0) {

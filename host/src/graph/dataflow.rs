@@ -29,6 +29,7 @@ use crate::operator::repartition::RepartitionExt;
 use crate::operator::tap::{TapExt, Taps};
 use crate::operator::update_state::UpdateStateExt;
 use crate::operator::wasm::{FailedBatches, LoadedPlugin, PluginSlot, Versions, WasmTransform};
+use crate::sink::writer::Reports;
 use crate::sink::{OnRefused, Sink, SinkExt};
 use crate::state::StateDb;
 use crate::table::StaticTable;
@@ -51,6 +52,8 @@ pub struct JobContext {
     pub shared: Arc<Shared>,
     /// Where the job's events go.
     pub events: crate::event::Events,
+    /// The job's pace, which the sinks set while they lag (see `pace.rs`).
+    pub pace: Arc<crate::pace::Pace>,
     /// Time of the first batch.
     pub first_time: u64,
     /// The job's state database, when a stream keeps state.
@@ -320,7 +323,9 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
         let times = BatchTimes::new(Plan::align(ctx.first_time, step), step, ctx.shared.clone());
         let dead = ctx.dead.clone();
         let refused: OnRefused = Arc::new(move |sink, time, record, reason| dead.record(sink, time, record, reason));
-        input.sink_to(name, sink, times, ctx.checkpoint.clone(), refused);
+        let (checkpoint, events, pace) = (ctx.checkpoint.clone(), ctx.events.clone(), ctx.pace.clone());
+        let reports = Reports { checkpoint, refused, events, pace };
+        input.sink_to(name, sink, times, reports);
     }
     inputs
 }

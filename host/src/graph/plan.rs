@@ -57,6 +57,8 @@ pub struct Plan {
     pub workers: usize,
     /// What cuts batches.
     pub clock: ClockMode,
+    /// Slow the sources to a lagging sink (`[job] backpressure`).
+    pub backpressure: bool,
     /// Plugin limits.
     pub limits: super::spec::LimitsSpec,
     /// Sources by name, in name order (their index is their source id).
@@ -368,6 +370,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
         interval,
         workers: spec.job.workers,
         clock: spec.job.clock,
+        backpressure: spec.job.backpressure,
         limits: spec.limits,
         sources: spec.sources.into_iter().collect(),
         streams,

@@ -19,6 +19,9 @@ pub enum SourceSpec {
         host: String,
         /// Port to connect to.
         port: u16,
+        /// Most records per second taken (default: no limit): a faster input waits at the source.
+        #[serde(default)]
+        max_rate: Option<std::num::NonZeroU64>,
         /// Longer lines go to the dead letters with their first bytes and length (default 1 MiB).
         #[serde(default = "max_record")]
         max_record_bytes: bytesize::ByteSize,
@@ -39,6 +42,9 @@ pub enum SourceSpec {
         /// With the manual clock: files per batch (default 1).
         #[serde(default = "one")]
         files_per_batch: usize,
+        /// Most records per second taken (default: no limit): a faster input waits at the source.
+        #[serde(default)]
+        max_rate: Option<std::num::NonZeroU64>,
         /// Longer lines go to the dead letters with their first bytes and length (default 1 MiB).
         #[serde(default = "max_record")]
         max_record_bytes: bytesize::ByteSize,
@@ -91,6 +97,9 @@ pub enum SourceSpec {
         /// More librdkafka settings, e.g. `{ "security.protocol" = "ssl" }`.
         #[serde(default)]
         options: BTreeMap<String, String>,
+        /// Most records per second taken (default: no limit): a faster input waits at the source.
+        #[serde(default)]
+        max_rate: Option<std::num::NonZeroU64>,
         /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
         #[serde(default = "max_record")]
         max_record_bytes: bytesize::ByteSize,
@@ -118,6 +127,9 @@ pub enum SourceSpec {
         /// `earliest` (default) or `latest`.
         #[serde(default)]
         start: StartAt,
+        /// Most records per second taken (default: no limit): a faster input waits at the source.
+        #[serde(default)]
+        max_rate: Option<std::num::NonZeroU64>,
         /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
         #[serde(default = "max_record")]
         max_record_bytes: bytesize::ByteSize,
@@ -148,6 +160,9 @@ pub enum SourceSpec {
         /// Where a new group starts: `earliest` (default, the stream's first entry) or `latest`.
         #[serde(default)]
         start: StartAt,
+        /// Most records per second taken (default: no limit): a faster input waits at the source.
+        #[serde(default)]
+        max_rate: Option<std::num::NonZeroU64>,
         /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
         #[serde(default = "max_record")]
         max_record_bytes: bytesize::ByteSize,
@@ -170,6 +185,9 @@ pub enum SourceSpec {
         /// wait for checkpoints, so this bounds what one checkpoint interval takes).
         #[serde(default = "prefetch")]
         prefetch: u16,
+        /// Most records per second taken (default: no limit): a faster input waits at the source.
+        #[serde(default)]
+        max_rate: Option<std::num::NonZeroU64>,
         /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
         #[serde(default = "max_record")]
         max_record_bytes: bytesize::ByteSize,
@@ -196,6 +214,9 @@ pub enum SourceSpec {
         /// not deliver for it while the job is down.
         #[serde(default)]
         client_id: Option<String>,
+        /// Most records per second taken (default: no limit): a faster input waits at the source.
+        #[serde(default)]
+        max_rate: Option<std::num::NonZeroU64>,
         /// Longer values go to the dead letters with their first bytes and length (default 1 MiB).
         #[serde(default = "max_record")]
         max_record_bytes: bytesize::ByteSize,
@@ -214,6 +235,22 @@ pub enum SourceSpec {
         #[serde(default)]
         pace: Option<Millis>,
     },
+}
+
+impl SourceSpec {
+    /// The source's `max_rate`, if it has one.
+    pub fn max_rate(&self) -> Option<std::num::NonZeroU64> {
+        match self {
+            SourceSpec::Socket { max_rate, .. }
+            | SourceSpec::Directory { max_rate, .. }
+            | SourceSpec::Kafka { max_rate, .. }
+            | SourceSpec::Nats { max_rate, .. }
+            | SourceSpec::Redis { max_rate, .. }
+            | SourceSpec::Rabbitmq { max_rate, .. }
+            | SourceSpec::Mqtt { max_rate, .. } => *max_rate,
+            SourceSpec::Generator { .. } | SourceSpec::Scripted { .. } => None,
+        }
+    }
 }
 
 /// Where a broker source (Kafka, NATS, Redis) first starts reading when nothing records a position.

@@ -130,6 +130,10 @@ pub struct JobSection {
     /// What cuts batches: the wall clock (default) or the sources (`manual`, for tests and benchmarks).
     #[serde(default)]
     pub clock: ClockMode,
+    /// Slow the sources to what a lagging sink writes (default false; see `pace.rs`), as Spark's
+    /// `spark.streaming.backpressure.enabled`. Without it memory stays bounded all the same.
+    #[serde(default)]
+    pub backpressure: bool,
 }
 
 pub(super) fn one() -> usize {

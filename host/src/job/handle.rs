@@ -67,7 +67,7 @@ impl JobStatus {
             }
             JobEvent::CheckpointCommitted { time, .. } => self.last_checkpoint = Some(*time),
             JobEvent::BatchCompleted { time, .. } => self.last_completed = Some(*time),
-            JobEvent::PluginSwapped { .. } => {}
+            JobEvent::PluginSwapped { .. } | JobEvent::BatchWritten { .. } => {}
             JobEvent::PluginFailed { .. } => self.plugin_failures += 1,
             JobEvent::DeadLetter { .. } => self.dead_letters += 1,
             JobEvent::Stopping { .. } if !ended => self.state = JobState::Stopping,

@@ -231,6 +231,7 @@ fn run_in(
     let (drain_tx, drain) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     let acks = receiver::source::Acknowledgers::default();
+    let pace = Arc::new(crate::pace::Pace::new(plan.backpressure));
     for (i, (name, spec)) in plan.sources.iter().enumerate() {
         let from = receiver::Start {
             job: &plan.name,
@@ -238,6 +239,8 @@ fn run_in(
             name,
             offset: start[i].clone(),
             cuts: recut.iter().map(|(_, o)| o[i].clone()).collect(),
+            pace: pace.clone(),
+            sources: plan.sources.len(),
         };
         let checkpoint = plan.checkpoint.as_ref();
         tasks.push(receiver::spawn(rt, from, spec, plan.clock, checkpoint, events, &acks, tx.clone(), drain.clone()));
@@ -293,6 +296,7 @@ fn run_in(
         failures: failures.clone(),
         shared,
         events: events.clone(),
+        pace,
         first_time,
         state: state.clone(),
         initial,

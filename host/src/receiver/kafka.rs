@@ -49,7 +49,10 @@ impl KafkaSource {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("isolation.level", "read_committed")
-            .set("session.timeout.ms", "6000");
+            .set("session.timeout.ms", "6000")
+            // What librdkafka fetches ahead while the job is slower than the topic: 16 MiB, not its
+            // default 64 MiB; when that is full it stops fetching (flow control, docs/CONNECTORS.md).
+            .set("queued.max.messages.kbytes", "16384");
         for (k, v) in &self.options {
             config.set(k, v);
         }
@@ -99,7 +102,7 @@ impl KafkaSource {
         tracing::info!(source = %ctx.name, topic = %self.topic, partitions = at.len(), "reading from {at:?}");
         let (committer, topic, name) = (consumer.clone(), self.topic.clone(), ctx.name.clone());
         ctx.acknowledge(|commits| commit_loop(committer, topic, name, commits));
-        Reader::new(KafkaFetch(consumer), at).run(&ctx.cuts, out).await;
+        Reader::new(KafkaFetch(consumer), at, out).run(&ctx.cuts, out).await;
         Ok(())
     }
 

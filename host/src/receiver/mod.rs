@@ -20,13 +20,18 @@ pub mod redis;
 pub mod scripted;
 mod socket;
 pub mod source;
+pub mod throttle;
 pub mod wal;
+
+use std::num::NonZeroU64;
+use std::sync::Arc;
 
 use weir_sdk::packed::Batch;
 
 use crate::checkpoint::{OffsetMark, SourceOffset};
 use crate::event::Events;
 use crate::graph::spec::{CheckpointSpec, ClockMode, SourceSpec};
+use crate::pace::Pace;
 use lines::Lines;
 use source::{Acknowledgers, Source, SourceContext, SourceTask};
 
@@ -70,24 +75,61 @@ pub struct Envelope {
 /// Set to true when the job drains: receivers hand over what they have already received, then finish.
 pub type Drain = tokio::sync::watch::Receiver<bool>;
 
-/// The sending side a receiver writes to, the job's drain signal, and which text lines it takes.
+/// The sending side a receiver writes to, the job's drain signal, which text lines it takes and how
+/// fast its records may go.
 #[derive(Clone)]
 pub struct Outbox {
     source: usize,
     tx: flume::Sender<Envelope>,
     drain: Drain,
     lines: Lines,
+    flow: Flow,
+}
+
+/// How fast a source's records may go: at most `max_rate`, and at most its share of the job's pace.
+#[derive(Clone, Default)]
+struct Flow {
+    max_rate: Option<NonZeroU64>,
+    pace: Arc<Pace>,
+    /// The job's sources: each takes an even share of the pace.
+    sources: u64,
+    throttle: Arc<throttle::Throttle>,
+}
+
+impl Flow {
+    /// The rate the source is held to now, if any.
+    fn rate(&self) -> Option<NonZeroU64> {
+        let share =
+            self.pace.rate().and_then(|p| NonZeroU64::new(p.get() / self.sources.max(1)).or(NonZeroU64::new(1)));
+        match (self.max_rate, share) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 impl Outbox {
-    /// An outbox for source `source`, taking text lines of any length.
+    /// An outbox for source `source`, taking text lines of any length, at any rate.
     pub fn new(source: usize, tx: flume::Sender<Envelope>, drain: Drain) -> Outbox {
-        Outbox { source, tx, drain, lines: Lines::default() }
+        Outbox { source, tx, drain, lines: Lines::default(), flow: Flow::default() }
     }
 
     /// This outbox, reading lines as `lines` says.
     pub fn with_lines(self, lines: Lines) -> Outbox {
         Outbox { lines, ..self }
+    }
+
+    /// This outbox, letting through at most `max_rate` records a second (none: no limit of its own),
+    /// and at most its share of `pace` among the job's `sources`.
+    pub fn with_rate(self, max_rate: Option<NonZeroU64>, pace: Arc<Pace>, sources: usize) -> Outbox {
+        let flow = Flow { max_rate, pace, sources: sources as u64, throttle: Default::default() };
+        Outbox { flow, ..self }
+    }
+
+    /// Lines per chunk for a chunk of at most `limit`: fewer under a low `max_rate`, so batches fill
+    /// evenly.
+    pub fn chunk_lines(&self, limit: usize) -> usize {
+        self.flow.max_rate.map_or(limit, |r| throttle::chunk_lines(r, limit))
     }
 
     /// How this source reads its lines.
@@ -108,26 +150,31 @@ impl Outbox {
         }
     }
 
-    /// Sends an event; false when the job is shutting down and the receiver should stop.
+    /// Sends an event, once `max_rate` lets its records go; false when the job is shutting down and the
+    /// receiver should stop.
     pub async fn send(&self, event: SourceEvent) -> bool {
+        if let SourceEvent::Data(b) | SourceEvent::Marked(b, _) = &event {
+            match self.flow.rate() {
+                Some(rate) => self.flow.throttle.admit(b.len(), rate).await,
+                None => self.flow.throttle.reset(),
+            }
+        }
         self.tx.send_async(Envelope { source: self.source, event }).await.is_ok()
     }
 }
 
-/// Packs text lines into batches of at most `limit` lines ([`CHUNK_LINES`] unless made by
-/// [`LineChunker::for_text`]).
+/// Packs text lines into batches of at most `limit` lines.
 pub(crate) struct LineChunker {
     batch: Batch,
     limit: usize,
 }
 
-impl Default for LineChunker {
-    fn default() -> Self {
-        LineChunker { batch: Batch::new(), limit: CHUNK_LINES }
-    }
-}
-
 impl LineChunker {
+    /// A chunker for `out`'s lines, in chunks of at most [`CHUNK_LINES`] (fewer under a low `max_rate`).
+    pub(crate) fn new(out: &Outbox) -> LineChunker {
+        LineChunker { batch: Batch::new(), limit: out.chunk_lines(CHUNK_LINES) }
+    }
+
     /// A chunker for the lines of `text`, in chunks of at most `limit` lines, with room for the first:
     /// its lines and bytes are counted up to the `limit`-th newline, not through the whole text.
     pub(crate) fn for_text(text: &[u8], limit: usize) -> LineChunker {
@@ -177,7 +224,7 @@ pub(crate) async fn send_lines(
     out: &Outbox,
 ) -> bool {
     let text = &bytes[from.min(bytes.len())..];
-    let mut chunker = LineChunker::for_text(text, limit);
+    let mut chunker = LineChunker::for_text(text, out.chunk_lines(limit));
     // Valid text is the rule: one check of the whole text, and a line is checked alone only when the
     // text holds something that is not UTF-8 (or the line is too long).
     let valid = out.lines.plain() && std::str::from_utf8(text).is_ok();
@@ -227,6 +274,10 @@ pub struct Start<'a> {
     /// The offsets at which batches logged before a crash ended (see `checkpoint::BatchLog`); the
     /// receiver replays up to each with a mark exactly there, so the batcher can cut those batches again.
     pub cuts: Vec<SourceOffset>,
+    /// The job's pace, which holds the sources back while a sink lags.
+    pub pace: Arc<Pace>,
+    /// How many sources the job has (each takes an even share of the pace).
+    pub sources: usize,
 }
 
 /// Starts the receiver of `start.name` on `rt`. `checkpoint`: the job's checkpoints, under which
@@ -246,7 +297,11 @@ pub fn spawn(
     drain: Drain,
 ) -> tokio::task::JoinHandle<()> {
     use tracing::Instrument;
-    let out = Outbox::new(start.index, tx, drain).with_lines(Lines::of(spec).unwrap_or_default());
+    let out = Outbox::new(start.index, tx, drain).with_lines(Lines::of(spec).unwrap_or_default()).with_rate(
+        spec.max_rate(),
+        start.pace.clone(),
+        start.sources,
+    );
     let mut ctx = SourceContext::new(start.job, start.name, start.offset, events, acks);
     ctx.cuts = start.cuts;
     ctx.manual = clock == ClockMode::Manual;

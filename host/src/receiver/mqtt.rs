@@ -137,7 +137,7 @@ fn failed(code: &rumqttc::SubscribeReasonCode) -> bool {
 
 /// Hands the lines of `p` over, logged first when there is a log; false when the job is stopping.
 async fn take(p: &Publish, wal: &mut Option<Wal>, out: &Outbox) -> bool {
-    let mut chunker = LineChunker::default();
+    let mut chunker = LineChunker::new(out);
     let text = p.payload.strip_suffix(b"\n").unwrap_or(&p.payload);
     for line in text.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);

@@ -41,7 +41,8 @@ impl Source for NatsSource {
 impl NatsSource {
     async fn read(self, mut ctx: SourceContext, out: &Outbox) -> Result<(), String> {
         let what = format!("NATS at {}", self.url);
-        let Some(client) = until_connected(&ctx.name, &what, out, || async_nats::connect(self.url.as_str())).await
+        let who = format!("source `{}`", ctx.name);
+        let Some(client) = until_connected(&ctx.name, &what, out, || crate::nats::connect(&self.url, &who)).await
         else {
             return Ok(());
         };
@@ -84,7 +85,7 @@ impl NatsSource {
         let (acked, name) = (ackers.clone(), ctx.name.clone());
         ctx.acknowledge(|commits| ack_loop(acked, name, commits));
         let fetch = NatsFetch { messages, last: None, ackers };
-        Reader::new(fetch, Positions::from([(0, next)])).run(&ctx.cuts, out).await;
+        Reader::new(fetch, Positions::from([(0, next)]), out).run(&ctx.cuts, out).await;
         Ok(())
     }
 }

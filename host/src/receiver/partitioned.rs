@@ -136,9 +136,9 @@ pub struct Reader<F> {
 }
 
 impl<F: Fetch> Reader<F> {
-    /// A reader of `fetch` whose partitions start at `at`.
-    pub fn new(fetch: F, at: Positions) -> Reader<F> {
-        Reader { fetch, at, held: VecDeque::new(), chunk: LineChunker::default() }
+    /// A reader of `fetch` whose partitions start at `at`, chunking as `out` says.
+    pub fn new(fetch: F, at: Positions, out: &Outbox) -> Reader<F> {
+        Reader { fetch, at, held: VecDeque::new(), chunk: LineChunker::new(out) }
     }
 
     /// Marks where every partition starts, so the first checkpoint holds each exactly; then cuts the

@@ -59,7 +59,7 @@ impl RabbitSource {
         let (acked, name, acking) = (ackers.clone(), ctx.name.clone(), channel.clone());
         ctx.acknowledge(|commits| ack_loop(acked, name, commits, acking));
         let fetch = RabbitFetch { consumer, next: taken, last: None, ackers, _conn: conn };
-        Reader::new(fetch, Positions::from([(0, taken)])).run(&ctx.cuts, out).await;
+        Reader::new(fetch, Positions::from([(0, taken)]), out).run(&ctx.cuts, out).await;
         Ok(())
     }
 }

@@ -93,7 +93,7 @@ impl RedisSource {
             buffer: VecDeque::new(),
             unacked,
         };
-        Reader::new(fetch, Positions::from([(0, next)])).run(&ctx.cuts, out).await;
+        Reader::new(fetch, Positions::from([(0, next)]), out).run(&ctx.cuts, out).await;
         Ok(())
     }
 }

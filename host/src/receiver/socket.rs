@@ -18,6 +18,11 @@ const QUIET: Duration = Duration::from_millis(50);
 /// cutting batches for as long as it sends. What it sends after that is not taken.
 const DRAIN_LIMIT: Duration = Duration::from_millis(500);
 
+/// The kernel's receive buffer for the connection. Linux grows it up to `net.ipv4.tcp_rmem` (32 MiB
+/// on some machines) when it is left alone: that much more input the sender could push past a job
+/// that has stopped reading. Set, it stays near this (Linux doubles it for its own bookkeeping).
+const RECEIVE_BUFFER: usize = 1 << 20;
+
 /// What ended a connection.
 enum Flow {
     /// The peer went away: connect again.
@@ -46,6 +51,9 @@ pub async fn run(name: String, host: String, port: u16, wal: Option<Replay>, out
         match connected {
             Ok(stream) => {
                 tracing::info!(source = %name, "connected to {host}:{port}");
+                if let Err(e) = socket2::SockRef::from(&stream).set_recv_buffer_size(RECEIVE_BUFFER) {
+                    tracing::warn!(source = %name, "cannot bound the receive buffer: {e}");
+                }
                 backoff = Duration::from_millis(50);
                 warned = false;
                 if let Flow::Stop = read_lines(stream, &mut wal, &out).await {
@@ -74,7 +82,7 @@ pub async fn run(name: String, host: String, port: u16, wal: Option<Replay>, out
 /// Reads lines until the peer goes away, the job stops, or it drains.
 async fn read_lines(stream: TcpStream, wal: &mut Option<Wal>, out: &Outbox) -> Flow {
     let mut reader = BufReader::with_capacity(1 << 16, stream);
-    let mut chunker = LineChunker::default();
+    let mut chunker = LineChunker::new(out);
     let mut line = Vec::new();
     let mut draining: Option<tokio::time::Instant> = None;
     loop {

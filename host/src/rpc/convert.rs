@@ -88,8 +88,11 @@ pub(super) fn event(job_id: &str, e: JobEvent) -> proto::JobEvent {
     use proto::job_event::Event as E;
     let event = match e {
         JobEvent::Started { first_time, resumed_from } => E::Started(proto::Started { first_time, resumed_from }),
-        JobEvent::BatchCut { time, records } => {
-            E::BatchCut(proto::BatchCut { time, records: records.into_iter().collect() })
+        JobEvent::BatchCut { time, records, queued } => {
+            E::BatchCut(proto::BatchCut { time, records: records.into_iter().collect(), queued })
+        }
+        JobEvent::BatchWritten { sink, time, records, write_ms, queued } => {
+            E::BatchWritten(proto::BatchWritten { sink, time, records, write_ms, queued })
         }
         JobEvent::BatchCompleted { time, scheduling_delay_ms, processing_ms, streams } => {
             let streams = streams

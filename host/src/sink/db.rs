@@ -1,17 +1,13 @@
 //! What the database sinks share: a batch as rows of the table's columns (`columns.rs`), and the write
-//! loop that retries a failed batch on a fresh connection before it fails the job. Each database writes
+//! loop that retries a failed batch on a fresh connection (`retry.rs`) before it fails the job. Each database writes
 //! a batch and its `(job, sink, batch time)` marker in one transaction (`postgres.rs`, `mariadb.rs`).
-
-use std::time::Duration;
 
 use weir_sdk::packed::Batch;
 
 use super::columns::{Layout, Part};
+use super::retry::{REFUSALS, patiently};
 use super::{Sink, SinkError};
 use crate::graph::spec::WriteMode;
-
-/// Attempts per batch before the sink gives up (and the job fails): a restarted server is picked up.
-const ATTEMPTS: u32 = 5;
 
 /// Where a database sink writes: what `postgres` and `mariadb` connect with.
 #[derive(Clone, Copy)]
@@ -40,7 +36,8 @@ pub type Rows = Vec<Vec<Option<String>>>;
 /// One database table written a batch at a time.
 pub trait Database: Send + 'static {
     /// Writes `rows` as `mode` says and the marker for `time` in one transaction; `Ok(false)` when the
-    /// marker was already there (the batch was written before) and nothing was written.
+    /// marker was already there (the batch was written before) and nothing was written. A connection
+    /// that failed or was dropped is [`SinkError::Unreachable`], which the sink waits out.
     fn write_once(&mut self, time: u64, rows: &Rows, mode: WriteMode) -> Result<bool, SinkError>;
     /// Drops the connection, so the next attempt makes a new one.
     fn reset(&mut self);
@@ -48,7 +45,7 @@ pub trait Database: Send + 'static {
     fn newest_marker(&mut self) -> Result<Option<u64>, SinkError>;
 }
 
-/// A [`Database`] as a sink: each batch written exactly once, retried with a doubling wait.
+/// A [`Database`] as a sink: each batch written exactly once, retried as [`patiently`] says.
 pub struct DbSink<D> {
     /// The sink's name, for messages.
     pub name: String,
@@ -85,25 +82,16 @@ impl<D: Database> Sink for DbSink<D> {
 
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError> {
         let rows = self.layout.rows(records, order, self.mode, time);
-        let mut wait = Duration::from_millis(100);
-        let mut attempt = 1;
-        loop {
-            match self.db.write_once(time, &rows, self.mode) {
-                Ok(written) => {
-                    if !written {
-                        tracing::info!(sink = %self.name, batch_time = time, "batch already written; skipped");
-                    }
-                    return Ok(());
-                }
-                Err(e) if attempt >= ATTEMPTS => return Err(e),
-                Err(e) => {
-                    tracing::warn!("{e}; retrying in {wait:?}");
-                    self.db.reset();
-                    std::thread::sleep(wait);
-                    wait *= 2;
-                    attempt += 1;
-                }
+        let written = patiently(REFUSALS, || {
+            let done = self.db.write_once(time, &rows, self.mode);
+            if done.is_err() {
+                self.db.reset();
             }
+            done
+        })?;
+        if !written {
+            tracing::info!(sink = %self.name, batch_time = time, "batch already written; skipped");
         }
+        Ok(())
     }
 }

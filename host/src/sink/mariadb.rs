@@ -52,20 +52,35 @@ impl Mariadb {
             }
             Ok(())
         });
-        done.map_err(|e| err(format!("cannot create table `{table}`: {e}")))?;
+        done.map_err(|e| fail(name, &format!("cannot create table `{table}`: "), &e))?;
         Ok(sink)
     }
 
     /// Connects if there is no connection.
     fn conn(&mut self) -> Result<(), SinkError> {
         if self.conn.is_none() {
-            let conn = self
-                .io
-                .block_on(Conn::new(self.opts.clone()))
-                .map_err(|e| SinkError::Db { sink: self.name.clone(), message: format!("cannot connect: {e}") })?;
+            let conn = self.io.block_on(Conn::new(self.opts.clone())).map_err(|e| fail(&self.name, "", &e))?;
             self.conn = Some(conn);
         }
         Ok(())
+    }
+}
+
+/// `e` as sink `sink`'s error, prefixed with `what`: one to wait out when the server could not be
+/// reached or dropped the connection (I/O, a closed connection, or the server's own "shutdown in
+/// progress" 1053, "connection killed" 1927, "gone away" 2006 and "lost connection" 2013).
+fn fail(sink: &str, what: &str, e: &mysql_async::Error) -> SinkError {
+    use mysql_async::{DriverError, Error};
+    let unreachable = match e {
+        Error::Io(_) => true,
+        Error::Driver(d) => matches!(d, DriverError::ConnectionClosed | DriverError::PoolDisconnected),
+        Error::Server(s) => matches!(s.code, 1053 | 1927 | 2006 | 2013),
+        _ => false,
+    };
+    let (sink, message) = (sink.to_string(), format!("{what}{e}"));
+    match unreachable {
+        true => SinkError::Unreachable { sink, server: "the MariaDB server".into(), message },
+        false => SinkError::Db { sink, message },
     }
 }
 
@@ -157,7 +172,7 @@ impl Database for Mariadb {
             tx.commit().await?;
             Ok(true)
         });
-        done.map_err(|e| SinkError::Db { sink: self.name.clone(), message: format!("batch {time}: {e}") })
+        done.map_err(|e| fail(&self.name, &format!("batch {time}: "), &e))
     }
 
     fn reset(&mut self) {
@@ -169,8 +184,7 @@ impl Database for Mariadb {
         let conn = self.conn.as_mut().expect("connected above");
         let sql = "SELECT MAX(batch_time) FROM weir_sink_commits WHERE job = ? AND sink = ?";
         let newest = self.io.block_on(conn.exec_first::<Option<i64>, _, _>(sql, (&self.job, &self.name)));
-        let newest = newest
-            .map_err(|e| SinkError::Db { sink: self.name.clone(), message: format!("cannot read its markers: {e}") })?;
+        let newest = newest.map_err(|e| fail(&self.name, "cannot read its markers: ", &e))?;
         Ok(newest.flatten().map(|t| t as u64))
     }
 }

@@ -20,9 +20,10 @@ mod rabbitmq;
 #[cfg(feature = "redis")]
 mod redis;
 pub mod render;
+pub mod retry;
 #[cfg(feature = "webhook")]
 mod webhook;
-mod writer;
+pub mod writer;
 #[cfg(any(feature = "kafka", feature = "rabbitmq", feature = "mqtt", feature = "webhook"))]
 pub mod written;
 
@@ -35,7 +36,6 @@ use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::{Batch, RecordRef};
 
 use crate::batcher::BatchTimes;
-use crate::checkpoint::Checkpointer;
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::SinkSpec;
 
@@ -60,7 +60,17 @@ pub enum SinkError {
         /// What went wrong.
         message: String,
     },
-    /// A database refused a batch or could not be reached.
+    /// The sink's server could not be reached, or dropped the connection: worth waiting for.
+    #[error("sink `{sink}` cannot reach {server}: {message}")]
+    Unreachable {
+        /// Sink name.
+        sink: String,
+        /// Which server (`the PostgreSQL server`, `NATS at nats://…`).
+        server: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A database refused a batch.
     #[error("sink `{sink}`: {message}")]
     Db {
         /// Sink name.
@@ -202,27 +212,13 @@ pub trait SinkExt<'s> {
     /// // Exercised by tests/golden.rs through `weir::job::run`.
     /// assert_eq!(weir::sink::render::canonical_order(&weir_sdk::packed::Batch::new()), Vec::<usize>::new());
     /// ```
-    fn sink_to(
-        self,
-        name: &str,
-        sink: Option<Box<dyn Sink>>,
-        times: BatchTimes,
-        checkpoint: Option<Arc<Checkpointer>>,
-        refused: OnRefused,
-    );
+    fn sink_to(self, name: &str, sink: Option<Box<dyn Sink>>, times: BatchTimes, reports: writer::Reports);
 }
 
 impl<'s> SinkExt<'s> for BatchStream<'s> {
-    fn sink_to(
-        self,
-        name: &str,
-        mut sink: Option<Box<dyn Sink>>,
-        mut times: BatchTimes,
-        checkpoint: Option<Arc<Checkpointer>>,
-        refused: OnRefused,
-    ) {
+    fn sink_to(self, name: &str, mut sink: Option<Box<dyn Sink>>, mut times: BatchTimes, reports: writer::Reports) {
         let shared = times.shared();
-        let writer = sink.take().and_then(|s| match writer::SinkWriter::start(name, s, shared, checkpoint, refused) {
+        let writer = sink.take().and_then(|s| match writer::SinkWriter::start(name, s, shared, reports) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::error!(sink = %name, "cannot start the sink thread: {e}");

@@ -3,16 +3,20 @@
 //! as written once JetStream acknowledged every message; a batch written again after a crash is
 //! dropped message by message by the stream's duplicate window (two minutes unless the stream sets
 //! another): exactly once when the job is back within it, else the messages of the batches after the
-//! checkpoint may appear twice (see docs/CONNECTORS.md).
+//! checkpoint may appear twice (see docs/CONNECTORS.md). A batch that fails (the server restarting, an
+//! acknowledgement that never came) is published again whole, with the same ids, for as long as
+//! `retry::PATIENCE` allows.
 
 use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage, stream};
 use weir_sdk::packed::Batch;
 
+use super::retry::patiently;
 use super::{Sink, SinkError, render};
 
 /// A JetStream subject written batch by batch.
 pub struct NatsSink {
     name: String,
+    url: String,
     id: String,
     subject: String,
     js: jetstream::Context,
@@ -32,7 +36,8 @@ impl NatsSink {
     ) -> Result<NatsSink, SinkError> {
         let err = |message: String| SinkError::Broker { sink: name.into(), message };
         let js = io.block_on(async {
-            let client = async_nats::connect(url).await.map_err(|e| err(format!("cannot reach {url}: {e}")))?;
+            let who = format!("sink `{name}`");
+            let client = crate::nats::connect(url, &who).await.map_err(|e| err(format!("cannot reach {url}: {e}")))?;
             let js = jetstream::new(client);
             if let Some(s) = stream {
                 let config = stream::Config { name: s.into(), subjects: vec![subject.into()], ..Default::default() };
@@ -40,18 +45,24 @@ impl NatsSink {
             }
             Ok::<_, SinkError>(js)
         })?;
-        Ok(NatsSink { name: name.into(), id: format!("{job}/{name}"), subject: subject.into(), js, io: io.clone() })
-    }
-
-    fn err(&self, message: String) -> SinkError {
-        SinkError::Broker { sink: self.name.clone(), message }
+        let (name, url, subject, io) = (name.into(), url.into(), subject.into(), io.clone());
+        Ok(NatsSink { id: format!("{job}/{name}"), name, url, subject, js, io })
     }
 }
 
 impl Sink for NatsSink {
     fn write_batch(&mut self, time: u64, records: &Batch, order: &[usize]) -> Result<(), SinkError> {
+        let server = format!("NATS at {}", self.url);
+        let unreachable = |message| SinkError::Unreachable { sink: self.name.clone(), server: server.clone(), message };
+        patiently(1, || self.publish(time, records, order).map_err(|e| unreachable(format!("batch {time}: {e}"))))
+    }
+}
+
+impl NatsSink {
+    /// Publishes the batch and waits for every acknowledgement.
+    fn publish(&self, time: u64, records: &Batch, order: &[usize]) -> Result<(), String> {
         let js = self.js.clone();
-        let published: Result<(), String> = self.io.block_on(async {
+        self.io.block_on(async {
             // Every message goes out before any acknowledgement is awaited.
             let mut acks: Vec<PublishAckFuture> = Vec::with_capacity(order.len());
             for (seq, &i) in order.iter().enumerate() {
@@ -68,7 +79,6 @@ impl Sink for NatsSink {
                 ack.await.map_err(|e| e.to_string())?;
             }
             Ok(())
-        });
-        published.map_err(|e| self.err(format!("batch {time}: {e}")))
+        })
     }
 }

@@ -51,21 +51,23 @@ impl Postgres {
         {
             done = sink.io.block_on(client.batch_execute(&ddl));
         }
-        done.map_err(|e| sink.err(format!("cannot create table `{table}`: {}", db_message(&e))))?;
+        done.map_err(|e| sink.fail(&format!("cannot create table `{table}`: "), &e))?;
         Ok(sink)
     }
 
-    fn err(&self, message: String) -> SinkError {
-        SinkError::Db { sink: self.name.clone(), message }
+    /// `e` as the sink's error, prefixed with `what`: one to wait out when the server is unreachable.
+    fn fail(&self, what: &str, e: &tokio_postgres::Error) -> SinkError {
+        let (sink, message) = (self.name.clone(), format!("{what}{}", db_message(e)));
+        match pg::unreachable(e) {
+            true => SinkError::Unreachable { sink, server: "the PostgreSQL server".into(), message },
+            false => SinkError::Db { sink, message },
+        }
     }
 
     /// Connects anew if there is no connection or the server closed it.
     fn client(&mut self) -> Result<(), SinkError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
-            let client = self
-                .io
-                .block_on(pg::connect(&self.url))
-                .map_err(|e| self.err(format!("cannot connect: {}", db_message(&e))))?;
+            let client = self.io.block_on(pg::connect(&self.url)).map_err(|e| self.fail("", &e))?;
             self.client = Some(client);
         }
         Ok(())
@@ -155,7 +157,7 @@ impl Database for Postgres {
             tx.commit().await?;
             Ok(true)
         });
-        done.map_err(|e| self.err(format!("batch {time}: {}", db_message(&e))))
+        done.map_err(|e| self.fail(&format!("batch {time}: "), &e))
     }
 
     fn reset(&mut self) {
@@ -167,8 +169,7 @@ impl Database for Postgres {
         let client = self.client.as_ref().expect("connected above");
         let sql = "SELECT max(batch_time) FROM weir_sink_commits WHERE job = $1 AND sink = $2";
         let row = self.io.block_on(client.query_one(sql, &[&self.job, &self.name]));
-        let newest: Option<i64> =
-            row.map_err(|e| self.err(format!("cannot read its markers: {}", db_message(&e))))?.get(0);
+        let newest: Option<i64> = row.map_err(|e| self.fail("cannot read its markers: ", &e))?.get(0);
         Ok(newest.map(|t| t as u64))
     }
 }

@@ -2,13 +2,32 @@
 //! batch in canonical order, rendering and writing it do not hold up the next batch's dataflow.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use weir_sdk::packed::Batch;
 
 use super::{OnRefused, Sink, render};
 use crate::batcher::Shared;
 use crate::checkpoint::Checkpointer;
+use crate::event::{Events, JobEvent};
+use crate::pace::Pace;
+
+/// Where a sink thread reports: the checkpoints it completes batches for, the dead letters for records
+/// it refuses, the job's events (each batch written) and the job's pace (how fast it writes when it
+/// lags).
+#[derive(Clone)]
+pub struct Reports {
+    /// The job's checkpoints, if it keeps them.
+    pub checkpoint: Option<Arc<Checkpointer>>,
+    /// Where refused records go.
+    pub refused: OnRefused,
+    /// The job's events.
+    pub events: Events,
+    /// The job's pace.
+    pub pace: Arc<Pace>,
+}
 
 /// Batches queued ahead of the writer before worker 0 waits (bounded, so a slow sink pushes back).
 const QUEUE: usize = 2;
@@ -17,13 +36,15 @@ const QUEUE: usize = 2;
 /// for it, so every batch is written before the job's workers end.
 pub struct SinkWriter {
     tx: Option<flume::Sender<(u64, Batch)>>,
+    /// Records queued for the thread and not yet taken: the job's pace follows this sink while some wait.
+    backlog: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl SinkWriter {
     /// Starts the thread that writes to `sink`. A batch the sink cannot write fails the job through
     /// `shared`; later batches are not written, so the output never has a gap. Records the sink
-    /// [refuses](Sink::refuses) go to `refused` and the rest of their batch is written.
+    /// [refuses](Sink::refuses) go to `reports.refused` and the rest of their batch is written.
     ///
     /// ```
     /// // Exercised by every golden test through `weir::job::run`.
@@ -33,17 +54,20 @@ impl SinkWriter {
         name: &str,
         mut sink: Box<dyn Sink>,
         shared: Arc<Shared>,
-        checkpoint: Option<Arc<Checkpointer>>,
-        refused: OnRefused,
+        reports: Reports,
     ) -> std::io::Result<SinkWriter> {
         let (tx, rx) = flume::bounded::<(u64, Batch)>(QUEUE);
+        let Reports { checkpoint, refused, events, pace } = reports;
+        let backlog = Arc::new(AtomicU64::new(0));
+        let waiting = backlog.clone();
         let sink_name = name.to_string();
         // The job's span, so the sink's log lines name the job too.
         let span = tracing::Span::current();
         let thread = std::thread::Builder::new().name(format!("weir-sink-{name}")).spawn(move || {
             let _entered = span.entered();
             let mut failed = false;
-            for (t, batch) in rx {
+            for (t, batch) in rx.iter() {
+                waiting.fetch_sub(batch.len() as u64, Ordering::SeqCst);
                 if failed {
                     tracing::error!(sink = %sink_name, batch_time = t, "not written: an earlier batch failed");
                     continue;
@@ -56,8 +80,19 @@ impl SinkWriter {
                     }
                     None => true,
                 });
+                let started = Instant::now();
                 match sink.write_batch(t, &batch, &order) {
                     Ok(()) => {
+                        let (records, took, queued) = (order.len() as u64, started.elapsed(), rx.len() as u64);
+                        pace.sink_wrote(&sink_name, records, took, waiting.load(Ordering::SeqCst));
+                        let write_ms = took.as_millis() as u64;
+                        events.emit(JobEvent::BatchWritten {
+                            sink: sink_name.clone(),
+                            time: t,
+                            records,
+                            write_ms,
+                            queued,
+                        });
                         if let Some(ck) = &checkpoint {
                             ck.sink_done(&sink_name, t);
                         }
@@ -73,11 +108,12 @@ impl SinkWriter {
                 ck.sink_finished(&sink_name);
             }
         })?;
-        Ok(SinkWriter { tx: Some(tx), thread: Some(thread) })
+        Ok(SinkWriter { tx: Some(tx), backlog, thread: Some(thread) })
     }
 
     /// Queues batch `time` for writing.
     pub fn write(&self, time: u64, batch: Batch) {
+        self.backlog.fetch_add(batch.len() as u64, Ordering::SeqCst);
         if let Some(tx) = &self.tx
             && tx.send((time, batch)).is_err()
         {

@@ -22,7 +22,11 @@ pub fn event_json(e: &proto::JobEvent) -> serde_json::Value {
     use proto::job_event::Event as E;
     let (kind, body) = match &e.event {
         Some(E::Started(s)) => ("started", json!({"first_time": s.first_time, "resumed_from": s.resumed_from})),
-        Some(E::BatchCut(b)) => ("batch_cut", json!({"time": b.time, "records": b.records})),
+        Some(E::BatchCut(b)) => ("batch_cut", json!({"time": b.time, "records": b.records, "queued": b.queued})),
+        Some(E::BatchWritten(b)) => (
+            "batch_written",
+            json!({"sink": b.sink, "time": b.time, "records": b.records, "write_ms": b.write_ms, "queued": b.queued}),
+        ),
         Some(E::BatchCompleted(b)) => (
             "batch_completed",
             json!({
