@@ -3,12 +3,14 @@
 
 pub mod broker;
 pub mod crash;
+pub mod db;
 pub mod mosquitto;
 pub mod nats;
 pub mod restart;
 pub mod served;
 pub mod spec;
 pub mod tansu;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 

@@ -39,17 +39,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 impl Db {
     /// Runs `sql` and returns the rows, columns joined by `|`.
     fn sql(&self, sql: &str) -> Vec<String> {
-        let out = match self.kind {
-            "postgres" => Command::new("psql")
-                .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
-                .output(),
-            _ => {
-                Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-N", "-B", "-e", sql, "test"]).output()
-            }
-        }
-        .expect("the database client runs");
-        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.replace('\t', "|")).collect()
+        weir_tests::db::sql(self.kind, sql)
     }
 
     /// The key column, quoted where `key` is a reserved word.

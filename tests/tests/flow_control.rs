@@ -6,13 +6,14 @@
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use weir_tests::crash::{drain, env_or, setup, stderr, weir};
-use weir_tests::{read_jsonl, repo_root};
+use weir_tests::read_jsonl;
+use weir_tests::webhook::{Receiver, receiver};
 
 /// A job reading lines from the test's own TCP server on `port` into sink `out` (its TOML lines).
 fn job(port: u16, source_extra: &str, sink: &str) -> String {
@@ -69,36 +70,8 @@ fn wait_for_records(dir: &Path, total: usize, child: &Child) -> Vec<(u64, usize)
     }
 }
 
-/// The slow receiver, stopped when dropped.
-struct Receiver(Child);
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn slow_receiver(dir: &Path, records_per_second: u64) -> (Receiver, u16) {
-    let script = repo_root().join("tests/python/webhook_receiver.py");
-    let port_file = dir.join("port");
-    let rate = records_per_second.to_string();
-    let child = Command::new("python3")
-        .arg(script)
-        .arg(&port_file)
-        .arg(dir.join("received.jsonl"))
-        .args(["--records-per-second", &rate])
-        .spawn()
-        .unwrap();
-    let receiver = Receiver(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(p) = std::fs::read_to_string(&port_file) {
-            return (receiver, p.trim().parse().unwrap());
-        }
-        assert!(Instant::now() < deadline, "the receiver did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    receiver(dir, &["--records-per-second", &records_per_second.to_string()])
 }
 
 /// Resident memory of process `pid`, in MiB.

@@ -5,7 +5,7 @@
 //! test runs a server of its own.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use weir_tests::broker::{Copies, copy_job, drain_when};
@@ -44,19 +44,9 @@ struct Db {
 }
 
 impl Db {
-    /// Runs `sql`, returning the rows.
+    /// Runs `sql`, returning the rows (a JSON string's quotes trimmed).
     fn sql(&self, sql: &str) -> Vec<String> {
-        let out = match self.kind {
-            "postgres" => Command::new("psql")
-                .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
-                .output(),
-            _ => {
-                Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-N", "-B", "-e", sql, "test"]).output()
-            }
-        }
-        .expect("the database client runs");
-        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_matches('"').to_string()).collect()
+        weir_tests::db::sql(self.kind, sql).into_iter().map(|l| l.trim_matches('"').to_string()).collect()
     }
 }
 

@@ -4,10 +4,10 @@
 //! nothing it had posted.
 
 use std::path::Path;
-use std::process::{Child, Command, Output};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-use weir_tests::{read_jsonl, repo_root, weir_bin};
+use weir_tests::webhook::receiver;
+use weir_tests::{read_jsonl, weir_bin};
 
 const SCRIPT: &str = concat!(
     r#"[{"key": "b", "value": 2}, {"key": "a", "value": 1}]"#,
@@ -17,32 +17,6 @@ const SCRIPT: &str = concat!(
     r#"[{"key": "c", "value": {"n": 3}}]"#,
     "\n"
 );
-
-/// The receiver, stopped when dropped.
-struct Receiver(Child);
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the receiver in `dir` with `args`; returns it and its port.
-fn receiver(dir: &Path, args: &[&str]) -> (Receiver, u16) {
-    let script = repo_root().join("tests/python/webhook_receiver.py");
-    let port_file = dir.join("port");
-    let child = Command::new("python3").arg(script).arg(&port_file).arg(dir.join("received.jsonl")).args(args).spawn();
-    let server = Receiver(child.unwrap());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(p) = std::fs::read_to_string(&port_file) {
-            return (server, p.trim().parse().unwrap());
-        }
-        assert!(Instant::now() < deadline, "the receiver did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn run(dir: &Path, port: u16) -> Output {
     let spec = format!(
