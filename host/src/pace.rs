@@ -37,6 +37,10 @@ impl Pace {
 
     /// Records a second the sources may take in all (`None`: no limit).
     pub fn rate(&self) -> Option<NonZeroU64> {
+        // Asked before every chunk of every source: off, it costs no lock.
+        if !self.on {
+            return None;
+        }
         let limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
         let lowest = limits.values().copied().fold(f64::INFINITY, f64::min);
         lowest.is_finite().then(|| NonZeroU64::new(lowest.max(1.0) as u64).expect("at least 1"))

@@ -101,10 +101,7 @@ impl Flow {
     fn rate(&self) -> Option<NonZeroU64> {
         let share =
             self.pace.rate().and_then(|p| NonZeroU64::new(p.get() / self.sources.max(1)).or(NonZeroU64::new(1)));
-        match (self.max_rate, share) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.max_rate.into_iter().chain(share).min()
     }
 }
 

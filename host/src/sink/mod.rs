@@ -52,7 +52,7 @@ pub enum SinkError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A message broker refused a batch or could not be reached.
+    /// A message broker refused a batch or could not be reached (the sinks that do not wait for it).
     #[error("sink `{sink}`: {message}")]
     Broker {
         /// Sink name.
