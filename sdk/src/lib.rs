@@ -27,11 +27,18 @@
 //! event time. Declared parameters (`#[weir::map(params = ["sep"])]`) are read with [`param`]; any other
 //! parameter in the job spec is refused before the job starts.
 //!
+//! Sources and sinks are plugins too: [`source`] turns `fn(from: O, max: usize, until: Option<O>) ->
+//! Result<Read<O>, E>` into a source with offsets of type `O`, and [`sink`] turns `fn(time: i64, records:
+//! Vec<Record>) -> Result<(), E>` into a sink; they reach outside only through [`http`], to the hosts the
+//! job grants. [`testing::SourceHarness`] and [`testing::SinkHarness`] run them natively.
+//!
 //! Build with `weir op build <dir>` or `cargo build --release --target wasm32-wasip2`.
 
 extern crate self as weir;
 
+pub mod connector;
 pub mod datum;
+pub mod http;
 pub mod log;
 pub mod operator;
 pub mod packed;
@@ -44,18 +51,22 @@ pub mod text;
 #[cfg(feature = "guest")]
 mod guest;
 
+pub use connector::{Read, Sink, Source};
 pub use datum::{Datum, Fallible, FromKey, Json};
 pub use operator::{Operator, Output, Plugin, TransformKind, param, param_as, set_params};
 pub use record::{Record, Value};
 pub use reducer::{Groups, Reducer};
 pub use state::{State, StateInput, StateOutput, StateUpdater};
-pub use weir_sdk_macros::{batch, filter, filter_map, flat_map, map, map_with_state, reduce, update_state};
+pub use weir_sdk_macros::{
+    batch, filter, filter_map, flat_map, map, map_with_state, reduce, sink, source, update_state,
+};
 
 /// Glue used by the attribute macros' expansions; not a stable API.
 #[doc(hidden)]
 pub mod __private {
     #[cfg(feature = "guest")]
     pub use crate::guest::{
-        bindings, combine, describe, init, inverse, process, reducer_bindings, state_bindings, update,
+        bindings, combine, connector, describe, init, inverse, process, reducer_bindings, sink_bindings,
+        source_bindings, state_bindings, update,
     };
 }

@@ -28,6 +28,10 @@ pub enum TransformKind {
     UpdateState,
     /// A state updater for `map_with_state`.
     MapWithState,
+    /// A source (`#[weir::source]`, the `source` world).
+    Source,
+    /// A sink (`#[weir::sink]`, the `sink` world).
+    Sink,
 }
 
 /// What every plugin says about itself; the attribute macros implement it.

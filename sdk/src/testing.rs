@@ -17,7 +17,13 @@
 //! assert_eq!(out.texts(), vec!["A", "B"]);
 //! ```
 
+mod connectors;
+
 use std::marker::PhantomData;
+
+#[cfg_attr(all(feature = "guest", target_arch = "wasm32"), allow(unused_imports))]
+pub(crate) use connectors::native_http;
+pub use connectors::{HttpHandler, SinkHarness, SourceHarness};
 
 use crate::operator::{Operator, Output, set_params};
 use crate::packed::Batch;

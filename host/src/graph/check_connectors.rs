@@ -1,8 +1,12 @@
-//! The checks of connector sources and sinks in a job spec: what each needs, and whether this build
+//! The checks of sources and connector sinks in a job spec: what each needs, and whether this build
 //! has it (connectors are cargo features; a spec naming one the build lacks is refused at load). A
 //! refusal is the field at fault and why; `plan.rs` adds the section, name and line.
 
-use super::spec::{SinkSpec, SourceSpec};
+use std::path::Path;
+use std::time::Duration;
+
+use super::placement::Placement;
+use super::spec::{ClockMode, LineFormat, SinkSpec, SourceSpec};
 
 /// Why a live source (a socket or a broker) cannot run under the manual clock.
 pub(super) const REALTIME_ONLY: &str = "a socket or broker source needs the realtime clock (`job.clock`)";
@@ -14,11 +18,34 @@ fn refuse(field: &'static str, message: impl Into<String>) -> Result<(), Refusal
     Err((field, message.into()))
 }
 
-/// Checks a connector source (other sources pass); `manual`: the job runs on the manual clock, which
-/// a live broker cannot follow.
-pub(super) fn source(src: &SourceSpec, manual: bool) -> Result<(), Refusal> {
+/// Checks source `name`, resolving its paths against `base` and its plugin through `placement`.
+pub(super) fn source(
+    src: &mut SourceSpec,
+    clock: ClockMode,
+    name: &str,
+    base: &Path,
+    placement: &Placement<'_>,
+) -> Result<(), Refusal> {
+    if let SourceSpec::Socket { format, columns, .. }
+    | SourceSpec::Directory { format, columns, .. }
+    | SourceSpec::Kafka { format, columns, .. }
+    | SourceSpec::Nats { format, columns, .. }
+    | SourceSpec::Redis { format, columns, .. }
+    | SourceSpec::Rabbitmq { format, columns, .. }
+    | SourceSpec::Mqtt { format, columns, .. } = src
+    {
+        let csv = *format == LineFormat::Csv;
+        if csv && columns.is_empty() {
+            return refuse("columns", "a csv source needs `columns`: its fields' names, in order");
+        }
+        if !csv && !columns.is_empty() {
+            return refuse("columns", "`columns` name the fields of `format = \"csv\"` lines");
+        }
+    }
+    let manual = clock == ClockMode::Manual;
     match src {
-        SourceSpec::Kafka { .. }
+        SourceSpec::Socket { .. }
+        | SourceSpec::Kafka { .. }
         | SourceSpec::Nats { .. }
         | SourceSpec::Redis { .. }
         | SourceSpec::Rabbitmq { .. }
@@ -33,12 +60,53 @@ pub(super) fn source(src: &SourceSpec, manual: bool) -> Result<(), Refusal> {
         SourceSpec::Rabbitmq { prefetch: 0, .. } => refuse("prefetch", "must be at least 1 (0 would be unbounded)"),
         SourceSpec::Rabbitmq { queue, .. } => rabbitmq(queue),
         SourceSpec::Mqtt { topic, .. } => mqtt(topic, true),
-        _ => Ok(()),
+        SourceSpec::Scripted { .. } if !manual => {
+            refuse("kind", "a scripted source needs `clock = \"manual\"` in [job]")
+        }
+        SourceSpec::Directory { files_per_batch: 0, .. } => refuse("files_per_batch", "must be at least 1"),
+        SourceSpec::Scripted { path, .. } | SourceSpec::Directory { path, .. } => {
+            *path = base.join(&*path);
+            match path.exists() {
+                true => Ok(()),
+                false => refuse("path", format!("{} does not exist", path.display())),
+            }
+        }
+        SourceSpec::Generator { rate, vocabulary, zipf, words_per_line, .. } => {
+            if *rate == 0 || *vocabulary == 0 || *words_per_line == 0 {
+                refuse("rate", "rate, vocabulary and words_per_line must be above 0")
+            } else if *zipf <= 0.0 || !zipf.is_finite() {
+                refuse("zipf", "the Zipf exponent must be above 0")
+            } else {
+                Ok(())
+            }
+        }
+        SourceSpec::Plugin { poll_records: 0, .. } => refuse("poll_records", "must be at least 1"),
+        SourceSpec::Plugin { plugin, grants, deadline, .. } => {
+            plugin_table(&format!("sources.{name}"), plugin, grants, deadline.0, base, placement)
+        }
+        SourceSpec::Socket { .. } => Ok(()),
     }
 }
 
-/// Checks a connector sink (other sinks pass).
-pub(super) fn sink(sink: &SinkSpec) -> Result<(), Refusal> {
+/// Checks a plugin source's or sink's component file (resolved in place) and grants.
+fn plugin_table(
+    key: &str,
+    plugin: &mut std::path::PathBuf,
+    grants: &super::grants::Grants,
+    deadline: u64,
+    base: &Path,
+    placement: &Placement<'_>,
+) -> Result<(), Refusal> {
+    if deadline == 0 {
+        return refuse("deadline", "must be above 0");
+    }
+    let written = plugin.to_string_lossy().into_owned();
+    *plugin = placement.plugin(key, &written, base).map_err(|m| ("plugin", m))?;
+    super::grants::check(grants, Duration::from_millis(deadline))
+}
+
+/// Checks a connector sink (other sinks pass), resolving a plugin sink's component through `placement`.
+pub(super) fn sink(sink: &mut SinkSpec, name: &str, base: &Path, placement: &Placement<'_>) -> Result<(), Refusal> {
     match sink {
         SinkSpec::Kafka { brokers, topic, .. } => kafka(brokers, topic),
         SinkSpec::Nats { stream, subject, .. } => nats(stream.as_deref(), subject),
@@ -50,6 +118,9 @@ pub(super) fn sink(sink: &SinkSpec) -> Result<(), Refusal> {
         }
         SinkSpec::Webhook { url, .. } if !(url.starts_with("http://") || url.starts_with("https://")) => {
             refuse("url", format!("`{url}`: write an http:// or https:// URL"))
+        }
+        SinkSpec::Plugin { plugin, grants, deadline, .. } => {
+            plugin_table(&format!("sinks.{name}"), plugin, grants, deadline.0, base, placement)
         }
         _ => Ok(()),
     }

@@ -2,6 +2,7 @@
 
 mod check_connectors;
 pub mod dataflow;
+pub mod grants;
 pub mod key_origin;
 mod locate;
 pub mod millis;

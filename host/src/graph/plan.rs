@@ -201,7 +201,8 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
         return Err(c.err("sinks", "", "", "the job has no sink; add a [sinks.NAME] table"));
     }
     for (name, src) in spec.sources.iter_mut() {
-        check_source(c, job.clock, name, src, base)?;
+        super::check_connectors::source(src, job.clock, name, base, placement)
+            .map_err(|(field, msg)| c.err("sources", name, field, msg))?;
     }
     for (name, table) in spec.tables.iter_mut() {
         check_table(c, name, table, base)?;
@@ -308,7 +309,8 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
                 }
             }
             // Connectors; the other sinks pass.
-            _ => super::check_connectors::sink(sink).map_err(|(field, msg)| c.err("sinks", name, field, msg))?,
+            _ => super::check_connectors::sink(sink, name, base, placement)
+                .map_err(|(field, msg)| c.err("sinks", name, field, msg))?,
         }
     }
     let order = topo_order(c, &spec.streams)?;
@@ -412,68 +414,6 @@ fn check_checkpoint(
         return Err(c.err("checkpoint", "", "every", msg));
     }
     Ok(())
-}
-
-fn check_source(
-    c: &Checker<'_>,
-    clock: ClockMode,
-    name: &str,
-    src: &mut SourceSpec,
-    base: &Path,
-) -> Result<(), SpecError> {
-    if let SourceSpec::Socket { format, columns, .. }
-    | SourceSpec::Directory { format, columns, .. }
-    | SourceSpec::Kafka { format, columns, .. }
-    | SourceSpec::Nats { format, columns, .. }
-    | SourceSpec::Redis { format, columns, .. }
-    | SourceSpec::Rabbitmq { format, columns, .. }
-    | SourceSpec::Mqtt { format, columns, .. } = src
-    {
-        let csv = *format == super::spec::LineFormat::Csv;
-        if csv && columns.is_empty() {
-            return Err(c.err("sources", name, "columns", "a csv source needs `columns`: its fields' names, in order"));
-        }
-        if !csv && !columns.is_empty() {
-            return Err(c.err("sources", name, "columns", "`columns` name the fields of `format = \"csv\"` lines"));
-        }
-    }
-    match src {
-        SourceSpec::Socket { .. } if clock == ClockMode::Manual => {
-            Err(c.err("sources", name, "kind", super::check_connectors::REALTIME_ONLY))
-        }
-        SourceSpec::Kafka { .. }
-        | SourceSpec::Nats { .. }
-        | SourceSpec::Redis { .. }
-        | SourceSpec::Rabbitmq { .. }
-        | SourceSpec::Mqtt { .. } => {
-            let manual = clock == ClockMode::Manual;
-            super::check_connectors::source(src, manual).map_err(|(field, msg)| c.err("sources", name, field, msg))
-        }
-        SourceSpec::Scripted { .. } if clock == ClockMode::Realtime => {
-            Err(c.err("sources", name, "kind", "a scripted source needs `clock = \"manual\"` in [job]"))
-        }
-        SourceSpec::Directory { files_per_batch: 0, .. } => {
-            Err(c.err("sources", name, "files_per_batch", "must be at least 1"))
-        }
-        SourceSpec::Scripted { path, .. } | SourceSpec::Directory { path, .. } => {
-            *path = base.join(&*path);
-            if path.exists() {
-                Ok(())
-            } else {
-                Err(c.err("sources", name, "path", format!("{} does not exist", path.display())))
-            }
-        }
-        SourceSpec::Generator { rate, vocabulary, zipf, words_per_line, .. } => {
-            if *rate == 0 || *vocabulary == 0 || *words_per_line == 0 {
-                Err(c.err("sources", name, "rate", "rate, vocabulary and words_per_line must be above 0"))
-            } else if *zipf <= 0.0 || !zipf.is_finite() {
-                Err(c.err("sources", name, "zipf", "the Zipf exponent must be above 0"))
-            } else {
-                Ok(())
-            }
-        }
-        SourceSpec::Socket { .. } => Ok(()),
-    }
 }
 
 /// Parses the expressions of a built-in `filter` or `map`, refusing a `map` that changes nothing.

@@ -177,6 +177,23 @@ pub enum SinkSpec {
         #[serde(default = "five")]
         retries: u32,
     },
+    /// A Wasm component implementing the `sink` world, called with each batch and its batch time
+    /// (docs/CONNECTORS.md, "Plugin sources and sinks").
+    Plugin {
+        /// Input source or stream.
+        from: String,
+        /// The component file, relative to the spec file (on a server: an operator of its registry).
+        plugin: std::path::PathBuf,
+        /// Parameters passed to the plugin's `init`.
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+        /// What the plugin may reach outside its sandbox (default: nothing).
+        #[serde(default)]
+        grants: super::grants::Grants,
+        /// Longest one call may take (default 30 s: it may wait on HTTP).
+        #[serde(default = "super::source_spec::connector_deadline")]
+        deadline: Millis,
+    },
     /// Runs the stream and discards its records on the worker that holds them, as Spark's `noop`
     /// format: for benchmarks, and for streams kept only for their state.
     Noop {
@@ -217,6 +234,7 @@ impl SinkSpec {
             | SinkSpec::Rabbitmq { from, .. }
             | SinkSpec::Mqtt { from, .. }
             | SinkSpec::Webhook { from, .. }
+            | SinkSpec::Plugin { from, .. }
             | SinkSpec::Noop { from } => from,
         }
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::grants::Grants;
 use super::millis::Millis;
 use super::spec::one;
 
@@ -227,6 +228,26 @@ pub enum SourceSpec {
         #[serde(default)]
         columns: Vec<String>,
     },
+    /// A Wasm component implementing the `source` world (docs/CONNECTORS.md, "Plugin sources and sinks").
+    Plugin {
+        /// The component file, relative to the spec file (on a server: an operator of its registry).
+        plugin: PathBuf,
+        /// Parameters passed to the plugin's `init`.
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+        /// What the plugin may reach outside its sandbox (default: nothing).
+        #[serde(default)]
+        grants: Grants,
+        /// Most records one `poll` returns (default 8192).
+        #[serde(default = "poll_records")]
+        poll_records: u32,
+        /// Longest one call may take (default 30 s: it may wait on HTTP).
+        #[serde(default = "connector_deadline")]
+        deadline: Millis,
+        /// Most records per second taken (default: no limit): a faster input waits at the source.
+        #[serde(default)]
+        max_rate: Option<std::num::NonZeroU64>,
+    },
     /// A JSON-lines file where line k is the whole of batch k (manual clock only).
     Scripted {
         /// The file.
@@ -247,7 +268,8 @@ impl SourceSpec {
             | SourceSpec::Nats { max_rate, .. }
             | SourceSpec::Redis { max_rate, .. }
             | SourceSpec::Rabbitmq { max_rate, .. }
-            | SourceSpec::Mqtt { max_rate, .. } => *max_rate,
+            | SourceSpec::Mqtt { max_rate, .. }
+            | SourceSpec::Plugin { max_rate, .. } => *max_rate,
             SourceSpec::Generator { .. } | SourceSpec::Scripted { .. } => None,
         }
     }
@@ -275,6 +297,15 @@ pub enum LineFormat {
     Json,
     /// Comma-separated fields named by `columns`, a `json` object record.
     Csv,
+}
+
+fn poll_records() -> u32 {
+    8192
+}
+
+/// How long one call of a plugin source or sink may take by default: it may wait on HTTP.
+pub(super) fn connector_deadline() -> Millis {
+    Millis(30_000)
 }
 
 pub(super) fn max_record() -> bytesize::ByteSize {

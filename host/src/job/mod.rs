@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+pub mod connectors;
 mod env;
 mod handle;
 mod plugins;
@@ -26,10 +27,11 @@ use crate::checkpoint::SourceOffset;
 use crate::event::{Events, JobEvent};
 use crate::graph::Plan;
 use crate::graph::dataflow::JobContext;
-use crate::graph::spec::{ClockMode, StreamSpec};
+use crate::graph::spec::{ClockMode, SinkSpec, StreamSpec};
 use crate::operator::dead_letter::DeadLetters;
 use crate::operator::wasm::{FailedBatches, PluginError};
 use crate::receiver;
+use crate::sink::plugin::PluginSink;
 use crate::state::StateDb;
 use crate::table::StaticTable;
 use weir_sdk::packed::Batch;
@@ -45,6 +47,16 @@ pub enum JobError {
     Params {
         /// Stream name.
         stream: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A plugin source or sink does not fit its table.
+    #[error("{section} `{name}`: {message}")]
+    Connector {
+        /// `source` or `sink`.
+        section: &'static str,
+        /// Its name in the spec.
+        name: String,
         /// What is wrong.
         message: String,
     },
@@ -85,6 +97,7 @@ impl JobError {
         matches!(
             self,
             JobError::Params { .. }
+                | JobError::Connector { .. }
                 | JobError::Plugin(PluginError::Load { .. } | PluginError::Init { .. } | PluginError::Start { .. })
         )
     }
@@ -167,6 +180,7 @@ fn run_in(
     let span = tracing::info_span!("job", job = %plan.name);
     let _entered = span.clone().entered();
     let (plugins, records) = load_plugins(&plan, env)?;
+    let connectors = connectors::load_connectors(&plan, env)?;
     // One process per checkpoint directory: two would resume from the same checkpoint and both write.
     let _lock = match &plan.checkpoint {
         Some(ck) => Some(crate::lock::DirLock::acquire(&ck.dir, "checkpoint directory")?),
@@ -206,7 +220,10 @@ fn run_in(
     let mut sinks = HashMap::new();
     for (name, spec) in &plan.sinks {
         let state = plan.checkpoint.as_ref().map(|c| c.dir.join("sinks").join(name));
-        if let Some(sink) = crate::sink::build(&plan.name, name, spec, resuming, state.as_deref(), env.io())? {
+        if let (Some(c), SinkSpec::Plugin { params, .. }) = (connectors.sinks.get(name), spec) {
+            let sink = PluginSink::new(&plan.name, name, c.clone(), params.clone(), resuming, state.as_deref())?;
+            sinks.insert(name.clone(), Box::new(sink) as Box<dyn crate::sink::Sink>);
+        } else if let Some(sink) = crate::sink::build(&plan.name, name, spec, resuming, state.as_deref(), env.io())? {
             sinks.insert(name.clone(), sink);
         }
     }
@@ -241,6 +258,7 @@ fn run_in(
             cuts: recut.iter().map(|(_, o)| o[i].clone()).collect(),
             pace: pace.clone(),
             sources: plan.sources.len(),
+            connector: connectors.sources.get(name).cloned(),
         };
         let checkpoint = plan.checkpoint.as_ref();
         tasks.push(receiver::spawn(rt, from, spec, plan.clock, checkpoint, events, &acks, tx.clone(), drain.clone()));

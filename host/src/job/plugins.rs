@@ -46,6 +46,19 @@ fn load_plugin(
     let (_, params) = spec.plugin().expect("a plugin stream");
     let refuse = |message: String| JobError::Params { stream: name.to_string(), message };
     let mut loaded = env.plugins()?.load(path).map_err(|e| refuse(e.to_string()))?;
+    if matches!(loaded.world, "source" | "sink") {
+        let (world, file) = (loaded.world, path.display());
+        return Err(refuse(format!(
+            "`plugin`: {file} is a `{world}`: use it in a [{world}s.NAME] table, kind = \"plugin\""
+        )));
+    }
+    if loaded.imports_http {
+        let msg = format!(
+            "`plugin`: {} imports `weir:operator/http`, which Weir offers to sources and sinks only",
+            path.display()
+        );
+        return Err(refuse(msg));
+    }
     let mut probe = PluginInstance::new(&loaded, plan.plugin_limits(), &plan.name, name)?;
     let descriptor = probe.describe()?;
     let (world, kinds) = spec.plugin_world();

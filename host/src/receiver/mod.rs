@@ -13,6 +13,8 @@ mod mqtt;
 mod nats;
 #[cfg(any(feature = "kafka", feature = "nats", feature = "redis", feature = "rabbitmq", feature = "mqtt"))]
 pub mod partitioned;
+mod plugin;
+mod plugin_thread;
 #[cfg(feature = "rabbitmq")]
 mod rabbitmq;
 #[cfg(feature = "redis")]
@@ -275,6 +277,8 @@ pub struct Start<'a> {
     pub pace: Arc<Pace>,
     /// How many sources the job has (each takes an even share of the pace).
     pub sources: usize,
+    /// A plugin source's component, loaded and checked by the job.
+    pub connector: Option<crate::operator::wasm::connector::Connector>,
 }
 
 /// Starts the receiver of `start.name` on `rt`. `checkpoint`: the job's checkpoints, under which
@@ -303,13 +307,25 @@ pub fn spawn(
     ctx.cuts = start.cuts;
     ctx.manual = clock == ClockMode::Manual;
     ctx.state_dir = checkpoint.map(|c| c.dir.join("sources").join(start.name));
-    rt.spawn(build(start.name, spec, checkpoint).run(ctx, out).in_current_span())
+    let source = match (start.connector, spec) {
+        (Some(connector), SourceSpec::Plugin { params, poll_records, .. }) => {
+            let (params, poll_records) = (params.clone(), *poll_records);
+            Box::new(plugin::PluginSource { connector, params, poll_records })
+        }
+        _ => build(start.name, spec, checkpoint),
+    };
+    rt.spawn(source.run(ctx, out).in_current_span())
 }
 
-/// The source `spec` describes.
+/// The source `spec` describes (a plugin source is made from its loaded component, in [`spawn`]).
 fn build(name: &str, spec: &SourceSpec, checkpoint: Option<&CheckpointSpec>) -> Box<dyn Source> {
     let name = name.to_string();
     match spec.clone() {
+        SourceSpec::Plugin { .. } => Box::new(move |_: SourceContext, out: Outbox| -> SourceTask {
+            Box::pin(async move {
+                out.send(SourceEvent::Failed(format!("source `{name}`: its plugin was not loaded"))).await;
+            })
+        }),
         SourceSpec::Socket { host, port, .. } => {
             let wal_dir = checkpoint.filter(|c| c.write_ahead_log).map(|c| crate::checkpoint::wal_dir(&c.dir, &name));
             Box::new(move |ctx: SourceContext, out: Outbox| -> SourceTask {

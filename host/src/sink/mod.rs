@@ -13,6 +13,7 @@ pub mod mariadb;
 mod mqtt;
 #[cfg(feature = "nats")]
 mod nats;
+pub mod plugin;
 pub mod postgres;
 mod print;
 #[cfg(feature = "rabbitmq")]
@@ -24,7 +25,6 @@ pub mod retry;
 #[cfg(feature = "webhook")]
 mod webhook;
 pub mod writer;
-#[cfg(any(feature = "kafka", feature = "rabbitmq", feature = "mqtt", feature = "webhook"))]
 pub mod written;
 
 use std::path::PathBuf;
@@ -68,6 +68,14 @@ pub enum SinkError {
         /// Which server (`the PostgreSQL server`, `NATS at nats://…`).
         server: String,
         /// What went wrong.
+        message: String,
+    },
+    /// A plugin sink's HTTP request went to a host the job does not grant: never retried.
+    #[error("sink `{sink}`: {message}")]
+    Denied {
+        /// Sink name.
+        sink: String,
+        /// The denial, naming the host and the grants.
         message: String,
     },
     /// A database refused a batch.
@@ -126,6 +134,10 @@ pub fn build(
 ) -> Result<Option<Box<dyn Sink>>, SinkError> {
     Ok(Some(match spec {
         SinkSpec::Noop { .. } => return Ok(None),
+        SinkSpec::Plugin { .. } => {
+            let message = "its plugin was not loaded (the job builds plugin sinks)".into();
+            return Err(SinkError::Broker { sink: name.into(), message });
+        }
         SinkSpec::Mariadb { url, table, mode, columns, column_types, primary_key, create_table, .. }
         | SinkSpec::Postgres { url, table, mode, columns, column_types, primary_key, create_table, .. } => {
             let layout = layout(name, columns, column_types, primary_key, *mode)?;

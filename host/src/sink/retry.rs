@@ -41,6 +41,9 @@ pub fn patiently<T>(refusals: u32, mut attempt: impl FnMut() -> Result<T, SinkEr
             Ok(done) => return Ok(done),
             Err(e) => e,
         };
+        if matches!(e, SinkError::Denied { .. }) {
+            return Err(e); // a denied host stays denied
+        }
         let unreachable = matches!(e, SinkError::Unreachable { .. });
         refused += u32::from(!unreachable);
         if (unreachable && started.elapsed() + wait > PATIENCE) || refused >= refusals {

@@ -3,7 +3,7 @@
 
 #[allow(clippy::too_many_arguments)]
 mod bindings {
-    wit_bindgen::generate!({ path: ["../../wit", "wit"], world: "weir:greedy/greedy", generate_all });
+    wit_bindgen::generate!({ path: ["../../wit/deps/operator-0.1.0", "wit"], world: "weir:greedy/greedy", generate_all });
 }
 
 use bindings::weir::operator::types::TransformKind;

@@ -7,7 +7,7 @@
 
 #[allow(clippy::too_many_arguments)]
 mod bindings {
-    wit_bindgen::generate!({ path: "../../wit", world: "transform" });
+    wit_bindgen::generate!({ path: "../../wit/deps/operator-0.1.0", world: "transform" });
 }
 
 use bindings::weir::operator::types::{BadRecord, Error, TransformKind};

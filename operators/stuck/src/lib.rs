@@ -3,7 +3,7 @@
 
 #[allow(clippy::too_many_arguments)]
 mod bindings {
-    wit_bindgen::generate!({ path: "../../wit", world: "transform" });
+    wit_bindgen::generate!({ path: "../../wit/deps/operator-0.1.0", world: "transform" });
 }
 
 use std::hint::black_box;

@@ -1,10 +1,12 @@
 //! Attribute macros behind `#[weir::map]`, `#[weir::flat_map]`, `#[weir::filter]`, `#[weir::filter_map]`,
-//! `#[weir::batch]`, `#[weir::reduce]`, `#[weir::update_state]` and `#[weir::map_with_state]`.
+//! `#[weir::batch]`, `#[weir::reduce]`, `#[weir::update_state]`, `#[weir::map_with_state]`, and the
+//! connector attributes `#[weir::source]` and `#[weir::sink]`.
 //!
 //! Each keeps the author's function as it is and adds a unit struct (the function's name in PascalCase)
 //! implementing `weir::Plugin` and the world's trait — one loop over the whole batch — plus, on wasm32,
 //! the component export. Authors never see wit-bindgen.
 
+mod connectors;
 mod stateful;
 
 use proc_macro::TokenStream;
@@ -25,10 +27,13 @@ pub(crate) struct Args {
     params: Vec<LitStr>,
     inverse: Option<Ident>,
     init: Option<syn::Path>,
+    commit: Option<syn::Path>,
+    holds_through: Option<syn::Path>,
 }
 
 pub(crate) fn parse_args(attr: TokenStream) -> syn::Result<Args> {
-    let mut args = Args { name: None, params: Vec::new(), inverse: None, init: None };
+    let mut args =
+        Args { name: None, params: Vec::new(), inverse: None, init: None, commit: None, holds_through: None };
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("name") {
             args.name = Some(meta.value()?.parse()?);
@@ -48,9 +53,17 @@ pub(crate) fn parse_args(attr: TokenStream) -> syn::Result<Args> {
         } else if meta.path.is_ident("init") {
             args.init = Some(meta.value()?.parse()?);
             Ok(())
+        } else if meta.path.is_ident("commit") {
+            args.commit = Some(meta.value()?.parse()?);
+            Ok(())
+        } else if meta.path.is_ident("holds_through") {
+            args.holds_through = Some(meta.value()?.parse()?);
+            Ok(())
         } else {
-            Err(meta
-                .error("expected `name = \"...\"`, `params = [\"...\"]`, `init = function` or `inverse = function`"))
+            Err(meta.error(
+                "expected `name = \"...\"`, `params = [\"...\"]`, `init = function`, `inverse = function`, \
+                 `commit = function` or `holds_through = function`",
+            ))
         }
     });
     syn::parse::Parser::parse(parser, attr)?;
@@ -228,4 +241,21 @@ pub fn update_state(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn map_with_state(attr: TokenStream, item: TokenStream) -> TokenStream {
     stateful::map_with_state(attr, item)
+}
+
+/// Turns `fn(from: O, max: usize, until: Option<O>) -> Result<weir::Read<O>, E>` into a source plugin,
+/// `O` its offset (any serde type with a deterministic encoding). The same `from` must always give the
+/// same records; with `until`, stop exactly there. `commit = f` names `fn(O) -> Result<(), E>`, called
+/// once a checkpoint holding that offset has committed.
+#[proc_macro_attribute]
+pub fn source(attr: TokenStream, item: TokenStream) -> TokenStream {
+    connectors::source(attr, item)
+}
+
+/// Turns `fn(time: i64, records: Vec<weir::Record<'_>>) -> Result<(), E>` into a sink plugin, which must
+/// be idempotent by `time`; `holds_through = f` names `fn() -> Option<i64>`, the newest batch the target
+/// already holds.
+#[proc_macro_attribute]
+pub fn sink(attr: TokenStream, item: TokenStream) -> TokenStream {
+    connectors::sink(attr, item)
 }

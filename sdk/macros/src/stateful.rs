@@ -9,7 +9,7 @@ use syn::{Ident, ItemFn};
 use crate::{Args, parse_args, pascal, plugin_impl, returns_result};
 
 /// Parses the attribute and function, and names the unit struct.
-fn parts(attr: TokenStream, item: TokenStream) -> syn::Result<(Args, ItemFn, Ident)> {
+pub(crate) fn parts(attr: TokenStream, item: TokenStream) -> syn::Result<(Args, ItemFn, Ident)> {
     let args = parse_args(attr)?;
     let func: ItemFn = syn::parse(item)?;
     let op = Ident::new(&pascal(&func.sig.ident.to_string()), Span::call_site());
@@ -17,7 +17,7 @@ fn parts(attr: TokenStream, item: TokenStream) -> syn::Result<(Args, ItemFn, Ide
 }
 
 /// The function's result as `Result<_, String>`: `call?`-ready for fallible functions, `Ok` otherwise.
-fn result_of(func: &ItemFn, call: Tokens) -> Tokens {
+pub(crate) fn result_of(func: &ItemFn, call: Tokens) -> Tokens {
     if returns_result(func) {
         quote! { (#call).map_err(|e| ::std::string::ToString::to_string(&e)) }
     } else {
@@ -26,7 +26,14 @@ fn result_of(func: &ItemFn, call: Tokens) -> Tokens {
 }
 
 /// Wraps the generated items with the function, its struct, its `Plugin` impl and its export.
-fn assemble(func: &ItemFn, op: &Ident, args: &Args, kind: Tokens, body: Tokens, export: Tokens) -> TokenStream {
+pub(crate) fn assemble(
+    func: &ItemFn,
+    op: &Ident,
+    args: &Args,
+    kind: Tokens,
+    body: Tokens,
+    export: Tokens,
+) -> TokenStream {
     let vis = &func.vis;
     let plugin = plugin_impl(op, args, kind);
     let doc = format!("The Weir plugin built from [`{}`].", func.sig.ident);

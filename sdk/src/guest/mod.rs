@@ -1,6 +1,10 @@
-//! The wit-bindgen guest bindings of the three plugin worlds and the glue the attribute macros expand to.
+//! The wit-bindgen guest bindings of the plugin worlds and the glue the attribute macros expand to.
 //! Not for authors.
+//!
+//! 0.1.0's worlds come from its frozen copy in `wit/deps/`, so their modules keep the name `operator`;
+//! the connector worlds come from 0.2.0 (`operator0_2_0`) and reuse 0.1.0's `types` and `host`.
 
+pub mod connector;
 mod reducer;
 mod state;
 mod transform;
@@ -10,7 +14,7 @@ mod transform;
 #[allow(clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "../wit/deps/operator-0.1.0",
         world: "transform",
         pub_export_macro: true,
         export_macro_name: "__export_transform_world",
@@ -23,7 +27,7 @@ pub mod bindings {
 #[allow(clippy::too_many_arguments)]
 pub mod reducer_bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "../wit/deps/operator-0.1.0",
         world: "reducer",
         pub_export_macro: true,
         export_macro_name: "__export_reducer_world",
@@ -40,7 +44,7 @@ pub mod reducer_bindings {
 #[allow(clippy::too_many_arguments)]
 pub mod state_bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "../wit/deps/operator-0.1.0",
         world: "state-updater",
         pub_export_macro: true,
         export_macro_name: "__export_state_updater_world",
@@ -48,6 +52,42 @@ pub mod state_bindings {
         with: {
             "weir:operator/types@0.1.0": crate::guest::bindings::weir::operator::types,
             "weir:operator/host@0.1.0": crate::guest::bindings::weir::operator::host,
+        },
+    });
+}
+
+/// Bindings of the `source` world (0.2.0); the `connector` and `http` interfaces live here.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub mod source_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "source",
+        pub_export_macro: true,
+        export_macro_name: "__export_source_world",
+        default_bindings_module: "weir::__private::source_bindings",
+        with: {
+            "weir:operator/types@0.1.0": crate::guest::bindings::weir::operator::types,
+            "weir:operator/host@0.1.0": crate::guest::bindings::weir::operator::host,
+        },
+    });
+}
+
+/// Bindings of the `sink` world (0.2.0).
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub mod sink_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "sink",
+        pub_export_macro: true,
+        export_macro_name: "__export_sink_world",
+        default_bindings_module: "weir::__private::sink_bindings",
+        with: {
+            "weir:operator/types@0.1.0": crate::guest::bindings::weir::operator::types,
+            "weir:operator/host@0.1.0": crate::guest::bindings::weir::operator::host,
+            "weir:operator/connector@0.2.0": crate::guest::source_bindings::weir::operator0_2_0::connector,
+            "weir:operator/http@0.2.0": crate::guest::source_bindings::weir::operator0_2_0::http,
         },
     });
 }
@@ -75,6 +115,7 @@ pub fn describe<P: Plugin>() -> wit::Descriptor {
             TransformKind::ReduceInvertible => wit::TransformKind::ReduceInvertible,
             TransformKind::UpdateState => wit::TransformKind::UpdateState,
             TransformKind::MapWithState => wit::TransformKind::MapWithState,
+            TransformKind::Source | TransformKind::Sink => unreachable!("a connector describes itself with `about`"),
         },
         params: P::PARAMS.iter().map(|p| p.to_string()).collect(),
     }

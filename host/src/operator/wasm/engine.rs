@@ -12,7 +12,8 @@ use wasmtime::{Config, Engine};
 
 use super::PluginError;
 use super::bindings::{
-    WorldPre, reducer::ReducerPre, state::StateUpdaterPre, transform::Transform, transform::TransformPre,
+    WorldPre, connector, http_wit, reducer::ReducerPre, sink::SinkPre, source::SourcePre, state::StateUpdaterPre,
+    transform::Transform, transform::TransformPre,
 };
 use super::instance::PluginState;
 
@@ -64,6 +65,9 @@ pub struct LoadedPlugin {
     /// A transform of one record at a time (`map`, `flat-map`, `filter`, `filter-map`), whose batches
     /// may therefore be passed in slices; set from its descriptor when the job loads it.
     pub per_record: bool,
+    /// True when the component imports `weir:operator/http` (the toolchain drops imports a plugin
+    /// never calls, so this means it sends requests).
+    pub imports_http: bool,
     pub(super) pre: WorldPre<PluginState>,
     pub(super) engine: Engine,
     // Deadlines need the epoch to keep moving for as long as the plugin can run.
@@ -96,6 +100,10 @@ impl PluginEngine {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(PluginError::engine)?;
         // Adds the `types` and `host` interfaces every world imports.
         Transform::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s).map_err(PluginError::engine)?;
+        // And the interfaces of the connector worlds, one by one: a world's own `add_to_linker` would
+        // add `types` and `host` a second time.
+        connector::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s).map_err(PluginError::engine)?;
+        http_wit::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s).map_err(PluginError::engine)?;
         let ticker = Ticker::start(&engine)?;
         Ok(PluginEngine { engine, linker, cache_dir, ticker })
     }
@@ -128,6 +136,8 @@ impl PluginEngine {
                 unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| bad(format!("{e:#}")))?
             }
         };
+        let imports_http =
+            component.component_type().imports(&self.engine).any(|(n, _)| n.starts_with("weir:operator/http@"));
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -136,11 +146,16 @@ impl PluginEngine {
             WorldPre::Transform(t)
         } else if let Ok(r) = ReducerPre::new(pre.clone()) {
             WorldPre::Reducer(r)
-        } else {
-            let s = StateUpdaterPre::new(pre).map_err(|e| {
-                bad(format!("implements none of the worlds `transform`, `reducer` and `state-updater`: {e:#}"))
-            })?;
+        } else if let Ok(s) = StateUpdaterPre::new(pre.clone()) {
             WorldPre::State(s)
+        } else if let Ok(s) = SourcePre::new(pre.clone()) {
+            WorldPre::Source(s)
+        } else {
+            let s = SinkPre::new(pre).map_err(|e| {
+                let worlds = "`transform`, `reducer`, `state-updater`, `source` and `sink`";
+                bad(format!("implements none of the worlds {worlds}: {e:#}"))
+            })?;
+            WorldPre::Sink(s)
         };
         Ok(LoadedPlugin {
             world: pre.name(),
@@ -148,6 +163,7 @@ impl PluginEngine {
             hash,
             pre,
             per_record: false,
+            imports_http,
             engine: self.engine.clone(),
             ticker: self.ticker.clone(),
         })
@@ -177,16 +193,20 @@ impl PluginEngine {
     pub fn describe(&self, path: &Path) -> Result<Description, PluginError> {
         let plugin = self.load(path)?;
         let limits = super::Limits { deadline: Duration::from_secs(5), memory: 256 << 20 };
-        let mut inst = super::PluginInstance::new(&plugin, limits, "describe", "describe")?;
-        let d = inst.describe()?;
-        Ok(Description {
-            name: d.name,
-            version: d.version,
-            world: plugin.world,
-            kind: super::bindings::kind_name(d.kind),
-            params: d.params,
-            hash: plugin.hash,
-        })
+        let gate = super::http::HttpGate::closed("describe");
+        let mut inst = super::PluginInstance::with_gate(&plugin, limits, "describe", "describe", gate)?;
+        let (name, version, kind, params) = match plugin.pre {
+            // A source or sink is its own kind.
+            WorldPre::Source(_) | WorldPre::Sink(_) => {
+                let a = inst.about()?;
+                (a.name, a.version, plugin.world, a.params)
+            }
+            _ => {
+                let d = inst.describe()?;
+                (d.name, d.version, super::bindings::kind_name(d.kind), d.params)
+            }
+        };
+        Ok(Description { name, version, world: plugin.world, kind, params, hash: plugin.hash })
     }
 }
 

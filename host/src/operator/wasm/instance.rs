@@ -13,8 +13,12 @@ use weir_sdk::packed::Batch;
 use weir_sdk::reducer::Groups;
 use weir_sdk::state::StateInput;
 
-use super::bindings::{WorldPre, host, reducer::Reducer, state::StateUpdater, transform::Transform, types as wit};
+use super::bindings::{
+    WorldPre, connector, host, reducer::Reducer, sink::Sink, source::Source, state::StateUpdater, transform::Transform,
+    types as wit,
+};
 use super::engine::{LoadedPlugin, TICK, Ticker};
+use super::http::HttpGate;
 use super::stdio::Capture;
 use super::{BatchFailure, PluginError};
 
@@ -32,8 +36,10 @@ pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
-    job: Arc<str>,
+    pub(super) job: Arc<str>,
     operator: Arc<str>,
+    /// Where its HTTP requests may go (nowhere, but for a plugin source or sink granted hosts).
+    pub(super) http: HttpGate,
 }
 
 impl WasiView for PluginState {
@@ -43,6 +49,8 @@ impl WasiView for PluginState {
 }
 
 impl wit::Host for PluginState {}
+
+impl connector::Host for PluginState {}
 
 impl host::Host for PluginState {
     fn log(&mut self, level: wit::LogLevel, message: String) {
@@ -98,20 +106,22 @@ pub struct Updated {
 }
 
 /// The exports of an instance, by world.
-enum World {
+pub(super) enum World {
     Transform(Transform),
     Reducer(Reducer),
     State(StateUpdater),
+    Source(Source),
+    Sink(Sink),
 }
 
 /// A live instance.
 pub struct PluginInstance {
-    store: Store<PluginState>,
-    world: World,
+    pub(super) store: Store<PluginState>,
+    pub(super) world: World,
     stdout: Capture,
     stderr: Capture,
     limits: Limits,
-    operator: Arc<str>,
+    pub(super) operator: Arc<str>,
     // Keeps the epoch moving while this instance lives, or its deadline could never fire.
     _ticker: Arc<Ticker>,
 }
@@ -131,6 +141,21 @@ impl PluginInstance {
         limits: Limits,
         job: &str,
         operator: &str,
+    ) -> Result<PluginInstance, PluginError> {
+        if matches!(plugin.pre, WorldPre::Source(_) | WorldPre::Sink(_)) {
+            let message = format!("a `{}` component runs as a job's {0}, not in a stream", plugin.world);
+            return Err(PluginError::Instantiate { operator: operator.into(), message });
+        }
+        PluginInstance::with_gate(plugin, limits, job, operator, HttpGate::closed(operator))
+    }
+
+    /// [`PluginInstance::new`] for any world, its HTTP requests going through `http`.
+    pub fn with_gate(
+        plugin: &LoadedPlugin,
+        limits: Limits,
+        job: &str,
+        operator: &str,
+        http: HttpGate,
     ) -> Result<PluginInstance, PluginError> {
         let (stdout, stderr) = (Capture::default(), Capture::default());
         let wasi = WasiCtxBuilder::new()
@@ -152,6 +177,7 @@ impl PluginInstance {
                 .build(),
             job: job.into(),
             operator: operator.into(),
+            http,
         };
         let mut store = Store::new(&plugin.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -162,6 +188,8 @@ impl PluginInstance {
             WorldPre::Transform(p) => World::Transform(p.instantiate(&mut store).map_err(instantiate)?),
             WorldPre::Reducer(p) => World::Reducer(p.instantiate(&mut store).map_err(instantiate)?),
             WorldPre::State(p) => World::State(p.instantiate(&mut store).map_err(instantiate)?),
+            WorldPre::Source(p) => World::Source(p.instantiate(&mut store).map_err(instantiate)?),
+            WorldPre::Sink(p) => World::Sink(p.instantiate(&mut store).map_err(instantiate)?),
         };
         Ok(PluginInstance {
             store,
@@ -176,6 +204,11 @@ impl PluginInstance {
 
     fn ticks(d: Duration) -> u64 {
         (d.as_millis() as u64).div_ceil(TICK.as_millis() as u64).max(1)
+    }
+
+    /// The deadline of one call, in epoch ticks.
+    pub(super) fn deadline_ticks(&self) -> u64 {
+        Self::ticks(self.limits.deadline)
     }
 
     /// Logs what the plugin printed, tagged with job and operator.
@@ -194,17 +227,25 @@ impl PluginInstance {
 
     /// Asks the plugin to describe itself.
     pub fn describe(&mut self) -> Result<wit::Descriptor, PluginError> {
-        self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
+        let ticks = self.deadline_ticks();
+        self.store.set_epoch_deadline(ticks);
         let r = match &self.world {
             World::Transform(w) => w.call_describe(&mut self.store),
             World::Reducer(w) => w.call_describe(&mut self.store),
             World::State(w) => w.call_describe(&mut self.store),
+            World::Source(_) | World::Sink(_) => {
+                return Err(PluginError::Start {
+                    operator: self.operator.to_string(),
+                    call: "describe",
+                    failure: self.not_a("transform"),
+                });
+            }
         };
         self.starting("describe", r)
     }
 
     /// The result of the start call `call`, a trap or deadline said in one line.
-    fn starting<T>(&self, call: &'static str, r: wasmtime::Result<T>) -> Result<T, PluginError> {
+    pub(super) fn starting<T>(&self, call: &'static str, r: wasmtime::Result<T>) -> Result<T, PluginError> {
         let operator = self.operator.to_string();
         self.finish(r).map_err(|failure| PluginError::Start { operator, call, failure })
     }
@@ -213,11 +254,14 @@ impl PluginInstance {
     pub fn init(&mut self, params: &BTreeMap<String, String>) -> Result<(), PluginError> {
         let params: Vec<wit::Param> =
             params.iter().map(|(k, v)| wit::Param { name: k.clone(), value: v.clone() }).collect();
-        self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
+        let ticks = self.deadline_ticks();
+        self.store.set_epoch_deadline(ticks);
         let r = match &self.world {
             World::Transform(w) => w.call_init(&mut self.store, &params),
             World::Reducer(w) => w.call_init(&mut self.store, &params),
             World::State(w) => w.call_init(&mut self.store, &params),
+            World::Source(w) => w.call_init(&mut self.store, &params),
+            World::Sink(w) => w.call_init(&mut self.store, &params),
         };
         let refused = |message: String| PluginError::Init { operator: self.operator.to_string(), message };
         self.starting("init", r)?.map_err(refused)
@@ -229,7 +273,8 @@ impl PluginInstance {
         let World::Transform(w) = &self.world else { return (Err(self.not_a("transform")), input) };
         let n = input.len();
         let wit_in = to_wit(input);
-        self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
+        let ticks = self.deadline_ticks();
+        self.store.set_epoch_deadline(ticks);
         let result = w.call_process(&mut self.store, time as i64, &wit_in);
         let result = self.finish(result).and_then(|out| Self::check(out, n));
         (result, from_wit(wit_in))
@@ -241,7 +286,8 @@ impl PluginInstance {
         let World::Reducer(w) = &self.world else { return (Err(self.not_a("reducer")), input) };
         let n = input.values.len();
         let wit_in = wit::Groups { values: to_wit(input.values), bounds: input.bounds };
-        self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
+        let ticks = self.deadline_ticks();
+        self.store.set_epoch_deadline(ticks);
         let result =
             if inverse { w.call_inverse(&mut self.store, &wit_in) } else { w.call_combine(&mut self.store, &wit_in) };
         let result = self.finish(result).and_then(|out| Self::check(out, n)).and_then(|p| {
@@ -262,7 +308,8 @@ impl PluginInstance {
             states: to_wit(input.states),
             status: input.flags,
         };
-        self.store.set_epoch_deadline(Self::ticks(self.limits.deadline));
+        let ticks = self.deadline_ticks();
+        self.store.set_epoch_deadline(ticks);
         let result = w.call_update(&mut self.store, time as i64, &wit_in);
         let result = self.finish(result).and_then(|out| {
             let rejected = Self::rejected(out.errors, n)?;
@@ -282,12 +329,12 @@ impl PluginInstance {
         (result, back)
     }
 
-    fn not_a(&self, world: &str) -> BatchFailure {
+    pub(super) fn not_a(&self, world: &str) -> BatchFailure {
         BatchFailure::Restart(format!("operator `{}`: the plugin is not a `{world}`", self.operator))
     }
 
     /// Logs the call's output and classifies a failed call.
-    fn finish<T>(&self, result: wasmtime::Result<T>) -> Result<T, BatchFailure> {
+    pub(super) fn finish<T>(&self, result: wasmtime::Result<T>) -> Result<T, BatchFailure> {
         let stderr_tail = self.flush_stdio();
         result.map_err(|e| self.classify(e, &stderr_tail))
     }

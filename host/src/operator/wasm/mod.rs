@@ -3,7 +3,9 @@
 //! error naming the operator and batch time — never the host.
 
 pub mod bindings;
+pub mod connector;
 pub mod engine;
+pub mod http;
 pub mod instance;
 mod slot;
 mod stdio;
