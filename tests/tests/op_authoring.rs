@@ -1,5 +1,5 @@
 //! Plugin authoring as Fluvio's `smdk` does it: `weir op new NAME --kind KIND` scaffolds a crate for each
-//! of the eight kinds that passes its own test and builds into a component at once, and `weir op test`
+//! of the ten kinds that passes its own test and builds into a component at once, and `weir op test`
 //! runs each component on sample input and prints its output, for every world.
 
 use std::path::Path;
@@ -26,6 +26,8 @@ const KINDS: &[(&str, &[&str], &[&str])] = &[
         &["--text", "a 4"],
         &[r#"{"state":{"key":"a","value":4}}"#, r#"{"emitted":{"key":"a","value":4}}"#],
     ),
+    ("source", &["-p", "limit=2"], &["\"event 0\"", "\"event 1\"", r#"{"finished":true,"offset":"2"}"#]),
+    ("sink", &["--text", "a", "--text", "b"], &["wrote 2 records at batch time 1000"]),
 ];
 
 fn weir(dir: &Path, target: &Path, args: &[&str]) -> String {
@@ -37,7 +39,7 @@ fn weir(dir: &Path, target: &Path, args: &[&str]) -> String {
 #[test]
 fn every_kind_scaffolds_a_crate_that_tests_builds_and_runs() {
     let dir = tempfile::tempdir().unwrap();
-    // One target folder for all eight crates: the SDK compiles once natively and once for Wasm.
+    // One target folder for all ten crates: the SDK compiles once natively and once for Wasm.
     let target = dir.path().join("target");
     for (kind, test_args, expected) in KINDS {
         let name = format!("my-{kind}");

@@ -294,3 +294,29 @@ fn bad_grants_and_a_plugin_of_the_wrong_world_are_refused_naming_the_field() {
     let err = format!("{:#}", run_spec(&spec, 1).unwrap_err());
     assert!(err.contains("is a `transform`; a sink plugin must be a `sink`"), "{err}");
 }
+
+#[test]
+fn op_test_polls_a_source_once_and_hands_a_sink_one_batch() {
+    let op_test = |component: &str, args: &[&str]| {
+        let out = Command::new(weir_tests::weir_bin())
+            .args(["op", "test"])
+            .arg(plugin(component))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = op_test("event_gen", &["-p", "limit=3", "-p", "users=2"]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("# event-gen 0.1.0 (source)"), "{stdout}");
+    assert_eq!(lines.len(), 5, "a header, 3 records and the offset: {stdout}");
+    assert_eq!(lines[4], r#"{"finished":true,"offset":"3"}"#);
+    // The sink is granted no host here: its request is denied, and said so.
+    let (ok, _, stderr) = op_test("http_sink", &["-p", "url=http://127.0.0.1:9/", "--text", "a"]);
+    assert!(!ok && stderr.contains("denied") && stderr.contains("127.0.0.1:9"), "{stderr}");
+}

@@ -25,6 +25,10 @@ pub enum Kind {
     UpdateState,
     /// A function for `map_with_state`.
     MapWithState,
+    /// A source that reads from an offset of its own.
+    Source,
+    /// A sink that writes each batch, idempotent by batch time.
+    Sink,
 }
 
 impl Kind {
@@ -38,6 +42,8 @@ impl Kind {
             Kind::Reduce => include_str!("templates/reduce.rs.txt"),
             Kind::UpdateState => include_str!("templates/update-state.rs.txt"),
             Kind::MapWithState => include_str!("templates/map-with-state.rs.txt"),
+            Kind::Source => include_str!("templates/source.rs.txt"),
+            Kind::Sink => include_str!("templates/sink.rs.txt"),
         }
     }
 
@@ -48,6 +54,8 @@ impl Kind {
             Kind::Reduce => "op = \"reduce_by_key\"",
             Kind::UpdateState => "op = \"update_state_by_key\"",
             Kind::MapWithState => "op = \"map_with_state\"",
+            Kind::Source => "kind = \"plugin\" in [sources.NAME]",
+            Kind::Sink => "kind = \"plugin\" in [sinks.NAME]",
         }
     }
 }

@@ -2,7 +2,8 @@
 //! input, as one batch at time 1000 under the default limits, and prints what it returns: a transform's
 //! records and refusals; a reducer's value per key; a state updater's new state per key (from no state)
 //! and what it emits. Reducers and updaters read `key value` lines (a number value is an integer or a
-//! float, anything else text).
+//! float, anything else text). A source is polled once from its start (the input is not used) and prints
+//! its records and offset; a sink writes the lines as one batch (it is granted no HTTP host here).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ pub struct TestArgs {
     /// The component (.wasm).
     component: PathBuf,
     /// An input line (repeat for more).
-    #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+    #[arg(long, conflicts_with = "file")]
     text: Vec<String>,
     /// A file of input lines.
     #[arg(long)]
@@ -83,6 +84,12 @@ pub fn run(args: &TestArgs) -> Result<Vec<String>, String> {
     let engine = PluginEngine::new().map_err(|e| e.to_string())?;
     let plugin = engine.load(&args.component).map_err(|e| e.to_string())?;
     let limits = Limits { deadline: std::time::Duration::from_secs(5), memory: 256 << 20 };
+    if matches!(plugin.world, "source" | "sink") {
+        return connector(&plugin, limits, &args.params, &lines);
+    }
+    if lines.is_empty() {
+        return Err("give the input with --text or --file".into());
+    }
     let mut inst = PluginInstance::new(&plugin, limits, "op-test", "test").map_err(|e| e.to_string())?;
     let d = inst.describe().map_err(|e| e.to_string())?;
     inst.init(&args.params.iter().cloned().collect()).map_err(|e| e.to_string())?;
@@ -125,6 +132,39 @@ pub fn run(args: &TestArgs) -> Result<Vec<String>, String> {
             out.extend(records(&done.emitted).map(|r| json!({"emitted": r}).to_string()));
             out.extend(refusals(&done.rejected, |i| format!("value {i}")));
         }
+    }
+    Ok(out)
+}
+
+/// Records a source polls once from its start.
+const SOURCE_RECORDS: u32 = 10;
+
+/// A source polled once from its start, or a sink given the lines as one batch.
+fn connector(
+    plugin: &weir::operator::wasm::LoadedPlugin,
+    limits: Limits,
+    params: &[(String, String)],
+    lines: &[String],
+) -> Result<Vec<String>, String> {
+    let gate = weir::operator::wasm::http::HttpGate::closed("test");
+    let mut inst = PluginInstance::with_gate(plugin, limits, "op-test", "test", gate).map_err(|e| e.to_string())?;
+    let about = inst.about().map_err(|e| e.to_string())?;
+    inst.init(&params.iter().cloned().collect()).map_err(|e| e.to_string())?;
+    let mut out = vec![format!("# {} {} ({})", about.name, about.version, plugin.world)];
+    if plugin.world == "source" {
+        let polled = inst.poll(SOURCE_RECORDS, None).map_err(|e| e.to_string())??;
+        out.extend(records(&polled.records).map(|r| r.to_string()));
+        out.push(json!({"offset": polled.offset, "finished": polled.finished}).to_string());
+    } else {
+        let mut batch = Batch::new();
+        lines.iter().for_each(|l| Record::text(l.as_str()).with_time(TIME as i64).push_to(&mut batch));
+        let n = batch.len();
+        let written = inst.write(TIME, batch).0.map_err(|e| e.to_string())?;
+        if let Some(denied) = inst.take_denied() {
+            return Err(denied);
+        }
+        written?;
+        out.push(format!("wrote {n} records at batch time {TIME}"));
     }
     Ok(out)
 }
