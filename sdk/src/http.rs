@@ -80,17 +80,41 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-/// Sends `req` through the host and waits for the answer. In a native test, the harness's `on_http`
-/// answers it, after the same grant check the host makes.
+/// Sends `req` through the host and waits for the answer. In a native test, the harness answers it,
+/// after the same grant check the host makes.
 pub fn send(req: Request) -> Result<Response, HttpError> {
     #[cfg(all(feature = "guest", target_arch = "wasm32"))]
     {
-        crate::guest::connector::send(req)
+        use crate::guest::source_bindings::weir::operator0_2_0::http as h;
+        let req = h::Request { method: req.method, url: req.url, headers: req.headers, body: req.body };
+        match h::send(&req) {
+            Ok(r) => Ok(Response { status: r.status, headers: r.headers, body: r.body }),
+            Err(h::HttpError::Denied(m)) => Err(HttpError::Denied(m)),
+            Err(h::HttpError::Timeout) => Err(HttpError::Timeout),
+            Err(h::HttpError::Failed(m)) => Err(HttpError::Failed(m)),
+        }
     }
     #[cfg(not(all(feature = "guest", target_arch = "wasm32")))]
     {
-        crate::testing::native_http(req)
+        let answer = NATIVE.with_borrow(|n| n.clone());
+        match answer {
+            Some(answer) => answer(req),
+            None => Err(HttpError::Failed("no HTTP in this native test: give the harness `on_http`".into())),
+        }
     }
+}
+
+/// How a native test answers a plugin's requests.
+pub(crate) type Answer = std::rc::Rc<dyn Fn(Request) -> Result<Response, HttpError>>;
+
+thread_local! {
+    // The answer of the native harness running on this thread (a plugin runs on one thread).
+    static NATIVE: std::cell::RefCell<Option<Answer>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Makes [`send`] answer with `answer` on this thread (native tests).
+pub(crate) fn answer_natively(answer: Option<Answer>) {
+    NATIVE.with_borrow_mut(|n| *n = answer);
 }
 
 /// Where a checked request goes: the host connects to exactly this, not to its own reading of the URL.

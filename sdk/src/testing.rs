@@ -21,9 +21,7 @@ mod connectors;
 
 use std::marker::PhantomData;
 
-#[cfg_attr(all(feature = "guest", target_arch = "wasm32"), allow(unused_imports))]
-pub(crate) use connectors::native_http;
-pub use connectors::{HttpHandler, SinkHarness, SourceHarness};
+pub use connectors::{HttpHandler, PluginHarness, SinkHarness, SourceHarness};
 
 use crate::operator::{Operator, Output, set_params};
 use crate::packed::Batch;

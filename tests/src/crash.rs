@@ -76,6 +76,23 @@ pub fn run_with_kills(dir: &Path, kills: u64, seed: u64, after: std::ops::Range<
     }
 }
 
+/// Runs the realtime job in `dir` under `kills` SIGKILLs (see [`run_with_kills`]), and checks that every
+/// kill landed on a running job and that the restarts cut the batches logged before them again, exactly.
+pub fn run_killed_recutting(dir: &Path, kills: u64, seed: u64) {
+    let landed = run_with_kills(dir, kills, seed, 300..900);
+    assert_eq!(landed, kills, "the job finished before every kill landed");
+    let log = std::fs::read_to_string(dir.join("runs.log")).unwrap();
+    assert!(log.contains("cutting the batches logged before the stop again"), "no restart had logged batches to cut");
+    assert!(!log.contains("cannot cut the logged batch again"), "a logged batch was not cut exactly");
+}
+
+/// The batch times of a `jsonl` sink's lines, checked to rise: no batch twice, none out of order.
+pub fn rising_times(batches: &[serde_json::Value]) -> Vec<u64> {
+    let times: Vec<u64> = batches.iter().map(|b| b["time"].as_u64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "batch times repeat or go back: {times:?}");
+    times
+}
+
 /// The newest checkpoint directory under `<dir>/checkpoints`, with its batch time.
 pub fn newest_checkpoint(dir: &Path) -> (u64, PathBuf) {
     let entries = std::fs::read_dir(dir.join("checkpoints")).unwrap().map(|e| e.unwrap().path());

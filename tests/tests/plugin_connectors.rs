@@ -14,7 +14,7 @@ use weir::operator::wasm::{Limits, PluginEngine};
 use weir::sink::Sink;
 use weir::sink::plugin::PluginSink;
 use weir_sdk::packed::{Batch, ValueRef};
-use weir_tests::crash::{env_or, run_with_kills, setup, weir};
+use weir_tests::crash::{env_or, rising_times, run_killed_recutting, setup, weir};
 use weir_tests::webhook::receiver;
 use weir_tests::{plugin, read_jsonl, repo_root, run_spec};
 
@@ -154,16 +154,11 @@ fn a_realtime_job_with_a_plugin_source_and_sink_killed_at_random_moments_writes_
     // 5,000 events a second: 6 s of input, longer than the runs the kills cut short.
     let text = purchases("gen-crash", "realtime", "poll_records = 500\nmax_rate = 5000", &extra);
     std::fs::write(dir.path().join("job.toml"), text).unwrap();
-    let landed = run_with_kills(dir.path(), kills, seed, 300..900);
-    assert_eq!(landed, kills, "the job finished before every kill landed");
-    let log = std::fs::read_to_string(dir.path().join("runs.log")).unwrap();
-    assert!(log.contains("cutting the batches logged before the stop again"), "no restart had logged batches to cut");
-    assert!(!log.contains("cannot cut the logged batch again"), "a logged batch was not cut exactly");
+    run_killed_recutting(dir.path(), kills, seed);
 
     assert_eq!(final_totals(dir.path()), want, "running totals after {kills} kills (seed {seed})");
     let batches = read_jsonl(&dir.path().join("per_batch.jsonl"));
-    let times: Vec<u64> = batches.iter().map(|b| b["time"].as_u64().unwrap()).collect();
-    assert!(times.windows(2).all(|w| w[0] < w[1]), "batch times repeat or go back: {times:?}");
+    let times = rising_times(&batches);
     let mut summed: BTreeMap<String, i64> = BTreeMap::new();
     for b in &batches {
         for (user, n) in amounts(&b["records"]) {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 
-use weir_tests::crash::{PG_URL, env_or, psql, run_with_kills, weir};
+use weir_tests::crash::{PG_URL, env_or, psql, rising_times, run_killed_recutting, weir};
 use weir_tests::spec::{running_counts, word_pairs};
 use weir_tests::{plugin, read_jsonl};
 
@@ -84,18 +84,13 @@ fn a_realtime_job_killed_at_random_moments_writes_every_batch_once_and_every_wor
     );
     // 5,000 lines a second: 12 s of input, longer than all the runs cut short by kills.
     let crashed = setup(&spec(&job, "realtime", 5_000, &sinks));
-    let landed = run_with_kills(crashed.path(), kills, seed, 300..900);
-    assert_eq!(landed, kills, "the job finished before every kill landed");
-    let log = std::fs::read_to_string(crashed.path().join("runs.log")).unwrap();
-    assert!(log.contains("cutting the batches logged before the stop again"), "no restart had logged batches to cut");
-    assert!(!log.contains("cannot cut the logged batch again"), "a logged batch was not cut exactly");
+    run_killed_recutting(crashed.path(), kills, seed);
 
     // State: exact.
     assert_eq!(final_totals(crashed.path()), want, "running totals after {kills} kills (seed {seed})");
     // The per-batch file: each batch once, in order, and every word counted once over all batches.
     let batches = read_jsonl(&crashed.path().join("counts.jsonl"));
-    let times: Vec<u64> = batches.iter().map(|b| b["time"].as_u64().unwrap()).collect();
-    assert!(times.windows(2).all(|w| w[0] < w[1]), "batch times repeat or go back: {times:?}");
+    rising_times(&batches);
     let mut summed: BTreeMap<String, u64> = BTreeMap::new();
     let mut file_rows = Vec::new();
     for b in &batches {
@@ -178,8 +173,7 @@ fn a_realtime_directory_job_killed_while_files_arrive_reads_each_line_once() {
         log.lines().filter(|l| l.contains("WARN") || l.contains("resuming") || l.contains("cutting")).collect();
     assert_eq!(final_totals(dir.path()), want, "running totals (seed {seed}); {warnings:#?}");
     let batches = read_jsonl(&dir.path().join("counts.jsonl"));
-    let times: Vec<u64> = batches.iter().map(|b| b["time"].as_u64().unwrap()).collect();
-    assert!(times.windows(2).all(|w| w[0] < w[1]), "batch times repeat or go back");
+    rising_times(&batches);
     let mut summed: BTreeMap<String, u64> = BTreeMap::new();
     for b in &batches {
         counts(&b["records"]).into_iter().for_each(|(w, n)| *summed.entry(w).or_default() += n);

@@ -1,5 +1,5 @@
-//! Guest glue of the `source` and `sink` worlds: offsets kept as the host's text between calls, records
-//! moved into packed batches, and HTTP requests handed to the host.
+//! Guest glue of the `source` and `sink` worlds: offsets kept as the host's text between calls, and
+//! records moved into packed batches.
 
 use std::cell::RefCell;
 
@@ -76,16 +76,20 @@ pub fn write<K: Sink>(time: i64, records: wit::Batch) -> Result<(), String> {
     K::write(time, batch.iter().map(Record::from_ref).collect())
 }
 
-/// Sends an HTTP request through the host.
-pub fn send(req: crate::http::Request) -> Result<crate::http::Response, crate::http::HttpError> {
-    use super::source_bindings::weir::operator0_2_0::http as h;
-    let req = h::Request { method: req.method, url: req.url, headers: req.headers, body: req.body };
-    match h::send(&req) {
-        Ok(r) => Ok(crate::http::Response { status: r.status, headers: r.headers, body: r.body }),
-        Err(h::HttpError::Denied(m)) => Err(crate::http::HttpError::Denied(m)),
-        Err(h::HttpError::Timeout) => Err(crate::http::HttpError::Timeout),
-        Err(h::HttpError::Failed(m)) => Err(crate::http::HttpError::Failed(m)),
-    }
+/// `describe` and `init` of connector type `$op`, the same in both worlds.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __connector_about {
+    ($op:ty) => {
+        fn describe() -> $crate::__private::source_bindings::weir::operator0_2_0::connector::About {
+            $crate::__private::connector::about::<$op>()
+        }
+        fn init(
+            params: ::std::vec::Vec<$crate::__private::bindings::weir::operator::types::Param>,
+        ) -> ::std::result::Result<(), ::std::string::String> {
+            $crate::__private::connector::init::<$op>(params)
+        }
+    };
 }
 
 /// Exports source type `$op` as the component's `source` world. Expanded by `#[weir::source]`.
@@ -95,17 +99,11 @@ macro_rules! __export_source {
     ($op:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            use ::std::{option::Option, result::Result, string::String, vec::Vec};
-            use $crate::__private::bindings::weir::operator::types as __wit;
+            use ::std::{option::Option, result::Result, string::String};
             use $crate::__private::source_bindings::weir::operator0_2_0::connector as __conn;
             struct __WeirGuest;
             impl $crate::__private::source_bindings::Guest for __WeirGuest {
-                fn describe() -> __conn::About {
-                    $crate::__private::connector::about::<$op>()
-                }
-                fn init(params: Vec<__wit::Param>) -> Result<(), String> {
-                    $crate::__private::connector::init::<$op>(params)
-                }
+                $crate::__connector_about!($op);
                 fn seek(at: Option<String>) -> Result<(), String> {
                     $crate::__private::connector::seek::<$op>(at)
                 }
@@ -130,17 +128,11 @@ macro_rules! __export_sink {
     ($op:ty) => {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
-            use ::std::{option::Option, result::Result, string::String, vec::Vec};
+            use ::std::{option::Option, result::Result, string::String};
             use $crate::__private::bindings::weir::operator::types as __wit;
-            use $crate::__private::source_bindings::weir::operator0_2_0::connector as __conn;
             struct __WeirGuest;
             impl $crate::__private::sink_bindings::Guest for __WeirGuest {
-                fn describe() -> __conn::About {
-                    $crate::__private::connector::about::<$op>()
-                }
-                fn init(params: Vec<__wit::Param>) -> Result<(), String> {
-                    $crate::__private::connector::init::<$op>(params)
-                }
+                $crate::__connector_about!($op);
                 fn holds_through() -> Option<i64> {
                     <$op as $crate::Sink>::holds_through()
                 }

@@ -7,28 +7,11 @@ use std::rc::Rc;
 
 use crate::connector::{Read, Sink, Source};
 use crate::http::{self, HttpError, Request, Response};
-use crate::operator::set_params;
+use crate::operator::{Plugin, set_params};
 use crate::record::Record;
 
 /// Answers a plugin's HTTP requests in a native test.
 pub type HttpHandler = Rc<dyn Fn(&Request) -> Result<Response, HttpError>>;
-
-thread_local! {
-    // The HTTP of the harness running on this thread (a plugin runs on one thread).
-    static NATIVE: RefCell<Http> = RefCell::new(Http::default());
-}
-
-/// What [`crate::http::send`] does natively: the grant check, then the harness's handler.
-#[cfg_attr(all(feature = "guest", target_arch = "wasm32"), allow(dead_code))]
-pub(crate) fn native_http(req: Request) -> Result<Response, HttpError> {
-    let http = NATIVE.with_borrow(|n| n.clone());
-    let Some(handler) = http.handler else {
-        return Err(HttpError::Failed("no HTTP in this native test: give the harness `on_http`".into()));
-    };
-    http::allowed(&http.grants, &req.url).map_err(HttpError::Denied)?;
-    http.sent.borrow_mut().push(req.clone());
-    handler(&req)
-}
 
 /// The HTTP side of a harness: what the job would grant and how the test answers.
 #[derive(Clone, Default)]
@@ -39,13 +22,79 @@ struct Http {
 }
 
 impl Http {
-    /// Puts this harness's HTTP in place for the calls made on this thread.
+    /// Puts this harness's HTTP in place for the calls made on this thread: the grant check a job
+    /// makes, then the test's handler, each request it lets through recorded.
     fn install(&self) {
-        NATIVE.with_borrow_mut(|n| *n = self.clone());
+        let answer = self.handler.clone().map(|handler| {
+            let (grants, sent) = (self.grants.clone(), self.sent.clone());
+            let answer: http::Answer = Rc::new(move |req: Request| {
+                http::allowed(&grants, &req.url).map_err(HttpError::Denied)?;
+                sent.borrow_mut().push(req.clone());
+                handler(&req)
+            });
+            answer
+        });
+        http::answer_natively(answer);
     }
 }
 
-/// A native harness for source `S`: parameters, then reads from an offset.
+/// A native harness for a source or sink plugin `P`: parameters and HTTP grants, then reads
+/// ([`SourceHarness`]) or writes ([`SinkHarness`]).
+pub struct PluginHarness<P: Plugin> {
+    params: Vec<(String, String)>,
+    http: Http,
+    plugin: PhantomData<P>,
+}
+
+/// A native harness for a source: reads from an offset, checks replay.
+pub type SourceHarness<S> = PluginHarness<S>;
+
+/// A native harness for a sink: batches written, HTTP requests answered.
+pub type SinkHarness<K> = PluginHarness<K>;
+
+impl<P: Plugin> Default for PluginHarness<P> {
+    fn default() -> Self {
+        PluginHarness { params: Vec::new(), http: Http::default(), plugin: PhantomData }
+    }
+}
+
+impl<P: Plugin> PluginHarness<P> {
+    /// A harness with no parameters, granting no host.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a job parameter.
+    pub fn param(mut self, name: &str, value: &str) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Grants the plugin HTTP to `hosts` (as `grants.http` in a job).
+    pub fn grant_http(mut self, hosts: &[&str]) -> Self {
+        self.http.grants = hosts.iter().map(|h| h.to_string()).collect();
+        self
+    }
+
+    /// Answers the plugin's HTTP requests with `handler`, after the grant check.
+    pub fn on_http(mut self, handler: impl Fn(&Request) -> Result<Response, HttpError> + 'static) -> Self {
+        self.http.handler = Some(Rc::new(handler));
+        self
+    }
+
+    /// Stores the parameters and runs the plugin's `init` check, as a job's start does.
+    pub fn open(self) -> Result<Self, String> {
+        set_params::<P>(self.params.clone())?;
+        Ok(self)
+    }
+
+    /// The HTTP requests the plugin sent so far (those its grants let through).
+    pub fn requests(&self) -> Vec<Request> {
+        self.http.sent.borrow().clone()
+    }
+}
+
+/// Reading a source.
 ///
 /// ```
 /// # use weir_sdk::{Plugin, TransformKind, Record, connector::{Read, Source}, testing::SourceHarness};
@@ -66,48 +115,7 @@ impl Http {
 /// assert_eq!((records.len(), offsets), (10, vec![4, 8, 10]));
 /// h.check_replay(3).unwrap();
 /// ```
-pub struct SourceHarness<S: Source> {
-    params: Vec<(String, String)>,
-    http: Http,
-    source: PhantomData<S>,
-}
-
-impl<S: Source> Default for SourceHarness<S> {
-    fn default() -> Self {
-        SourceHarness { params: Vec::new(), http: Http::default(), source: PhantomData }
-    }
-}
-
-impl<S: Source> SourceHarness<S> {
-    /// A harness with no parameters, granting no host.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a job parameter.
-    pub fn param(mut self, name: &str, value: &str) -> Self {
-        self.params.push((name.into(), value.into()));
-        self
-    }
-
-    /// Grants the plugin HTTP to `hosts` (as `grants.http` in a job).
-    pub fn grant_http(mut self, hosts: &[&str]) -> Self {
-        self.http.grants = hosts.iter().map(|h| h.to_string()).collect();
-        self
-    }
-
-    /// Answers the plugin's HTTP requests with `handler`.
-    pub fn on_http(mut self, handler: impl Fn(&Request) -> Result<Response, HttpError> + 'static) -> Self {
-        self.http.handler = Some(Rc::new(handler));
-        self
-    }
-
-    /// Stores the parameters and runs the plugin's `init` check, as a job's start does.
-    pub fn open(self) -> Result<Self, String> {
-        set_params::<S>(self.params.clone())?;
-        Ok(self)
-    }
-
+impl<S: Source> PluginHarness<S> {
     /// One read of at most `max` records from `from`, none past `until`.
     pub fn poll(&self, from: &S::Offset, max: usize, until: Option<&S::Offset>) -> Result<Read<S::Offset>, String> {
         self.http.install();
@@ -151,14 +159,14 @@ impl<S: Source> SourceHarness<S> {
         }
         let mut from = S::Offset::default();
         let mut done = 0;
-        for next in &offsets {
+        for (i, next) in offsets.iter().enumerate() {
             let read = self.poll(&from, all.len().max(1), Some(next))?;
             if read.next != *next {
-                return Err(format!("a read until offset #{} stopped elsewhere", done + 1));
+                return Err(format!("a read until offset #{i} stopped elsewhere"));
             }
             let expected = &all[done..done + read.records.len().min(all.len() - done)];
             if read.records != expected {
-                return Err(format!("read again from offset #{done}, the source gave other records"));
+                return Err(format!("read again up to offset #{i}, the source gave other records"));
             }
             done += read.records.len();
             from = next.clone();
@@ -167,57 +175,11 @@ impl<S: Source> SourceHarness<S> {
     }
 }
 
-/// A native harness for sink `K`: parameters, then batches written.
-pub struct SinkHarness<K: Sink> {
-    params: Vec<(String, String)>,
-    http: Http,
-    sink: PhantomData<K>,
-}
-
-impl<K: Sink> Default for SinkHarness<K> {
-    fn default() -> Self {
-        SinkHarness { params: Vec::new(), http: Http::default(), sink: PhantomData }
-    }
-}
-
-impl<K: Sink> SinkHarness<K> {
-    /// A harness with no parameters, granting no host.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a job parameter.
-    pub fn param(mut self, name: &str, value: &str) -> Self {
-        self.params.push((name.into(), value.into()));
-        self
-    }
-
-    /// Grants the plugin HTTP to `hosts` (as `grants.http` in a job).
-    pub fn grant_http(mut self, hosts: &[&str]) -> Self {
-        self.http.grants = hosts.iter().map(|h| h.to_string()).collect();
-        self
-    }
-
-    /// Answers the plugin's HTTP requests with `handler`.
-    pub fn on_http(mut self, handler: impl Fn(&Request) -> Result<Response, HttpError> + 'static) -> Self {
-        self.http.handler = Some(Rc::new(handler));
-        self
-    }
-
-    /// Stores the parameters and runs the plugin's `init` check, as a job's start does.
-    pub fn open(self) -> Result<Self, String> {
-        set_params::<K>(self.params.clone())?;
-        Ok(self)
-    }
-
+/// Writing to a sink.
+impl<K: Sink> PluginHarness<K> {
     /// Writes the batch at `time`.
     pub fn write(&self, time: i64, records: &[Record<'_>]) -> Result<(), String> {
         self.http.install();
         K::write(time, records.to_vec())
-    }
-
-    /// The HTTP requests the plugin sent so far (those its grants let through).
-    pub fn requests(&self) -> Vec<Request> {
-        self.http.sent.borrow().clone()
     }
 }

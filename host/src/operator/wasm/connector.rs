@@ -9,8 +9,8 @@ use weir_sdk::packed::Batch;
 
 use super::bindings::{connector, types as wit};
 use super::engine::LoadedPlugin;
-use super::instance::Limits;
 use super::instance::{PluginInstance, World};
+use super::sandbox::Limits;
 use super::{BatchFailure, PluginError};
 
 /// A plugin source or sink as its job loaded and checked it: what each of its instances is made with.

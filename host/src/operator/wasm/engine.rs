@@ -15,7 +15,7 @@ use super::bindings::{
     WorldPre, connector, http_wit, reducer::ReducerPre, sink::SinkPre, source::SourcePre, state::StateUpdaterPre,
     transform::Transform, transform::TransformPre,
 };
-use super::instance::PluginState;
+use super::sandbox::PluginState;
 
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub const TICK: Duration = Duration::from_millis(10);

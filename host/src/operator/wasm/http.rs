@@ -6,8 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::bindings::http_wit::{self, HttpError, Request, Response};
-use super::instance::PluginState;
+use super::bindings::http_wit::{HttpError, Request, Response};
 
 /// The largest response body handed to a plugin.
 #[cfg(feature = "plugin-http")]
@@ -57,6 +56,19 @@ impl HttpGate {
         self.denied.take()
     }
 
+    /// Sends `req` for a plugin of job `job` if its host is granted, else answers `denied` and keeps it.
+    pub(super) fn send(&mut self, job: &str, req: Request) -> Result<Response, HttpError> {
+        match weir_sdk::http::allowed(&self.hosts, &req.url) {
+            Ok(target) => self.exchange(target, req),
+            Err(why) => {
+                let message = format!("{}: HTTP request {why}", self.holder);
+                tracing::warn!(job, "{message}");
+                self.denied = Some(message.clone());
+                Err(HttpError::Denied(message))
+            }
+        }
+    }
+
     #[cfg(feature = "plugin-http")]
     fn exchange(&self, target: weir_sdk::http::Target, req: Request) -> Result<Response, HttpError> {
         let agent = self.agent.as_ref().ok_or_else(|| HttpError::Failed("no host is granted".into()))?;
@@ -86,20 +98,5 @@ impl HttpGate {
     #[cfg(not(feature = "plugin-http"))]
     fn exchange(&self, _: weir_sdk::http::Target, _: Request) -> Result<Response, HttpError> {
         Err(HttpError::Failed("this weir was built without plugin HTTP (cargo feature `plugin-http`)".into()))
-    }
-}
-
-impl http_wit::Host for PluginState {
-    fn send(&mut self, req: Request) -> Result<Response, HttpError> {
-        let gate = &mut self.http;
-        match weir_sdk::http::allowed(&gate.hosts, &req.url) {
-            Ok(target) => gate.exchange(target, req),
-            Err(why) => {
-                let message = format!("{}: HTTP request {why}", gate.holder);
-                tracing::warn!(job = %self.job, "{message}");
-                gate.denied = Some(message.clone());
-                Err(HttpError::Denied(message))
-            }
-        }
     }
 }

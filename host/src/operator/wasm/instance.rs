@@ -1,89 +1,24 @@
-//! One plugin instance on one worker: its store (with memory cap), its WASI context (no files, network,
-//! environment or real clocks; stdout/stderr captured) and the per-batch calls of its world under an
-//! epoch deadline.
+//! One plugin instance on one worker: its store (with memory cap, its sandbox in `sandbox.rs`) and the
+//! per-batch calls of its world under an epoch deadline.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::ResourceTable;
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, Trap};
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime::{Store, Trap};
 use weir_sdk::packed::Batch;
 use weir_sdk::reducer::Groups;
 use weir_sdk::state::StateInput;
 
 use super::bindings::{
-    WorldPre, connector, host, reducer::Reducer, sink::Sink, source::Source, state::StateUpdater, transform::Transform,
-    types as wit,
+    WorldPre, reducer::Reducer, sink::Sink, source::Source, state::StateUpdater, transform::Transform, types as wit,
 };
 use super::engine::{LoadedPlugin, TICK, Ticker};
 use super::http::HttpGate;
+pub use super::sandbox::Limits;
+use super::sandbox::PluginState;
 use super::stdio::Capture;
 use super::{BatchFailure, PluginError};
-
-/// Limits on one instance.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Longest one batch may take.
-    pub deadline: Duration,
-    /// Most linear memory, in bytes.
-    pub memory: usize,
-}
-
-/// What a store holds for its plugin.
-pub struct PluginState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limits: StoreLimits,
-    pub(super) job: Arc<str>,
-    operator: Arc<str>,
-    /// Where its HTTP requests may go (nowhere, but for a plugin source or sink granted hosts).
-    pub(super) http: HttpGate,
-}
-
-impl WasiView for PluginState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-impl wit::Host for PluginState {}
-
-impl connector::Host for PluginState {}
-
-impl host::Host for PluginState {
-    fn log(&mut self, level: wit::LogLevel, message: String) {
-        let (job, op) = (&*self.job, &*self.operator);
-        match level {
-            wit::LogLevel::Debug => tracing::debug!(job, operator = op, "{message}"),
-            wit::LogLevel::Info => tracing::info!(job, operator = op, "{message}"),
-            wit::LogLevel::Warn => tracing::warn!(job, operator = op, "{message}"),
-            wit::LogLevel::Error => tracing::error!(job, operator = op, "{message}"),
-        }
-    }
-}
-
-/// A clock stopped at the epoch: plugins get no real time, which keeps them deterministic.
-struct Frozen;
-
-impl HostWallClock for Frozen {
-    fn resolution(&self) -> Duration {
-        Duration::from_secs(1)
-    }
-    fn now(&self) -> Duration {
-        Duration::ZERO
-    }
-}
-
-impl HostMonotonicClock for Frozen {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-    fn now(&self) -> u64 {
-        0
-    }
-}
 
 /// What one batch produced.
 pub struct Processed {
@@ -158,27 +93,7 @@ impl PluginInstance {
         http: HttpGate,
     ) -> Result<PluginInstance, PluginError> {
         let (stdout, stderr) = (Capture::default(), Capture::default());
-        let wasi = WasiCtxBuilder::new()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .wall_clock(Frozen)
-            .monotonic_clock(Frozen)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let state = PluginState {
-            wasi,
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory)
-                .instances(4)
-                .trap_on_grow_failure(true)
-                .build(),
-            job: job.into(),
-            operator: operator.into(),
-            http,
-        };
+        let state = PluginState::sandboxed(&limits, job, operator, http, (stdout.clone(), stderr.clone()));
         let mut store = Store::new(&plugin.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(Self::ticks(limits.deadline));
@@ -214,7 +129,7 @@ impl PluginInstance {
     /// Logs what the plugin printed, tagged with job and operator.
     /// Returns the stderr text, which explains a trap better than the trap does.
     fn flush_stdio(&self) -> String {
-        let (job, op) = (&*self.store.data().job, &*self.operator);
+        let (job, op) = (self.store.data().job(), &*self.operator);
         for line in self.stdout.drain().lines() {
             tracing::info!(job, operator = op, stream = "stdout", "{line}");
         }

@@ -7,6 +7,7 @@ pub mod connector;
 pub mod engine;
 pub mod http;
 pub mod instance;
+mod sandbox;
 mod slot;
 mod stdio;
 mod versions;
