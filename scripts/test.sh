@@ -22,14 +22,20 @@ cargo fmt --all -- --check
 step "build the Wasm operators"
 bash scripts/build-operators.sh
 
-step "clippy (host workspace)"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
-
 step "clippy (operators, wasm32-wasip2)"
 (cd operators && cargo clippy --target wasm32-wasip2 --all-targets --quiet -- -D warnings)
 
 step "operators' native tests"
 (cd operators && cargo test --quiet)
+
+step "build every host target, linted by clippy as it compiles (warnings are errors)"
+# What `cargo clippy --workspace --all-targets -- -D warnings` checks, in the build the tests use:
+# clippy-driver compiles the workspace's own crates, so the dependencies are built once, not also
+# checked in a build of clippy's own (12 minutes on a fresh machine). `cargo clippy` does the same.
+RUSTC_WORKSPACE_WRAPPER="$(dirname "$(rustup which cargo)")/clippy-driver"
+export RUSTC_WORKSPACE_WRAPPER
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+cargo test --workspace --all-targets --no-run --quiet
 
 step "build the weir binary"
 cargo build -p weir --features connectors --quiet
