@@ -15,6 +15,11 @@ if ! python3 -c 'import grpc, grpc_health, grpc_reflection' 2>/dev/null; then
   python3 -m pip install -q --root-user-action=ignore grpcio==1.85.4 grpcio-health-checking==1.85.1 grpcio-reflection==1.85.1
 fi
 
+step "Python packages for the model tests (scikit-learn, the reference the models are checked against)"
+if ! python3 -c 'import sklearn' 2>/dev/null; then
+  python3 -m pip install -q --root-user-action=ignore scikit-learn==1.6.1
+fi
+
 step "format"
 cargo fmt --all -- --check
 (cd operators && cargo fmt --all -- --check)

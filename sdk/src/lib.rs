@@ -40,6 +40,7 @@ pub mod connector;
 pub mod datum;
 pub mod http;
 pub mod log;
+pub mod model;
 pub mod operator;
 pub mod packed;
 pub mod record;

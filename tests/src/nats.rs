@@ -138,11 +138,17 @@ impl Drop for NatsServer {
 }
 
 impl NatsServer {
-    /// Starts a server and waits until it accepts connections.
+    /// Starts a server and waits until it answers as NATS does. A port another test took between
+    /// `free_port` and the server's bind makes the server exit: it is started again on another port.
     pub fn start() -> NatsServer {
-        let (port, dir) = (crate::free_port(), tempfile::tempdir().unwrap());
-        let child = spawn_server(port, dir.path());
-        NatsServer { child, port, dir }
+        let dir = tempfile::tempdir().unwrap();
+        for _ in 0..5 {
+            let port = crate::free_port();
+            if let Some(child) = spawn_server(port, dir.path()) {
+                return NatsServer { child, port, dir };
+            }
+        }
+        panic!("nats-server did not start on any of 5 free ports");
     }
 
     /// Its URL.
@@ -156,19 +162,41 @@ impl NatsServer {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
         std::thread::sleep(down);
-        self.child = spawn_server(self.port, self.dir.path());
+        self.child = spawn_server(self.port, self.dir.path()).expect("nats-server started again on its port");
     }
 }
 
-fn spawn_server(port: u16, store: &std::path::Path) -> Child {
+/// A NATS server on `port` with its store in `store`, once it greets a client with `INFO`; `None` when
+/// it exits first (its port was taken).
+fn spawn_server(port: u16, store: &std::path::Path) -> Option<Child> {
     // Debian installs the server in /usr/sbin, which a user's PATH may lack.
     let program = ["/usr/sbin/nats-server", "nats-server"].into_iter().find(|p| std::path::Path::new(p).exists());
-    let child = Command::new(program.unwrap_or("nats-server"))
+    let mut child = Command::new(program.unwrap_or("nats-server"))
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd", &store.display().to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("nats-server (Debian's package) is installed");
-    crate::wait_listening(port, "NATS", Duration::from_secs(10));
-    child
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        if greets(port) {
+            return Some(child);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("nats-server did not answer on {port} within 10 s");
+}
+
+/// True when what listens on `port` speaks NATS: a server's first words are `INFO {…}`.
+fn greets(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut first = [0u8; 4];
+    s.read_exact(&mut first).is_ok() && &first == b"INFO"
 }

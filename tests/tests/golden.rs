@@ -88,6 +88,7 @@ golden!(
     window_of_window,
     passthrough,
     reduce,
+    top,
     window_records,
     join,
     group_by_key,

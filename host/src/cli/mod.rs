@@ -5,6 +5,7 @@
 mod checkpoint;
 mod client;
 mod gen_clicks;
+mod model;
 mod op;
 mod op_new;
 mod op_test;
@@ -97,6 +98,11 @@ enum Command {
         #[command(subcommand)]
         command: checkpoint::CheckpointCommand,
     },
+    /// Train models offline, for the `naive-bayes` and `kmeans` operators to apply online.
+    Model {
+        #[command(subcommand)]
+        command: model::ModelCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,5 +187,6 @@ pub fn main(logs: weir::server::JobLogs) -> ExitCode {
         Command::Op { command } => op::run(&cli.conn, command),
         Command::State { command } => state::run(command),
         Command::Checkpoint { command } => checkpoint::run(command),
+        Command::Model { command } => model::run(command),
     }
 }

@@ -33,6 +33,10 @@ pub struct TestArgs {
     /// A parameter the plugin declares, as `name=value` (repeat for more).
     #[arg(short = 'p', long = "param", value_parser = parse_param)]
     params: Vec<(String, String)>,
+    /// A model file (`weir model train`), handed to the plugin as its `model` parameter, as a stream's
+    /// `model` field is.
+    #[arg(long)]
+    model: Option<PathBuf>,
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -81,18 +85,22 @@ pub fn run(args: &TestArgs) -> Result<Vec<String>, String> {
         }
         None => args.text.iter().flat_map(|t| t.lines().map(String::from)).collect(),
     };
+    let mut params = args.params.clone();
+    if let Some(m) = &args.model {
+        params.push(("model".into(), std::fs::read_to_string(m).map_err(|e| format!("{}: {e}", m.display()))?));
+    }
     let engine = PluginEngine::new().map_err(|e| e.to_string())?;
     let plugin = engine.load(&args.component).map_err(|e| e.to_string())?;
     let limits = Limits { deadline: std::time::Duration::from_secs(5), memory: 256 << 20 };
     if matches!(plugin.world, "source" | "sink") {
-        return connector(&plugin, limits, &args.params, &lines);
+        return connector(&plugin, limits, &params, &lines);
     }
     if lines.is_empty() {
         return Err("give the input with --text or --file".into());
     }
     let mut inst = PluginInstance::new(&plugin, limits, "op-test", "test").map_err(|e| e.to_string())?;
     let d = inst.describe().map_err(|e| e.to_string())?;
-    inst.init(&args.params.iter().cloned().collect()).map_err(|e| e.to_string())?;
+    inst.init(&params.into_iter().collect()).map_err(|e| e.to_string())?;
     let mut out = vec![format!(
         "# {} {} ({}, {})",
         d.name,

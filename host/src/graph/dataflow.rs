@@ -27,8 +27,10 @@ use crate::operator::plugin_state::PluginStateExt;
 use crate::operator::reduce::{Aggregation, ReduceConfig, ReduceExt};
 use crate::operator::repartition::RepartitionExt;
 use crate::operator::tap::{TapExt, Taps};
+use crate::operator::top::TopExt;
 use crate::operator::update_state::UpdateStateExt;
 use crate::operator::wasm::{FailedBatches, LoadedPlugin, PluginSlot, Versions, WasmTransform};
+use crate::sink::render::Order;
 use crate::sink::writer::Reports;
 use crate::sink::{OnRefused, Sink, SinkExt};
 use crate::state::StateDb;
@@ -257,6 +259,10 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             StreamSpec::Reduce { reducer, window, from } => {
                 input.aggregate(ctx.reduce(at(from), Aggregation::Reduce(*reducer), *window, pairs))
             }
+            StreamSpec::Top { n, from } => {
+                let step = plan.slide(from);
+                input.top(name, *n, BatchTimes::new(Plan::align(ctx.first_time, step), step, ctx.shared.clone()))
+            }
             StreamSpec::Window { window, from } => {
                 let step = plan.slide(from);
                 let window = ctx.window(from, *window);
@@ -325,7 +331,10 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
         let refused: OnRefused = Arc::new(move |sink, time, record, reason| dead.record(sink, time, record, reason));
         let (checkpoint, events, pace) = (ctx.checkpoint.clone(), ctx.events.clone(), ctx.pace.clone());
         let reports = Reports { checkpoint, refused, events, pace };
-        input.sink_to(name, sink, times, reports);
+        // A `top` stream is written in its rank order; any other in canonical order.
+        let ranked = matches!(plan.streams.iter().find(|(n, _)| n == spec.from()), Some((_, StreamSpec::Top { .. })));
+        let order = if ranked { Order::Ranked } else { Order::Canonical };
+        input.sink_to(name, sink, order, times, reports);
     }
     inputs
 }

@@ -226,6 +226,12 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
             return Err(c.err("streams", name, "timeout", msg));
         }
         check_function(c, name, stream)?;
+        if let StreamSpec::Wasm { model: Some(path), params, .. } = stream {
+            let text = read_model(&base.join(&*path)).map_err(|m| c.err("streams", name, "model", m))?;
+            if params.insert("model".into(), text).is_some() {
+                return Err(c.err("streams", name, "params", "`model` is given by the `model` file; drop it here"));
+            }
+        }
         if let Some(plugin) = stream.plugin_mut() {
             let written = plugin.to_string_lossy().into_owned();
             *plugin = placement.plugin(name, &written, base).map_err(|m| c.err("streams", name, "plugin", m))?;
@@ -283,6 +289,9 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
         check_expressions(c, name, stream)?;
         if let StreamSpec::Repartition { partitions: 0, .. } = stream {
             return Err(c.err("streams", name, "partitions", "must be at least 1"));
+        }
+        if let StreamSpec::Top { n: 0, .. } = stream {
+            return Err(c.err("streams", name, "n", "must be at least 1"));
         }
     }
     for (name, sink) in spec.sinks.iter_mut() {
@@ -414,6 +423,18 @@ fn check_checkpoint(
         return Err(c.err("checkpoint", "", "every", msg));
     }
     Ok(())
+}
+
+/// The largest model file a stream may name: it is handed to every instance of the plugin.
+const MAX_MODEL: u64 = 64 << 20;
+
+/// The text of the model file at `path`.
+fn read_model(path: &Path) -> Result<String, String> {
+    let size = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?.len();
+    if size > MAX_MODEL {
+        return Err(format!("{} is {size} bytes; a model may be at most {MAX_MODEL}", path.display()));
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Parses the expressions of a built-in `filter` or `map`, refusing a `map` that changes nothing.

@@ -85,6 +85,10 @@ pub enum StreamSpec {
         /// Parameters passed to the plugin's `init`.
         #[serde(default)]
         params: BTreeMap<String, String>,
+        /// A model file (`weir model train`'s output), relative to the spec file: the host reads it and
+        /// hands its text to the plugin as the parameter `model`.
+        #[serde(default)]
+        model: Option<PathBuf>,
     },
     /// The records for which a built-in expression is true, as Spark's `filter` (see `operator/expr.rs`
     /// for what an expression reads).
@@ -151,6 +155,15 @@ pub enum StreamSpec {
         /// Optional window.
         #[serde(default)]
         window: Option<WindowSpec>,
+    },
+    /// The `n` records of each batch (or window, from a windowed input) with the largest values, ties
+    /// broken by key, as Spark's `transform(rdd => rdd.sortBy(_._2, false)).take(n)`; a sink of this
+    /// stream writes them in that order.
+    Top {
+        /// Input source or stream.
+        from: String,
+        /// How many records to keep.
+        n: usize,
     },
     /// All values of a batch (or window) reduced to one record with a built-in reducer, as Spark's
     /// `reduce` and `reduceByWindow`. A batch without values gives no record.
@@ -301,6 +314,7 @@ impl StreamSpec {
             | StreamSpec::ReduceByKey { from, .. }
             | StreamSpec::Count { from, .. }
             | StreamSpec::Reduce { from, .. }
+            | StreamSpec::Top { from, .. }
             | StreamSpec::Window { from, .. }
             | StreamSpec::Repartition { from, .. }
             | StreamSpec::GroupByKey { from, .. }
@@ -361,7 +375,7 @@ impl StreamSpec {
     ///
     /// ```
     /// use weir::graph::spec::StreamSpec;
-    /// let s = StreamSpec::Wasm { from: "a".into(), plugin: "x.wasm".into(), params: Default::default() };
+    /// let s = StreamSpec::Wasm { from: "a".into(), plugin: "x.wasm".into(), params: Default::default(), model: None };
     /// assert_eq!(s.plugin_world().0, "transform");
     /// ```
     pub fn plugin_world(&self) -> (&'static str, &'static [&'static str]) {

@@ -20,6 +20,7 @@ pub mod plugin_state;
 pub mod reduce;
 pub mod repartition;
 pub mod tap;
+pub mod top;
 pub mod update_state;
 pub mod wasm;
 

@@ -218,19 +218,33 @@ fn layout(
 
 /// Extension trait attaching a sink to a stream.
 pub trait SinkExt<'s> {
-    /// Writes every batch of this stream to `sink` from worker 0.
+    /// Writes every batch of this stream to `sink` from worker 0, each batch in `order`.
     ///
     /// ```
     /// // Exercised by tests/golden.rs through `weir::job::run`.
     /// assert_eq!(weir::sink::render::canonical_order(&weir_sdk::packed::Batch::new()), Vec::<usize>::new());
     /// ```
-    fn sink_to(self, name: &str, sink: Option<Box<dyn Sink>>, times: BatchTimes, reports: writer::Reports);
+    fn sink_to(
+        self,
+        name: &str,
+        sink: Option<Box<dyn Sink>>,
+        order: render::Order,
+        times: BatchTimes,
+        reports: writer::Reports,
+    );
 }
 
 impl<'s> SinkExt<'s> for BatchStream<'s> {
-    fn sink_to(self, name: &str, mut sink: Option<Box<dyn Sink>>, mut times: BatchTimes, reports: writer::Reports) {
+    fn sink_to(
+        self,
+        name: &str,
+        mut sink: Option<Box<dyn Sink>>,
+        order: render::Order,
+        mut times: BatchTimes,
+        reports: writer::Reports,
+    ) {
         let shared = times.shared();
-        let writer = sink.take().and_then(|s| match writer::SinkWriter::start(name, s, shared, reports) {
+        let writer = sink.take().and_then(|s| match writer::SinkWriter::start(name, s, order, shared, reports) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::error!(sink = %name, "cannot start the sink thread: {e}");

@@ -146,6 +146,47 @@ pub fn canonical_order(batch: &Batch) -> Vec<usize> {
     idx.into_iter().map(|(_, i)| i as usize).collect()
 }
 
+/// The order a sink writes a batch in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// By key, then by value ([`canonical_order`]).
+    #[default]
+    Canonical,
+    /// Largest value first, ties by key ([`ranked_order`]): a `top` stream's order.
+    Ranked,
+}
+
+impl Order {
+    /// The records of `batch` in this order.
+    pub fn of(self, batch: &Batch) -> Vec<usize> {
+        match self {
+            Order::Canonical => canonical_order(batch),
+            Order::Ranked => ranked_order(batch),
+        }
+    }
+}
+
+/// The records of `batch` by value, largest first (values compared as [`canonical_order`] compares
+/// them), ties by key (unkeyed first), then by place: an order that does not depend on the workers.
+///
+/// ```
+/// use weir_sdk::packed::{Batch, ValueRef};
+/// let mut b = Batch::new();
+/// b.push(Some(b"b"), ValueRef::I64(3), 0);
+/// b.push(Some(b"c"), ValueRef::I64(9), 0);
+/// b.push(Some(b"a"), ValueRef::I64(3), 0);
+/// assert_eq!(weir::sink::render::ranked_order(&b), vec![1, 2, 0]);
+/// ```
+pub fn ranked_order(batch: &Batch) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..batch.len()).collect();
+    idx.sort_by(|&a, &b| {
+        cmp_values((batch.kind(b), batch.value_bytes(b)), (batch.kind(a), batch.value_bytes(a)))
+            .then_with(|| (batch.kinds[a] & HAS_KEY).cmp(&(batch.kinds[b] & HAS_KEY)))
+            .then_with(|| batch.key_bytes(a).cmp(batch.key_bytes(b)))
+    });
+    idx
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

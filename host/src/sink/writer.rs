@@ -42,7 +42,7 @@ pub struct SinkWriter {
 }
 
 impl SinkWriter {
-    /// Starts the thread that writes to `sink`. A batch the sink cannot write fails the job through
+    /// Starts the thread that writes to `sink`, each batch in `order`. A batch the sink cannot write fails the job through
     /// `shared`; later batches are not written, so the output never has a gap. Records the sink
     /// [refuses](Sink::refuses) go to `reports.refused` and the rest of their batch is written.
     ///
@@ -53,6 +53,7 @@ impl SinkWriter {
     pub fn start(
         name: &str,
         mut sink: Box<dyn Sink>,
+        order: render::Order,
         shared: Arc<Shared>,
         reports: Reports,
     ) -> std::io::Result<SinkWriter> {
@@ -72,8 +73,8 @@ impl SinkWriter {
                     tracing::error!(sink = %sink_name, batch_time = t, "not written: an earlier batch failed");
                     continue;
                 }
-                let mut order = render::canonical_order(&batch);
-                order.retain(|&i| match sink.refuses(&batch.get(i)) {
+                let mut written = order.of(&batch);
+                written.retain(|&i| match sink.refuses(&batch.get(i)) {
                     Some(reason) => {
                         refused(&sink_name, t, &batch.get(i), &reason);
                         false
@@ -81,9 +82,9 @@ impl SinkWriter {
                     None => true,
                 });
                 let started = Instant::now();
-                match sink.write_batch(t, &batch, &order) {
+                match sink.write_batch(t, &batch, &written) {
                     Ok(()) => {
-                        let (records, took, queued) = (order.len() as u64, started.elapsed(), rx.len() as u64);
+                        let (records, took, queued) = (written.len() as u64, started.elapsed(), rx.len() as u64);
                         pace.sink_wrote(&sink_name, records, took, waiting.load(Ordering::SeqCst));
                         let write_ms = took.as_millis() as u64;
                         events.emit(JobEvent::BatchWritten {
