@@ -91,3 +91,54 @@ fn a_csv_source_without_columns_is_refused_naming_the_field() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("`sources.orders.columns`: a csv source needs `columns`"), "{stderr}");
 }
+
+#[test]
+fn a_field_of_json_or_csv_lines_becomes_the_event_time_and_a_line_without_it_a_dead_letter() {
+    for (format, input) in [
+        (
+            "format = \"json\"\nevent_time = \"meta.at\"",
+            "{\"user\": \"ann\", \"meta\": {\"at\": 1700000000123}}\n{\"user\": \"bob\"}\n\
+             {\"user\": \"cy\", \"meta\": {\"at\": \"2023-11-14T22:13:20.5Z\"}}\n",
+        ),
+        (
+            "format = \"csv\"\ncolumns = [\"user\", \"at\"]\nevent_time = \"at\"",
+            "ann,1700000000123\nbob,yesterday\ncy,2023-11-14T22:13:20.5Z\n",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("in")).unwrap();
+        std::fs::write(dir.path().join("in/events.txt"), input).unwrap();
+        let spec = format!(
+            "[job]\nname = \"timed\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n\
+             [sources.events]\nkind = \"directory\"\npath = \"in\"\ninclude_existing = true\n{format}\n\n\
+             [streams.times]\nop = \"map\"\nfrom = \"events\"\nkey = \"value.user\"\nvalue = \"time\"\n\n\
+             [sinks.out]\nkind = \"jsonl\"\nfrom = \"times\"\npath = \"out.jsonl\"\n\n[dead_letter]\npath = \"dead.jsonl\"\n"
+        );
+        std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+        let out = Command::new(weir_bin()).args(["run", "job.toml"]).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let records = &read_jsonl(&dir.path().join("out.jsonl"))[0]["records"];
+        assert_eq!(
+            records,
+            &serde_json::json!([{"key": "ann", "value": 1_700_000_000_123i64}, {"key": "cy", "value": 1_700_000_000_500i64}]),
+            "{format}"
+        );
+        let dead = read_jsonl(&dir.path().join("dead.jsonl"));
+        assert_eq!(dead.len(), 1, "{format}: {dead:?}");
+        let reason = dead[0]["reason"].as_str().unwrap();
+        assert!(reason.contains("event time") && dead[0]["input"].as_str().unwrap().contains("bob"), "{reason}");
+    }
+}
+
+#[test]
+fn an_event_time_field_on_text_lines_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    let spec = "[job]\nname = \"t\"\nbatch_interval = \"1s\"\n\n[sources.events]\nkind = \"directory\"\npath = \"in\"\n\
+                event_time = \"at\"\n\n[sinks.out]\nkind = \"print\"\nfrom = \"events\"\n";
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let out = Command::new(weir_bin()).args(["run", "job.toml"]).current_dir(dir.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("job.toml:8:") && err.contains("sources.events.event_time"), "{err}");
+}

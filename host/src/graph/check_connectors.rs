@@ -26,14 +26,28 @@ pub(super) fn source(
     base: &Path,
     placement: &Placement<'_>,
 ) -> Result<(), Refusal> {
-    if let SourceSpec::Socket { format, columns, .. }
-    | SourceSpec::Directory { format, columns, .. }
-    | SourceSpec::Kafka { format, columns, .. }
-    | SourceSpec::Nats { format, columns, .. }
-    | SourceSpec::Redis { format, columns, .. }
-    | SourceSpec::Rabbitmq { format, columns, .. }
-    | SourceSpec::Mqtt { format, columns, .. } = src
+    if let SourceSpec::Socket { format, columns, event_time, .. }
+    | SourceSpec::Directory { format, columns, event_time, .. }
+    | SourceSpec::Kafka { format, columns, event_time, .. }
+    | SourceSpec::Nats { format, columns, event_time, .. }
+    | SourceSpec::Redis { format, columns, event_time, .. }
+    | SourceSpec::Rabbitmq { format, columns, event_time, .. }
+    | SourceSpec::Mqtt { format, columns, event_time, .. } = src
     {
+        if let Some(field) = event_time {
+            if *format == LineFormat::Text {
+                return refuse(
+                    "event_time",
+                    "names a field of `format = \"json\"` or `\"csv\"` lines; a text line has none",
+                );
+            }
+            if field.split('.').any(str::is_empty) {
+                return refuse("event_time", format!("`{field}`: name a field, `a.b` for a nested one"));
+            }
+            if *format == LineFormat::Csv && !columns.contains(field) {
+                return refuse("event_time", format!("`{field}` is not one of the `columns`"));
+            }
+        }
         let csv = *format == LineFormat::Csv;
         if csv && columns.is_empty() {
             return refuse("columns", "a csv source needs `columns`: its fields' names, in order");

@@ -32,6 +32,11 @@ pub enum SourceSpec {
         /// With `format = "csv"`: the fields' names, in order.
         #[serde(default)]
         columns: Vec<String>,
+        /// With `format = "json"` or `"csv"`: the field holding each record's event time (milliseconds
+        /// since the epoch, or an RFC 3339 time in UTC); `a.b` reads a nested field. Default: none, the
+        /// record's event time is its batch time.
+        #[serde(default)]
+        event_time: Option<String>,
     },
     /// Text lines from files that appear (by atomic rename) in a directory; each file is read once.
     Directory {
@@ -55,6 +60,11 @@ pub enum SourceSpec {
         /// With `format = "csv"`: the fields' names, in order.
         #[serde(default)]
         columns: Vec<String>,
+        /// With `format = "json"` or `"csv"`: the field holding each record's event time (milliseconds
+        /// since the epoch, or an RFC 3339 time in UTC); `a.b` reads a nested field. Default: none, the
+        /// record's event time is its batch time.
+        #[serde(default)]
+        event_time: Option<String>,
     },
     /// Generated lines of Zipf-distributed words, for demos and benchmarks.
     Generator {
@@ -110,6 +120,11 @@ pub enum SourceSpec {
         /// With `format = "csv"`: the fields' names, in order.
         #[serde(default)]
         columns: Vec<String>,
+        /// With `format = "json"` or `"csv"`: the field holding each record's event time (milliseconds
+        /// since the epoch, or an RFC 3339 time in UTC); `a.b` reads a nested field. Default: none, the
+        /// record's event time is its batch time.
+        #[serde(default)]
+        event_time: Option<String>,
     },
     /// Messages of a NATS JetStream stream, in sequence, each message payload one line (a build with
     /// the `nats` feature; see docs/CONNECTORS.md).
@@ -140,6 +155,11 @@ pub enum SourceSpec {
         /// With `format = "csv"`: the fields' names, in order.
         #[serde(default)]
         columns: Vec<String>,
+        /// With `format = "json"` or `"csv"`: the field holding each record's event time (milliseconds
+        /// since the epoch, or an RFC 3339 time in UTC); `a.b` reads a nested field. Default: none, the
+        /// record's event time is its batch time.
+        #[serde(default)]
+        event_time: Option<String>,
     },
     /// Entries of a Redis stream through a consumer group, one field of each entry one line (a build
     /// with the `redis` feature; see docs/CONNECTORS.md).
@@ -173,6 +193,11 @@ pub enum SourceSpec {
         /// With `format = "csv"`: the fields' names, in order.
         #[serde(default)]
         columns: Vec<String>,
+        /// With `format = "json"` or `"csv"`: the field holding each record's event time (milliseconds
+        /// since the epoch, or an RFC 3339 time in UTC); `a.b` reads a nested field. Default: none, the
+        /// record's event time is its batch time.
+        #[serde(default)]
+        event_time: Option<String>,
     },
     /// Messages of a RabbitMQ queue, each message body one line, acknowledged after each checkpoint
     /// commits (a build with the `rabbitmq` feature; see docs/CONNECTORS.md).
@@ -198,6 +223,11 @@ pub enum SourceSpec {
         /// With `format = "csv"`: the fields' names, in order.
         #[serde(default)]
         columns: Vec<String>,
+        /// With `format = "json"` or `"csv"`: the field holding each record's event time (milliseconds
+        /// since the epoch, or an RFC 3339 time in UTC); `a.b` reads a nested field. Default: none, the
+        /// record's event time is its batch time.
+        #[serde(default)]
+        event_time: Option<String>,
     },
     /// Messages of an MQTT topic filter, each payload one line, taken with QoS 1 in a persistent
     /// session; what is received is kept in the write-ahead log before it is acknowledged, since MQTT
@@ -227,6 +257,11 @@ pub enum SourceSpec {
         /// With `format = "csv"`: the fields' names, in order.
         #[serde(default)]
         columns: Vec<String>,
+        /// With `format = "json"` or `"csv"`: the field holding each record's event time (milliseconds
+        /// since the epoch, or an RFC 3339 time in UTC); `a.b` reads a nested field. Default: none, the
+        /// record's event time is its batch time.
+        #[serde(default)]
+        event_time: Option<String>,
     },
     /// A Wasm component implementing the `source` world (docs/CONNECTORS.md, "Plugin sources and sinks").
     Plugin {

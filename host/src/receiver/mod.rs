@@ -191,12 +191,13 @@ impl LineChunker {
     /// Adds one line (without its newline; a trailing `\r` is dropped). Returns a full chunk to send.
     pub(crate) fn push(&mut self, line: &[u8]) -> Option<Batch> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        self.push_value(weir_sdk::packed::Kind::Text, line)
+        self.push_value(weir_sdk::packed::Kind::Text, line, 0)
     }
 
-    /// Adds one record of kind `kind` with value bytes `value`. Returns a full chunk to send.
-    pub(crate) fn push_value(&mut self, kind: weir_sdk::packed::Kind, value: &[u8]) -> Option<Batch> {
-        self.batch.push_raw(None, kind, value, 0);
+    /// Adds one record of kind `kind` with value bytes `value` at event time `time` (0: its batch's).
+    /// Returns a full chunk to send.
+    pub(crate) fn push_value(&mut self, kind: weir_sdk::packed::Kind, value: &[u8], time: i64) -> Option<Batch> {
+        self.batch.push_raw(None, kind, value, time);
         (self.batch.len() >= self.limit).then(|| self.take())
     }
 
@@ -238,7 +239,7 @@ pub(crate) async fn send_lines(
             chunker.push(line)
         } else {
             match out.lines.read(line) {
-                Ok((kind, value)) => chunker.push_value(kind, &value),
+                Ok((kind, value, time)) => chunker.push_value(kind, &value, time),
                 Err(bad) => {
                     refused = true;
                     if !out.send(bad.into()).await {

@@ -142,8 +142,8 @@ async fn take(p: &Publish, wal: &mut Option<Wal>, out: &Outbox) -> bool {
     for line in text.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match out.lines().read(line) {
-            Ok((kind, value)) => {
-                if let Some(full) = chunker.push_value(kind, &value)
+            Ok((kind, value, time)) => {
+                if let Some(full) = chunker.push_value(kind, &value, time)
                     && !hand_over(full, wal, out).await
                 {
                     return false;

@@ -163,7 +163,7 @@ impl<F: Fetch> Reader<F> {
         }
         self.at.insert(part, offset + 1);
         let bad = match value.as_deref().map(|v| out.lines().read(v)) {
-            Some(Ok((kind, bytes))) => match self.chunk.push_value(kind, &bytes) {
+            Some(Ok((kind, bytes, time))) => match self.chunk.push_value(kind, &bytes, time) {
                 Some(full) => return self.send(full, out).await,
                 None => return true,
             },

@@ -116,7 +116,7 @@ async fn read_lines(stream: TcpStream, wal: &mut Option<Wal>, out: &Outbox) -> F
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
             let text = text.strip_suffix(b"\r").unwrap_or(text);
             let full = match out.lines().read(text) {
-                Ok((kind, value)) => chunker.push_value(kind, &value),
+                Ok((kind, value, time)) => chunker.push_value(kind, &value, time),
                 Err(bad) => {
                     if !out.send(bad.into()).await {
                         return Flow::Stop;
