@@ -22,6 +22,18 @@ pub fn state_shape(spec: &StreamSpec) -> Option<String> {
     match spec {
         StreamSpec::UpdateStateByKey { updater, .. } => Some(format!("keyed update_state_by_key {}", fun(*updater))),
         StreamSpec::MapWithState { function, .. } => Some(format!("keyed map_with_state {}", fun(*function))),
+        StreamSpec::EventWindow { reducer, length, slide, gap, offset, lateness, output, .. } => {
+            let ms = |m: Option<crate::graph::spec::Millis>| m.map_or("-".to_string(), |m| m.0.to_string());
+            Some(format!(
+                "event_window {} length={} slide={} gap={} offset={} lateness={} output={output:?}",
+                reducer.name(),
+                ms(*length),
+                ms(*slide),
+                ms(*gap),
+                offset.0,
+                lateness.0
+            ))
+        }
         other => {
             let w = other.window()?;
             let op = format!("{other:?}");

@@ -17,6 +17,8 @@ use crate::operator::apply::ApplyExt;
 use crate::operator::builtin::{ExprFilter, ExprMap};
 use crate::operator::cogroup::{CogroupExt, GroupConfig, Grouping};
 use crate::operator::dead_letter::DeadLetters;
+use crate::operator::event_window::{EventWindowConfig, EventWindowExt, Shape};
+use crate::operator::exchange::ExchangeByKeyExt;
 use crate::operator::expr::Expr;
 use crate::operator::join_table::JoinTable;
 use crate::operator::keyed_state::StateConfig;
@@ -30,6 +32,7 @@ use crate::operator::tap::{TapExt, Taps};
 use crate::operator::top::TopExt;
 use crate::operator::update_state::UpdateStateExt;
 use crate::operator::wasm::{FailedBatches, LoadedPlugin, PluginSlot, Versions, WasmTransform};
+use crate::operator::watermark;
 use crate::sink::render::Order;
 use crate::sink::writer::Reports;
 use crate::sink::{OnRefused, Sink, SinkExt};
@@ -135,6 +138,40 @@ impl JobContext {
         }
     }
 
+    /// The event-time window `spec` (an `event_window` stream).
+    fn event_window(&self, at: At<'_>, spec: &StreamSpec) -> EventWindowConfig {
+        let StreamSpec::EventWindow { reducer, length, slide, gap, offset, lateness, output, .. } = spec else {
+            unreachable!("an event_window stream")
+        };
+        let At { name, from, worker } = at;
+        let step = self.plan.slide(from);
+        let shape = match (length, gap) {
+            (Some(l), _) => {
+                Shape::Sliding { length: l.0 as i64, slide: slide.unwrap_or(*l).0 as i64, offset: offset.0 as i64 }
+            }
+            (None, g) => Shape::Session { gap: g.expect("the plan checked it").0 as i64 },
+        };
+        EventWindowConfig {
+            name: name.into(),
+            reducer: *reducer,
+            shape,
+            lateness: lateness.0 as i64,
+            output: *output,
+            late_stream: self
+                .plan
+                .streams
+                .iter()
+                .any(|(_, s)| matches!(s, StreamSpec::LateRecords { from } if from == name)),
+            watermark: self.plan.watermark,
+            sources: self.plan.sources.len(),
+            first_time: Plan::align(self.first_time, step),
+            interval: step,
+            shared: self.shared.clone(),
+            dead: self.dead.clone(),
+            hook: self.hook(name, worker, true),
+        }
+    }
+
     /// `pairs`: the value of a `map_to_pair` fused into this aggregation (see [`fusable_pairs`]).
     fn reduce(
         &self,
@@ -212,6 +249,12 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
     }
     let fused = fusable_pairs(plan);
     let mut snapshots: HashMap<&str, BatchStream<'_>> = HashMap::new();
+    let mut late: HashMap<&str, BatchStream<'_>> = HashMap::new();
+    // The watermark's parts, from every source, when a stream follows event time.
+    let parts = plan.streams.iter().any(|(_, s)| matches!(s, StreamSpec::EventWindow { .. })).then(|| {
+        let sources: Vec<BatchStream<'_>> = plan.sources.iter().map(|(n, _)| nodes[n.as_str()].clone()).collect();
+        watermark::parts(scope, &sources)
+    });
     for (name, spec) in &plan.streams {
         if fused.contains_key(name.as_str()) {
             continue;
@@ -293,6 +336,14 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
                 mapped
             }
             StreamSpec::StateSnapshots { from } => snapshots[from.as_str()].clone(),
+            StreamSpec::EventWindow { from, .. } => {
+                let parts = parts.clone().expect("made when a stream follows event time");
+                let keyed = input.exchange_by_key(name, &ctx.dead);
+                let (windows, late_records) = keyed.event_window(parts, ctx.event_window(at(from), spec));
+                late.insert(name, late_records);
+                windows
+            }
+            StreamSpec::LateRecords { from } => late[from.as_str()].clone(),
             StreamSpec::Union { .. } => scope.concatenate(sides()),
             StreamSpec::Repartition { partitions, .. } => input.repartition(name, *partitions),
             StreamSpec::GroupByKey { window, from } => {

@@ -1,6 +1,7 @@
 //! The job graph: spec (TOML) → checked plan → timely dataflow, and the loop that drives each worker.
 
 mod check_connectors;
+mod check_event_time;
 pub mod dataflow;
 pub mod grants;
 pub mod key_origin;

@@ -79,6 +79,8 @@ pub struct Plan {
     pub checkpoint: Option<CheckpointSpec>,
     /// What `weir serve` does when the job fails.
     pub restart: super::restart::RestartSpec,
+    /// How the job's watermark follows event time.
+    pub watermark: super::spec::WatermarkSpec,
     /// The spec file's text, recorded in every checkpoint.
     pub text: String,
 }
@@ -249,6 +251,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
         if let Some(missing) = inputs.iter().find(|i| !known(i)) {
             return Err(c.err("streams", name, "from", format!("no source or stream named `{missing}`")));
         }
+        super::check_event_time::stream(stream, &spec.streams).map_err(|(f, m)| c.err("streams", name, f, m))?;
         if let StreamSpec::StateSnapshots { from } = stream
             && !matches!(spec.streams.get(from), Some(StreamSpec::MapWithState { .. }))
         {
@@ -396,6 +399,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
         tables: spec.tables.into_iter().collect(),
         checkpoint: spec.checkpoint,
         restart: spec.restart,
+        watermark: spec.watermark,
         text: c.text.to_string(),
     })
 }

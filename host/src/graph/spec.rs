@@ -48,6 +48,23 @@ pub struct JobSpec {
     /// Checkpoints (none by default).
     #[serde(default)]
     pub checkpoint: Option<CheckpointSpec>,
+    /// How event time advances: the job's watermark.
+    #[serde(default)]
+    pub watermark: WatermarkSpec,
+}
+
+/// The `[watermark]` table: how far behind the event times seen the job's watermark stays.
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WatermarkSpec {
+    /// How late a record may come and still count as on time (default 0): the watermark is the largest
+    /// event time seen minus this, the least over the sources.
+    #[serde(default)]
+    pub delay: Millis,
+    /// A source without records for this long (in batch time) stops holding the watermark back
+    /// (default: never).
+    #[serde(default)]
+    pub idle_timeout: Option<Millis>,
 }
 
 /// The `[checkpoint]` table: where and how often the job saves what it needs to resume after a crash.
@@ -178,7 +195,7 @@ impl Default for LimitsSpec {
     }
 }
 
-pub use super::streams::{JoinKind, ReducerKind, StreamSpec, WindowFilter, WindowSpec};
+pub use super::streams::{JoinKind, OutputMode, ReducerKind, StreamSpec, WindowFilter, WindowSpec};
 pub use crate::table::{TableFormat, TableSpec};
 
 /// A `[streams.NAME]` table: the operator, and what to do with the records it refuses.

@@ -165,6 +165,38 @@ pub enum StreamSpec {
         /// How many records to keep.
         n: usize,
     },
+    /// Keyed aggregation over event-time windows: tumbling (`length`), sliding (`length` and `slide`) or
+    /// session (`gap`) windows `[start, end)` aligned to the epoch plus `offset`, emitted as the job's
+    /// watermark (`[watermark]`) passes them (see `operator/event_window.rs`).
+    EventWindow {
+        /// Input source or stream (keyed records).
+        from: String,
+        /// The built-in fold of a window's values.
+        reducer: ReducerKind,
+        /// Window length (tumbling and sliding windows).
+        #[serde(default)]
+        length: Option<Millis>,
+        /// How far apart windows start (default: `length`, tumbling windows).
+        #[serde(default)]
+        slide: Option<Millis>,
+        /// Session windows: a key's session ends after this long without a record.
+        #[serde(default)]
+        gap: Option<Millis>,
+        /// Windows start at multiples of the slide plus this (default 0).
+        #[serde(default)]
+        offset: Millis,
+        /// How long after the watermark passes a window's end it still takes records (default 0).
+        #[serde(default)]
+        lateness: Millis,
+        /// When a window is written: `append` (once, when final) or `update` (whenever it changed).
+        #[serde(default)]
+        output: OutputMode,
+    },
+    /// The records an `event_window` stream found too late for any of their windows, as they came.
+    LateRecords {
+        /// The `event_window` stream.
+        from: String,
+    },
     /// All values of a batch (or window) reduced to one record with a built-in reducer, as Spark's
     /// `reduce` and `reduceByWindow`. A batch without values gives no record.
     Reduce {
@@ -292,6 +324,17 @@ pub enum StreamSpec {
     },
 }
 
+/// When an event-time window is written.
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputMode {
+    /// Once, when the watermark has passed its end (plus the allowed lateness): final.
+    #[default]
+    Append,
+    /// In every batch that changed it, late firings included, until it closes.
+    Update,
+}
+
 fn one_i64() -> i64 {
     1
 }
@@ -315,6 +358,8 @@ impl StreamSpec {
             | StreamSpec::Count { from, .. }
             | StreamSpec::Reduce { from, .. }
             | StreamSpec::Top { from, .. }
+            | StreamSpec::EventWindow { from, .. }
+            | StreamSpec::LateRecords { from }
             | StreamSpec::Window { from, .. }
             | StreamSpec::Repartition { from, .. }
             | StreamSpec::GroupByKey { from, .. }

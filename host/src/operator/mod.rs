@@ -6,6 +6,7 @@ pub mod apply;
 pub mod builtin;
 pub mod cogroup;
 pub mod dead_letter;
+pub mod event_window;
 pub mod exchange;
 pub mod expr;
 pub mod grouped;
@@ -23,6 +24,7 @@ pub mod tap;
 pub mod top;
 pub mod update_state;
 pub mod wasm;
+pub mod watermark;
 
 use weir_sdk::packed::Batch;
 
