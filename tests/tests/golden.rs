@@ -92,6 +92,7 @@ golden!(
     event_time_append,
     event_time_session,
     event_time_update,
+    drop_duplicates,
     window_records,
     join,
     group_by_key,

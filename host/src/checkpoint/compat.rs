@@ -22,6 +22,7 @@ pub fn state_shape(spec: &StreamSpec) -> Option<String> {
     match spec {
         StreamSpec::UpdateStateByKey { updater, .. } => Some(format!("keyed update_state_by_key {}", fun(*updater))),
         StreamSpec::MapWithState { function, .. } => Some(format!("keyed map_with_state {}", fun(*function))),
+        StreamSpec::DropDuplicates { within, .. } => Some(format!("drop_duplicates within={}", within.0)),
         StreamSpec::EventWindow { reducer, length, slide, gap, offset, lateness, output, .. } => {
             let ms = |m: Option<crate::graph::spec::Millis>| m.map_or("-".to_string(), |m| m.0.to_string());
             Some(format!(

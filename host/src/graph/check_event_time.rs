@@ -1,5 +1,6 @@
 //! Checks of event-time streams: an `event_window`'s window (a length or a gap, not both; a slide that
-//! fits its length; an offset within the slide) and a `late_records` stream reading an `event_window`.
+//! fits its length; an offset within the slide) and a `late_records` stream reading an `event_window` or a
+//! `drop_duplicates`.
 //! A refusal is the field at fault and why; `plan.rs` adds the section, name and line.
 
 use std::collections::BTreeMap;
@@ -47,8 +48,13 @@ pub(super) fn stream(stream: &StreamSpec, streams: &BTreeMap<String, StreamSpec>
                 }
             }
         }
-        StreamSpec::LateRecords { from } if !matches!(streams.get(from), Some(StreamSpec::EventWindow { .. })) => {
-            refuse("from", format!("`{from}` is not an event_window stream"))
+        StreamSpec::LateRecords { from }
+            if !matches!(
+                streams.get(from),
+                Some(StreamSpec::EventWindow { .. } | StreamSpec::DropDuplicates { .. })
+            ) =>
+        {
+            refuse("from", format!("`{from}` is not an event_window or drop_duplicates stream"))
         }
         _ => Ok(()),
     }

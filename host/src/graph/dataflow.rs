@@ -17,6 +17,7 @@ use crate::operator::apply::ApplyExt;
 use crate::operator::builtin::{ExprFilter, ExprMap};
 use crate::operator::cogroup::{CogroupExt, GroupConfig, Grouping};
 use crate::operator::dead_letter::DeadLetters;
+use crate::operator::drop_duplicates::{DedupConfig, DropDuplicatesExt};
 use crate::operator::event_window::{EventWindowConfig, EventWindowExt, Shape};
 use crate::operator::exchange::ExchangeByKeyExt;
 use crate::operator::expr::Expr;
@@ -33,6 +34,7 @@ use crate::operator::top::TopExt;
 use crate::operator::update_state::UpdateStateExt;
 use crate::operator::wasm::{FailedBatches, LoadedPlugin, PluginSlot, Versions, WasmTransform};
 use crate::operator::watermark;
+use crate::operator::watermarked::Timing;
 use crate::sink::render::Order;
 use crate::sink::writer::Reports;
 use crate::sink::{OnRefused, Sink, SinkExt};
@@ -138,13 +140,29 @@ impl JobContext {
         }
     }
 
+    /// True when a `late_records` stream reads stream `name`.
+    fn has_late_stream(&self, name: &str) -> bool {
+        self.plan.streams.iter().any(|(_, s)| matches!(s, StreamSpec::LateRecords { from } if from == name))
+    }
+
+    /// When the batches of an event-time stream complete, and its checkpoint hook.
+    fn timing(&self, at: At<'_>) -> Timing {
+        let At { name, from, worker } = at;
+        let step = self.plan.slide(from);
+        Timing {
+            name: name.into(),
+            first_time: Plan::align(self.first_time, step),
+            interval: step,
+            shared: self.shared.clone(),
+            hook: self.hook(name, worker, true),
+        }
+    }
+
     /// The event-time window `spec` (an `event_window` stream).
-    fn event_window(&self, at: At<'_>, spec: &StreamSpec) -> EventWindowConfig {
+    fn event_window(&self, name: &str, spec: &StreamSpec) -> EventWindowConfig {
         let StreamSpec::EventWindow { reducer, length, slide, gap, offset, lateness, output, .. } = spec else {
             unreachable!("an event_window stream")
         };
-        let At { name, from, worker } = at;
-        let step = self.plan.slide(from);
         let shape = match (length, gap) {
             (Some(l), _) => {
                 Shape::Sliding { length: l.0 as i64, slide: slide.unwrap_or(*l).0 as i64, offset: offset.0 as i64 }
@@ -157,18 +175,10 @@ impl JobContext {
             shape,
             lateness: lateness.0 as i64,
             output: *output,
-            late_stream: self
-                .plan
-                .streams
-                .iter()
-                .any(|(_, s)| matches!(s, StreamSpec::LateRecords { from } if from == name)),
+            late_stream: self.has_late_stream(name),
             watermark: self.plan.watermark,
             sources: self.plan.sources.len(),
-            first_time: Plan::align(self.first_time, step),
-            interval: step,
-            shared: self.shared.clone(),
             dead: self.dead.clone(),
-            hook: self.hook(name, worker, true),
         }
     }
 
@@ -251,7 +261,8 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
     let mut snapshots: HashMap<&str, BatchStream<'_>> = HashMap::new();
     let mut late: HashMap<&str, BatchStream<'_>> = HashMap::new();
     // The watermark's parts, from every source, when a stream follows event time.
-    let parts = plan.streams.iter().any(|(_, s)| matches!(s, StreamSpec::EventWindow { .. })).then(|| {
+    let follows = |s: &StreamSpec| matches!(s, StreamSpec::EventWindow { .. } | StreamSpec::DropDuplicates { .. });
+    let parts = plan.streams.iter().any(|(_, s)| follows(s)).then(|| {
         let sources: Vec<BatchStream<'_>> = plan.sources.iter().map(|(n, _)| nodes[n.as_str()].clone()).collect();
         watermark::parts(scope, &sources)
     });
@@ -339,9 +350,24 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             StreamSpec::EventWindow { from, .. } => {
                 let parts = parts.clone().expect("made when a stream follows event time");
                 let keyed = input.exchange_by_key(name, &ctx.dead);
-                let (windows, late_records) = keyed.event_window(parts, ctx.event_window(at(from), spec));
+                let (windows, late_records) =
+                    keyed.event_window(parts, ctx.timing(at(from)), ctx.event_window(name, spec));
                 late.insert(name, late_records);
                 windows
+            }
+            StreamSpec::DropDuplicates { within, from } => {
+                let parts = parts.clone().expect("made when a stream follows event time");
+                let keyed = input.exchange_by_key(name, &ctx.dead);
+                let cfg = DedupConfig {
+                    within: within.0 as i64,
+                    watermark: plan.watermark,
+                    sources: plan.sources.len(),
+                    late_stream: ctx.has_late_stream(name),
+                    dead: ctx.dead.clone(),
+                };
+                let (kept, late_records) = keyed.drop_duplicates(parts, ctx.timing(at(from)), cfg);
+                late.insert(name, late_records);
+                kept
             }
             StreamSpec::LateRecords { from } => late[from.as_str()].clone(),
             StreamSpec::Union { .. } => scope.concatenate(sides()),

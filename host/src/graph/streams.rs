@@ -192,10 +192,19 @@ pub enum StreamSpec {
         #[serde(default)]
         output: OutputMode,
     },
-    /// The records an `event_window` stream found too late for any of their windows, as they came.
+    /// The records an `event_window` or `drop_duplicates` stream found too late, as they came.
     LateRecords {
-        /// The `event_window` stream.
+        /// The `event_window` or `drop_duplicates` stream.
         from: String,
+    },
+    /// The first record of each key, and no other while the key is remembered: until the job's watermark
+    /// passes its event time plus `within` (Spark's `dropDuplicatesWithinWatermark`).
+    DropDuplicates {
+        /// Input source or stream (keyed records: the key is what makes a duplicate).
+        from: String,
+        /// How long past its event time a key is remembered (default 0).
+        #[serde(default)]
+        within: Millis,
     },
     /// All values of a batch (or window) reduced to one record with a built-in reducer, as Spark's
     /// `reduce` and `reduceByWindow`. A batch without values gives no record.
@@ -360,6 +369,7 @@ impl StreamSpec {
             | StreamSpec::Top { from, .. }
             | StreamSpec::EventWindow { from, .. }
             | StreamSpec::LateRecords { from }
+            | StreamSpec::DropDuplicates { from, .. }
             | StreamSpec::Window { from, .. }
             | StreamSpec::Repartition { from, .. }
             | StreamSpec::GroupByKey { from, .. }

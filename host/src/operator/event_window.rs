@@ -11,22 +11,16 @@
 //! saved with each checkpoint, so a resumed job makes the same decisions.
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::core::Concatenate;
-use timely::dataflow::operators::generic::OutputBuilder;
-use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::{Batch, ValueRef};
 
 use super::dead_letter::DeadLetters;
 use super::reduce::{Agg, numeric};
 use super::watermark::{Part, PartStream, Watermark};
-use crate::batcher::{BatchTimes, Shared};
-use crate::checkpoint::{HookExt, HookSlot};
+use super::watermarked::{Outputs, Timing, watermarked};
 use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::{OutputMode, ReducerKind, WatermarkSpec};
 
@@ -89,16 +83,8 @@ pub struct EventWindowConfig {
     pub watermark: WatermarkSpec,
     /// The job's sources (the watermark waits for each).
     pub sources: usize,
-    /// Time of the first batch, and the interval.
-    pub first_time: u64,
-    /// The batch interval.
-    pub interval: u64,
-    /// Batch progress.
-    pub shared: Arc<Shared>,
     /// Refused records.
     pub dead: Arc<DeadLetters>,
-    /// The checkpoint hook.
-    pub hook: HookSlot,
 }
 
 /// What one worker keeps between batches: its keys' open windows, and the watermark.
@@ -107,16 +93,6 @@ struct State {
     watermark: Watermark,
     /// (key, start) → (end, value).
     windows: BTreeMap<(Vec<u8>, i64), (i64, Agg)>,
-}
-
-/// One output of the operator.
-type Out = OutputBuilder<u64, timely::container::CapacityContainerBuilder<Vec<Batch>>>;
-
-/// One input of the operator: records of this worker's keys, or a part of the watermark.
-#[derive(Clone)]
-enum In {
-    Records(Batch),
-    Part(Part),
 }
 
 impl State {
@@ -197,78 +173,21 @@ fn push_window(out: &mut Batch, key: &[u8], start: i64, end: i64, value: Agg) {
 /// Extension trait for event-time windows.
 pub trait EventWindowExt<'s> {
     /// Aggregates this stream's keyed records (already on the worker owning their key) over event-time
-    /// windows as `cfg` says, the watermark folded from `parts`. Returns the windows written and the
-    /// late records.
+    /// windows as `cfg` says, the watermark folded from `parts`, its batches and state as `timing` says.
+    /// Returns the windows written and the late records.
     ///
     /// ```
     /// // Exercised end to end by the event-time golden cases; the windows a record falls in:
     /// use weir::operator::event_window::Shape;
     /// assert_eq!(Shape::Sliding { length: 4, slide: 2, offset: 0 }.windows(5), vec![(4, 8), (2, 6)]);
     /// ```
-    fn event_window(self, parts: PartStream<'s>, cfg: EventWindowConfig) -> (BatchStream<'s>, BatchStream<'s>);
+    fn event_window(self, parts: PartStream<'s>, timing: Timing, cfg: EventWindowConfig) -> Outputs<'s>;
 }
 
 impl<'s> EventWindowExt<'s> for BatchStream<'s> {
-    fn event_window(self, parts: PartStream<'s>, cfg: EventWindowConfig) -> (BatchStream<'s>, BatchStream<'s>) {
-        let scope = self.scope();
-        let records: Stream<'s, u64, Vec<In>> = self.unary(Pipeline, "event-window-records", |_cap, _info| {
-            |input, output| {
-                input.for_each(|cap, data| output.session(&cap).give_iterator(data.drain(..).map(In::Records)))
-            }
-        });
-        let parts: Stream<'s, u64, Vec<In>> = parts.unary(Pipeline, "event-window-parts", |_cap, _info| {
-            |input, output| input.for_each(|cap, data| output.session(&cap).give_iterator(data.drain(..).map(In::Part)))
-        });
-        let both = scope.concatenate(vec![records, parts]);
-        let name = cfg.name.clone();
-        let mut builder = timely::dataflow::operators::generic::builder_rc::OperatorBuilder::new(name.clone(), scope);
-        let mut input = builder.new_input(both, Pipeline);
-        let (windows_out, windows) = builder.new_output::<Vec<Batch>>();
-        let (late_out, late) = builder.new_output::<Vec<Batch>>();
-        let mut windows_out: Out = OutputBuilder::from(windows_out);
-        let mut late_out: Out = OutputBuilder::from(late_out);
-        builder.build(move |mut caps| {
-            let mut cap = caps.pop().and_then(|late_cap| caps.pop().map(|c| (c, late_cap)));
-            let mut times = BatchTimes::new(cfg.first_time, cfg.interval, cfg.shared.clone());
-            let mut state = State { watermark: Watermark::new(cfg.sources), windows: BTreeMap::new() };
-            let mut hook = cfg.hook.open(&mut state, &cfg.shared);
-            let mut stash: HashMap<u64, (Vec<Batch>, Vec<Part>)> = HashMap::new();
-            move |frontiers| {
-                let mut windows_out = windows_out.activate();
-                let mut late_out = late_out.activate();
-                input.for_each(|c, data| {
-                    let (records, parts) = stash.entry(*c.time()).or_default();
-                    for item in data.drain(..) {
-                        match item {
-                            In::Records(b) => records.push(b),
-                            In::Part(p) => parts.push(p),
-                        }
-                    }
-                });
-                let frontier = &frontiers[0];
-                for t in times.completed(frontier) {
-                    let (records, parts) = stash.remove(&t).unwrap_or_default();
-                    let (written, late) = batch(&cfg, &mut state, t, &records, &parts);
-                    hook.after_batch(t, &state);
-                    if let Some((c, lc)) = &cap {
-                        if !written.is_empty() {
-                            windows_out.session(&c.delayed(&t)).give(written);
-                        }
-                        if !late.is_empty() {
-                            late_out.session(&lc.delayed(&t)).give(late);
-                        }
-                    }
-                }
-                hook.at_input_end(frontier.frontier().is_empty(), &state);
-                if frontier.frontier().is_empty() {
-                    cap = None;
-                } else if let Some((c, lc)) = cap.as_mut() {
-                    c.downgrade(&times.next());
-                    lc.downgrade(&times.next());
-                }
-            }
-        });
-        (windows, late)
+    fn event_window(self, parts: PartStream<'s>, timing: Timing, cfg: EventWindowConfig) -> Outputs<'s> {
+        let state = State { watermark: Watermark::new(cfg.sources), windows: BTreeMap::new() };
+        watermarked(self, parts, timing, state, move |state, t, records, parts| batch(&cfg, state, t, records, parts))
     }
 }
 

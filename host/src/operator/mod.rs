@@ -6,6 +6,7 @@ pub mod apply;
 pub mod builtin;
 pub mod cogroup;
 pub mod dead_letter;
+pub mod drop_duplicates;
 pub mod event_window;
 pub mod exchange;
 pub mod expr;
@@ -25,6 +26,7 @@ pub mod top;
 pub mod update_state;
 pub mod wasm;
 pub mod watermark;
+pub mod watermarked;
 
 use weir_sdk::packed::Batch;
 
