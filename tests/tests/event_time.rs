@@ -75,5 +75,8 @@ fn windows_that_cannot_be_are_refused_naming_the_field() {
     std::fs::write(dir.path().join("job.toml"), spec).unwrap();
     let out = weir(dir.path(), &[]).stderr(Stdio::piped()).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("streams.late.from") && err.contains("not an event_window or drop_duplicates stream"), "{err}");
+    assert!(
+        err.contains("streams.late.from") && err.contains("not an event_window or drop_duplicates stream"),
+        "{err}"
+    );
 }
