@@ -158,6 +158,17 @@ impl JobContext {
         }
     }
 
+    /// `drop_duplicates` stream `name`, remembering keys `within` ms past their event time.
+    fn dedup(&self, name: &str, within: i64) -> DedupConfig {
+        DedupConfig {
+            within,
+            watermark: self.plan.watermark,
+            sources: self.plan.sources.len(),
+            late_stream: self.has_late_stream(name),
+            dead: self.dead.clone(),
+        }
+    }
+
     /// The event-time window `spec` (an `event_window` stream).
     fn event_window(&self, name: &str, spec: &StreamSpec) -> EventWindowConfig {
         let StreamSpec::EventWindow { reducer, length, slide, gap, offset, lateness, output, .. } = spec else {
@@ -347,27 +358,19 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
                 mapped
             }
             StreamSpec::StateSnapshots { from } => snapshots[from.as_str()].clone(),
-            StreamSpec::EventWindow { from, .. } => {
+            StreamSpec::EventWindow { from, .. } | StreamSpec::DropDuplicates { from, .. } => {
+                // Both follow the watermark on their keys' workers, and hand on a late output.
                 let parts = parts.clone().expect("made when a stream follows event time");
                 let keyed = input.exchange_by_key(name, &ctx.dead);
-                let (windows, late_records) =
-                    keyed.event_window(parts, ctx.timing(at(from)), ctx.event_window(name, spec));
-                late.insert(name, late_records);
-                windows
-            }
-            StreamSpec::DropDuplicates { within, from } => {
-                let parts = parts.clone().expect("made when a stream follows event time");
-                let keyed = input.exchange_by_key(name, &ctx.dead);
-                let cfg = DedupConfig {
-                    within: within.0 as i64,
-                    watermark: plan.watermark,
-                    sources: plan.sources.len(),
-                    late_stream: ctx.has_late_stream(name),
-                    dead: ctx.dead.clone(),
+                let timing = ctx.timing(at(from));
+                let (out, late_records) = match spec {
+                    StreamSpec::DropDuplicates { within, .. } => {
+                        keyed.drop_duplicates(parts, timing, ctx.dedup(name, within.0 as i64))
+                    }
+                    _ => keyed.event_window(parts, timing, ctx.event_window(name, spec)),
                 };
-                let (kept, late_records) = keyed.drop_duplicates(parts, ctx.timing(at(from)), cfg);
                 late.insert(name, late_records);
-                kept
+                out
             }
             StreamSpec::LateRecords { from } => late[from.as_str()].clone(),
             StreamSpec::Union { .. } => scope.concatenate(sides()),

@@ -80,11 +80,7 @@ impl Table<'_> {
         let gate = HttpGate::open(&holder, &http.0, http.1);
         let mut probe = PluginInstance::with_gate(&loaded, limits, &plan.name, self.name, gate)?;
         let about = probe.about()?;
-        if let Some(bad) = self.params.keys().find(|k| !about.params.contains(k)) {
-            let accepted = if about.params.is_empty() { "none".to_string() } else { about.params.join(", ") };
-            let msg = format!("`params.{bad}`: plugin `{}` has no such parameter (it accepts: {accepted})", about.name);
-            return Err(self.refuse(msg));
-        }
+        super::plugins::undeclared(self.params, &about.name, &about.params).map_err(|m| self.refuse(m))?;
         probe.init(self.params)?;
         tracing::info!(plugin = %about.name, version = %about.version, hash = %&loaded.hash[..12], "{holder} loaded");
         Ok(Connector { plugin: Arc::new(loaded), limits, http })

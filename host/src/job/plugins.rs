@@ -71,18 +71,19 @@ fn load_plugin(
             kinds.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" or ")
         )));
     }
-    if let Some(bad) = params.keys().find(|k| !descriptor.params.contains(k)) {
-        let accepted = if descriptor.params.is_empty() { "none".to_string() } else { descriptor.params.join(", ") };
-        return Err(refuse(format!(
-            "`params.{bad}`: plugin `{}` has no such parameter (it accepts: {accepted})",
-            descriptor.name
-        )));
-    }
+    undeclared(params, &descriptor.name, &descriptor.params).map_err(refuse)?;
     probe.init(params)?;
     loaded.per_record = matches!(descriptor.kind, K::Map | K::FlatMap | K::Filter | K::FilterMap);
     tracing::info!(stream = %name, plugin = %descriptor.name, version = %descriptor.version, hash = %&loaded.hash[..12], "plugin loaded");
     let record = PluginRecord { name: descriptor.name, version: descriptor.version, hash: loaded.hash.clone() };
     Ok((loaded, record))
+}
+
+/// Refuses a parameter in `given` that plugin `plugin` does not declare in `declared`.
+pub(super) fn undeclared(given: &BTreeMap<String, String>, plugin: &str, declared: &[String]) -> Result<(), String> {
+    let Some(bad) = given.keys().find(|k| !declared.contains(k)) else { return Ok(()) };
+    let accepted = if declared.is_empty() { "none".to_string() } else { declared.join(", ") };
+    Err(format!("`params.{bad}`: plugin `{plugin}` has no such parameter (it accepts: {accepted})"))
 }
 
 /// Swaps plugins in a running job: a checked component goes to the batcher, which puts it in at the
