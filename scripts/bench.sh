@@ -10,14 +10,17 @@ cargo bench -p weir --bench wordcount
 cargo bench -p weir --bench tokenizer
 if [ -z "${WEIR_SKIP_SPARK:-}" ] && command -v java >/dev/null; then
   venv=target/bench/.venv-spark
-  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyspark' 2>/dev/null; then
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pyspark, pandas, pyarrow, scipy' 2>/dev/null; then
     mkdir -p target/bench
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q pyspark==4.3.0
+    # pandas (below 3, which pyspark 4.3 does not yet support), pyarrow and scipy: the sentiment anchor's pandas UDF
+    "$venv/bin/pip" install -q pyspark==4.3.0 pandas==2.3.3 pyarrow==26.0.1 scipy==1.17.1
   fi
   export WEIR_SPARK_PYTHON="$PWD/$venv/bin/python"
 fi
 cargo bench -p weir --bench running_wordcount
+cargo bench -p weir --bench sentiment
+cargo bench -p weir --bench event_window
 # The user-behaviour pipeline over Kafka (Tansu) into MariaDB: needs the services and a release weir.
 source scripts/services.sh
 cargo build --release -p weir --features connectors --quiet

@@ -80,7 +80,7 @@ fn main() {
     completed(&mut events, 1);
     println!("submit to first output (realtime, 100 ms batches): {:.0?}", started.elapsed());
     let before = completed(&mut events, 20);
-    let (from, _) = server.upgrade("first", "words", "tok@2").unwrap();
+    let (from, _) = server.upgrade("first", "words", "tok@2", None).unwrap();
     let after = completed(&mut events, 20);
     let worst =
         |b: &[(u64, u64, u64)]| (b.iter().map(|x| x.1).max().unwrap_or(0), b.iter().map(|x| x.2).max().unwrap_or(0));

@@ -149,10 +149,19 @@ impl Publisher {
 
     /// Publishes `values` to `topic` (each to partition `i % partitions` when given) and waits for them.
     pub fn send(&self, topic: &str, values: &[String], partitions: Option<i32>) {
-        for (i, v) in values.iter().enumerate() {
+        let untimed: Vec<(String, Option<i64>)> = values.iter().map(|v| (v.clone(), None)).collect();
+        self.send_at(topic, &untimed, partitions);
+    }
+
+    /// [`Publisher::send`], each message with the timestamp given (ms), when given.
+    pub fn send_at(&self, topic: &str, values: &[(String, Option<i64>)], partitions: Option<i32>) {
+        for (i, (v, at)) in values.iter().enumerate() {
             let mut r = BaseRecord::<(), str>::to(topic).payload(v.as_str());
             if let Some(n) = partitions {
                 r = r.partition(i as i32 % n);
+            }
+            if let Some(at) = at {
+                r = r.timestamp(*at);
             }
             while let Err((_, back)) = self.0.send(r) {
                 self.0.poll(Duration::from_millis(20));

@@ -1,17 +1,19 @@
-//! Event-time windows across crashes and in specs: the `event-time-update` golden case (sliding windows,
-//! update mode, a late firing, a late record) killed with SIGKILL mid-run and resumed writes exactly its
-//! golden output, the watermark and open windows coming back from the checkpoint; and bad windows are
-//! refused naming the field.
+//! Event time across crashes and in specs: the `event-time-update` golden case (sliding windows, update
+//! mode, a late firing, a late record) and the `event-timeouts` one (`map_with_state` timing keys out
+//! by the watermark), stopped or killed with SIGKILL mid-run and resumed, write exactly their golden
+//! output, the watermark, open windows and keyed state coming back from the checkpoint; and bad windows
+//! and timeouts are refused naming the field.
 
 use std::process::Stdio;
 
 use weir_tests::crash::{env_or, run_with_kills, weir};
 use weir_tests::{read_jsonl, repo_root};
 
-#[test]
-fn a_killed_event_time_job_resumes_with_its_watermark_and_writes_its_golden_output() {
+/// Golden case `name` stopped after batch `stop` and resumed, then run from the start under SIGKILLs at
+/// random moments: both times it writes exactly its golden `outputs` (file, expected file).
+fn resumes_to_its_golden_output(name: &str, stop: u64, outputs: &[(&str, &str)]) {
     let (kills, seed) = (env_or("WEIR_CRASH_KILLS", 20).div_ceil(5), env_or("WEIR_CRASH_SEED", 20_261_207));
-    let case = repo_root().join("tests/golden/event-time-update");
+    let case = repo_root().join("tests/golden").join(name);
     let dir = tempfile::tempdir().unwrap();
     for file in ["input.jsonl", "job.toml"] {
         std::fs::copy(case.join(file), dir.path().join(file)).unwrap();
@@ -21,25 +23,38 @@ fn a_killed_event_time_job_resumes_with_its_watermark_and_writes_its_golden_outp
     let spec = spec.replace("path = \"input.jsonl\"\n", "path = \"input.jsonl\"\npace = \"400ms\"\n")
         + "\n[checkpoint]\ndir = \"checkpoints\"\nevery = 1\n";
     std::fs::write(dir.path().join("job.toml"), spec).unwrap();
-    // First a stop after batch 3, where the watermark (16 s) has closed two windows: batch 4's record at
-    // 3 s is late only if the resumed job has that watermark back.
-    assert!(weir(dir.path(), &["--batches", "3"]).stderr(Stdio::null()).status().unwrap().success());
-    assert_eq!(read_jsonl(&dir.path().join("out.jsonl")).len(), 3);
+    let batches = stop.to_string();
+    assert!(weir(dir.path(), &["--batches", &batches]).stderr(Stdio::null()).status().unwrap().success());
+    assert_eq!(read_jsonl(&dir.path().join(outputs[0].0)).len() as u64, stop);
     let landed = run_with_kills(dir.path(), 0, seed, 900..1700);
     assert_eq!(landed, 0);
     let same = |what: &str| {
-        for (out, expected) in [("out.jsonl", "expected.jsonl"), ("out_late.jsonl", "expected_late.jsonl")] {
-            assert_eq!(read_jsonl(&dir.path().join(out)), read_jsonl(&case.join(expected)), "{out} {what}");
+        for (out, expected) in outputs {
+            assert_eq!(read_jsonl(&dir.path().join(out)), read_jsonl(&case.join(expected)), "{name}: {out} {what}");
         }
     };
-    same("after a stop at batch 3");
-    // Then from the start again under SIGKILLs at random moments.
-    for f in ["out.jsonl", "out_late.jsonl"] {
-        std::fs::remove_file(dir.path().join(f)).unwrap();
+    same(&format!("after a stop at batch {stop}"));
+    for (out, _) in outputs {
+        std::fs::remove_file(dir.path().join(out)).unwrap();
     }
     std::fs::remove_dir_all(dir.path().join("checkpoints")).unwrap();
     let landed = run_with_kills(dir.path(), kills, seed, 900..1700);
     same(&format!("after {landed} kills (seed {seed})"));
+}
+
+#[test]
+fn a_killed_event_time_job_resumes_with_its_watermark_and_writes_its_golden_output() {
+    // Stopped after batch 3, where the watermark (16 s) has closed two windows: batch 4's record at 3 s
+    // is late only if the resumed job has that watermark back.
+    let outputs = [("out.jsonl", "expected.jsonl"), ("out_late.jsonl", "expected_late.jsonl")];
+    resumes_to_its_golden_output("event-time-update", 3, &outputs);
+}
+
+#[test]
+fn killed_event_time_timeouts_resume_with_their_watermark_and_fire_as_in_the_golden_output() {
+    // Stopped after batch 3, where the watermark is 5 s: batch 4's `z` (deadline 4.5 s) times out in its
+    // own batch only if the resumed job has that watermark back (its own batch alone would make it 3 s).
+    resumes_to_its_golden_output("event-timeouts", 3, &[("out.jsonl", "expected.jsonl")]);
 }
 
 #[test]
@@ -79,4 +94,33 @@ fn windows_that_cannot_be_are_refused_naming_the_field() {
         err.contains("streams.late.from") && err.contains("not an event_window or drop_duplicates stream"),
         "{err}"
     );
+}
+
+#[test]
+fn event_time_timeouts_that_cannot_be_are_refused_naming_the_field() {
+    let plugin = weir_tests::plugin("running_total").display().to_string();
+    let cases = [
+        ("function = \"sum\"\ntimeout_on = \"event_time\"".to_string(), "streams.s.timeout", "needs a `timeout`"),
+        (
+            format!("plugin = \"{plugin}\"\ntimeout = \"3s\"\ntimeout_on = \"event_time\""),
+            "streams.s.timeout_on",
+            "need a built-in `function`",
+        ),
+        ("function = \"sum\"\ntimeout = \"3s\"\ntimeout_on = \"wall_clock\"".to_string(), "", "batch_time"),
+    ];
+    for (fields, field, says) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("in.jsonl"), "[]\n").unwrap();
+        let spec = format!(
+            "[job]\nname = \"s\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n\
+             [sources.in]\nkind = \"scripted\"\npath = \"in.jsonl\"\n\n\
+             [streams.s]\nop = \"map_with_state\"\nfrom = \"in\"\n{fields}\n\n\
+             [sinks.out]\nkind = \"print\"\nfrom = \"s\"\n"
+        );
+        std::fs::write(dir.path().join("job.toml"), &spec).unwrap();
+        let out = weir(dir.path(), &[]).stderr(Stdio::piped()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{fields}: {err}");
+        assert!(err.contains(field) && err.contains(says), "{fields}: {err}");
+    }
 }

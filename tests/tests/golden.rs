@@ -92,6 +92,7 @@ golden!(
     event_time_append,
     event_time_session,
     event_time_update,
+    event_timeouts,
     drop_duplicates,
     window_records,
     join,

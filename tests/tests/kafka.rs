@@ -74,3 +74,47 @@ fn killed_at_random_moments_while_messages_arrive_the_output_holds_each_message_
     Copies::of(&values_out(&tansu), &values, kills).assert_exactly_once();
     assert_eq!(tansu.committed("weir.copy.events", "in", 3).values().sum::<i64>(), total as i64);
 }
+
+#[test]
+fn event_time_from_the_brokers_timestamps_puts_each_message_in_its_own_window() {
+    let tansu = Tansu::start();
+    // One partition: the messages come in the order they were published.
+    tansu.create_topic("in", 1);
+    // 100 messages 100 ms apart in event time, a and b in turn, published out of their time order
+    // (every tenth one a second late, within the watermark's 2 s), so only the timestamps can put them
+    // in the right windows; then one at BASE + 20 s moves the watermark past all of them.
+    const BASE: i64 = 1_800_000_000_000;
+    let mut values: Vec<(String, Option<i64>)> =
+        (0..100).map(|i| (if i % 2 == 0 { "a" } else { "b" }.to_string(), Some(BASE + i * 100))).collect();
+    values.sort_by_key(|(_, at)| at.unwrap() + if at.unwrap() % 1000 == 0 { 1000 } else { 0 });
+    values.push(("c".to_string(), Some(BASE + 20_000)));
+    weir_tests::tansu::Publisher::new(&tansu.brokers()).send_at("in", &values, None);
+    let spec = format!(
+        "[job]\nname = \"stamped\"\nbatch_interval = \"200ms\"\n\n\
+         [watermark]\ndelay = \"2s\"\n\n\
+         [sources.events]\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic = \"in\"\nevent_time = \"@timestamp\"\n\n\
+         [streams.keyed]\nop = \"map_to_pair\"\nfrom = \"events\"\n\n\
+         [streams.windows]\nop = \"event_window\"\nfrom = \"keyed\"\nreducer = \"count\"\nlength = \"1s\"\n\n\
+         [sinks.out]\nkind = \"jsonl\"\nfrom = \"windows\"\npath = \"windows.jsonl\"\n",
+        tansu.brokers()
+    );
+    let dir = setup(&spec);
+    let out = dir.path().join("windows.jsonl");
+    let windows = || -> Vec<(String, i64, u64)> {
+        let batches = if out.exists() { weir_tests::read_jsonl(&out) } else { vec![] };
+        let records = batches.iter().flat_map(|b| b["records"].as_array().unwrap().clone());
+        let mut w: Vec<_> = records
+            .map(|r| {
+                let v = &r["value"];
+                (r["key"].as_str().unwrap().to_string(), v["start"].as_i64().unwrap(), v["value"].as_u64().unwrap())
+            })
+            .collect();
+        w.sort();
+        w
+    };
+    let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    drain_when(child, dir.path(), || windows().len() >= 20);
+    let want: Vec<(String, i64, u64)> =
+        ["a", "b"].iter().flat_map(|k| (0..10).map(move |s| (k.to_string(), BASE + s * 1000, 5))).collect();
+    assert_eq!(windows(), want, "five a and five b in every second of event time, each window once");
+}

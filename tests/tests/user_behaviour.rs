@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use weir_tests::crash::{Rng, drain, kill, setup, weir};
+use weir_tests::crash::{Rng, drain, kill, psql, setup, weir};
 use weir_tests::tansu::Tansu;
 use weir_tests::{repo_root, weir_bin};
 
@@ -146,4 +146,53 @@ fn killed_at_random_moments_the_pipeline_still_writes_every_click_once() {
     assert_eq!(totals(&format!("clicks_per_batch_{tag}")), want, "see {}", dir.path().display());
     assert_eq!(totals(&format!("clicks_per_window_{tag}")), want);
     drop_tables(tag);
+}
+
+/// `examples/device_totals.toml` pointed at `brokers`, its job and table suffixed `tag`.
+fn device_totals_spec(brokers: &str, tag: &str) -> String {
+    let text = std::fs::read_to_string(repo_root().join("examples/device_totals.toml")).unwrap();
+    let operators = repo_root().join("operators");
+    text.replace("127.0.0.1:9092", brokers)
+        .replace("name = \"device-totals\"", &format!("name = \"device-totals-{tag}\""))
+        .replace("\"../operators", &format!("\"{}", operators.display()))
+        .replace("table = \"device_totals\"", &format!("table = \"device_totals_{tag}\""))
+}
+
+/// Device type → clicks, one row each, in the wide-column-style table (empty if it is not there yet).
+fn rows(table: &str) -> Vec<(String, i64)> {
+    let exists = psql(&format!("SELECT to_regclass('{table}') IS NOT NULL")) == ["t"];
+    let rows = if exists { psql(&format!("SELECT device_type, clicks FROM {table} ORDER BY 1")) } else { vec![] };
+    rows.iter().map(|r| r.split_once('|').unwrap()).map(|(k, v)| (k.to_string(), v.parse().unwrap())).collect()
+}
+
+#[test]
+fn kafka_into_a_wide_column_style_table_keeps_one_row_per_key_with_its_running_total_across_a_kill() {
+    let tansu = Tansu::start();
+    tansu.create_topic("clicks", 3);
+    let tag = "wide";
+    let table = format!("device_totals_{tag}");
+    psql(&format!("DROP TABLE IF EXISTS {table}"));
+    let (want, bad) = expected(13);
+    let mut publisher = publish(&tansu.brokers(), 13, 2000);
+    let dir = setup(&device_totals_spec(&tansu.brokers(), tag));
+    let log = std::fs::File::create(dir.path().join("runs.log")).unwrap();
+    let run = || weir(dir.path(), &[]).stdout(Stdio::null()).stderr(log.try_clone().unwrap()).spawn().unwrap();
+    let child = run();
+    std::thread::sleep(Duration::from_millis(1500));
+    kill(child);
+    assert!(publisher.wait().unwrap().success());
+    let child = run();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let want: Vec<(String, i64)> = want.into_iter().collect();
+    while Instant::now() < deadline && rows(&table) != want {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = drain(child);
+    let said = std::fs::read_to_string(dir.path().join("runs.log")).unwrap_or_default();
+    assert!(out.status.success(), "{said}");
+    assert_eq!(rows(&table), want, "one row per device type holding its total; see {}", dir.path().display());
+    let dead = weir_tests::read_jsonl(&dir.path().join("device_totals.dead.jsonl"));
+    // At least once: a batch cut again after the kill refuses its malformed clicks again.
+    assert!(dead.len() as u64 >= bad, "every malformed click is a dead letter: {} of {bad}", dead.len());
+    psql(&format!("DROP TABLE IF EXISTS {table}"));
 }

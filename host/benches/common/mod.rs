@@ -38,6 +38,7 @@ pub fn corpus() -> PathBuf {
 }
 
 /// The Wasm tokenizer component; `WEIR_BENCH_TOKENIZER` names another build of it (to compare two).
+#[allow(dead_code)] // the scenario benchmarks use no tokenizer
 pub fn tokenizer() -> PathBuf {
     match std::env::var_os("WEIR_BENCH_TOKENIZER") {
         Some(path) => PathBuf::from(path),
@@ -109,4 +110,65 @@ pub fn floor(data: &Path) -> f64 {
         best = best.max(LINES / start.elapsed().as_secs_f64());
     }
     best
+}
+
+/// Runs one of Weir's own Spark scripts (`host/benches/spark/`) with the Python in `WEIR_SPARK_PYTHON`
+/// (scripts/bench.sh makes a venv with pyspark 4.3.0); returns the figure of the `= NNNk records/s` it
+/// prints, per second, and everything it printed. `None` (with the reason printed) when Spark is not set
+/// up or the script fails: the caller then prints no ratio.
+#[allow(dead_code)] // used by the scenario benchmarks only
+pub fn spark_script(script: &str, args: &[&str]) -> Option<(f64, String)> {
+    let Ok(python) = std::env::var("WEIR_SPARK_PYTHON") else {
+        println!("spark: not set up (WEIR_SPARK_PYTHON unset; scripts/bench.sh sets it up): no ratio printed");
+        return None;
+    };
+    let script = repo().join("host/benches/spark").join(script);
+    let out = Command::new(python).arg(&script).args(args).output().expect("running the Spark script");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        println!(
+            "spark: {} failed ({}): no ratio printed\n{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let figure = text.split("= ").last()?.split("k records/s").next()?.trim().parse::<f64>().ok()?;
+    Some((figure * 1e3, text))
+}
+
+/// A small deterministic generator (SplitMix64), so every run of a benchmark makes the same corpus.
+#[allow(dead_code)] // used by the scenario benchmarks only
+pub struct Mix(pub u64);
+
+#[allow(dead_code)]
+impl Mix {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// The records of every batch line a `jsonl` sink wrote (`{"time": t, "records": [...]}`).
+#[allow(dead_code)] // used by the scenario benchmarks only
+pub fn jsonl_records(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).expect("the job's output");
+    text.lines()
+        .flat_map(|l| {
+            let mut batch: serde_json::Value = serde_json::from_str(l).expect("a batch line");
+            match batch["records"].take() {
+                serde_json::Value::Array(records) => records,
+                other => panic!("a batch line without records: {other}"),
+            }
+        })
+        .collect()
 }

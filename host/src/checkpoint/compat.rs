@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{CheckpointError, Manifest};
 use crate::graph::Plan;
-use crate::graph::spec::StreamSpec;
+use crate::graph::spec::{StreamSpec, TimeoutOn};
 
 /// The shape of `spec`'s state, or `None` when the stream keeps nothing between batches. Shapes starting
 /// with `keyed` live in the state database; `window` shapes are buffers each worker holds.
@@ -21,7 +21,13 @@ pub fn state_shape(spec: &StreamSpec) -> Option<String> {
     let fun = |r: Option<crate::graph::spec::ReducerKind>| r.map_or("plugin", |r| r.name());
     match spec {
         StreamSpec::UpdateStateByKey { updater, .. } => Some(format!("keyed update_state_by_key {}", fun(*updater))),
-        StreamSpec::MapWithState { function, .. } => Some(format!("keyed map_with_state {}", fun(*function))),
+        StreamSpec::MapWithState { function, timeout_on: TimeoutOn::BatchTime, .. } => {
+            Some(format!("keyed map_with_state {}", fun(*function)))
+        }
+        // Its state's `last_seen` is an event time, not a batch time: not interchangeable.
+        StreamSpec::MapWithState { function, .. } => {
+            Some(format!("keyed map_with_state {} event_time", fun(*function)))
+        }
         StreamSpec::DropDuplicates { within, .. } => Some(format!("drop_duplicates within={}", within.0)),
         StreamSpec::EventWindow { reducer, length, slide, gap, offset, lateness, output, .. } => {
             let ms = |m: Option<crate::graph::spec::Millis>| m.map_or("-".to_string(), |m| m.0.to_string());
@@ -54,7 +60,24 @@ pub fn state_shape(spec: &StreamSpec) -> Option<String> {
 
 /// The state shape of every stateful stream of `plan`.
 pub fn shapes(plan: &Plan) -> BTreeMap<String, String> {
-    plan.streams.iter().filter_map(|(name, spec)| Some((name.clone(), state_shape(spec)?))).collect()
+    let mut shapes: BTreeMap<String, String> =
+        plan.streams.iter().filter_map(|(name, spec)| Some((name.clone(), state_shape(spec)?))).collect();
+    // A `map_with_state` with event-time timeouts keeps its watermark beside its keyed state.
+    for (name, spec) in &plan.streams {
+        if matches!(spec, StreamSpec::MapWithState { timeout_on: TimeoutOn::EventTime, .. }) {
+            shapes.insert(watermark_part(name), "watermark".to_string());
+        }
+    }
+    shapes
+}
+
+/// The checkpoint part in which stream `name` keeps its watermark, when it keeps it apart from its state.
+///
+/// ```
+/// assert_eq!(weir::checkpoint::watermark_part("sessions"), "sessions@watermark");
+/// ```
+pub fn watermark_part(name: &str) -> String {
+    format!("{name}@watermark")
 }
 
 /// Where the keys of every stateful stream of `plan` come from.

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use batch_log::{BatchLog, LoggedBatch};
-pub use compat::{check, keys, shapes, state_shape};
+pub use compat::{check, keys, shapes, state_shape, watermark_part};
 pub use coordinator::{CheckpointPlan, Checkpointer, prune};
 pub use files_change::FilesChange;
 pub use hook::{HookExt, HookSlot, PartHook};

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::placement::Placement;
-use super::spec::{ClockMode, LineFormat, SinkSpec, SourceSpec};
+use super::spec::{BROKER_TIMESTAMP, ClockMode, LineFormat, SinkSpec, SourceSpec};
 
 /// Why a live source (a socket or a broker) cannot run under the manual clock.
 pub(super) const REALTIME_ONLY: &str = "a socket or broker source needs the realtime clock (`job.clock`)";
@@ -26,6 +26,7 @@ pub(super) fn source(
     base: &Path,
     placement: &Placement<'_>,
 ) -> Result<(), Refusal> {
+    let is_kafka = matches!(src, SourceSpec::Kafka { .. });
     if let SourceSpec::Socket { format, columns, event_time, .. }
     | SourceSpec::Directory { format, columns, event_time, .. }
     | SourceSpec::Kafka { format, columns, event_time, .. }
@@ -34,7 +35,14 @@ pub(super) fn source(
     | SourceSpec::Rabbitmq { format, columns, event_time, .. }
     | SourceSpec::Mqtt { format, columns, event_time, .. } = src
     {
-        if let Some(field) = event_time {
+        if let Some(field) = event_time.as_deref().filter(|f| *f == BROKER_TIMESTAMP) {
+            if !is_kafka {
+                return refuse(
+                    "event_time",
+                    format!("`{field}` is a message's timestamp at the broker: only a `kafka` source has one"),
+                );
+            }
+        } else if let Some(field) = event_time {
             if *format == LineFormat::Text {
                 return refuse(
                     "event_time",

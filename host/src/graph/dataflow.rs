@@ -10,14 +10,15 @@ use timely::dataflow::{InputHandleVec, ProbeHandle, Scope, Stream};
 use weir_sdk::packed::Batch;
 
 use super::Plan;
-use super::spec::{JoinKind, ReducerKind, SinkSpec, StreamSpec, WindowSpec};
+use super::spec::{JoinKind, ReducerKind, SinkSpec, StreamSpec, TimeoutOn, WindowSpec};
 use crate::batcher::{BatchTimes, Shared};
-use crate::checkpoint::{Checkpointer, HookSlot, PartHook};
+use crate::checkpoint::{Checkpointer, HookSlot, PartHook, watermark_part};
 use crate::operator::apply::ApplyExt;
 use crate::operator::builtin::{ExprFilter, ExprMap};
 use crate::operator::cogroup::{CogroupExt, GroupConfig, Grouping};
 use crate::operator::dead_letter::DeadLetters;
 use crate::operator::drop_duplicates::{DedupConfig, DropDuplicatesExt};
+use crate::operator::event_timeouts::{EventTimeouts, EventTimeoutsExt};
 use crate::operator::event_window::{EventWindowConfig, EventWindowExt, Shape};
 use crate::operator::exchange::ExchangeByKeyExt;
 use crate::operator::expr::Expr;
@@ -130,6 +131,7 @@ impl JobContext {
             name: name.into(),
             merge: Aggregation::ByKey(reducer).merge(),
             timeout,
+            timeout_on: TimeoutOn::BatchTime,
             initial: self.initial.get(name).cloned(),
             snapshots,
             db: self.state.clone().expect("the job opened its state database"),
@@ -247,7 +249,7 @@ fn fusable_pairs(plan: &Plan) -> HashMap<&str, (&str, i64)> {
                     Some(
                         StreamSpec::ReduceByKey { plugin: None, .. }
                         | StreamSpec::UpdateStateByKey { plugin: None, .. }
-                        | StreamSpec::MapWithState { plugin: None, .. },
+                        | StreamSpec::MapWithState { plugin: None, timeout_on: TimeoutOn::BatchTime, .. },
                     ),
                 ],
             ) = readers.get(name.as_str()).map(Vec::as_slice)
@@ -272,7 +274,14 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
     let mut snapshots: HashMap<&str, BatchStream<'_>> = HashMap::new();
     let mut late: HashMap<&str, BatchStream<'_>> = HashMap::new();
     // The watermark's parts, from every source, when a stream follows event time.
-    let follows = |s: &StreamSpec| matches!(s, StreamSpec::EventWindow { .. } | StreamSpec::DropDuplicates { .. });
+    let follows = |s: &StreamSpec| {
+        matches!(
+            s,
+            StreamSpec::EventWindow { .. }
+                | StreamSpec::DropDuplicates { .. }
+                | StreamSpec::MapWithState { timeout_on: TimeoutOn::EventTime, .. }
+        )
+    };
     let parts = plan.streams.iter().any(|(_, s)| follows(s)).then(|| {
         let sources: Vec<BatchStream<'_>> = plan.sources.iter().map(|(n, _)| nodes[n.as_str()].clone()).collect();
         watermark::parts(scope, &sources)
@@ -344,9 +353,25 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             StreamSpec::UpdateStateByKey { updater: None, from, params, .. } => {
                 input.plugin_update_state(ctx.state(at(from), ReducerKind::Sum, None), ctx.slot(name, params))
             }
-            StreamSpec::MapWithState { function, from, timeout, params, .. } => {
+            StreamSpec::MapWithState { function, from, timeout, params, timeout_on, .. } => {
                 let timeout = timeout.map(|t| t.0);
                 let (mapped, snaps) = match function {
+                    Some(f) if *timeout_on == TimeoutOn::EventTime => {
+                        let parts = parts.clone().expect("made when a stream follows event time");
+                        let mut cfg = ctx.state(at(from), *f, timeout);
+                        cfg.timeout_on = TimeoutOn::EventTime;
+                        let timing = Timing {
+                            hook: ctx.hook(&watermark_part(name), scope.index(), true),
+                            ..ctx.timing(at(from))
+                        };
+                        let timeouts = EventTimeouts {
+                            watermark: plan.watermark,
+                            sources: plan.sources.len(),
+                            reducer: *f,
+                            dead: ctx.dead.clone(),
+                        };
+                        input.exchange_by_key(name, &ctx.dead).map_with_event_timeouts(parts, timing, cfg, timeouts)
+                    }
                     Some(f) => {
                         let per_batch = ctx.reduce(at(from), Aggregation::ByKey(*f), None, pairs);
                         input.aggregate(per_batch).map_with_state(ctx.state(at(from), *f, timeout))

@@ -10,7 +10,8 @@ use crate::operator::expr::Expr;
 
 use super::placement::Placement;
 use super::spec::{
-    CheckpointSpec, ClockMode, JobSpec, JoinKind, ReducerKind, SinkSpec, SourceSpec, StreamSpec, TableSpec, WindowSpec,
+    CheckpointSpec, ClockMode, JobSpec, JoinKind, ReducerKind, SinkSpec, SourceSpec, StreamSpec, TableSpec, TimeoutOn,
+    WindowSpec,
 };
 
 /// Why a job spec was refused.
@@ -221,7 +222,20 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
                 return Err(c.err("streams", name, "initial_state", format!("no file at {}", path.display())));
             }
         }
-        if let StreamSpec::MapWithState { timeout: Some(t), .. } = stream
+        if let StreamSpec::MapWithState { timeout_on: TimeoutOn::EventTime, timeout, plugin, .. } = stream {
+            if plugin.is_some() {
+                let msg = "event-time timeouts need a built-in `function`; a plugin's timeouts follow batch time";
+                return Err(c.err("streams", name, "timeout_on", msg));
+            }
+            if timeout.is_none_or(|t| t.0 == 0) {
+                return Err(c.err(
+                    "streams",
+                    name,
+                    "timeout",
+                    "`timeout_on = \"event_time\"` needs a `timeout` above 0",
+                ));
+            }
+        } else if let StreamSpec::MapWithState { timeout: Some(t), .. } = stream
             && (t.0 == 0 || !t.0.is_multiple_of(job.batch_interval.0))
         {
             let msg = format!("timeout {t} is not a positive multiple of the batch interval ({})", job.batch_interval);

@@ -9,6 +9,10 @@ use super::grants::Grants;
 use super::millis::Millis;
 use super::spec::one;
 
+/// The `event_time` of a `kafka` source that names each message's timestamp at the broker (its create
+/// or log-append time, as the topic keeps it) rather than a field of the message.
+pub const BROKER_TIMESTAMP: &str = "@timestamp";
+
 /// A `[sources.NAME]` table.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -121,8 +125,8 @@ pub enum SourceSpec {
         #[serde(default)]
         columns: Vec<String>,
         /// With `format = "json"` or `"csv"`: the field holding each record's event time (milliseconds
-        /// since the epoch, or an RFC 3339 time in UTC); `a.b` reads a nested field. Default: none, the
-        /// record's event time is its batch time.
+        /// since the epoch, or an RFC 3339 time in UTC); `a.b` reads a nested field. `"@timestamp"` (any
+        /// format): the message's timestamp at the broker. Default: none, the batch time.
         #[serde(default)]
         event_time: Option<String>,
     },

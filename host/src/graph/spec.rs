@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 pub use super::millis::Millis;
 pub use super::sink_spec::{SinkSpec, WriteMode};
-pub use super::source_spec::{LineFormat, SourceSpec, StartAt};
+pub use super::source_spec::{BROKER_TIMESTAMP, LineFormat, SourceSpec, StartAt};
 
 /// A whole job spec file.
 #[derive(Debug, Deserialize)]
@@ -195,7 +195,7 @@ impl Default for LimitsSpec {
     }
 }
 
-pub use super::streams::{JoinKind, OutputMode, ReducerKind, StreamSpec, WindowFilter, WindowSpec};
+pub use super::streams::{JoinKind, OutputMode, ReducerKind, StreamSpec, TimeoutOn, WindowFilter, WindowSpec};
 pub use crate::table::{TableFormat, TableSpec};
 
 /// A `[streams.NAME]` table: the operator, and what to do with the records it refuses.

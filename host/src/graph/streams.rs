@@ -314,6 +314,9 @@ pub enum StreamSpec {
         /// Idle time after which a key's state is removed (default: never).
         #[serde(default)]
         timeout: Option<Millis>,
+        /// What the idle time is measured in: batch time (default), or event time against the watermark.
+        #[serde(default)]
+        timeout_on: TimeoutOn,
         /// Optional JSON-lines file of initial state, loaded when the state is empty.
         #[serde(default)]
         initial_state: Option<PathBuf>,
@@ -331,6 +334,18 @@ pub enum StreamSpec {
         #[serde(default)]
         window: Option<WindowSpec>,
     },
+}
+
+/// What a `map_with_state` timeout is measured in (Spark's `ProcessingTimeTimeout` and
+/// `EventTimeTimeout`).
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeoutOn {
+    /// Batch time: a key times out `timeout` after the batch of its last data.
+    #[default]
+    BatchTime,
+    /// Event time: a key times out once the watermark reaches its latest event time plus `timeout`.
+    EventTime,
 }
 
 /// When an event-time window is written.

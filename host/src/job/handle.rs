@@ -190,11 +190,24 @@ impl JobHandle {
     /// parameters, `init` with the stream's parameters) and refused with the reason when it does not
     /// fit; the stream's keyed state stays. Waits at most `timeout` for the boundary.
     pub fn swap(&self, stream: &str, path: &Path, timeout: Duration) -> Result<u64, JobError> {
+        self.swap_model(stream, path, None, timeout)
+    }
+
+    /// [`JobHandle::swap`], the new plugin initialised with `model` (a model's text, as `weir model
+    /// train` writes it) in place of the stream's `model` file: a model swap is a plugin swap. Refused
+    /// when the stream was given no `model`, or the plugin's `init` refuses the model.
+    pub fn swap_model(
+        &self,
+        stream: &str,
+        path: &Path,
+        model: Option<Arc<str>>,
+        timeout: Duration,
+    ) -> Result<u64, JobError> {
         let Some(swapper) = self.control.swapper.get() else {
             let state = if self.is_finished() { "has ended" } else { "is still starting" };
             return Err(JobError::Runtime(format!("job `{}` {state}: no plugin can be swapped", self.name)));
         };
-        let applied = swapper.swap(stream, path)?;
+        let applied = swapper.swap(stream, path, model)?;
         applied.recv_timeout(timeout).map_err(|e| {
             let why = match e {
                 flume::RecvTimeoutError::Timeout => format!("no batch boundary came within {timeout:?}"),

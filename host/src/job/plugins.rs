@@ -14,7 +14,7 @@ use crate::graph::Plan;
 use crate::graph::spec::StreamSpec;
 use crate::operator::wasm::bindings::kind_name;
 use crate::operator::wasm::bindings::types::TransformKind as K;
-use crate::operator::wasm::{LoadedPlugin, PluginInstance, Versions};
+use crate::operator::wasm::{LoadedPlugin, PluginInstance, Versions, with_model};
 
 /// A stream's plugin by batch time.
 pub(crate) type PluginVersions = Arc<Versions<LoadedPlugin>>;
@@ -28,22 +28,26 @@ pub(super) fn load_plugins(plan: &Plan, env: &Env) -> Result<Plugins, JobError> 
     let mut records = BTreeMap::new();
     for (name, spec) in &plan.streams {
         let Some((path, _)) = spec.plugin() else { continue };
-        let (loaded, record) = load_plugin(plan, env, name, spec, path)?;
+        let (loaded, record) = load_plugin(plan, env, name, spec, path, None)?;
         records.insert(name.clone(), record);
         plugins.insert(name.clone(), Arc::new(Versions::new(Arc::new(loaded))));
     }
     Ok((plugins, records))
 }
 
-/// Compiles the component at `path` for stream `name` (whose spec is `spec`) and checks it fits.
+/// Compiles the component at `path` for stream `name` (whose spec is `spec`) and checks it fits, with
+/// `model` (a swapped model's text) in place of the stream's `model` file when given.
 fn load_plugin(
     plan: &Plan,
     env: &Env,
     name: &str,
     spec: &StreamSpec,
     path: &Path,
+    model: Option<Arc<str>>,
 ) -> Result<(LoadedPlugin, PluginRecord), JobError> {
     let (_, params) = spec.plugin().expect("a plugin stream");
+    let swapped = model.as_ref().map(|m| with_model(params, m));
+    let params = swapped.as_ref().unwrap_or(params);
     let refuse = |message: String| JobError::Params { stream: name.to_string(), message };
     let mut loaded = env.plugins()?.load(path).map_err(|e| refuse(e.to_string()))?;
     if matches!(loaded.world, "source" | "sink") {
@@ -74,6 +78,7 @@ fn load_plugin(
     undeclared(params, &descriptor.name, &descriptor.params).map_err(refuse)?;
     probe.init(params)?;
     loaded.per_record = matches!(descriptor.kind, K::Map | K::FlatMap | K::Filter | K::FilterMap);
+    loaded.model = model;
     tracing::info!(stream = %name, plugin = %descriptor.name, version = %descriptor.version, hash = %&loaded.hash[..12], "plugin loaded");
     let record = PluginRecord { name: descriptor.name, version: descriptor.version, hash: loaded.hash.clone() };
     Ok((loaded, record))
@@ -98,16 +103,25 @@ pub(crate) struct Swapper {
 }
 
 impl Swapper {
-    /// Checks the component at `path` for `stream` and queues it for the next batch boundary; the
-    /// receiver gets the first batch that runs it (or closes if the job ends first).
-    pub(crate) fn swap(&self, stream: &str, path: &Path) -> Result<flume::Receiver<u64>, JobError> {
+    /// Checks the component at `path` for `stream` (initialised with `model`, a model's text, in place
+    /// of the stream's `model` file when given) and queues it for the next batch boundary; the receiver
+    /// gets the first batch that runs it (or closes if the job ends first).
+    pub(crate) fn swap(
+        &self,
+        stream: &str,
+        path: &Path,
+        model: Option<Arc<str>>,
+    ) -> Result<flume::Receiver<u64>, JobError> {
         let refuse = |message: &str| JobError::Params { stream: stream.to_string(), message: message.to_string() };
         let spec = self.plan.streams.iter().find(|(n, _)| n == stream).map(|(_, s)| s);
         let Some(spec) = spec else { return Err(refuse("the job has no such stream")) };
         let Some(versions) = self.plugins.get(stream).cloned() else {
             return Err(refuse("runs no plugin: only a `wasm` or plugin stream can be swapped"));
         };
-        let (loaded, record) = load_plugin(&self.plan, &self.env, stream, spec, path)?;
+        if model.is_some() && !matches!(spec, StreamSpec::Wasm { model: Some(_), .. }) {
+            return Err(refuse("has no `model` file: only a stream given a model can have it swapped"));
+        }
+        let (loaded, record) = load_plugin(&self.plan, &self.env, stream, spec, path, model)?;
         let (done, applied) = flume::bounded(1);
         let (events, checkpoint, stream) = (self.events.clone(), self.checkpoint.clone(), stream.to_string());
         let swap: AtBoundary = Box::new(move |time| {

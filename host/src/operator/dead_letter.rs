@@ -160,7 +160,9 @@ impl DeadLetters {
         match &self.file {
             Some(f) => {
                 let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
-                if let Err(e) = writeln!(f, "{entry}") {
+                // Handed to the OS at once: a process killed later (kill -9) must not lose dead letters
+                // of batches a checkpoint has since committed, which are not run again.
+                if let Err(e) = writeln!(f, "{entry}").and_then(|()| f.flush()) {
                     tracing::error!("cannot write dead letter {entry}: {e}");
                 }
             }

@@ -17,7 +17,7 @@ use weir_sdk::packed::Batch;
 use crate::batcher::{BatchTimes, Shared};
 use crate::checkpoint::HookSlot;
 use crate::graph::dataflow::BatchStream;
-use crate::graph::spec::ReducerKind;
+use crate::graph::spec::{ReducerKind, TimeoutOn};
 use crate::operator::reduce::{Agg, KEY_GROUPS, key_group, numeric};
 use crate::state::{KeyedState, StateDb, StateError, StateValue};
 
@@ -29,6 +29,8 @@ pub struct StateConfig {
     pub merge: ReducerKind,
     /// mapWithState's idle timeout in milliseconds.
     pub timeout: Option<u64>,
+    /// What the timeout is measured in; initial state gets a batch-time deadline only.
+    pub timeout_on: TimeoutOn,
     /// Initial state, loaded when the stream has none.
     pub initial: Option<Arc<Batch>>,
     /// Also output the whole state after each batch (mapWithState's `stateSnapshots`).
@@ -68,7 +70,8 @@ impl StateConfig {
             let g = key_group(key) as u8;
             if g as usize % peers == index {
                 s.put(g, key, StateValue::from_value(&initial.get(i).value, self.first_time));
-                if let Some(timeout) = self.timeout {
+                // An initial key has no event time yet: with event-time timeouts, its first record sets one.
+                if let (Some(timeout), TimeoutOn::BatchTime) = (self.timeout, self.timeout_on) {
                     s.set_timeout(g, key, None, Some(self.first_time + timeout))?;
                 }
             }

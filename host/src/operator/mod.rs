@@ -7,6 +7,7 @@ pub mod builtin;
 pub mod cogroup;
 pub mod dead_letter;
 pub mod drop_duplicates;
+pub mod event_timeouts;
 pub mod event_window;
 pub mod exchange;
 pub mod expr;

@@ -18,7 +18,7 @@ use weir_sdk::packed::Batch;
 
 use super::watermark::{Part, PartStream};
 use crate::batcher::{BatchTimes, Shared};
-use crate::checkpoint::{HookExt, HookSlot};
+use crate::checkpoint::{HookExt, HookSlot, PartHook};
 use crate::graph::dataflow::BatchStream;
 
 /// When an event-time operator's batches complete, and where its state is saved.
@@ -48,6 +48,30 @@ type Out = OutputBuilder<u64, timely::container::CapacityContainerBuilder<Vec<Ba
 /// The two streams an event-time operator writes: its records, and the late ones.
 pub type Outputs<'s> = (BatchStream<'s>, BatchStream<'s>);
 
+/// What an event-time operator's state does at checkpoints.
+pub trait Checkpointed {
+    /// Batch `t` is done: save what a checkpoint of it must hold, if it is checkpointed.
+    fn after_batch(&mut self, t: u64);
+    /// The input ended: save what the final checkpoint must hold (called again on later activations).
+    fn at_input_end(&mut self);
+}
+
+/// A state saved whole, through one hook.
+struct Whole<S> {
+    state: S,
+    hook: Option<PartHook>,
+}
+
+impl<S: Serialize> Checkpointed for Whole<S> {
+    fn after_batch(&mut self, t: u64) {
+        self.hook.after_batch(t, &self.state);
+    }
+
+    fn at_input_end(&mut self) {
+        self.hook.at_input_end(true, &self.state);
+    }
+}
+
 /// Runs `step(state, t, records, parts)` for every completed batch `t` of `records` (already on the
 /// worker owning their keys) with the watermark's `parts`; `state` starts as given, or as the checkpoint
 /// the job resumed from saved it.
@@ -67,6 +91,24 @@ pub fn watermarked<'s, S>(
 where
     S: Serialize + DeserializeOwned + 'static,
 {
+    let hook = timing.hook.open(&mut state, &timing.shared);
+    let whole = Whole { state, hook };
+    frame(records, parts, timing, whole, move |w, t, records, parts| step(&mut w.state, t, records, parts))
+}
+
+/// [`watermarked`] for a state that saves itself ([`Checkpointed`]); `timing.hook` is not used.
+///
+/// ```
+/// // Exercised end to end by `map_with_state` with event-time timeouts (tests/golden/event-timeouts).
+/// assert_eq!(weir::operator::watermark::Watermark::new(2).at, i64::MIN);
+/// ```
+pub fn frame<'s, C: Checkpointed + 'static>(
+    records: BatchStream<'s>,
+    parts: PartStream<'s>,
+    timing: Timing,
+    mut state: C,
+    mut step: impl FnMut(&mut C, u64, &[Batch], &[Part]) -> (Batch, Batch) + 'static,
+) -> Outputs<'s> {
     let scope = records.scope();
     let records: Stream<'s, u64, Vec<In>> = records.unary(Pipeline, "watermarked-records", |_cap, _info| {
         |input, output| input.for_each(|cap, data| output.session(&cap).give_iterator(data.drain(..).map(In::Records)))
@@ -82,7 +124,6 @@ where
     builder.build(move |mut caps| {
         let mut cap = caps.pop().and_then(|late_cap| caps.pop().map(|c| (c, late_cap)));
         let mut times = BatchTimes::new(timing.first_time, timing.interval, timing.shared.clone());
-        let mut hook = timing.hook.open(&mut state, &timing.shared);
         let mut stash: HashMap<u64, (Vec<Batch>, Vec<Part>)> = HashMap::new();
         move |frontiers| {
             let (mut out, mut late) = (out.activate(), late.activate());
@@ -99,7 +140,7 @@ where
             for t in times.completed(frontier) {
                 let (records, parts) = stash.remove(&t).unwrap_or_default();
                 let (written, too_late) = step(&mut state, t, &records, &parts);
-                hook.after_batch(t, &state);
+                state.after_batch(t);
                 if let Some((c, lc)) = &cap {
                     if !written.is_empty() {
                         out.session(&c.delayed(&t)).give(written);
@@ -109,7 +150,9 @@ where
                     }
                 }
             }
-            hook.at_input_end(frontier.frontier().is_empty(), &state);
+            if frontier.frontier().is_empty() {
+                state.at_input_end();
+            }
             match cap.as_mut() {
                 _ if frontier.frontier().is_empty() => cap = None,
                 Some((c, lc)) => {

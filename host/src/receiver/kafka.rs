@@ -168,7 +168,10 @@ impl Fetch for KafkaFetch {
     async fn next(&mut self) -> Message {
         loop {
             match self.0.recv().await {
-                Ok(m) => return (m.partition(), m.offset(), m.payload().map(<[u8]>::to_vec)),
+                Ok(m) => {
+                    let time = m.timestamp().to_millis();
+                    return (m.partition(), m.offset(), m.payload().map(<[u8]>::to_vec), time);
+                }
                 // librdkafka reconnects and retries by itself; what it reports is for the log.
                 Err(e) => tracing::warn!("kafka: {e}"),
             }

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use weir_sdk::packed::Kind;
 
 use super::SourceEvent;
-use crate::graph::spec::{LineFormat, SourceSpec};
+use crate::graph::spec::{BROKER_TIMESTAMP, LineFormat, SourceSpec};
 
 /// Bytes of a refused line kept in its dead letter.
 const REFUSED_PREFIX: usize = 256;
@@ -39,11 +39,20 @@ pub struct Lines {
     pub columns: Vec<String>,
     /// The field holding a record's event time (JSON and CSV lines), as a path of field names.
     pub event_time: Option<Vec<String>>,
+    /// A record's event time is its message's timestamp at the broker (a `kafka` source's
+    /// `event_time = "@timestamp"`), which the source passes along with each message.
+    pub broker_time: bool,
 }
 
 impl Default for Lines {
     fn default() -> Self {
-        Lines { max_record_bytes: usize::MAX, format: LineFormat::Text, columns: Vec::new(), event_time: None }
+        Lines {
+            max_record_bytes: usize::MAX,
+            format: LineFormat::Text,
+            columns: Vec::new(),
+            event_time: None,
+            broker_time: false,
+        }
     }
 }
 
@@ -64,20 +73,28 @@ impl Lines {
             return None;
         };
         let max_record_bytes = usize::try_from(max_record_bytes.as_u64()).unwrap_or(usize::MAX);
-        let event_time = event_time.as_ref().map(|f| f.split('.').map(str::to_string).collect());
-        Some(Lines { max_record_bytes, format: *format, columns: columns.clone(), event_time })
+        let broker_time = event_time.as_deref() == Some(BROKER_TIMESTAMP);
+        let field = event_time.as_ref().filter(|_| !broker_time);
+        let event_time = field.map(|f| f.split('.').map(str::to_string).collect());
+        Some(Lines { max_record_bytes, format: *format, columns: columns.clone(), event_time, broker_time })
     }
 
     /// How to read the lines of this source's write-ahead log: what it logged are record values, so
     /// CSV lines come back as the JSON objects they became.
     pub fn as_logged(&self) -> Lines {
         let format = if self.format == LineFormat::Csv { LineFormat::Json } else { self.format };
-        Lines { max_record_bytes: usize::MAX, format, columns: Vec::new(), event_time: self.event_time.clone() }
+        Lines {
+            max_record_bytes: usize::MAX,
+            format,
+            columns: Vec::new(),
+            event_time: self.event_time.clone(),
+            ..*self
+        }
     }
 
     /// True when lines become `text` records as they are, so valid text needs no check per line.
     pub fn plain(&self) -> bool {
-        self.format == LineFormat::Text && self.event_time.is_none()
+        self.format == LineFormat::Text && self.event_time.is_none() && !self.broker_time
     }
 
     /// The record `line` becomes (its kind, value bytes and event time), or the dead letter to send instead.

@@ -127,7 +127,7 @@ impl Fetch for NatsFetch {
                     };
                     let (msg, acker) = m.split();
                     self.last = Some((seq, acker));
-                    return (0, seq, Some(msg.payload.to_vec()));
+                    return (0, seq, Some(msg.payload.to_vec()), None);
                 }
                 Some(Err(e)) => tracing::warn!("nats: {e}"),
                 // The client reconnects by itself; a closed stream means the consumer is gone.

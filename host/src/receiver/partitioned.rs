@@ -113,8 +113,9 @@ impl<A> Ackers<A> {
     }
 }
 
-/// One message: its partition, its offset and its value (`None`: a message without one).
-pub type Message = (i32, i64, Option<Vec<u8>>);
+/// One message: its partition, its offset, its value (`None`: a message without one) and its timestamp
+/// at the broker in milliseconds, when the broker keeps one.
+pub type Message = (i32, i64, Option<Vec<u8>>, Option<i64>);
 
 /// Where messages come from.
 pub trait Fetch: Send {
@@ -157,16 +158,20 @@ impl<F: Fetch> Reader<F> {
 
     /// Takes one message into the chunk (or the dead letters); false when the job is gone. A message
     /// before its partition's position was taken already (a redelivery) and is skipped.
-    async fn take(&mut self, (part, offset, value): Message, out: &Outbox) -> bool {
+    async fn take(&mut self, (part, offset, value, stamp): Message, out: &Outbox) -> bool {
         if self.at.get(&part).is_some_and(|next| offset < *next) {
             return true;
         }
         self.at.insert(part, offset + 1);
-        let bad = match value.as_deref().map(|v| out.lines().read(v)) {
-            Some(Ok((kind, bytes, time))) => match self.chunk.push_value(kind, &bytes, time) {
-                Some(full) => return self.send(full, out).await,
-                None => return true,
-            },
+        let lines = out.lines();
+        let bad = match value.as_deref().map(|v| lines.read(v)) {
+            // A message without a timestamp takes its batch's time (0), as a line without an event time.
+            Some(Ok((kind, bytes, time))) => {
+                match self.chunk.push_value(kind, &bytes, if lines.broker_time { stamp.unwrap_or(0) } else { time }) {
+                    Some(full) => return self.send(full, out).await,
+                    None => return true,
+                }
+            }
             Some(Err(refused)) => refused,
             None => Refused { input: String::new(), reason: "a message without a value".into() },
         };

@@ -99,7 +99,7 @@ impl Fetch for RabbitFetch {
                     let n = self.next;
                     self.next += 1;
                     self.last = Some((n, d.acker));
-                    return (0, n, Some(d.data));
+                    return (0, n, Some(d.data), None);
                 }
                 Some(Err(e)) => tracing::warn!("rabbitmq: {e}"),
                 None => {

@@ -165,7 +165,7 @@ impl RedisFetch {
                 tracing::warn!(stream = %self.stream, "entry {} skipped: its id is past what Weir can order", e.id);
                 continue;
             };
-            self.buffer.push_back((0, o, e.get::<Vec<u8>>(&self.field)));
+            self.buffer.push_back((0, o, e.get::<Vec<u8>>(&self.field), None));
             unacked.push_back((o, e.id));
         }
     }

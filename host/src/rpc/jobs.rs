@@ -81,7 +81,8 @@ impl JobService for JobApi {
         let r = request.into_inner();
         let server = self.server.clone();
         let stream = r.stream.clone();
-        let (from_batch, op) = blocking(move || server.upgrade(&r.job_id, &r.stream, &r.operator)).await?;
+        let model = r.model.map(std::sync::Arc::<str>::from);
+        let (from_batch, op) = blocking(move || server.upgrade(&r.job_id, &r.stream, &r.operator, model)).await?;
         Ok(Response::new(proto::UpgradeResponse { from_batch, plugin: Some(convert::plugin(stream, &op)) }))
     }
 

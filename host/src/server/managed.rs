@@ -225,11 +225,24 @@ impl Managed {
         }
     }
 
-    pub(super) fn swap(&self, stream: &str, op: &Operator, path: &Path) -> Result<u64, ServerError> {
-        let from = self.running()?.swap(stream, path, SWAP_TIMEOUT)?;
+    /// Swaps `stream`'s plugin for `op` (at `path`), initialised with `model` when given, and records it
+    /// so a restart runs them: the operator's digest, and the model in the job's folder.
+    pub(super) fn swap(
+        &self,
+        stream: &str,
+        op: &Operator,
+        path: &Path,
+        model: Option<Arc<str>>,
+    ) -> Result<u64, ServerError> {
+        let from = self.running()?.swap_model(stream, path, model.clone(), SWAP_TIMEOUT)?;
         self.operators.lock().unwrap_or_else(|e| e.into_inner()).insert(stream.to_string(), op.clone());
         let mut record = self.record();
         record.plugins.insert(stream.to_string(), op.digest.clone());
+        if let Some(model) = model {
+            let home = &self.home;
+            super::record::save_model(home, stream, &model).map_err(io(home))?;
+            record.models.insert(stream.to_string());
+        }
         record.save(&self.home).map_err(io(&self.home))?;
         Ok(from)
     }

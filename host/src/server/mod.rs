@@ -135,6 +135,7 @@ impl Server {
                 submitted_at_ms: 0,
                 restarts: 0,
                 last_error: None,
+                models: Default::default(),
             });
             record.desired = Desired::Failed;
             record.last_error = Some(error);
@@ -220,6 +221,7 @@ impl Server {
             submitted_at_ms: crate::registry::now_ms(),
             restarts: 0,
             last_error: None,
+            models: Default::default(),
         };
         let run = RunOptions {
             start_over: opts.start_over,
@@ -239,8 +241,9 @@ impl Server {
         run: RunOptions,
         failures: u32,
     ) -> Result<(), ServerError> {
-        let placed = place(spec, &self.jobs_dir(), &self.registry, &record.plugins)?;
+        let mut placed = place(spec, &self.jobs_dir(), &self.registry, &record.plugins)?;
         let home = self.jobs_dir().join(&placed.plan.name);
+        place::swapped_models(&mut placed.plan, &home, &record.models)?;
         record.plugins = placed.operators.iter().map(|(s, o)| (s.clone(), o.digest.clone())).collect();
         record.desired = Desired::Running;
         record.save(&home).map_err(io(&home))?;
@@ -317,12 +320,19 @@ impl Server {
         Ok(managed.view())
     }
 
-    /// Swaps `stream`'s plugin in running `job` for `operator` at the next batch boundary; returns the
-    /// first batch that runs it. Blocks until then.
-    pub fn upgrade(&self, job: &str, stream: &str, operator: &str) -> Result<(u64, Operator), ServerError> {
+    /// Swaps `stream`'s plugin in running `job` for `operator` at the next batch boundary, initialised
+    /// with `model` (a model's text) in place of the stream's `model` file when given; returns the first
+    /// batch that runs it. Blocks until then.
+    pub fn upgrade(
+        &self,
+        job: &str,
+        stream: &str,
+        operator: &str,
+        model: Option<Arc<str>>,
+    ) -> Result<(u64, Operator), ServerError> {
         let managed = self.get(job)?;
         let op = self.registry.resolve(operator)?;
-        let from = managed.swap(stream, &op, &self.registry.blob(&op.digest))?;
+        let from = managed.swap(stream, &op, &self.registry.blob(&op.digest), model)?;
         Ok((from, op))
     }
 

@@ -86,7 +86,7 @@ fn normal(path: &Path) -> PathBuf {
 }
 
 /// What the server keeps in a job's folder: a job's own files may not be these.
-const RESERVED: [&str; 4] = ["spec.toml", "record.json", "checkpoint", "state"];
+const RESERVED: [&str; 5] = ["spec.toml", "record.json", "checkpoint", "state", "models"];
 
 /// True when `path` lies in the data dir `data` (canonical) but not in the job's own folder `home`, or
 /// is one of the files the server keeps there.
@@ -154,4 +154,25 @@ pub(super) fn place(
         )));
     }
     Ok(Placed { plan, operators: operators.into_inner() })
+}
+
+/// Gives each stream in `swapped` the model an upgrade swapped in (kept in job folder `home`) in place
+/// of its spec's `model` file, so a restarted job runs the model it ran before.
+pub(super) fn swapped_models(
+    plan: &mut Plan,
+    home: &Path,
+    swapped: &std::collections::BTreeSet<String>,
+) -> Result<(), ServerError> {
+    use crate::graph::spec::StreamSpec;
+    for (name, stream) in plan.streams.iter_mut() {
+        if !swapped.contains(name.as_str()) {
+            continue;
+        }
+        let file = super::record::models_file(home, name);
+        let text = std::fs::read_to_string(&file).map_err(super::io(&file))?;
+        if let StreamSpec::Wasm { params, .. } = stream {
+            params.insert("model".to_string(), text);
+        }
+    }
+    Ok(())
 }

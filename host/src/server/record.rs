@@ -1,6 +1,7 @@
 //! What the server keeps of a job on disk, beside its spec and checkpoints: what the job should be
 //! doing (so a restarted server resumes the jobs that were running), the operators its plugin streams
-//! run (updated by an upgrade, so a restart runs the new version) and its restart count.
+//! run and the models swapped in (updated by an upgrade, so a restart runs the new version) and its
+//! restart count.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,6 +36,25 @@ pub struct JobRecord {
     /// Why it failed last.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// The streams whose model was swapped (`weir job upgrade --model`): a restart runs them with the
+    /// model in the job folder's [`models_file`], not the spec's `model` file.
+    #[serde(default)]
+    pub models: std::collections::BTreeSet<String>,
+}
+
+/// Where job folder `home` keeps the swapped model of `stream`.
+pub fn models_file(home: &Path, stream: &str) -> std::path::PathBuf {
+    home.join("models").join(format!("{stream}.json"))
+}
+
+/// Keeps `model` as `stream`'s swapped model in job folder `home`, atomically.
+pub fn save_model(home: &Path, stream: &str, model: &str) -> std::io::Result<std::path::PathBuf> {
+    let file = models_file(home, stream);
+    std::fs::create_dir_all(home.join("models"))?;
+    let tmp = file.with_extension("json.tmp");
+    std::fs::write(&tmp, model)?;
+    std::fs::rename(&tmp, &file)?;
+    Ok(file)
 }
 
 impl JobRecord {

@@ -65,8 +65,13 @@ pub enum JobCommand {
         job: String,
         /// The stream whose plugin is swapped.
         stream: String,
-        /// The new operator: `name@version`, `name` or `sha256:<digest>`.
+        /// The new operator: `name@version`, `name` or `sha256:<digest>` (the running one, to swap only
+        /// the model).
         operator: String,
+        /// A model file (`weir model train`'s output) the new plugin runs with, in place of the stream's
+        /// `model` file: swapping a model is a plugin swap at a batch boundary.
+        #[arg(long, value_name = "FILE")]
+        model: Option<std::path::PathBuf>,
     },
     /// Read a running job's keyed state as of its newest checkpoint: one key, a prefix or the top N.
     State {
@@ -258,11 +263,11 @@ pub fn run(conn: &Conn, cmd: JobCommand) -> Result<(), Failure> {
                 client.cancel(proto::CancelJobRequest { job_id: job.clone() }).await?;
                 println!("job {job} cancelled");
             }
-            JobCommand::Upgrade { job, stream, operator } => {
+            JobCommand::Upgrade { job, stream, operator, model } => {
+                let model = model.as_ref().map(read).transpose()?;
                 let bar = spinner(format!("waiting for the next batch boundary of job {job}"));
-                let r = client
-                    .upgrade(proto::UpgradeRequest { job_id: job.clone(), stream: stream.clone(), operator })
-                    .await;
+                let req = proto::UpgradeRequest { job_id: job.clone(), stream: stream.clone(), operator, model };
+                let r = client.upgrade(req).await;
                 bar.finish_and_clear();
                 let r = r?.into_inner();
                 let p = r.plugin.unwrap_or_default();

@@ -68,6 +68,9 @@ pub struct LoadedPlugin {
     /// True when the component imports `weir:operator/http` (the toolchain drops imports a plugin
     /// never calls, so this means it sends requests).
     pub imports_http: bool,
+    /// The model this version is initialised with in place of the stream's `model` file: set when a
+    /// running job's model is swapped (`weir job upgrade --model`).
+    pub model: Option<Arc<str>>,
     pub(super) pre: WorldPre<PluginState>,
     pub(super) engine: Engine,
     // Deadlines need the epoch to keep moving for as long as the plugin can run.
@@ -164,6 +167,7 @@ impl PluginEngine {
             pre,
             per_record: false,
             imports_http,
+            model: None,
             engine: self.engine.clone(),
             ticker: self.ticker.clone(),
         })

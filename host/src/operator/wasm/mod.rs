@@ -21,7 +21,7 @@ use weir_sdk::packed::Batch;
 
 pub use engine::{Description, LoadedPlugin, PluginEngine};
 pub use instance::{Limits, PluginInstance, Processed, Updated};
-pub use slot::PluginSlot;
+pub use slot::{PluginSlot, with_model};
 pub use versions::Versions;
 
 use super::BatchOperator;

@@ -35,6 +35,19 @@ pub struct PluginSlot {
     pub instance: Option<PluginInstance>,
 }
 
+/// `params` with its `model` replaced by `model`.
+///
+/// ```
+/// let params = [("model".to_string(), "old".to_string()), ("k".into(), "v".into())].into();
+/// let swapped = weir::operator::wasm::with_model(&params, "new");
+/// assert_eq!((swapped["model"].as_str(), swapped["k"].as_str()), ("new", "v"));
+/// ```
+pub fn with_model(params: &BTreeMap<String, String>, model: &str) -> BTreeMap<String, String> {
+    let mut params = params.clone();
+    params.insert("model".to_string(), model.to_string());
+    params
+}
+
 impl PluginSlot {
     /// Takes the plugin version batch `time` runs with; a new one drops the old instance.
     pub fn sync(&mut self, time: u64) {
@@ -51,7 +64,8 @@ impl PluginSlot {
         if self.instance.is_none() {
             let mut inst = PluginInstance::new(&self.plugin, self.limits, &self.job, &self.name)
                 .map_err(|e| BatchFailure::Restart(e.to_string()))?;
-            inst.init(&self.params).map_err(|e| BatchFailure::Restart(e.to_string()))?;
+            let swapped = self.plugin.model.as_ref().map(|m| with_model(&self.params, m));
+            inst.init(swapped.as_ref().unwrap_or(&self.params)).map_err(|e| BatchFailure::Restart(e.to_string()))?;
             self.instance = Some(inst);
         }
         Ok(self.instance.as_mut().expect("instance just made"))
