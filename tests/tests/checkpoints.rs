@@ -286,7 +286,7 @@ fn state_that_no_longer_fits_the_job_is_refused_naming_the_stream() {
     assert!(stderr(&out).contains("stream `recent` changed the shape of its state"), "{}", stderr(&out));
     std::fs::write(dir.path().join("job.toml"), job("tokenize", WINDOW)).unwrap();
     let out = run(dir.path(), &["--workers", "1"]);
-    assert!(stderr(&out).contains("window buffers of 2 workers"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("a watermark of 2 workers"), "{}", stderr(&out));
     std::fs::write(dir.path().join("job.toml"), &renamed).unwrap();
     ok(run(dir.path(), &["--allow-dropped-state"]));
 }

@@ -52,8 +52,8 @@ fn a_killed_event_time_job_resumes_with_its_watermark_and_writes_its_golden_outp
 
 #[test]
 fn killed_event_time_timeouts_resume_with_their_watermark_and_fire_as_in_the_golden_output() {
-    // Stopped after batch 3, where the watermark is 5 s: batch 4's `z` (deadline 4.5 s) times out in its
-    // own batch only if the resumed job has that watermark back (its own batch alone would make it 3 s).
+    // Stopped after batch 3, where the watermark is 5 s: batch 4's `z` (deadline 4.5 s) times out in the
+    // empty batch 5 only if the resumed job has that watermark back (batch 4 alone would make it 3 s).
     resumes_to_its_golden_output("event-timeouts", 3, &[("out.jsonl", "expected.jsonl")]);
 }
 

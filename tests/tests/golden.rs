@@ -89,6 +89,7 @@ golden!(
     passthrough,
     reduce,
     top,
+    top_per_window,
     event_time_append,
     event_time_session,
     event_time_update,

@@ -117,10 +117,14 @@ pub fn check(plan: &Plan, manifest: &Manifest, allow_dropped: bool) -> Result<Ve
         tracing::warn!("{reason}: its state is dropped (--allow-dropped-state)");
         dropped.push(stream.clone());
     }
-    let windowed = manifest.state.iter().any(|(s, shape)| shape.starts_with("window") && !dropped.contains(s));
+    // Window buffers, event-time windows and the watermark are kept per worker, not per key group.
+    let per_worker =
+        |shape: &str| ["window", "event_window", "drop_duplicates", "watermark"].iter().any(|p| shape.starts_with(p));
+    let windowed = manifest.state.iter().any(|(s, shape)| per_worker(shape) && !dropped.contains(s));
     if windowed && manifest.workers != plan.workers {
         return Err(CheckpointError::Incompatible(format!(
-            "the checkpoint holds window buffers of {} workers; run with `workers = {}` (window state is per worker)",
+            "the checkpoint holds window buffers, event-time windows or a watermark of {} workers; run with \
+             `workers = {}` (that state is per worker)",
             manifest.workers, manifest.workers
         )));
     }

@@ -10,7 +10,7 @@ use timely::dataflow::{InputHandleVec, ProbeHandle, Scope, Stream};
 use weir_sdk::packed::Batch;
 
 use super::Plan;
-use super::spec::{JoinKind, ReducerKind, SinkSpec, StreamSpec, TimeoutOn, WindowSpec};
+use super::spec::{JoinKind, ReducerKind, SinkSpec, StreamSpec, TimeoutOn, TopPer, WindowSpec};
 use crate::batcher::{BatchTimes, Shared};
 use crate::checkpoint::{Checkpointer, HookSlot, PartHook, watermark_part};
 use crate::operator::apply::ApplyExt;
@@ -333,9 +333,9 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
             StreamSpec::Reduce { reducer, window, from } => {
                 input.aggregate(ctx.reduce(at(from), Aggregation::Reduce(*reducer), *window, pairs))
             }
-            StreamSpec::Top { n, from } => {
+            StreamSpec::Top { n, from, per } => {
                 let step = plan.slide(from);
-                input.top(name, *n, BatchTimes::new(Plan::align(ctx.first_time, step), step, ctx.shared.clone()))
+                input.top(name, *n, *per, BatchTimes::new(Plan::align(ctx.first_time, step), step, ctx.shared.clone()))
             }
             StreamSpec::Window { window, from } => {
                 let step = plan.slide(from);
@@ -437,8 +437,11 @@ pub fn build(scope: Scope<'_, u64>, ctx: &JobContext, probe: &ProbeHandle<u64>) 
         let (checkpoint, events, pace) = (ctx.checkpoint.clone(), ctx.events.clone(), ctx.pace.clone());
         let reports = Reports { checkpoint, refused, events, pace };
         // A `top` stream is written in its rank order; any other in canonical order.
-        let ranked = matches!(plan.streams.iter().find(|(n, _)| n == spec.from()), Some((_, StreamSpec::Top { .. })));
-        let order = if ranked { Order::Ranked } else { Order::Canonical };
+        let order = match plan.streams.iter().find(|(n, _)| n == spec.from()) {
+            Some((_, StreamSpec::Top { per: TopPer::Batch, .. })) => Order::Ranked,
+            Some((_, StreamSpec::Top { per: TopPer::EventTime, .. })) => Order::RankedByTime,
+            _ => Order::Canonical,
+        };
         input.sink_to(name, sink, order, times, reports);
     }
     inputs

@@ -444,7 +444,8 @@ fn check_checkpoint(
 }
 
 /// The largest model file a stream may name: it is handed to every instance of the plugin.
-const MAX_MODEL: u64 = 64 << 20;
+/// The largest model file a stream may name (or an upgrade may send), bytes.
+pub const MAX_MODEL: u64 = 64 << 20;
 
 /// The text of the model file at `path`.
 fn read_model(path: &Path) -> Result<String, String> {

@@ -195,7 +195,7 @@ impl Default for LimitsSpec {
     }
 }
 
-pub use super::streams::{JoinKind, OutputMode, ReducerKind, StreamSpec, TimeoutOn, WindowFilter, WindowSpec};
+pub use super::streams::{JoinKind, OutputMode, ReducerKind, StreamSpec, TimeoutOn, TopPer, WindowFilter, WindowSpec};
 pub use crate::table::{TableFormat, TableSpec};
 
 /// A `[streams.NAME]` table: the operator, and what to do with the records it refuses.

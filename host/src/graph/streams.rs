@@ -164,6 +164,9 @@ pub enum StreamSpec {
         from: String,
         /// How many records to keep.
         n: usize,
+        /// What is ranked on its own: each batch (default), or each event time in it.
+        #[serde(default)]
+        per: TopPer,
     },
     /// Keyed aggregation over event-time windows: tumbling (`length`), sliding (`length` and `slide`) or
     /// session (`gap`) windows `[start, end)` aligned to the epoch plus `offset`, emitted as the job's
@@ -334,6 +337,18 @@ pub enum StreamSpec {
         #[serde(default)]
         window: Option<WindowSpec>,
     },
+}
+
+/// What a `top` stream ranks on its own.
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopPer {
+    /// The whole batch.
+    #[default]
+    Batch,
+    /// The records of each event time in the batch: an `event_window` stream's records carry their
+    /// window's start, so this ranks each window on its own when several close in one batch.
+    EventTime,
 }
 
 /// What a `map_with_state` timeout is measured in (Spark's `ProcessingTimeTimeout` and

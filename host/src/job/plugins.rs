@@ -121,6 +121,12 @@ impl Swapper {
         if model.is_some() && !matches!(spec, StreamSpec::Wasm { model: Some(_), .. }) {
             return Err(refuse("has no `model` file: only a stream given a model can have it swapped"));
         }
+        if let Some(m) = model.as_ref().filter(|m| m.len() as u64 > crate::graph::plan::MAX_MODEL) {
+            let max = crate::graph::plan::MAX_MODEL;
+            return Err(refuse(&format!("the model is {} bytes; a model may be at most {max}", m.len())));
+        }
+        // A new operator without a new model keeps the model swapped in last, if any.
+        let model = model.or_else(|| versions.newest().model.clone());
         let (loaded, record) = load_plugin(&self.plan, &self.env, stream, spec, path, model)?;
         let (done, applied) = flume::bounded(1);
         let (events, checkpoint, stream) = (self.events.clone(), self.checkpoint.clone(), stream.to_string());

@@ -1,14 +1,14 @@
 //! `map_with_state` with event-time timeouts (`timeout_on = "event_time"`, Spark's `EventTimeTimeout`): a
 //! key's deadline is the largest event time of its records so far plus `timeout`, and the key times out
-//! — removed, with a final `(key, {"timed_out": state})` record — in the first batch after which the
-//! watermark has reached that deadline. Its records come as they are, on the worker owning their key (a
+//! — removed, with a final `(key, {"timed_out": state})` record — in the first batch without data for
+//! it after which the watermark has reached that deadline. Its records come as they are, on the worker owning their key (a
 //! per-batch reduce first would lose their event times), and each key's values of a batch fold into one
 //! output record, as with batch-time timeouts. The keyed state lives in the state database as for every
 //! `map_with_state`; the watermark's fold is saved beside it (the checkpoint part `<stream>@watermark`),
 //! so a resumed job fires exactly the timeouts it would have fired.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -133,7 +133,8 @@ impl Held {
         let Some(s) = self.state.as_mut() else { return Ok((Batch::new(), Batch::new())) };
         let (merge, timeout) = (self.cfg.merge, self.cfg.timeout.unwrap_or(0));
         let mut out = Batch::new();
-        for (g, key, partial, latest) in folded(&self.timeouts, &self.cfg.name, t, records) {
+        let folded = folded(&self.timeouts, &self.cfg.name, t, records);
+        for &(g, key, partial, latest) in &folded {
             let (before, now) = s.update(g, key, |old| {
                 let now = fold(old, partial, merge);
                 let seen = old.map_or(latest, |o| o.last_seen.max(latest));
@@ -145,9 +146,15 @@ impl Held {
         }
         let watermark = self.watermark.advance(t, parts, self.timeouts.watermark);
         if watermark >= 0 {
+            // A key with data in this batch is kept through it, as with batch-time timeouts: it times out
+            // in the next batch at the earliest.
+            let fresh: HashSet<&[u8]> = folded.iter().map(|f| f.1).collect();
             for &g in &self.owned {
                 for key in s.take_expired(g, watermark as u64)? {
-                    if let Some(v) = s.get(g, &key)? {
+                    if fresh.contains(key.as_slice()) {
+                        let deadline = s.get(g, &key)?.map(|v| v.last_seen + timeout);
+                        s.set_timeout(g, &key, None, deadline)?;
+                    } else if let Some(v) = s.get(g, &key)? {
                         let final_call = json!({ "timed_out": v.json() }).to_string();
                         out.push(Some(&key), ValueRef::Json(&final_call), t as i64);
                         s.remove(g, &key);

@@ -69,7 +69,9 @@ impl StateConfig {
             let key = initial.key_bytes(i);
             let g = key_group(key) as u8;
             if g as usize % peers == index {
-                s.put(g, key, StateValue::from_value(&initial.get(i).value, self.first_time));
+                // With event-time timeouts `last_seen` is an event time, which an initial key has not yet.
+                let seen = if self.timeout_on == TimeoutOn::EventTime { 0 } else { self.first_time };
+                s.put(g, key, StateValue::from_value(&initial.get(i).value, seen));
                 // An initial key has no event time yet: with event-time timeouts, its first record sets one.
                 if let (Some(timeout), TimeoutOn::BatchTime) = (self.timeout, self.timeout_on) {
                     s.set_timeout(g, key, None, Some(self.first_time + timeout))?;

@@ -6,7 +6,7 @@ mod logs;
 mod managed;
 mod place;
 mod query;
-mod record;
+pub mod record;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -42,9 +42,16 @@ pub struct JobRecord {
     pub models: std::collections::BTreeSet<String>,
 }
 
-/// Where job folder `home` keeps the swapped model of `stream`.
+/// Where job folder `home` keeps the swapped model of `stream`: named by the stream's name in hex, so no
+/// stream name (`..`, `/`) reaches outside the folder.
+///
+/// ```
+/// let file = weir::server::record::models_file(std::path::Path::new("/j"), "../x");
+/// assert_eq!(file, std::path::Path::new("/j/models/2e2e2f78.json"));
+/// ```
 pub fn models_file(home: &Path, stream: &str) -> std::path::PathBuf {
-    home.join("models").join(format!("{stream}.json"))
+    let hex: String = stream.bytes().map(|b| format!("{b:02x}")).collect();
+    home.join("models").join(format!("{hex}.json"))
 }
 
 /// Keeps `model` as `stream`'s swapped model in job folder `home`, atomically.

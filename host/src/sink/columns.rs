@@ -159,15 +159,27 @@ impl Layout {
     }
 
     /// The rows of `records` in `order` at batch `time`, one vector of texts per column (NULL as
-    /// `None`): JSON text for JSON columns, plain text otherwise. With an upsert, only the last record
-    /// of each key is kept (a statement may touch a row once).
+    /// `None`): JSON text for JSON columns, plain text otherwise. With an upsert, only the last row
+    /// of each primary key is kept (a statement may touch a row once), wherever in `order` its
+    /// records are.
     pub fn rows(&self, records: &Batch, order: &[usize], mode: WriteMode, time: u64) -> Vec<Vec<Option<String>>> {
+        let cols = self.all_rows(records, order, time);
+        if mode != WriteMode::Upsert {
+            return cols;
+        }
+        let pk: Vec<usize> =
+            self.primary_key.iter().filter_map(|k| self.columns.iter().position(|c| &c.name == k)).collect();
+        let identity = |row: usize| pk.iter().map(|&c| cols[c][row].clone()).collect::<Vec<_>>();
+        let last: std::collections::HashMap<Vec<Option<String>>, usize> =
+            (0..order.len()).map(|row| (identity(row), row)).collect();
+        let keep: Vec<bool> = (0..order.len()).map(|row| last[&identity(row)] == row).collect();
+        cols.into_iter().map(|col| col.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(v, _)| v).collect()).collect()
+    }
+
+    /// Every record of `records` in `order` as a row, column by column.
+    fn all_rows(&self, records: &Batch, order: &[usize], time: u64) -> Vec<Vec<Option<String>>> {
         let mut cols: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(order.len()); self.columns.len()];
-        for (n, &i) in order.iter().enumerate() {
-            let next_same = order.get(n + 1).is_some_and(|&j| records.key_bytes(j) == records.key_bytes(i));
-            if mode == WriteMode::Upsert && next_same {
-                continue;
-            }
+        for &i in order {
             let r = records.get(i);
             let keyed = records.kinds[i] & HAS_KEY != 0;
             for (c, out) in self.columns.iter().zip(cols.iter_mut()) {
@@ -199,5 +211,31 @@ fn plain(v: &serde_json::Value) -> Option<String> {
         serde_json::Value::Null => None,
         serde_json::Value::String(s) => Some(s.clone()),
         other => Some(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use weir_sdk::packed::{Batch, ValueRef};
+
+    use super::{Layout, Part, WriteMode, column};
+
+    #[test]
+    fn an_upsert_keeps_the_last_row_of_each_primary_key_wherever_it_is() {
+        // Two windows of `a`, not next to each other (a `top` per event time writes window by window).
+        let mut b = Batch::new();
+        b.push(Some(b"a"), ValueRef::I64(1), 1000);
+        b.push(Some(b"b"), ValueRef::I64(2), 1000);
+        b.push(Some(b"a"), ValueRef::I64(3), 2000);
+        let columns = vec![column("k", Part::Key), column("start", Part::EventTime), column("v", Part::Value)];
+        let by =
+            |pk: &[&str]| Layout { columns: columns.clone(), primary_key: pk.iter().map(|s| s.to_string()).collect() };
+        let some = |s: &str| Some(s.to_string());
+        let rows = by(&["k", "start"]).rows(&b, &[0, 1, 2], WriteMode::Upsert, 5000);
+        assert_eq!(rows[2], [some("1"), some("2"), some("3")], "one row per key and window: none dropped");
+        let rows = by(&["k"]).rows(&b, &[0, 1, 2], WriteMode::Upsert, 5000);
+        assert_eq!(rows[0], [some("b"), some("a")], "one row per key, its last record winning");
+        assert_eq!(rows[2], [some("2"), some("3")]);
+        assert_eq!(by(&["k"]).rows(&b, &[0, 1, 2], WriteMode::Insert, 5000)[0].len(), 3);
     }
 }

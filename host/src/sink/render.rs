@@ -154,6 +154,8 @@ pub enum Order {
     Canonical,
     /// Largest value first, ties by key ([`ranked_order`]): a `top` stream's order.
     Ranked,
+    /// By event time, then ranked within each ([`ranked_by_time_order`]): a `top` per event time.
+    RankedByTime,
 }
 
 impl Order {
@@ -162,8 +164,27 @@ impl Order {
         match self {
             Order::Canonical => canonical_order(batch),
             Order::Ranked => ranked_order(batch),
+            Order::RankedByTime => ranked_by_time_order(batch),
         }
     }
+}
+
+/// The records of `batch` by event time, earliest first, each time's records as [`ranked_order`] ranks
+/// them.
+///
+/// ```
+/// use weir_sdk::packed::{Batch, ValueRef};
+/// let mut b = Batch::new();
+/// b.push(Some(b"a"), ValueRef::I64(1), 2000);
+/// b.push(Some(b"b"), ValueRef::I64(5), 2000);
+/// b.push(Some(b"c"), ValueRef::I64(3), 1000);
+/// assert_eq!(weir::sink::render::ranked_by_time_order(&b), vec![2, 1, 0]);
+/// ```
+pub fn ranked_by_time_order(batch: &Batch) -> Vec<usize> {
+    let mut idx = ranked_order(batch);
+    // A stable sort keeps the rank order within each event time.
+    idx.sort_by_key(|&i| batch.event_times[i]);
+    idx
 }
 
 /// The records of `batch` by value, largest first (values compared as [`canonical_order`] compares
