@@ -2,7 +2,7 @@
 //! mode, a late firing, a late record) and the `event-timeouts` one (`map_with_state` timing keys out
 //! by the watermark), stopped or killed with SIGKILL mid-run and resumed, write exactly their golden
 //! output, the watermark, open windows and keyed state coming back from the checkpoint; and bad windows
-//! and timeouts are refused naming the field.
+//! timeouts and tops are refused naming the field.
 
 use std::process::Stdio;
 
@@ -116,6 +116,26 @@ fn event_time_timeouts_that_cannot_be_are_refused_naming_the_field() {
              [sources.in]\nkind = \"scripted\"\npath = \"in.jsonl\"\n\n\
              [streams.s]\nop = \"map_with_state\"\nfrom = \"in\"\n{fields}\n\n\
              [sinks.out]\nkind = \"print\"\nfrom = \"s\"\n"
+        );
+        std::fs::write(dir.path().join("job.toml"), &spec).unwrap();
+        let out = weir(dir.path(), &[]).stderr(Stdio::piped()).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{fields}: {err}");
+        assert!(err.contains(field) && err.contains(says), "{fields}: {err}");
+    }
+}
+
+#[test]
+fn a_top_that_cannot_be_is_refused_naming_the_field() {
+    let cases = [("n = 0", "streams.t.n", ""), ("n = 3\nper = \"hour\"", "", "event_time")];
+    for (fields, field, says) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("in.jsonl"), "[]\n").unwrap();
+        let spec = format!(
+            "[job]\nname = \"t\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n\
+             [sources.in]\nkind = \"scripted\"\npath = \"in.jsonl\"\n\n\
+             [streams.t]\nop = \"top\"\nfrom = \"in\"\n{fields}\n\n\
+             [sinks.out]\nkind = \"print\"\nfrom = \"t\"\n"
         );
         std::fs::write(dir.path().join("job.toml"), &spec).unwrap();
         let out = weir(dir.path(), &[]).stderr(Stdio::piped()).output().unwrap();
