@@ -1,7 +1,7 @@
 //! Event time across crashes and in specs: the `event-time-update` golden case (sliding windows, update
 //! mode, a late firing, a late record) and the `event-timeouts` one (`map_with_state` timing keys out
 //! by the watermark), stopped or killed with SIGKILL mid-run and resumed, write exactly their golden
-//! output, the watermark, open windows and keyed state coming back from the checkpoint; and bad windows
+//! output, the watermark, open windows and keyed state coming back from the checkpoint; and bad windows,
 //! timeouts and tops are refused naming the field.
 
 use std::process::Stdio;
