@@ -57,90 +57,55 @@ fn killed_event_time_timeouts_resume_with_their_watermark_and_fire_as_in_the_gol
     resumes_to_its_golden_output("event-timeouts", 3, &[("out.jsonl", "expected.jsonl")]);
 }
 
-#[test]
-fn windows_that_cannot_be_are_refused_naming_the_field() {
-    let cases = [
-        ("length = \"10s\"\ngap = \"5s\"", "streams.w.gap", "not both"),
-        ("reducer_x = 1", "", "unknown field"),
-        ("length = \"10s\"\nslide = \"20s\"", "streams.w.slide", "longer than the window"),
-        ("gap = \"5s\"\nslide = \"1s\"", "streams.w.slide", "no slide"),
-        ("length = \"10s\"\noffset = \"10s\"", "streams.w.offset", "not shorter than the slide"),
-    ];
-    for (fields, field, says) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("in.jsonl"), "[]\n").unwrap();
-        let spec = format!(
-            "[job]\nname = \"w\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n\
-             [sources.in]\nkind = \"scripted\"\npath = \"in.jsonl\"\n\n\
-             [streams.w]\nop = \"event_window\"\nfrom = \"in\"\nreducer = \"sum\"\n{fields}\n\n\
-             [sinks.out]\nkind = \"print\"\nfrom = \"w\"\n"
-        );
-        std::fs::write(dir.path().join("job.toml"), &spec).unwrap();
-        let out = weir(dir.path(), &[]).stderr(Stdio::piped()).output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{fields}: {err}");
-        assert!(err.contains(field) && err.contains(says), "{fields}: {err}");
-    }
-    // A late_records stream must read an event_window stream.
+/// Runs a job whose one stream `s` reads scripted source `in` with `body` (its `op` and fields): the
+/// spec must be refused (exit 2) with a message naming `field` and saying `says`.
+fn refused(body: &str, field: &str, says: &str) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.jsonl"), "[]\n").unwrap();
-    let spec = "[job]\nname = \"w\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n\
-                [sources.in]\nkind = \"scripted\"\npath = \"in.jsonl\"\n\n\
-                [streams.late]\nop = \"late_records\"\nfrom = \"in\"\n\n[sinks.out]\nkind = \"print\"\nfrom = \"late\"\n";
-    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let spec = format!(
+        "[job]\nname = \"s\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n\
+         [sources.in]\nkind = \"scripted\"\npath = \"in.jsonl\"\n\n\
+         [streams.s]\nfrom = \"in\"\n{body}\n\n[sinks.out]\nkind = \"print\"\nfrom = \"s\"\n"
+    );
+    std::fs::write(dir.path().join("job.toml"), &spec).unwrap();
     let out = weir(dir.path(), &[]).stderr(Stdio::piped()).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("streams.late.from") && err.contains("not an event_window or drop_duplicates stream"),
-        "{err}"
-    );
+    assert_eq!(out.status.code(), Some(2), "{body}: {err}");
+    assert!(err.contains(field) && err.contains(says), "{body}: {err}");
+}
+
+#[test]
+fn windows_that_cannot_be_are_refused_naming_the_field() {
+    let window = "op = \"event_window\"\nreducer = \"sum\"";
+    for (fields, field, says) in [
+        ("length = \"10s\"\ngap = \"5s\"", "streams.s.gap", "not both"),
+        ("reducer_x = 1", "", "unknown field"),
+        ("length = \"10s\"\nslide = \"20s\"", "streams.s.slide", "longer than the window"),
+        ("gap = \"5s\"\nslide = \"1s\"", "streams.s.slide", "no slide"),
+        ("length = \"10s\"\noffset = \"10s\"", "streams.s.offset", "not shorter than the slide"),
+    ] {
+        refused(&format!("{window}\n{fields}"), field, says);
+    }
+    // A late_records stream must read an event_window stream.
+    refused("op = \"late_records\"", "streams.s.from", "not an event_window or drop_duplicates stream");
 }
 
 #[test]
 fn event_time_timeouts_that_cannot_be_are_refused_naming_the_field() {
     let plugin = weir_tests::plugin("running_total").display().to_string();
-    let cases = [
-        ("function = \"sum\"\ntimeout_on = \"event_time\"".to_string(), "streams.s.timeout", "needs a `timeout`"),
-        (
-            format!("plugin = \"{plugin}\"\ntimeout = \"3s\"\ntimeout_on = \"event_time\""),
-            "streams.s.timeout_on",
-            "need a built-in `function`",
-        ),
-        ("function = \"sum\"\ntimeout = \"3s\"\ntimeout_on = \"wall_clock\"".to_string(), "", "batch_time"),
-    ];
-    for (fields, field, says) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("in.jsonl"), "[]\n").unwrap();
-        let spec = format!(
-            "[job]\nname = \"s\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n\
-             [sources.in]\nkind = \"scripted\"\npath = \"in.jsonl\"\n\n\
-             [streams.s]\nop = \"map_with_state\"\nfrom = \"in\"\n{fields}\n\n\
-             [sinks.out]\nkind = \"print\"\nfrom = \"s\"\n"
-        );
-        std::fs::write(dir.path().join("job.toml"), &spec).unwrap();
-        let out = weir(dir.path(), &[]).stderr(Stdio::piped()).output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{fields}: {err}");
-        assert!(err.contains(field) && err.contains(says), "{fields}: {err}");
-    }
+    let state = "op = \"map_with_state\"";
+    refused(
+        &format!("{state}\nfunction = \"sum\"\ntimeout_on = \"event_time\""),
+        "streams.s.timeout",
+        "needs a `timeout`",
+    );
+    let body = format!("{state}\nplugin = \"{plugin}\"\ntimeout = \"3s\"\ntimeout_on = \"event_time\"");
+    refused(&body, "streams.s.timeout_on", "need a built-in `function`");
+    refused(&format!("{state}\nfunction = \"sum\"\ntimeout = \"3s\"\ntimeout_on = \"wall_clock\""), "", "batch_time");
 }
 
 #[test]
 fn a_top_that_cannot_be_is_refused_naming_the_field() {
-    let cases = [("n = 0", "streams.t.n", ""), ("n = 3\nper = \"hour\"", "", "event_time")];
-    for (fields, field, says) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("in.jsonl"), "[]\n").unwrap();
-        let spec = format!(
-            "[job]\nname = \"t\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n\
-             [sources.in]\nkind = \"scripted\"\npath = \"in.jsonl\"\n\n\
-             [streams.t]\nop = \"top\"\nfrom = \"in\"\n{fields}\n\n\
-             [sinks.out]\nkind = \"print\"\nfrom = \"t\"\n"
-        );
-        std::fs::write(dir.path().join("job.toml"), &spec).unwrap();
-        let out = weir(dir.path(), &[]).stderr(Stdio::piped()).output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{fields}: {err}");
-        assert!(err.contains(field) && err.contains(says), "{fields}: {err}");
-    }
+    refused("op = \"top\"\nn = 0", "streams.s.n", "");
+    refused("op = \"top\"\nn = 3\nper = \"hour\"", "", "event_time");
 }

@@ -65,8 +65,8 @@ fn edits() -> impl Strategy<Value = Vec<(usize, Option<u8>)>> {
 /// Reads every record and value of a batch the way the host and the SDK do.
 fn read_all(b: &Batch) {
     for r in b.iter() {
-        let _ = weir::sink::render::text(&r);
-        let _ = serde_json::to_string(&weir::sink::render::RecordJson(r));
+        let _ = weir::render::text(&r);
+        let _ = serde_json::to_string(&weir::render::RecordJson(r));
         let _ = weir_sdk::Record::from_ref(r).as_text();
     }
 }

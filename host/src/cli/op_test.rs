@@ -12,7 +12,7 @@ use clap::Args;
 use serde_json::json;
 
 use weir::operator::wasm::{Limits, PluginEngine, PluginInstance};
-use weir::sink::render;
+use weir::render;
 use weir_sdk::packed::Batch;
 use weir_sdk::{Groups, Record, StateInput};
 

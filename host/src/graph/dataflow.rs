@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use timely::dataflow::operators::Probe;
 use timely::dataflow::operators::core::Concatenate;
-use timely::dataflow::{InputHandleVec, ProbeHandle, Scope, Stream};
+use timely::dataflow::{InputHandleVec, ProbeHandle, Scope};
 use weir_sdk::packed::Batch;
 
 use super::Plan;
@@ -36,15 +36,14 @@ use crate::operator::update_state::UpdateStateExt;
 use crate::operator::wasm::{FailedBatches, LoadedPlugin, PluginSlot, Versions, WasmTransform};
 use crate::operator::watermark;
 use crate::operator::watermarked::Timing;
-use crate::sink::render::Order;
+use crate::render::Order;
 use crate::sink::writer::Reports;
 use crate::sink::{OnRefused, Sink, SinkExt};
 use crate::state::StateDb;
 use crate::table::StaticTable;
 use crate::window::{Window, WindowRecordsExt};
 
-/// A stream of packed batches, timestamped with batch times in milliseconds.
-pub type BatchStream<'s> = Stream<'s, u64, Vec<Batch>>;
+pub use crate::stream::BatchStream;
 
 /// What every worker's dataflow shares.
 pub struct JobContext {

@@ -5,7 +5,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::Batch;
 
 use super::BatchOperator;
-use crate::graph::dataflow::BatchStream;
+use crate::stream::BatchStream;
 
 /// Extension trait putting a stateless operator on a stream.
 pub trait ApplyExt<'s> {

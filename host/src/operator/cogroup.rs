@@ -17,11 +17,11 @@ use weir_sdk::packed::{Batch, ValueRef};
 
 use crate::batcher::{BatchTimes, Shared};
 use crate::checkpoint::{HookExt, HookSlot};
-use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::JoinKind;
 use crate::operator::dead_letter::DeadLetters;
 use crate::operator::exchange::{Share, split_by_key};
-use crate::sink::render::{cmp_values, value_json};
+use crate::render::{cmp_values, value_json};
+use crate::stream::BatchStream;
 use crate::window::{Window, WindowBuffer};
 
 /// What each key's grouped values become.

@@ -13,7 +13,7 @@ use weir_sdk::packed::RecordRef;
 
 use crate::event::{Events, JobEvent};
 use crate::graph::spec::OnError;
-use crate::sink::render;
+use crate::render;
 
 /// Where refused records go.
 pub struct DeadLetters {

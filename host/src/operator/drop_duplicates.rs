@@ -14,9 +14,9 @@ use weir_sdk::packed::Batch;
 use super::dead_letter::DeadLetters;
 use super::watermark::{Part, PartStream, Watermark};
 use super::watermarked::{Outputs, Timing, watermarked};
-use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::WatermarkSpec;
-use crate::sink::render::cmp_values;
+use crate::render::cmp_values;
+use crate::stream::BatchStream;
 
 /// Everything `drop_duplicates` needs besides its input.
 pub struct DedupConfig {

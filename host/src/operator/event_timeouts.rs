@@ -14,15 +14,16 @@ use std::sync::Arc;
 use serde_json::json;
 use weir_sdk::packed::{Batch, ValueRef};
 
+use super::agg::{Agg, numeric};
 use super::dead_letter::DeadLetters;
 use super::keyed_state::{StateConfig, fold, owned_groups, snapshot};
-use super::reduce::{Agg, key_group, numeric};
+use super::reduce::key_group;
 use super::watermark::{Part, PartStream, Watermark};
 use super::watermarked::{Checkpointed, Outputs, Timing, frame};
 use crate::checkpoint::PartHook;
-use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::{ReducerKind, WatermarkSpec};
 use crate::state::{KeyedState, StateError, StateValue};
+use crate::stream::BatchStream;
 
 /// What an event-time `map_with_state` needs besides its state's config.
 pub struct EventTimeouts {

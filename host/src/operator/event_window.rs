@@ -17,12 +17,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use weir_sdk::packed::{Batch, ValueRef};
 
+use super::agg::{Agg, numeric};
 use super::dead_letter::DeadLetters;
-use super::reduce::{Agg, numeric};
 use super::watermark::{Part, PartStream, Watermark};
 use super::watermarked::{Outputs, Timing, watermarked};
-use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::{OutputMode, ReducerKind, WatermarkSpec};
+use crate::stream::BatchStream;
 
 /// The windows a record falls in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

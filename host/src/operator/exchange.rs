@@ -8,9 +8,9 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::{Batch, HAS_KEY};
 
-use crate::graph::dataflow::BatchStream;
 use crate::operator::dead_letter::DeadLetters;
 use crate::operator::reduce::{key_group, shares, to_workers};
+use crate::stream::BatchStream;
 
 /// One worker's share of one input for a batch: (destination worker, input index, records).
 pub type Share = (u64, u64, Batch);

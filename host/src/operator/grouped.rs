@@ -8,7 +8,7 @@ use weir_sdk::packed::Batch;
 use weir_sdk::reducer::Groups;
 
 use crate::operator::reduce::key_group;
-use crate::sink::render::cmp_values;
+use crate::render::cmp_values;
 
 /// One record of one of several batches, with its key group.
 struct At<'a> {

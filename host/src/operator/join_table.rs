@@ -10,7 +10,7 @@ use weir_sdk::packed::{Batch, HAS_KEY, ValueRef};
 
 use super::BatchOperator;
 use super::dead_letter::DeadLetters;
-use crate::sink::render::value_json;
+use crate::render::value_json;
 use crate::table::StaticTable;
 
 /// The join of one stream with one table.

@@ -16,10 +16,11 @@ use weir_sdk::packed::Batch;
 
 use crate::batcher::{BatchTimes, Shared};
 use crate::checkpoint::HookSlot;
-use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::{ReducerKind, TimeoutOn};
-use crate::operator::reduce::{Agg, KEY_GROUPS, key_group, numeric};
+use crate::operator::agg::{Agg, numeric};
+use crate::operator::reduce::{KEY_GROUPS, key_group};
 use crate::state::{KeyedState, StateDb, StateError, StateValue};
+use crate::stream::BatchStream;
 
 /// Everything a stateful operator needs besides its input.
 pub struct StateConfig {

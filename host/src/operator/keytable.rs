@@ -4,7 +4,7 @@
 //! marks a free slot). Hashing and comparing a packed key costs a few integer instructions instead of a
 //! byte-wise hash and a `memcmp`, and linear probing keeps a probe within one or two cache lines.
 
-use super::reduce::Agg;
+use super::agg::Agg;
 use crate::graph::spec::ReducerKind;
 
 /// The longest key that packs into a `u128`.

@@ -8,8 +8,8 @@ use serde_json::json;
 use weir_sdk::packed::{Batch, ValueRef};
 
 use super::keyed_state::{StateConfig, drive_state, fold, owned_groups, partials, snapshot, split_mapped, tagged};
-use crate::graph::dataflow::BatchStream;
 use crate::state::{KeyedState, StateError, StateValue};
+use crate::stream::BatchStream;
 
 /// Extension trait for mapWithState.
 pub trait MapWithStateExt<'s> {

@@ -2,6 +2,7 @@
 //! [`BatchOperator`] — one required method, one call per batch — and [`apply::ApplyExt`] puts it in the
 //! dataflow. Keyed operators live in `reduce.rs`.
 
+pub mod agg;
 pub mod apply;
 pub mod builtin;
 pub mod cogroup;

@@ -57,7 +57,7 @@ impl BatchOperator for MapToPair {
 pub fn value_as_key(b: &Batch, i: usize) -> Cow<'_, [u8]> {
     match b.kind(i) {
         Kind::Text | Kind::Json | Kind::Bytes => Cow::Borrowed(b.value_bytes(i)),
-        _ => Cow::Owned(crate::sink::render::text(&RecordRef { key: None, ..b.get(i) }).into_bytes()),
+        _ => Cow::Owned(crate::render::text(&RecordRef { key: None, ..b.get(i) }).into_bytes()),
     }
 }
 

@@ -11,9 +11,9 @@
 use rustc_hash::FxHashMap;
 use weir_sdk::packed::{Batch, Kind};
 
+use super::agg::{Agg, numeric};
 use super::keytable::{KeyTable, hash, pack, pack_at, unpack};
 use super::native::value_as_key;
-use super::reduce::{Agg, numeric};
 use crate::graph::spec::ReducerKind;
 
 /// Number of tables the packed keys are split into.
@@ -243,7 +243,7 @@ mod tests {
 
     use super::Partials;
     use crate::graph::spec::ReducerKind;
-    use crate::operator::reduce::Agg;
+    use crate::operator::agg::Agg;
 
     fn contents(p: &Partials) -> BTreeMap<Vec<u8>, Agg> {
         let mut m = BTreeMap::new();

@@ -12,10 +12,10 @@ use weir_sdk::reducer::Groups;
 
 use crate::batcher::{BatchTimes, Shared};
 use crate::checkpoint::{HookExt, HookSlot};
-use crate::graph::dataflow::BatchStream;
 use crate::operator::exchange::ExchangeByKeyExt;
 use crate::operator::grouped::{by_key, in_order};
 use crate::operator::wasm::PluginSlot;
+use crate::stream::BatchStream;
 use crate::window::{Window, WindowBuffer, take_left};
 
 /// Everything a plugin reduce needs besides its input.

@@ -14,8 +14,8 @@ use super::grouped::{by_key, key_of};
 use super::keyed_state::{StateConfig, drive_state, owned_groups, snapshot, split_mapped, tagged};
 use super::reduce::key_group;
 use super::wasm::PluginSlot;
-use crate::graph::dataflow::BatchStream;
 use crate::state::{KeyedState, StateError, StateValue};
+use crate::stream::BatchStream;
 
 /// Most keys sent to the plugin in one call, which bounds the memory a call takes on both sides.
 pub const CHUNK: usize = 65_536;

@@ -5,8 +5,8 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::Batch;
 
-use crate::graph::dataflow::BatchStream;
 use crate::operator::reduce::{shares, to_workers};
+use crate::stream::BatchStream;
 
 /// Extension trait for repartitioning.
 pub trait RepartitionExt<'s> {

@@ -12,8 +12,8 @@ use timely::dataflow::operators::Inspect;
 use tokio::sync::broadcast;
 use weir_sdk::packed::Batch;
 
-use crate::graph::dataflow::BatchStream;
-use crate::sink::render;
+use crate::render;
+use crate::stream::BatchStream;
 
 /// Records rendered per worker and batch; the rest are counted.
 pub const MAX_RECORDS: usize = 1000;

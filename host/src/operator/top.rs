@@ -1,7 +1,7 @@
 //! `top`: the `n` records of a batch (or of each event time in it: each event-time window) with the
 //! largest values, ties broken by key — Spark's `transform(rdd => rdd.sortBy(_._2, false)).take(n)`.
 //! Every record of a batch goes to worker 0, which ranks them once the batch is complete
-//! (`sink::render::ranked_order` or `ranked_by_time_order`, the order its sinks write in).
+//! (`render::ranked_order` or `ranked_by_time_order`, the order its sinks write in).
 
 use std::collections::HashMap;
 
@@ -10,9 +10,9 @@ use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::Batch;
 
 use crate::batcher::BatchTimes;
-use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::TopPer;
-use crate::sink::render::{ranked_by_time_order, ranked_order};
+use crate::render::{ranked_by_time_order, ranked_order};
+use crate::stream::BatchStream;
 
 /// Extension trait for `top`.
 pub trait TopExt<'s> {
@@ -25,7 +25,7 @@ pub trait TopExt<'s> {
     /// let mut b = Batch::new();
     /// b.push(Some(b"x"), ValueRef::I64(1), 0);
     /// b.push(Some(b"y"), ValueRef::I64(5), 0);
-    /// assert_eq!(weir::sink::render::ranked_order(&b)[0], 1);
+    /// assert_eq!(weir::render::ranked_order(&b)[0], 1);
     /// ```
     fn top(self, name: &str, n: usize, per: TopPer, times: BatchTimes) -> BatchStream<'s>;
 }

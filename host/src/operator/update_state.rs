@@ -9,9 +9,9 @@ use std::sync::Arc;
 use weir_sdk::packed::Batch;
 
 use super::keyed_state::{StateConfig, drive_state, fold, owned_groups, sorted_partials};
-use crate::graph::dataflow::BatchStream;
-use crate::operator::reduce::Agg;
+use crate::operator::agg::Agg;
 use crate::state::{KeyedState, StateError, StateValue};
+use crate::stream::BatchStream;
 
 /// Extension trait for updateStateByKey.
 pub trait UpdateStateExt<'s> {

@@ -12,8 +12,8 @@ use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::vec::Broadcast;
 use timely::dataflow::{Scope, Stream};
 
-use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::WatermarkSpec;
+use crate::stream::BatchStream;
 
 /// A source's largest event time in one batch on one worker: `(source index, event time)`.
 pub type Part = (u32, i64);

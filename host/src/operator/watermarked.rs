@@ -19,7 +19,7 @@ use weir_sdk::packed::Batch;
 use super::watermark::{Part, PartStream};
 use crate::batcher::{BatchTimes, Shared};
 use crate::checkpoint::{HookExt, HookSlot, PartHook};
-use crate::graph::dataflow::BatchStream;
+use crate::stream::BatchStream;
 
 /// When an event-time operator's batches complete, and where its state is saved.
 pub struct Timing {

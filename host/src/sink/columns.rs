@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use weir_sdk::packed::{Batch, HAS_KEY};
 
-use super::render;
 use crate::graph::spec::WriteMode;
+use crate::render;
 
 /// Where a column's value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use weir_sdk::packed::Batch;
 
-use super::{Sink, SinkError, render};
+use super::{Sink, SinkError};
+use crate::render;
 
 /// Writes per-batch files.
 pub struct Files {

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use weir_sdk::packed::Batch;
 
-use super::{Sink, SinkError, render};
+use super::{Sink, SinkError};
+use crate::render;
 
 /// Appends batches to a JSON-lines file.
 pub struct Jsonl {

@@ -22,7 +22,8 @@ use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use weir_sdk::packed::Batch;
 
 use super::written::Record;
-use super::{Sink, SinkError, render};
+use super::{Sink, SinkError};
+use crate::render;
 
 /// How long a batch may take to be acknowledged by the brokers.
 const DELIVERY: Duration = Duration::from_secs(60);

@@ -20,7 +20,7 @@ mod print;
 mod rabbitmq;
 #[cfg(feature = "redis")]
 mod redis;
-pub mod render;
+
 pub mod retry;
 #[cfg(feature = "webhook")]
 mod webhook;
@@ -36,8 +36,9 @@ use timely::dataflow::operators::generic::operator::Operator;
 use weir_sdk::packed::{Batch, RecordRef};
 
 use crate::batcher::BatchTimes;
-use crate::graph::dataflow::BatchStream;
 use crate::graph::spec::SinkSpec;
+use crate::render;
+use crate::stream::BatchStream;
 
 /// Why a sink could not write a batch.
 #[derive(Debug, Error)]
@@ -222,7 +223,7 @@ pub trait SinkExt<'s> {
     ///
     /// ```
     /// // Exercised by tests/golden.rs through `weir::job::run`.
-    /// assert_eq!(weir::sink::render::canonical_order(&weir_sdk::packed::Batch::new()), Vec::<usize>::new());
+    /// assert_eq!(weir::render::canonical_order(&weir_sdk::packed::Batch::new()), Vec::<usize>::new());
     /// ```
     fn sink_to(
         self,

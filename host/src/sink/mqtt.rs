@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 use weir_sdk::packed::{Batch, RecordRef};
 
 use super::written::Record;
-use super::{Sink, SinkError, render};
+use super::{Sink, SinkError};
+use crate::render;
 
 /// How long a batch waits for the broker's acknowledgements before its write fails.
 const CONFIRM_WITHIN: Duration = Duration::from_secs(30);

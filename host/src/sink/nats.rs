@@ -11,7 +11,8 @@ use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMes
 use weir_sdk::packed::Batch;
 
 use super::retry::patiently;
-use super::{Sink, SinkError, render};
+use super::{Sink, SinkError};
+use crate::render;
 
 /// A JetStream subject written batch by batch.
 pub struct NatsSink {

@@ -5,7 +5,8 @@ use std::io::Write;
 
 use weir_sdk::packed::Batch;
 
-use super::{Sink, SinkError, render};
+use super::{Sink, SinkError};
+use crate::render;
 
 /// Prints to stdout.
 pub struct Print {

@@ -14,7 +14,8 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use weir_sdk::packed::Batch;
 
 use super::written::Record;
-use super::{Sink, SinkError, render};
+use super::{Sink, SinkError};
+use crate::render;
 
 /// A RabbitMQ queue written batch by batch.
 pub struct RabbitSink {

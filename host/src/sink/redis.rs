@@ -7,7 +7,8 @@
 use redis::Commands;
 use weir_sdk::packed::Batch;
 
-use super::{Sink, SinkError, render};
+use super::{Sink, SinkError};
+use crate::render;
 
 /// A Redis stream written batch by batch.
 pub struct RedisSink {

@@ -14,7 +14,8 @@ use std::time::Duration;
 use weir_sdk::packed::Batch;
 
 use super::written::Record;
-use super::{Sink, SinkError, render};
+use super::{Sink, SinkError};
+use crate::render;
 
 /// The first wait before a retry; it doubles each time, up to [`MAX_WAIT`].
 const FIRST_WAIT: Duration = Duration::from_millis(100);

@@ -8,11 +8,12 @@ use std::time::Instant;
 
 use weir_sdk::packed::Batch;
 
-use super::{OnRefused, Sink, render};
+use super::{OnRefused, Sink};
 use crate::batcher::Shared;
 use crate::checkpoint::Checkpointer;
 use crate::event::{Events, JobEvent};
 use crate::pace::Pace;
+use crate::render;
 
 /// Where a sink thread reports: the checkpoints it completes batches for, the dead letters for records
 /// it refuses, the job's events (each batch written) and the job's pace (how fast it writes when it
@@ -48,7 +49,7 @@ impl SinkWriter {
     ///
     /// ```
     /// // Exercised by every golden test through `weir::job::run`.
-    /// assert_eq!(weir::sink::render::canonical_order(&weir_sdk::packed::Batch::new()), Vec::<usize>::new());
+    /// assert_eq!(weir::render::canonical_order(&weir_sdk::packed::Batch::new()), Vec::<usize>::new());
     /// ```
     pub fn start(
         name: &str,

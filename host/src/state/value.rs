@@ -4,8 +4,8 @@
 use smallvec::SmallVec;
 use weir_sdk::packed::{Batch, Kind, ValueRef};
 
-use crate::operator::reduce::Agg;
-use crate::sink::render::value_json;
+use crate::operator::agg::Agg;
+use crate::render::value_json;
 
 /// Value bytes: numbers and short texts (nearly every state) are held inline, so updating a count
 /// neither allocates nor frees.

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use super::Window;
 use crate::graph::spec::ReducerKind;
+use crate::operator::agg::Agg;
 use crate::operator::partials::Partials;
-use crate::operator::reduce::Agg;
 
 /// A window kept up to date batch by batch (saved whole in checkpoints).
 #[derive(serde::Serialize, serde::Deserialize)]

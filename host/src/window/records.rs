@@ -11,7 +11,7 @@ use weir_sdk::packed::Batch;
 use super::{Window, WindowBuffer};
 use crate::batcher::{BatchTimes, Shared};
 use crate::checkpoint::{HookExt, HookSlot};
-use crate::graph::dataflow::BatchStream;
+use crate::stream::BatchStream;
 
 /// Extension trait for windows of whole records.
 pub trait WindowRecordsExt<'s> {

@@ -58,7 +58,7 @@ impl Serialize for ValueJson<'_> {
 /// building a `serde_json::Value` per record cost more than the rest of the sink.
 ///
 /// ```
-/// use weir::sink::render::RecordJson;
+/// use weir::render::RecordJson;
 /// use weir_sdk::packed::{RecordRef, ValueRef};
 /// let r = RecordRef { key: Some(b"w"), value: ValueRef::I64(3), time: 0 };
 /// assert_eq!(serde_json::to_string(&RecordJson(r)).unwrap(), r#"{"key":"w","value":3}"#);
@@ -92,8 +92,8 @@ pub fn value_json(v: &ValueRef<'_>) -> Json {
 ///
 /// ```
 /// use weir_sdk::packed::ValueRef;
-/// assert_eq!(weir::sink::render::value_json_text(&ValueRef::Text("a\"b")), r#""a\"b""#);
-/// assert_eq!(weir::sink::render::value_json_text(&ValueRef::F64(f64::NAN)), "null");
+/// assert_eq!(weir::render::value_json_text(&ValueRef::Text("a\"b")), r#""a\"b""#);
+/// assert_eq!(weir::render::value_json_text(&ValueRef::F64(f64::NAN)), "null");
 /// ```
 pub fn value_json_text(v: &ValueRef<'_>) -> String {
     serde_json::to_string(&ValueJson(v)).unwrap_or_else(|_| "null".into())
@@ -108,7 +108,7 @@ pub fn json(r: &RecordRef<'_>) -> Json {
 ///
 /// ```
 /// use std::cmp::Ordering;
-/// use weir::sink::render::cmp_values;
+/// use weir::render::cmp_values;
 /// use weir_sdk::packed::Kind;
 /// let (two, ten) = (2i64.to_le_bytes(), 10i64.to_le_bytes());
 /// assert_eq!(cmp_values((Kind::I64, &two), (Kind::I64, &ten)), Ordering::Less);
@@ -178,7 +178,7 @@ impl Order {
 /// b.push(Some(b"a"), ValueRef::I64(1), 2000);
 /// b.push(Some(b"b"), ValueRef::I64(5), 2000);
 /// b.push(Some(b"c"), ValueRef::I64(3), 1000);
-/// assert_eq!(weir::sink::render::ranked_by_time_order(&b), vec![2, 1, 0]);
+/// assert_eq!(weir::render::ranked_by_time_order(&b), vec![2, 1, 0]);
 /// ```
 pub fn ranked_by_time_order(batch: &Batch) -> Vec<usize> {
     let mut idx = ranked_order(batch);
@@ -196,7 +196,7 @@ pub fn ranked_by_time_order(batch: &Batch) -> Vec<usize> {
 /// b.push(Some(b"b"), ValueRef::I64(3), 0);
 /// b.push(Some(b"c"), ValueRef::I64(9), 0);
 /// b.push(Some(b"a"), ValueRef::I64(3), 0);
-/// assert_eq!(weir::sink::render::ranked_order(&b), vec![1, 2, 0]);
+/// assert_eq!(weir::render::ranked_order(&b), vec![1, 2, 0]);
 /// ```
 pub fn ranked_order(batch: &Batch) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..batch.len()).collect();
