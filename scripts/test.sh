@@ -20,6 +20,11 @@ if ! python3 -c 'import sklearn' 2>/dev/null; then
   python3 -m pip install -q --root-user-action=ignore scikit-learn==1.6.1
 fi
 
+step "Python packages for the metrics tests (prometheus_client, a real OpenMetrics parser)"
+if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+  python3 -m pip install -q --root-user-action=ignore prometheus_client==0.21.1
+fi
+
 step "format"
 cargo fmt --all -- --check
 (cd operators && cargo fmt --all -- --check)

@@ -12,6 +12,7 @@ pub mod graph;
 pub mod job;
 pub mod lock;
 pub mod memory;
+pub mod metrics;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod operator;

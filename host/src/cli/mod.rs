@@ -59,6 +59,10 @@ enum Command {
         /// start the job from the beginning. Its sinks keep what they hold.
         #[arg(long)]
         start_over: bool,
+        /// Serve the job's Prometheus metrics at http://ADDR/metrics (a loopback address, e.g.
+        /// 127.0.0.1:9464; port 0 picks one and the log says which).
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
     },
     /// Run the long-lived host: a gRPC server (JobService, OperatorService, health, reflection) that
     /// runs submitted jobs and keeps an operator registry in its data dir.
@@ -111,6 +115,25 @@ enum GenCommand {
     Clicks(gen_clicks::ClicksArgs),
 }
 
+/// Serves the metrics of job `name`, folded from `events`, at `addr`.
+fn metrics_at(env: &Env, addr: std::net::SocketAddr, name: &str, events: &weir::event::Events) -> Result<(), String> {
+    let metrics = std::sync::Arc::new(weir::metrics::Metrics::default());
+    let bound = weir::metrics::http::serve(env.io(), addr, metrics.clone())?;
+    tracing::info!(job = %name, "metrics at http://{bound}/metrics");
+    let (mut seen, name) = (events.subscribe(), name.to_string());
+    env.io().spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match seen.recv().await {
+                Ok(event) => metrics.observe(&name, &event),
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+    Ok(())
+}
+
 /// Exit code for a refused job spec.
 const EXIT_BAD_SPEC: u8 = 2;
 
@@ -118,7 +141,7 @@ const EXIT_BAD_SPEC: u8 = 2;
 pub fn main(logs: weir::server::JobLogs) -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { spec, batches, duration, workers, no_drain, allow_dropped_state, start_over } => {
+        Command::Run { spec, batches, duration, workers, no_drain, allow_dropped_state, start_over, http } => {
             // Listen first, so a signal that comes while the job is still loading stops it cleanly.
             let stopper = Stopper::default();
             let first = if no_drain { StopRequest::AtBoundary } else { StopRequest::Drain };
@@ -137,7 +160,13 @@ pub fn main(logs: weir::server::JobLogs) -> ExitCode {
                 plan.workers = w.into();
             }
             let opts = RunOptions { max_batches: batches, duration, allow_dropped_state, start_over };
-            let started = Env::process().and_then(|env| Job::start_stopped_by(plan, opts, &env, stopper));
+            let started = Env::process().and_then(|env| {
+                let events = weir::event::Events::default();
+                if let Some(addr) = http {
+                    metrics_at(&env, addr, &plan.name, &events).map_err(job::JobError::Runtime)?;
+                }
+                Job::start_with_events(plan, opts, &env, stopper, events)
+            });
             match started.and_then(job::JobHandle::wait) {
                 Ok(report) => {
                     tracing::info!(batches = report.batches, dead_letters = report.dead_letters, "job finished");

@@ -120,7 +120,18 @@ impl Job {
         env: &Arc<Env>,
         stopper: Stopper,
     ) -> Result<JobHandle, JobError> {
-        let events = Events::default();
+        Job::start_with_events(plan, opts, env, stopper, Events::default())
+    }
+
+    /// [`Job::start_stopped_by`], the job emitting its events on `events`: a caller that subscribed
+    /// before sees every event, the first included (metrics count from it).
+    pub fn start_with_events(
+        plan: Plan,
+        opts: RunOptions,
+        env: &Arc<Env>,
+        stopper: Stopper,
+        events: Events,
+    ) -> Result<JobHandle, JobError> {
         let names = plan.sources.iter().map(|(n, _)| n.clone()).chain(plan.streams.iter().map(|(n, _)| n.clone()));
         let control = Arc::new(Control { stopper, swapper: OnceLock::new(), taps: Taps::new(names) });
         let status = Arc::new(Mutex::new(JobStatus::default()));

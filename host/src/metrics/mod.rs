@@ -1,0 +1,159 @@
+//! Prometheus metrics of running jobs, folded from their typed events (`event.rs`): no second path out
+//! of a job. Every metric is labelled with its job, and with the source, stream, sink or operator it
+//! counts; times are in seconds. `weir run --http ADDR` serves them at `/metrics` (`http.rs`), in the
+//! OpenMetrics text format.
+
+pub mod http;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::event::JobEvent;
+
+/// A metric's labels: `job`, then what it counts.
+type Labels = Vec<(&'static str, String)>;
+
+/// A family of histograms of seconds, 1 ms to about 33 s.
+type Seconds = Family<Labels, Histogram, fn() -> Histogram>;
+
+fn seconds() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// Every job's metrics, and the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    batches: Family<Labels, Counter>,
+    source_records: Family<Labels, Counter>,
+    scheduling_delay: Seconds,
+    processing: Seconds,
+    total_delay: Seconds,
+    stream_in: Family<Labels, Counter>,
+    stream_out: Family<Labels, Counter>,
+    stream_busy: Family<Labels, Counter<f64, std::sync::atomic::AtomicU64>>,
+    sink_records: Family<Labels, Counter>,
+    sink_write: Seconds,
+    dead_letters: Family<Labels, Counter>,
+    plugin_failures: Family<Labels, Counter>,
+    checkpoints: Family<Labels, Counter>,
+    checkpoint_batch: Family<Labels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let hist = || Seconds::new_with_constructor(seconds as fn() -> Histogram);
+        let m = Metrics {
+            batches: Family::default(),
+            source_records: Family::default(),
+            scheduling_delay: hist(),
+            processing: hist(),
+            total_delay: hist(),
+            stream_in: Family::default(),
+            stream_out: Family::default(),
+            stream_busy: Family::default(),
+            sink_records: Family::default(),
+            sink_write: hist(),
+            dead_letters: Family::default(),
+            plugin_failures: Family::default(),
+            checkpoints: Family::default(),
+            checkpoint_batch: Family::default(),
+            registry: Registry::default(),
+        };
+        let r = &mut registry;
+        r.register("weir_batches", "Batches completed", m.batches.clone());
+        r.register("weir_source_records", "Records a source put into batches", m.source_records.clone());
+        let s = Unit::Seconds;
+        r.register_with_unit(
+            "weir_batch_scheduling_delay",
+            "Wait of a batch before it ran",
+            s.clone(),
+            m.scheduling_delay.clone(),
+        );
+        r.register_with_unit("weir_batch_processing", "Time a batch took to run", s.clone(), m.processing.clone());
+        r.register_with_unit(
+            "weir_batch_total_delay",
+            "Scheduling delay plus processing time",
+            s.clone(),
+            m.total_delay.clone(),
+        );
+        r.register("weir_stream_records_in", "Records into a stream", m.stream_in.clone());
+        r.register("weir_stream_records_out", "Records out of a stream", m.stream_out.clone());
+        r.register_with_unit("weir_stream_busy", "Time a stream's operator worked", s.clone(), m.stream_busy.clone());
+        r.register("weir_sink_records", "Records a sink wrote", m.sink_records.clone());
+        r.register_with_unit("weir_sink_write", "Time a sink took to write a batch", s, m.sink_write.clone());
+        r.register("weir_dead_letters", "Records sent to the dead letters", m.dead_letters.clone());
+        r.register("weir_plugin_failures", "Batches a plugin failed", m.plugin_failures.clone());
+        r.register("weir_checkpoints", "Checkpoints committed", m.checkpoints.clone());
+        r.register(
+            "weir_checkpoint_batch",
+            "Batch time of the newest committed checkpoint, ms",
+            m.checkpoint_batch.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+}
+
+impl Metrics {
+    /// Folds one event of job `job` in.
+    ///
+    /// ```
+    /// use weir::event::JobEvent;
+    /// let m = weir::metrics::Metrics::default();
+    /// let records = [("in".to_string(), 3)].into();
+    /// m.observe("j", &JobEvent::BatchCut { time: 1000, records, queued: 0 });
+    /// assert!(m.encode().contains(r#"weir_source_records_total{job="j",source="in"} 3"#));
+    /// ```
+    pub fn observe(&self, job: &str, event: &JobEvent) {
+        let on = |what: &'static str, name: &str| vec![("job", job.to_string()), (what, name.to_string())];
+        let of_job = || vec![("job", job.to_string())];
+        let secs = |ms: u64| ms as f64 / 1000.0;
+        match event {
+            JobEvent::BatchCut { records, .. } => {
+                for (source, n) in records {
+                    self.source_records.get_or_create(&on("source", source)).inc_by(*n);
+                }
+            }
+            JobEvent::BatchCompleted { scheduling_delay_ms, processing_ms, streams, .. } => {
+                self.batches.get_or_create(&of_job()).inc();
+                self.processing.get_or_create(&of_job()).observe(secs(*processing_ms));
+                if let Some(d) = scheduling_delay_ms {
+                    self.scheduling_delay.get_or_create(&of_job()).observe(secs(*d));
+                    self.total_delay.get_or_create(&of_job()).observe(secs(d + processing_ms));
+                }
+                for (stream, f) in streams {
+                    self.stream_in.get_or_create(&on("stream", stream)).inc_by(f.records_in);
+                    self.stream_out.get_or_create(&on("stream", stream)).inc_by(f.records_out);
+                    self.stream_busy.get_or_create(&on("stream", stream)).inc_by(f.busy_us as f64 / 1e6);
+                }
+            }
+            JobEvent::BatchWritten { sink, records, write_ms, .. } => {
+                self.sink_records.get_or_create(&on("sink", sink)).inc_by(*records);
+                self.sink_write.get_or_create(&on("sink", sink)).observe(secs(*write_ms));
+            }
+            JobEvent::DeadLetter { operator, .. } => {
+                self.dead_letters.get_or_create(&on("operator", operator)).inc();
+            }
+            JobEvent::PluginFailed { stream, .. } => {
+                self.plugin_failures.get_or_create(&on("stream", stream)).inc();
+            }
+            JobEvent::CheckpointCommitted { time, .. } => {
+                self.checkpoints.get_or_create(&of_job()).inc();
+                self.checkpoint_batch.get_or_create(&of_job()).set(*time as i64);
+            }
+            _ => {}
+        }
+    }
+
+    /// Every metric in the OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}

@@ -1,0 +1,103 @@
+//! Prometheus metrics: `weir run --http ADDR` serves `/metrics`, scraped and parsed by a real
+//! OpenMetrics parser (Python's `prometheus_client`, `tests/python/scrape.py`) while the job runs, and
+//! the figures must be what the job did: records in equal records sent, records out of the tokenizer
+//! equal the words, rows written equal the sink's file.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use weir_tests::{read_jsonl, repo_root, weir_bin};
+
+/// 40 batches, 100 ms apart: 10 with 3 lines of 6 words in all, then 30 empty.
+const SPEC: &str = "[job]\nname = \"scraped\"\nbatch_interval = \"1s\"\nclock = \"manual\"\n\n\
+    [sources.in]\nkind = \"scripted\"\npath = \"in.jsonl\"\npace = \"100ms\"\n\n\
+    [streams.words]\nop = \"tokenize\"\nfrom = \"in\"\n\n\
+    [streams.pairs]\nop = \"map_to_pair\"\nfrom = \"words\"\n\n\
+    [streams.counts]\nop = \"reduce_by_key\"\nfrom = \"pairs\"\nreducer = \"sum\"\n\n\
+    [sinks.out]\nkind = \"jsonl\"\nfrom = \"counts\"\npath = \"out.jsonl\"\n";
+
+/// The samples of one scrape: (name, labels, value).
+fn scrape(url: &str) -> Vec<(String, serde_json::Value, f64)> {
+    let out = Command::new("python3").arg(repo_root().join("tests/python/scrape.py")).arg(url).output().unwrap();
+    assert!(out.status.success(), "the parser refused the page: {}", String::from_utf8_lossy(&out.stderr));
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(page["content_type"].as_str().unwrap().starts_with("application/openmetrics-text"), "{page}");
+    let samples = page["samples"].as_array().unwrap().iter();
+    samples.map(|s| (s[0].as_str().unwrap().to_string(), s[1].clone(), s[2].as_f64().unwrap())).collect()
+}
+
+/// The value of sample `name` whose labels include `labels`.
+fn value(samples: &[(String, serde_json::Value, f64)], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let fits = |l: &serde_json::Value| labels.iter().all(|(k, v)| l[*k] == *v);
+    samples.iter().find(|(n, l, _)| n == name && fits(l)).map(|s| s.2)
+}
+
+/// Starts the job with `--http 127.0.0.1:0` and reads the address it bound from its log.
+fn start(dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(weir_bin())
+        .args(["run", "job.toml", "--http", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("the job logged no metrics address").unwrap();
+        if let Some(at) = line.find("http://") {
+            break line[at..].split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep reading the log so the job never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
+#[test]
+fn a_scrape_parsed_by_prometheus_client_holds_what_the_job_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let input: String = (0..40).map(|i| if i < 10 { "[\"a b c\", \"b c\", \"c\"]\n" } else { "\n" }).collect();
+    std::fs::write(dir.path().join("in.jsonl"), input).unwrap();
+    std::fs::write(dir.path().join("job.toml"), SPEC).unwrap();
+    let (mut child, url) = start(dir.path());
+    assert!(url.ends_with("/metrics"), "{url}");
+    let job = [("job", "scraped")];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let samples = loop {
+        let samples = scrape(&url);
+        if value(&samples, "weir_batches_total", &job).unwrap_or(0.0) >= 15.0 {
+            break samples;
+        }
+        assert!(Instant::now() < deadline, "15 batches did not complete in 30 s: {samples:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(child.wait().unwrap().success());
+    let v = |name: &str, labels: &[(&str, &str)]| {
+        value(&samples, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?}"))
+    };
+    assert_eq!(v("weir_source_records_total", &[("job", "scraped"), ("source", "in")]), 30.0, "lines sent");
+    assert_eq!(v("weir_stream_records_out_total", &[("stream", "words")]), 60.0, "words out of the tokenizer");
+    let written: usize =
+        read_jsonl(&dir.path().join("out.jsonl")).iter().map(|b| b["records"].as_array().unwrap().len()).sum();
+    assert_eq!(written, 30, "three words counted in each of ten batches");
+    assert_eq!(v("weir_sink_records_total", &[("sink", "out")]), written as f64, "rows the sink wrote");
+    assert!(v("weir_batch_processing_seconds_count", &job) >= 15.0);
+    assert_eq!(value(&samples, "weir_dead_letters_total", &job), None, "nothing refused");
+}
+
+#[test]
+fn metrics_on_an_address_that_is_not_loopback_are_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.jsonl"), "[]\n").unwrap();
+    std::fs::write(dir.path().join("job.toml"), SPEC).unwrap();
+    let out = Command::new(weir_bin())
+        .args(["run", "job.toml", "--http", "0.0.0.0:9464"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("--http 0.0.0.0:9464") && err.contains("loopback"), "{err}");
+}
