@@ -1,7 +1,8 @@
 //! Prometheus metrics: `weir run --http ADDR` serves `/metrics`, scraped and parsed by a real
 //! OpenMetrics parser (Python's `prometheus_client`, `tests/python/scrape.py`) while the job runs, and
 //! the figures must be what the job did: records in equal records sent, records out of the tokenizer
-//! equal the words, rows written equal the sink's file.
+//! equal the words, rows written equal the sink's file. `weir serve --http` serves every job's metrics,
+//! and off loopback only to a scrape that brings the server's token.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -19,7 +20,13 @@ const SPEC: &str = "[job]\nname = \"scraped\"\nbatch_interval = \"1s\"\nclock = 
 
 /// The samples of one scrape: (name, labels, value).
 fn scrape(url: &str) -> Vec<(String, serde_json::Value, f64)> {
-    let out = Command::new("python3").arg(repo_root().join("tests/python/scrape.py")).arg(url).output().unwrap();
+    scrape_with(url, &[])
+}
+
+/// [`scrape`], sending `token` as a bearer token when given.
+fn scrape_with(url: &str, token: &[&str]) -> Vec<(String, serde_json::Value, f64)> {
+    let out =
+        Command::new("python3").arg(repo_root().join("tests/python/scrape.py")).arg(url).args(token).output().unwrap();
     assert!(out.status.success(), "the parser refused the page: {}", String::from_utf8_lossy(&out.stderr));
     let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(page["content_type"].as_str().unwrap().starts_with("application/openmetrics-text"), "{page}");
@@ -100,4 +107,36 @@ fn metrics_on_an_address_that_is_not_loopback_are_refused_naming_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("--http 0.0.0.0:9464") && err.contains("loopback"), "{err}");
+}
+
+#[test]
+fn a_server_serves_its_jobs_metrics_and_off_loopback_only_with_its_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
+    let http = format!("0.0.0.0:{port}");
+    let server = weir_tests::served::Served::start(&dir.path().join("data"), &["--http", &http]);
+    let input: String = (0..40).map(|i| if i < 10 { "[\"a b c\", \"b c\", \"c\"]\n" } else { "\n" }).collect();
+    std::fs::write(dir.path().join("in.jsonl"), input).unwrap();
+    let d = dir.path().display();
+    let spec = SPEC
+        .replace("path = \"in.jsonl\"", &format!("path = \"{d}/in.jsonl\""))
+        .replace("path = \"out.jsonl\"", &format!("path = \"{d}/out.jsonl\""));
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    server.ok(&["job", "submit", dir.path().join("job.toml").to_str().unwrap()]);
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let refused = Command::new("python3").arg(repo_root().join("tests/python/scrape.py")).arg(&url).output().unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("401"), "a scrape without the token: {said}");
+    let token = [weir_tests::served::TOKEN];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let samples = loop {
+        let samples = scrape_with(&url, &token);
+        if value(&samples, "weir_batches_total", &[("job", "scraped")]).unwrap_or(0.0) >= 15.0 {
+            break samples;
+        }
+        assert!(Instant::now() < deadline, "15 batches did not complete in 30 s: {samples:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let lines = value(&samples, "weir_source_records_total", &[("job", "scraped"), ("source", "in")]);
+    assert_eq!(lines, Some(30.0), "lines sent");
 }

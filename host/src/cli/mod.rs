@@ -118,19 +118,9 @@ enum GenCommand {
 /// Serves the metrics of job `name`, folded from `events`, at `addr`.
 fn metrics_at(env: &Env, addr: std::net::SocketAddr, name: &str, events: &weir::event::Events) -> Result<(), String> {
     let metrics = std::sync::Arc::new(weir::metrics::Metrics::default());
-    let bound = weir::metrics::http::serve(env.io(), addr, metrics.clone())?;
+    let bound = weir::metrics::http::serve(env.io(), addr, metrics.clone(), None)?;
     tracing::info!(job = %name, "metrics at http://{bound}/metrics");
-    let (mut seen, name) = (events.subscribe(), name.to_string());
-    env.io().spawn(async move {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            match seen.recv().await {
-                Ok(event) => metrics.observe(&name, &event),
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => break,
-            }
-        }
-    });
+    metrics.follow(env.io(), name, events);
     Ok(())
 }
 

@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Serve every job's Prometheus metrics at http://ADDR/metrics. On a loopback address anyone on
+    /// the machine may scrape; on any other, a scrape must send the token (`Authorization: Bearer`).
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
     /// The largest operator component `weir op push` may upload (e.g. 64MiB).
     #[arg(long, default_value = "64MiB")]
     max_operator_size: bytesize::ByteSize,
@@ -79,6 +83,11 @@ fn serve(args: ServeArgs, logs: JobLogs) -> anyhow::Result<()> {
     // On stdout, so a script (or test) that started the server on port 0 learns the port.
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("weir serve: listening on {addr}, data dir {} ({scheme})", args.data_dir.display());
+    if let Some(at) = args.http {
+        let token = (!at.ip().is_loopback()).then(|| token.secret().to_string());
+        let bound = weir::metrics::http::serve(&io, at, server.metrics.clone(), token).map_err(anyhow::Error::msg)?;
+        tracing::info!("metrics at http://{bound}/metrics");
+    }
     let limits = rpc::Limits { max_operator: args.max_operator_size.as_u64(), ..rpc::Limits::default() };
     let served = io.block_on(rpc::serve(server.clone(), listener, token, limits, logs, tls, signalled()));
     // The runtime goes last, here on the main thread: dropped inside one of its own tasks it panics.

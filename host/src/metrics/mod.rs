@@ -149,6 +149,21 @@ impl Metrics {
         }
     }
 
+    /// Folds every event of job `job` on `events` in, from now until the job's events end, on `io`.
+    pub fn follow(self: &std::sync::Arc<Self>, io: &tokio::runtime::Handle, job: &str, events: &crate::event::Events) {
+        use tokio::sync::broadcast::error::RecvError;
+        let (metrics, mut seen, job) = (self.clone(), events.subscribe(), job.to_string());
+        io.spawn(async move {
+            loop {
+                match seen.recv().await {
+                    Ok(event) => metrics.observe(&job, &event),
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
     /// Every metric in the OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut text = String::new();

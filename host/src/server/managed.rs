@@ -73,17 +73,20 @@ impl Managed {
         })
     }
 
-    /// Starts `plan`; the server supervises it (`Server::supervise`).
+    /// Starts `plan` (its folder and record in `kept`), its events folded into `metrics` from the
+    /// first; the server supervises it (`Server::supervise`).
     pub(super) fn start(
         plan: Plan,
         operators: BTreeMap<String, Operator>,
-        home: PathBuf,
-        record: JobRecord,
+        (home, record): (PathBuf, JobRecord),
         run: RunOptions,
         env: &Arc<Env>,
+        metrics: &Arc<crate::metrics::Metrics>,
     ) -> Result<Arc<Managed>, ServerError> {
         let name = plan.name.clone();
-        let handle = Job::start(plan, run, env)?;
+        let events = crate::event::Events::default();
+        metrics.follow(env.io(), &name, &events);
+        let handle = Job::start_with_events(plan, run, env, crate::job::Stopper::default(), events)?;
         Ok(Arc::new(Managed {
             name,
             home,

@@ -82,6 +82,8 @@ pub struct SubmitOptions {
 pub struct Server {
     data: PathBuf,
     env: Arc<Env>,
+    /// Every job's metrics, for `weir serve --http`.
+    pub metrics: Arc<crate::metrics::Metrics>,
     registry: Registry,
     jobs: Mutex<BTreeMap<String, Arc<Managed>>>,
     // Held from the check that a job is not running to its start, so two submissions (or a submission
@@ -103,6 +105,7 @@ impl Server {
         let server = Arc::new(Server {
             data: data.to_path_buf(),
             env,
+            metrics: Arc::default(),
             registry,
             jobs: Mutex::default(),
             starting: Mutex::default(),
@@ -248,7 +251,7 @@ impl Server {
         record.desired = Desired::Running;
         record.save(&home).map_err(io(&home))?;
         let policy = placed.plan.restart;
-        let managed = Managed::start(placed.plan, placed.operators, home, record, run, &self.env)?;
+        let managed = Managed::start(placed.plan, placed.operators, (home, record), run, &self.env, &self.metrics)?;
         self.insert(managed.clone());
         self.supervise(managed, policy, failures);
         Ok(())
