@@ -140,3 +140,26 @@ fn a_server_serves_its_jobs_metrics_and_off_loopback_only_with_its_token() {
     let lines = value(&samples, "weir_source_records_total", &[("job", "scraped"), ("source", "in")]);
     assert_eq!(lines, Some(30.0), "lines sent");
 }
+
+#[test]
+fn weir_run_shows_a_live_status_line_on_a_terminal_and_none_when_redirected() {
+    let job = || {
+        let dir = tempfile::tempdir().unwrap();
+        let input: String = (0..12).map(|i| if i < 10 { "[\"a b c\", \"b c\", \"c\"]\n" } else { "\n" }).collect();
+        std::fs::write(dir.path().join("in.jsonl"), input).unwrap();
+        std::fs::write(dir.path().join("job.toml"), SPEC).unwrap();
+        dir
+    };
+    // `script` runs the job on a pseudo-terminal and copies what it drew.
+    let dir = job();
+    let run = format!("{} run job.toml", weir_bin().display());
+    let tty = Command::new("script").args(["-qefc", &run, "/dev/null"]).current_dir(dir.path()).output().unwrap();
+    let drawn = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{drawn}");
+    assert!(drawn.contains("batches · ") && drawn.contains("records/s") && drawn.contains("dead letters"), "{drawn}");
+    let dir = job();
+    let plain = Command::new(weir_bin()).args(["run", "job.toml"]).current_dir(dir.path()).output().unwrap();
+    let (out, err) = (String::from_utf8_lossy(&plain.stdout), String::from_utf8_lossy(&plain.stderr));
+    assert!(plain.status.success());
+    assert!(!out.contains("records/s") && !err.contains("records/s"), "redirected output got the line: {out}{err}");
+}

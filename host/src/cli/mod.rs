@@ -12,6 +12,7 @@ mod op_test;
 mod serve;
 mod signals;
 mod state;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -150,14 +151,20 @@ pub fn main(logs: weir::server::JobLogs) -> ExitCode {
                 plan.workers = w.into();
             }
             let opts = RunOptions { max_batches: batches, duration, allow_dropped_state, start_over };
+            let mut line = None;
             let started = Env::process().and_then(|env| {
                 let events = weir::event::Events::default();
                 if let Some(addr) = http {
                     metrics_at(&env, addr, &plan.name, &events).map_err(job::JobError::Runtime)?;
                 }
+                line = status::follow(env.io(), &events);
                 Job::start_with_events(plan, opts, &env, stopper, events)
             });
-            match started.and_then(job::JobHandle::wait) {
+            let ended = started.and_then(job::JobHandle::wait);
+            if let Some(line) = line {
+                line.finish_and_clear();
+            }
+            match ended {
                 Ok(report) => {
                     tracing::info!(batches = report.batches, dead_letters = report.dead_letters, "job finished");
                     for (stream, t) in &report.refused {
