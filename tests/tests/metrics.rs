@@ -18,9 +18,18 @@ const SPEC: &str = "[job]\nname = \"scraped\"\nbatch_interval = \"1s\"\nclock = 
     [streams.counts]\nop = \"reduce_by_key\"\nfrom = \"pairs\"\nreducer = \"sum\"\n\n\
     [sinks.out]\nkind = \"jsonl\"\nfrom = \"counts\"\npath = \"out.jsonl\"\n";
 
-/// The samples of one scrape: (name, labels, value).
-fn scrape(url: &str) -> Vec<(String, serde_json::Value, f64)> {
-    scrape_with(url, &[])
+/// Scrapes `url` (with `token`, when given) until job `scraped` has completed 15 batches (at most 30 s);
+/// returns that scrape.
+fn scrape_after_15_batches(url: &str, token: &[&str]) -> Vec<(String, serde_json::Value, f64)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let samples = scrape_with(url, token);
+        if value(&samples, "weir_batches_total", &[("job", "scraped")]).unwrap_or(0.0) >= 15.0 {
+            return samples;
+        }
+        assert!(Instant::now() < deadline, "15 batches did not complete in 30 s: {samples:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// [`scrape`], sending `token` as a bearer token when given.
@@ -71,15 +80,7 @@ fn a_scrape_parsed_by_prometheus_client_holds_what_the_job_did() {
     let (mut child, url) = start(dir.path());
     assert!(url.ends_with("/metrics"), "{url}");
     let job = [("job", "scraped")];
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let samples = loop {
-        let samples = scrape(&url);
-        if value(&samples, "weir_batches_total", &job).unwrap_or(0.0) >= 15.0 {
-            break samples;
-        }
-        assert!(Instant::now() < deadline, "15 batches did not complete in 30 s: {samples:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let samples = scrape_after_15_batches(&url, &[]);
     assert!(child.wait().unwrap().success());
     let v = |name: &str, labels: &[(&str, &str)]| {
         value(&samples, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?}"))
@@ -127,16 +128,7 @@ fn a_server_serves_its_jobs_metrics_and_off_loopback_only_with_its_token() {
     let refused = Command::new("python3").arg(repo_root().join("tests/python/scrape.py")).arg(&url).output().unwrap();
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success() && said.contains("401"), "a scrape without the token: {said}");
-    let token = [weir_tests::served::TOKEN];
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let samples = loop {
-        let samples = scrape_with(&url, &token);
-        if value(&samples, "weir_batches_total", &[("job", "scraped")]).unwrap_or(0.0) >= 15.0 {
-            break samples;
-        }
-        assert!(Instant::now() < deadline, "15 batches did not complete in 30 s: {samples:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let samples = scrape_after_15_batches(&url, &[weir_tests::served::TOKEN]);
     let lines = value(&samples, "weir_source_records_total", &[("job", "scraped"), ("source", "in")]);
     assert_eq!(lines, Some(30.0), "lines sent");
 }
