@@ -2,7 +2,8 @@
 //! OpenMetrics parser (Python's `prometheus_client`, `tests/python/scrape.py`) while the job runs, and
 //! the figures must be what the job did: records in equal records sent, records out of the tokenizer
 //! equal the words, rows written equal the sink's file. `weir serve --http` serves every job's metrics,
-//! and off loopback only to a scrape that brings the server's token.
+//! and off loopback only to a scrape that brings the server's token; `weir job status` shows the job's
+//! one-line status, which `weir run` draws on a terminal only.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -131,6 +132,18 @@ fn a_server_serves_its_jobs_metrics_and_off_loopback_only_with_its_token() {
     let samples = scrape_after_15_batches(&url, &[weir_tests::served::TOKEN]);
     let lines = value(&samples, "weir_source_records_total", &[("job", "scraped"), ("source", "in")]);
     assert_eq!(lines, Some(30.0), "lines sent");
+    // `weir job status` shows the same figures, and the one-line status `weir run` draws.
+    let status: serde_json::Value =
+        serde_json::from_str(&server.ok(&["job", "status", "scraped", "-o", "json"])).unwrap();
+    assert_eq!(status["records_in"], 30, "{status}");
+    assert!(status["last_processing_ms"].is_u64(), "{status}");
+    let table = server.ok(&["job", "status", "scraped"]);
+    assert!(
+        table.contains(" batches · ")
+            && table.contains(" records/s · last batch ")
+            && table.contains(" 0 dead letters"),
+        "{table}"
+    );
 }
 
 #[test]

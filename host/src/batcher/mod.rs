@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use weir_sdk::packed::Batch;
 
-pub use realtime::first_batch_time as realtime_first_time;
+pub use realtime::{first_batch_time as realtime_first_time, now_ms};
 pub use times::BatchTimes;
 
 use crate::checkpoint::{Checkpointer, SourceOffset};

@@ -52,21 +52,54 @@ pub struct JobStatus {
     pub error: Option<String>,
     /// True when it failed for what its spec or input is (running it again unchanged fails again).
     pub users_fault: bool,
+    /// Records its sources put into batches.
+    pub records_in: u64,
+    /// How long the newest completed batch took to run, ms.
+    pub last_processing_ms: Option<u64>,
+    /// How long the newest completed batch waited before it ran, ms (realtime clock).
+    pub last_scheduling_delay_ms: Option<u64>,
+    /// When it started (ms since the Unix epoch).
+    pub started_at_ms: Option<u64>,
 }
 
 impl JobStatus {
-    fn apply(&mut self, event: &JobEvent) {
+    /// Records in per second since it started, as of `now_ms`.
+    ///
+    /// ```
+    /// let s = weir::job::JobStatus { records_in: 500, started_at_ms: Some(1000), ..Default::default() };
+    /// assert_eq!(s.records_per_second(3000), 250.0);
+    /// ```
+    pub fn records_per_second(&self, now_ms: u64) -> f64 {
+        let secs = self.started_at_ms.map_or(0.0, |s| now_ms.saturating_sub(s) as f64 / 1000.0);
+        if secs > 0.0 { self.records_in as f64 / secs } else { 0.0 }
+    }
+
+    /// The one-line status `weir run` keeps on a terminal and `weir job status` prints, as of `now_ms`.
+    pub fn line(&self, now_ms: u64) -> String {
+        let (last, delay) = (self.last_processing_ms, self.last_scheduling_delay_ms);
+        status_line(self.batches, self.records_per_second(now_ms), last, delay, self.dead_letters)
+    }
+
+    /// Folds `event` in.
+    pub fn apply(&mut self, event: &JobEvent) {
         // The job thread sets the end itself; the folding task may bring earlier events after it.
         let ended = matches!(self.state, JobState::Finished | JobState::Failed);
         match event {
-            JobEvent::Started { .. } if !ended => self.state = JobState::Running,
+            JobEvent::Started { .. } if !ended => {
+                self.state = JobState::Running;
+                self.started_at_ms = Some(crate::batcher::now_ms());
+            }
             JobEvent::Started { .. } => {}
-            JobEvent::BatchCut { time, .. } => {
+            JobEvent::BatchCut { time, records, .. } => {
                 self.batches += 1;
                 self.last_batch = Some(*time);
+                self.records_in += records.values().sum::<u64>();
             }
             JobEvent::CheckpointCommitted { time, .. } => self.last_checkpoint = Some(*time),
-            JobEvent::BatchCompleted { time, .. } => self.last_completed = Some(*time),
+            JobEvent::BatchCompleted { time, processing_ms, scheduling_delay_ms, .. } => {
+                self.last_completed = Some(*time);
+                (self.last_processing_ms, self.last_scheduling_delay_ms) = (Some(*processing_ms), *scheduling_delay_ms);
+            }
             JobEvent::PluginSwapped { .. } | JobEvent::BatchWritten { .. } => {}
             JobEvent::PluginFailed { .. } => self.plugin_failures += 1,
             JobEvent::DeadLetter { .. } => self.dead_letters += 1,
@@ -80,6 +113,21 @@ impl JobStatus {
             }
         }
     }
+}
+
+/// A job's status in one line: batches, records per second, the last batch's time and wait, dead letters.
+///
+/// ```
+/// let line = weir::job::status_line(12, 3.4, Some(4), Some(1), 0);
+/// assert_eq!(line, "12 batches · 3 records/s · last batch 4 ms after 1 ms waiting · 0 dead letters");
+/// ```
+pub fn status_line(batches: u64, per_second: f64, last_ms: Option<u64>, delay_ms: Option<u64>, dead: u64) -> String {
+    let last = match (last_ms, delay_ms) {
+        (Some(p), Some(d)) => format!("last batch {p} ms after {d} ms waiting"),
+        (Some(p), None) => format!("last batch {p} ms"),
+        _ => "no batch yet".to_string(),
+    };
+    format!("{batches} batches · {per_second:.0} records/s · {last} · {dead} dead letters")
 }
 
 /// What the handle controls a running job with: its stop requests, and its plugin swapper once the

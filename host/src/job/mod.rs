@@ -17,7 +17,7 @@ mod stop;
 
 pub use env::Env;
 use handle::Control;
-pub use handle::{Job, JobHandle, JobState, JobStatus};
+pub use handle::{Job, JobHandle, JobState, JobStatus, status_line};
 use plugins::{Swapper, load_plugins};
 use resume::{checkpointer, recut_batches, resume};
 pub use stop::{StopRequest, Stopper};

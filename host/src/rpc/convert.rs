@@ -67,6 +67,7 @@ fn state(s: JobState) -> proto::JobState {
 
 pub(super) fn job(v: JobView) -> proto::Job {
     let s = v.status;
+    let rate = s.records_per_second(crate::registry::now_ms());
     let state = if v.restarting { proto::JobState::Restarting } else { state(s.state) };
     proto::Job {
         job_id: v.name,
@@ -81,6 +82,10 @@ pub(super) fn job(v: JobView) -> proto::Job {
         plugins: v.plugins.into_iter().map(|p| plugin(p.stream, &p.operator)).collect(),
         restarts: v.restarts,
         submitted_at_ms: v.submitted_at_ms,
+        records_in: s.records_in,
+        records_per_second: rate,
+        last_processing_ms: s.last_processing_ms,
+        last_scheduling_delay_ms: s.last_scheduling_delay_ms,
     }
 }
 

@@ -146,7 +146,9 @@ fn job_json(j: &proto::Job) -> serde_json::Value {
         "job": j.job_id, "state": state_name(j.state), "batches": j.batches, "last_batch": j.last_batch,
         "last_completed": j.last_completed, "last_checkpoint": j.last_checkpoint, "dead_letters": j.dead_letters,
         "plugin_failures": j.plugin_failures, "last_error": j.last_error, "plugins": plugins,
-        "restarts": j.restarts, "submitted_at_ms": j.submitted_at_ms,
+        "restarts": j.restarts, "submitted_at_ms": j.submitted_at_ms, "records_in": j.records_in,
+        "records_per_second": j.records_per_second, "last_processing_ms": j.last_processing_ms,
+        "last_scheduling_delay_ms": j.last_scheduling_delay_ms,
     })
 }
 
@@ -233,6 +235,11 @@ pub fn run(conn: &Conn, cmd: JobCommand) -> Result<(), Failure> {
                     Output::Json => println!("{}", job_json(&j)),
                     Output::Table => {
                         print_jobs(std::slice::from_ref(&j), output);
+                        let (last, delay) = (j.last_processing_ms, j.last_scheduling_delay_ms);
+                        println!(
+                            "{}",
+                            weir::job::status_line(j.batches, j.records_per_second, last, delay, j.dead_letters)
+                        );
                         if !j.last_error.is_empty() {
                             println!("last error: {}", j.last_error);
                         }
