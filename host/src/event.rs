@@ -162,4 +162,19 @@ impl Events {
     pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
         self.tx.subscribe()
     }
+
+    /// Calls `f` with every event from now on, on `io`, until the events end. A follower that falls
+    /// behind skips what the channel dropped.
+    pub fn follow(&self, io: &tokio::runtime::Handle, mut f: impl FnMut(&JobEvent) + Send + 'static) {
+        let mut seen = self.subscribe();
+        io.spawn(async move {
+            loop {
+                match seen.recv().await {
+                    Ok(event) => f(&event),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
 }

@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio::sync::broadcast::error::RecvError;
 use weir::event::Events;
 use weir::job::JobStatus;
 
@@ -18,20 +17,11 @@ pub fn follow(io: &tokio::runtime::Handle, events: &Events) -> Option<ProgressBa
     }
     let bar = ProgressBar::new_spinner().with_style(ProgressStyle::with_template("{spinner} {msg}").ok()?);
     bar.enable_steady_tick(Duration::from_millis(250));
-    let (shown, mut seen) = (bar.clone(), events.subscribe());
-    let mut status = JobStatus::default();
+    let (shown, mut status) = (bar.clone(), JobStatus::default());
     shown.set_message(status.line(weir::batcher::now_ms()));
-    io.spawn(async move {
-        loop {
-            match seen.recv().await {
-                Ok(event) => {
-                    status.apply(&event);
-                    shown.set_message(status.line(weir::batcher::now_ms()));
-                }
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => break,
-            }
-        }
+    events.follow(io, move |event| {
+        status.apply(event);
+        shown.set_message(status.line(weir::batcher::now_ms()));
     });
     Some(bar)
 }

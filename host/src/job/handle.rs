@@ -183,16 +183,8 @@ impl Job {
         let names = plan.sources.iter().map(|(n, _)| n.clone()).chain(plan.streams.iter().map(|(n, _)| n.clone()));
         let control = Arc::new(Control { stopper, swapper: OnceLock::new(), taps: Taps::new(names) });
         let status = Arc::new(Mutex::new(JobStatus::default()));
-        let (mut seen, folded) = (events.subscribe(), status.clone());
-        env.io().spawn(async move {
-            loop {
-                match seen.recv().await {
-                    Ok(event) => folded.lock().unwrap_or_else(|e| e.into_inner()).apply(&event),
-                    Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => break,
-                }
-            }
-        });
+        let folded = status.clone();
+        events.follow(env.io(), move |event| folded.lock().unwrap_or_else(|e| e.into_inner()).apply(event));
         let name = plan.name.clone();
         let thread = std::thread::Builder::new().name(format!("weir-job-{name}")).spawn({
             let (control, events, env, status) = (control.clone(), events.clone(), env.clone(), status.clone());

@@ -62,6 +62,7 @@ impl Default for Metrics {
             plugin_failures: Family::default(),
             checkpoints: Family::default(),
             checkpoint_batch: Family::default(),
+            // Filled below, once the families exist to register.
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -151,17 +152,8 @@ impl Metrics {
 
     /// Folds every event of job `job` on `events` in, from now until the job's events end, on `io`.
     pub fn follow(self: &std::sync::Arc<Self>, io: &tokio::runtime::Handle, job: &str, events: &crate::event::Events) {
-        use tokio::sync::broadcast::error::RecvError;
-        let (metrics, mut seen, job) = (self.clone(), events.subscribe(), job.to_string());
-        io.spawn(async move {
-            loop {
-                match seen.recv().await {
-                    Ok(event) => metrics.observe(&job, &event),
-                    Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => break,
-                }
-            }
-        });
+        let (metrics, job) = (self.clone(), job.to_string());
+        events.follow(io, move |event| metrics.observe(&job, event));
     }
 
     /// Every metric in the OpenMetrics text format.
