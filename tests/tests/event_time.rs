@@ -109,3 +109,16 @@ fn a_top_that_cannot_be_is_refused_naming_the_field() {
     refused("op = \"top\"\nn = 0", "streams.s.n", "");
     refused("op = \"top\"\nn = 3\nper = \"hour\"", "", "event_time");
 }
+
+#[test]
+fn a_brokers_timestamp_is_refused_on_a_source_that_has_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "[job]\nname = \"s\"\nbatch_interval = \"1s\"\n\n\
+                [sources.in]\nkind = \"socket\"\nport = 9999\nevent_time = \"@timestamp\"\n\n\
+                [sinks.out]\nkind = \"print\"\nfrom = \"in\"\n";
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let out = weir(dir.path(), &[]).stderr(Stdio::piped()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("sources.in.event_time") && err.contains("only a `kafka` source"), "{err}");
+}
