@@ -25,6 +25,13 @@ if ! python3 -c 'import prometheus_client' 2>/dev/null; then
   python3 -m pip install -q --root-user-action=ignore prometheus_client==0.21.1
 fi
 
+step "the browser for the UI tests (Debian's chromium; playwright-core pinned in tests/browser)"
+if ! command -v chromium >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+fi
+(cd tests/browser && npm ci --no-audit --no-fund --silent)
+
 step "format"
 cargo fmt --all -- --check
 (cd operators && cargo fmt --all -- --check)

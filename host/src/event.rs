@@ -10,6 +10,23 @@ use tokio::sync::broadcast;
 /// Events kept for a subscriber that has not read them yet.
 pub const CAPACITY: usize = 1024;
 
+/// A plugin stream's calls since the previous batch completed, over every worker.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PluginFigures {
+    /// Calls into the plugin (each batch, `init`, `describe`).
+    pub calls: u64,
+    /// Microseconds spent in them.
+    pub busy_us: u64,
+    /// Calls that trapped (a panic, a bad memory access, malformed output).
+    pub traps: u64,
+    /// Calls stopped at the deadline.
+    pub deadline_hits: u64,
+    /// Calls stopped at the memory cap.
+    pub memory_cap_hits: u64,
+    /// The most linear memory any of its instances has held since the job started, bytes.
+    pub memory_peak: u64,
+}
+
 /// One source's or stream's records in one batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamFigures {
@@ -20,6 +37,8 @@ pub struct StreamFigures {
     /// Microseconds from its first input record's arrival to its last output's departure, on any
     /// worker (0 for a source): where a batch's processing time goes.
     pub busy_us: u64,
+    /// For a plugin stream, its plugin's calls.
+    pub plugin: Option<PluginFigures>,
 }
 
 /// What happened in a job.
@@ -107,6 +126,10 @@ pub enum JobEvent {
         time: u64,
         /// Where each source resumes, as the manifest records it (JSON).
         offsets: serde_json::Value,
+        /// From the batch's cut to the commit: its processing, its state parts and sink writes.
+        duration_ms: u64,
+        /// Bytes of state parts it holds.
+        bytes: u64,
     },
     /// The job was asked to stop: `"drain"`, `"boundary"` or `"cancel"`.
     Stopping {
@@ -121,6 +144,17 @@ pub enum JobEvent {
         failed_batches: u64,
         /// Records sent to the dead letters.
         dead_letters: u64,
+    },
+    /// A `screen` sink ranked its stream's keys after batch `time` (the UI's big screen).
+    ScreenUpdated {
+        /// The sink.
+        sink: String,
+        /// The stream it shows.
+        stream: String,
+        /// The batch.
+        time: u64,
+        /// The top keys and their values, largest first (ties by key).
+        rows: Vec<(String, f64)>,
     },
     /// The job failed.
     Failed {

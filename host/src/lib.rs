@@ -27,4 +27,5 @@ pub mod sink;
 pub mod state;
 pub mod stream;
 pub mod table;
+pub mod ui;
 pub mod window;

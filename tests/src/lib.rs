@@ -4,6 +4,7 @@
 pub mod broker;
 pub mod crash;
 pub mod db;
+pub mod http;
 pub mod mosquitto;
 pub mod nats;
 pub mod restart;
@@ -76,9 +77,19 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A port of 127.0.0.1 that is free now, for a server a test starts.
+/// A port of 127.0.0.1 that is free now, for a server a test starts. Never the same port twice in one
+/// test process: two tests starting servers at once could otherwise be handed one port, and the one
+/// that loses the bind would talk to the other's server.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Waits until `what` accepts connections on 127.0.0.1:`port`; panics after `within`.

@@ -46,7 +46,25 @@ impl Tansu {
             .spawn()
             .expect("Tansu starts");
         crate::wait_listening(port, "Tansu", Duration::from_secs(20));
-        Tansu { child, port }
+        let mut tansu = Tansu { child, port };
+        // Something else may hold the port (another process took it after `free_port`): then our
+        // broker has exited and what listens is not it.
+        std::thread::sleep(Duration::from_millis(200));
+        if let Some(status) = tansu.child.try_wait().unwrap() {
+            panic!("Tansu exited ({status}) while something listens on its port {port}");
+        }
+        tansu.wait_serving();
+        tansu
+    }
+
+    /// Waits until the broker answers metadata requests, not only accepts connections.
+    fn wait_serving(&self) {
+        let c: BaseConsumer = ClientConfig::new().set("bootstrap.servers", self.brokers()).create().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while let Err(e) = c.fetch_metadata(None, Duration::from_secs(2)) {
+            assert!(Instant::now() < deadline, "Tansu on {} answers no metadata: {e}", self.port);
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// `127.0.0.1:PORT`.
@@ -61,7 +79,8 @@ impl Tansu {
             .args(["--broker", &format!("tcp://127.0.0.1:{}", self.port)])
             .output()
             .unwrap();
-        assert!(out.status.success(), "topic create {topic}: {}", String::from_utf8_lossy(&out.stderr));
+        let said = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        assert!(out.status.success(), "topic create {topic}: {}{}", said(&out.stdout), said(&out.stderr));
     }
 
     /// Publishes `values` to `topic` (each to partition `i % partitions` when given) and waits for them.

@@ -168,3 +168,85 @@ fn weir_run_shows_a_live_status_line_on_a_terminal_and_none_when_redirected() {
     assert!(plain.status.success());
     assert!(!out.contains("records/s") && !err.contains("records/s"), "redirected output got the line: {out}{err}");
 }
+
+/// The `sandbox` plugin: one batch where it panics, one where it spins past the deadline, one where it
+/// allocates past the memory cap, then good ones; checkpoints every batch.
+const MISBEHAVING: &str = r#"
+[job]
+name = "misbehaving"
+batch_interval = "1s"
+clock = "manual"
+
+[limits]
+deadline = "300ms"
+memory = "24MiB"
+
+[sources.in]
+kind = "scripted"
+path = "in.jsonl"
+pace = "100ms"
+
+[streams.checked]
+op = "wasm"
+from = "in"
+plugin = "{operators}/sandbox.wasm"
+
+[streams.pairs]
+op = "map_to_pair"
+from = "checked"
+
+[streams.counts]
+op = "update_state_by_key"
+from = "pairs"
+updater = "sum"
+
+[sinks.out]
+kind = "jsonl"
+from = "counts"
+path = "out.jsonl"
+
+[dead_letter]
+path = "dead.jsonl"
+
+[checkpoint]
+dir = "checkpoints"
+every = 1
+"#;
+
+#[test]
+fn plugin_calls_traps_deadline_and_memory_cap_hits_and_checkpoint_sizes_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut input = String::from("[\"fine\"]\n[\"boom\"]\n[\"spin\"]\n[\"hog\"]\n");
+    input.push_str(&"[\"fine\", \"good\"]\n".repeat(16));
+    std::fs::write(dir.path().join("in.jsonl"), input).unwrap();
+    std::fs::write(dir.path().join("job.toml"), weir_tests::with_operators(MISBEHAVING)).unwrap();
+    let (mut child, url) = start(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let samples = loop {
+        let samples = scrape_with(&url, &[]);
+        if value(&samples, "weir_batches_total", &[("job", "misbehaving")]).unwrap_or(0.0) >= 15.0 {
+            break samples;
+        }
+        assert!(Instant::now() < deadline, "15 batches did not complete in 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(child.wait().unwrap().code(), Some(1), "a job whose plugin failed batches exits with 1");
+    let v = |name: &str, labels: &[(&str, &str)]| {
+        value(&samples, name, labels).unwrap_or_else(|| panic!("no {name} {labels:?} in {samples:?}"))
+    };
+    let on = |cause| [("stream", "checked"), ("cause", cause)];
+    assert_eq!(v("weir_plugin_failed_calls_total", &on("trap")), 1.0, "`boom` panicked once");
+    assert_eq!(v("weir_plugin_failed_calls_total", &on("deadline")), 1.0, "`spin` hit the deadline once");
+    assert_eq!(v("weir_plugin_failed_calls_total", &on("memory_cap")), 1.0, "`hog` hit the memory cap once");
+    // Each batch is at least one call, and every failure makes a new instance (`describe`, `init`).
+    let calls = v("weir_plugin_calls_total", &[("stream", "checked")]);
+    assert!(calls >= 15.0, "{calls} calls");
+    assert!(v("weir_plugin_busy_seconds_total", &[("stream", "checked")]) >= 0.3, "the spin alone took 300 ms");
+    let peak = v("weir_plugin_memory_peak_bytes", &[("stream", "checked")]);
+    assert!(peak > 0.0 && peak <= 24.0 * 1024.0 * 1024.0, "peak memory {peak} within the 24 MiB cap");
+    let dead = read_jsonl(&dir.path().join("dead.jsonl"));
+    assert_eq!(v("weir_dead_letters_total", &[("operator", "checked")]), dead.len() as f64, "the bad records");
+    assert!(v("weir_checkpoints_total", &[("job", "misbehaving")]) >= 10.0);
+    assert!(v("weir_checkpoint_size_bytes", &[("job", "misbehaving")]) > 0.0, "the running counts are state");
+    assert!(v("weir_checkpoint_duration_seconds_count", &[("job", "misbehaving")]) >= 10.0);
+}

@@ -65,9 +65,16 @@ fn publish(brokers: &str, seed: u64, rate: u64) -> std::process::Child {
     Command::new(weir_bin())
         .args(["gen", "clicks", "--to", &format!("kafka://{brokers}/clicks"), "--count", &EVENTS.to_string()])
         .args(["--rate", &rate.to_string(), "--bad-fraction", BAD, "--seed", &seed.to_string()])
-        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// Waits for the click generator and says what it printed when it failed.
+fn published(publisher: std::process::Child) {
+    let out = publisher.wait_with_output().unwrap();
+    assert!(out.status.success(), "weir gen clicks failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn totals(table: &str) -> BTreeMap<String, i64> {
@@ -104,7 +111,7 @@ fn malformed_clicks_are_exactly_the_dead_letters_and_every_good_click_is_counted
     drop_tables(tag);
     let (want, bad) = expected(5);
     assert_eq!(bad, 60, "1 % of {EVENTS}");
-    assert!(publish(&tansu.brokers(), 5, 3000).wait().unwrap().success());
+    published(publish(&tansu.brokers(), 5, 3000));
     let dir = setup(&spec(&tansu.brokers(), tag));
     let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     finish(child, tag, &want, dir.path());
@@ -130,7 +137,7 @@ fn killed_at_random_moments_the_pipeline_still_writes_every_click_once() {
     let tag = "killed";
     drop_tables(tag);
     let (want, _) = expected(9);
-    let mut publisher = publish(&tansu.brokers(), 9, 1500);
+    let publisher = publish(&tansu.brokers(), 9, 1500);
     let dir = setup(&spec(&tansu.brokers(), tag));
     let log = std::fs::File::create(dir.path().join("runs.log")).unwrap();
     let mut rng = Rng(23);
@@ -139,7 +146,7 @@ fn killed_at_random_moments_the_pipeline_still_writes_every_click_once() {
         std::thread::sleep(Duration::from_millis(500 + rng.below(1500)));
         kill(child);
     }
-    assert!(publisher.wait().unwrap().success());
+    published(publisher);
     let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(log.try_clone().unwrap()).spawn().unwrap();
     finish(child, tag, &want, dir.path());
 
@@ -173,14 +180,14 @@ fn kafka_into_a_wide_column_style_table_keeps_one_row_per_key_with_its_running_t
     let table = format!("device_totals_{tag}");
     psql(&format!("DROP TABLE IF EXISTS {table}"));
     let (want, bad) = expected(13);
-    let mut publisher = publish(&tansu.brokers(), 13, 2000);
+    let publisher = publish(&tansu.brokers(), 13, 2000);
     let dir = setup(&device_totals_spec(&tansu.brokers(), tag));
     let log = std::fs::File::create(dir.path().join("runs.log")).unwrap();
     let run = || weir(dir.path(), &[]).stdout(Stdio::null()).stderr(log.try_clone().unwrap()).spawn().unwrap();
     let child = run();
     std::thread::sleep(Duration::from_millis(1500));
     kill(child);
-    assert!(publisher.wait().unwrap().success());
+    published(publisher);
     let child = run();
     let deadline = Instant::now() + Duration::from_secs(90);
     let want: Vec<(String, i64)> = want.into_iter().collect();

@@ -13,11 +13,19 @@ use super::{CheckpointError, SourceOffset};
 use crate::batcher::Shared;
 use crate::event::{Events, JobEvent};
 
-#[derive(Default)]
 struct Pending {
     parts: BTreeMap<(String, usize), PartRecord>,
     sinks: BTreeSet<String>,
     offsets: Option<BTreeMap<String, SourceOffset>>,
+    /// When the first of it arrived (the batch's cut, nearly always): the checkpoint's duration starts.
+    opened: std::time::Instant,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        let (parts, sinks, offsets) = Default::default();
+        Pending { parts, sinks, offsets, opened: std::time::Instant::now() }
+    }
 }
 
 #[derive(Default)]
@@ -228,7 +236,9 @@ impl Checkpointer {
         }
         tracing::debug!(batch_time = t, "checkpoint committed");
         let offsets = serde_json::to_value(&manifest.offsets).unwrap_or_default();
-        self.events.emit(JobEvent::CheckpointCommitted { time: t, offsets });
+        let (duration_ms, bytes) =
+            (pending.opened.elapsed().as_millis() as u64, manifest.parts.iter().map(|p| p.len).sum());
+        self.events.emit(JobEvent::CheckpointCommitted { time: t, offsets, duration_ms, bytes });
         p.committed = Some(t);
         p.pending.retain(|&later, _| later > t);
         if let Err(e) = prune(&self.plan.root, t, self.plan.keep) {

@@ -16,7 +16,8 @@ const TYPES: [&str; 5] = ["phone", "tablet", "desktop", "tv", "watch"];
 /// `weir gen clicks` arguments.
 #[derive(Debug, Args)]
 pub struct ClicksArgs {
-    /// Where to publish: `kafka://HOST:PORT/TOPIC`, or `-` for standard output.
+    /// Where to publish: `kafka://HOST:PORT/TOPIC`; `listen://HOST:PORT` to serve the lines to whoever
+    /// connects, as `nc -lk` does for a socket source; or `-` for standard output.
     #[arg(long, default_value = "-")]
     to: String,
     /// Events per second.
@@ -84,12 +85,56 @@ impl Publish for Kafka {
     }
 }
 
+/// Serves the lines to one connected reader at a time (a socket source); when it goes, waits for
+/// the next. Lines sent while nobody listens are not kept, as with `nc -lk`.
+struct Listen {
+    listener: std::net::TcpListener,
+    reader: Option<std::io::BufWriter<std::net::TcpStream>>,
+    flushed: Instant,
+}
+
+impl Publish for Listen {
+    fn line(&mut self, line: &str) -> anyhow::Result<()> {
+        use std::io::Write;
+        if self.reader.is_none() {
+            let (stream, peer) = self.listener.accept()?;
+            eprintln!("weir gen clicks: {peer} connected");
+            self.reader = Some(std::io::BufWriter::new(stream));
+        }
+        if let Some(r) = &mut self.reader
+            && writeln!(r, "{line}").is_err()
+        {
+            self.reader = None;
+        }
+        // Lines reach the reader within 50 ms, so they fall into the batch of their time.
+        if self.flushed.elapsed() > Duration::from_millis(50) {
+            self.flush()?;
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> anyhow::Result<()> {
+        use std::io::Write;
+        if let Some(r) = &mut self.reader
+            && r.flush().is_err()
+        {
+            self.reader = None;
+        }
+        self.flushed = Instant::now();
+        Ok(())
+    }
+}
+
 fn target(to: &str) -> anyhow::Result<Box<dyn Publish>> {
     if to == "-" {
         return Ok(Box::new(Stdout(std::io::BufWriter::new(std::io::stdout()))));
     }
+    if let Some(addr) = to.strip_prefix("listen://") {
+        let listener =
+            std::net::TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("--to `{to}`: cannot listen: {e}"))?;
+        return Ok(Box::new(Listen { listener, reader: None, flushed: Instant::now() }));
+    }
     let Some(rest) = to.strip_prefix("kafka://") else {
-        anyhow::bail!("--to `{to}`: write `kafka://HOST:PORT/TOPIC` or `-`");
+        anyhow::bail!("--to `{to}`: write `kafka://HOST:PORT/TOPIC`, `listen://HOST:PORT` or `-`");
     };
     let Some((brokers, topic)) = rest.split_once('/').filter(|(b, t)| !b.is_empty() && !t.is_empty()) else {
         anyhow::bail!("--to `{to}`: name the brokers and the topic, `kafka://HOST:PORT/TOPIC`");

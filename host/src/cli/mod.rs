@@ -116,12 +116,18 @@ enum GenCommand {
     Clicks(gen_clicks::ClicksArgs),
 }
 
-/// Serves the metrics of job `name`, folded from `events`, at `addr`.
-fn metrics_at(env: &Env, addr: std::net::SocketAddr, name: &str, events: &weir::event::Events) -> Result<(), String> {
-    let metrics = std::sync::Arc::new(weir::metrics::Metrics::default());
-    let bound = weir::metrics::http::serve(env.io(), addr, metrics.clone(), None)?;
-    tracing::info!(job = %name, "metrics at http://{bound}/metrics");
-    metrics.follow(env.io(), name, events);
+/// Serves the UI and metrics of the job of `plan`, folded from `events`, at `addr`.
+fn ui_at(
+    env: &Env,
+    addr: std::net::SocketAddr,
+    plan: &graph::plan::Plan,
+    events: &weir::event::Events,
+) -> Result<(), String> {
+    let ui = std::sync::Arc::new(weir::ui::Ui::default());
+    let bound = weir::ui::http::serve(env.io(), addr, ui.clone(), None)?;
+    // On stderr, so a script (or test) that asked for port 0 learns the port.
+    eprintln!("weir run: metrics at http://{bound}/metrics and the UI at http://{bound}/");
+    ui.follow(env.io(), plan, events);
     Ok(())
 }
 
@@ -155,7 +161,7 @@ pub fn main(logs: weir::server::JobLogs) -> ExitCode {
             let started = Env::process().and_then(|env| {
                 let events = weir::event::Events::default();
                 if let Some(addr) = http {
-                    metrics_at(&env, addr, &plan.name, &events).map_err(job::JobError::Runtime)?;
+                    ui_at(&env, addr, &plan, &events).map_err(job::JobError::Runtime)?;
                 }
                 line = status::follow(env.io(), &events);
                 Job::start_with_events(plan, opts, &env, stopper, events)

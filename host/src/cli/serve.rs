@@ -85,8 +85,8 @@ fn serve(args: ServeArgs, logs: JobLogs) -> anyhow::Result<()> {
     println!("weir serve: listening on {addr}, data dir {} ({scheme})", args.data_dir.display());
     if let Some(at) = args.http {
         let token = (!at.ip().is_loopback()).then(|| token.secret().to_string());
-        let bound = weir::metrics::http::serve(&io, at, server.metrics.clone(), token).map_err(anyhow::Error::msg)?;
-        tracing::info!("metrics at http://{bound}/metrics");
+        let bound = weir::ui::http::serve(&io, at, server.ui.clone(), token).map_err(anyhow::Error::msg)?;
+        tracing::info!("metrics at http://{bound}/metrics and the UI at http://{bound}/");
     }
     let limits = rpc::Limits { max_operator: args.max_operator_size.as_u64(), ..rpc::Limits::default() };
     let served = io.block_on(rpc::serve(server.clone(), listener, token, limits, logs, tls, signalled()));

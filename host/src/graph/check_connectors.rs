@@ -144,6 +144,9 @@ pub(super) fn sink(sink: &mut SinkSpec, name: &str, base: &Path, placement: &Pla
         SinkSpec::Plugin { plugin, grants, deadline, .. } => {
             plugin_table(&format!("sinks.{name}"), plugin, grants, deadline.0, base, placement)
         }
+        SinkSpec::Screen { top, .. } if !(1..=crate::sink::screen::MAX_TOP).contains(top) => {
+            refuse("top", format!("{top}: show 1 to {} keys", crate::sink::screen::MAX_TOP))
+        }
         _ => Ok(()),
     }
 }

@@ -75,6 +75,8 @@ pub struct JobContext {
     pub checkpoint: Option<Arc<Checkpointer>>,
     /// Where `weir job tail` sees the job's streams.
     pub taps: Taps,
+    /// What each plugin stream's calls cost.
+    pub meters: crate::operator::wasm::Meters,
 }
 
 impl JobContext {
@@ -117,6 +119,7 @@ impl JobContext {
             failures: self.failures.clone(),
             events: self.events.clone(),
             instance: None,
+            meter: self.meters.get(name).cloned().unwrap_or_default(),
         }
     }
 

@@ -194,6 +194,16 @@ pub enum SinkSpec {
         #[serde(default = "super::source_spec::connector_deadline")]
         deadline: Millis,
     },
+    /// The web UI's big screen of the stream (`/jobs/JOB/screen/STREAM` on `--http`): its `top` keys
+    /// by numeric value, largest first, updated as each batch completes. Keeps every key's latest
+    /// value, so a running total that emits only changed keys still ranks all of them.
+    Screen {
+        /// Input source or stream.
+        from: String,
+        /// Keys shown (default 10, at most 100).
+        #[serde(default = "ten")]
+        top: usize,
+    },
     /// Runs the stream and discards its records on the worker that holds them, as Spark's `noop`
     /// format: for benchmarks, and for streams kept only for their state.
     Noop {
@@ -235,6 +245,7 @@ impl SinkSpec {
             | SinkSpec::Mqtt { from, .. }
             | SinkSpec::Webhook { from, .. }
             | SinkSpec::Plugin { from, .. }
+            | SinkSpec::Screen { from, .. }
             | SinkSpec::Noop { from } => from,
         }
     }

@@ -77,7 +77,7 @@ fn completed(ctx: &JobContext, (time, at, delay): (u64, Instant, Option<u64>)) {
     let mut streams = BTreeMap::new();
     for (name, _) in &plan.sources {
         let n = seen.get(name).map_or(0, |s| s.records);
-        streams.insert(name.clone(), StreamFigures { records_in: n, records_out: n, busy_us: 0 });
+        streams.insert(name.clone(), StreamFigures { records_in: n, records_out: n, ..Default::default() });
     }
     for (name, spec) in &plan.streams {
         let Some(out) = seen.get(name) else { continue };
@@ -86,7 +86,8 @@ fn completed(ctx: &JobContext, (time, at, delay): (u64, Instant, Option<u64>)) {
         // From the first input record's arrival to the last output's departure, on any worker.
         let start = inputs.iter().map(|s| s.first).min().unwrap_or(out.first);
         let busy_us = out.last.saturating_duration_since(start).as_micros() as u64;
-        streams.insert(name.clone(), StreamFigures { records_in, records_out: out.records, busy_us });
+        let plugin = ctx.meters.get(name).map(|m| m.take());
+        streams.insert(name.clone(), StreamFigures { records_in, records_out: out.records, busy_us, plugin });
     }
     ctx.events.emit(JobEvent::BatchCompleted { time, scheduling_delay_ms: delay, processing_ms, streams });
 }

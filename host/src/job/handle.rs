@@ -100,7 +100,7 @@ impl JobStatus {
                 self.last_completed = Some(*time);
                 (self.last_processing_ms, self.last_scheduling_delay_ms) = (Some(*processing_ms), *scheduling_delay_ms);
             }
-            JobEvent::PluginSwapped { .. } | JobEvent::BatchWritten { .. } => {}
+            JobEvent::PluginSwapped { .. } | JobEvent::BatchWritten { .. } | JobEvent::ScreenUpdated { .. } => {}
             JobEvent::PluginFailed { .. } => self.plugin_failures += 1,
             JobEvent::DeadLetter { .. } => self.dead_letters += 1,
             JobEvent::Stopping { .. } if !ended => self.state = JobState::Stopping,

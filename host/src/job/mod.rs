@@ -223,6 +223,9 @@ fn run_in(
         if let (Some(c), SinkSpec::Plugin { params, .. }) = (connectors.sinks.get(name), spec) {
             let sink = PluginSink::new(&plan.name, name, c.clone(), params.clone(), resuming, state.as_deref())?;
             sinks.insert(name.clone(), Box::new(sink) as Box<dyn crate::sink::Sink>);
+        } else if let SinkSpec::Screen { from, top } = spec {
+            let screen = crate::sink::screen::Screen::new(name, from, *top, events.clone());
+            sinks.insert(name.clone(), Box::new(screen) as Box<dyn crate::sink::Sink>);
         } else if let Some(sink) = crate::sink::build(&plan.name, name, spec, resuming, state.as_deref(), env.io())? {
             sinks.insert(name.clone(), sink);
         }
@@ -307,7 +310,9 @@ fn run_in(
         .map_err(|e| JobError::Runtime(e.to_string()))?;
 
     let failures = FailedBatches::default();
+    let meters = Arc::new(plugins.keys().map(|s| (s.clone(), Arc::default())).collect());
     let ctx = Arc::new(JobContext {
+        meters,
         plan,
         plugins,
         dead: dead.clone(),

@@ -1,9 +1,7 @@
 //! Prometheus metrics of running jobs, folded from their typed events (`event.rs`): no second path out
 //! of a job. Every metric is labelled with its job, and with the source, stream, sink or operator it
-//! counts; times are in seconds. `weir run --http ADDR` serves them at `/metrics` (`http.rs`), in the
-//! OpenMetrics text format.
-
-pub mod http;
+//! counts; times are in seconds. `weir run --http ADDR` and `weir serve --http ADDR` serve them at
+//! `/metrics` (`ui/http.rs`), in the OpenMetrics text format.
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -41,6 +39,12 @@ pub struct Metrics {
     plugin_failures: Family<Labels, Counter>,
     checkpoints: Family<Labels, Counter>,
     checkpoint_batch: Family<Labels, Gauge>,
+    checkpoint_duration: Seconds,
+    checkpoint_bytes: Family<Labels, Gauge>,
+    plugin_calls: Family<Labels, Counter>,
+    plugin_busy: Family<Labels, Counter<f64, std::sync::atomic::AtomicU64>>,
+    plugin_failed_calls: Family<Labels, Counter>,
+    plugin_memory_peak: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -62,6 +66,12 @@ impl Default for Metrics {
             plugin_failures: Family::default(),
             checkpoints: Family::default(),
             checkpoint_batch: Family::default(),
+            checkpoint_duration: hist(),
+            checkpoint_bytes: Family::default(),
+            plugin_calls: Family::default(),
+            plugin_busy: Family::default(),
+            plugin_failed_calls: Family::default(),
+            plugin_memory_peak: Family::default(),
             // Filled below, once the families exist to register.
             registry: Registry::default(),
         };
@@ -94,6 +104,36 @@ impl Default for Metrics {
             "weir_checkpoint_batch",
             "Batch time of the newest committed checkpoint, ms",
             m.checkpoint_batch.clone(),
+        );
+        r.register_with_unit(
+            "weir_checkpoint_duration",
+            "From a batch's cut to its checkpoint's commit",
+            Unit::Seconds,
+            m.checkpoint_duration.clone(),
+        );
+        r.register_with_unit(
+            "weir_checkpoint_size",
+            "State parts in the newest committed checkpoint",
+            Unit::Bytes,
+            m.checkpoint_bytes.clone(),
+        );
+        r.register("weir_plugin_calls", "Calls into a stream's plugin", m.plugin_calls.clone());
+        r.register_with_unit(
+            "weir_plugin_busy",
+            "Time spent in a stream's plugin",
+            Unit::Seconds,
+            m.plugin_busy.clone(),
+        );
+        r.register(
+            "weir_plugin_failed_calls",
+            "Plugin calls stopped by a trap, the deadline or the memory cap",
+            m.plugin_failed_calls.clone(),
+        );
+        r.register_with_unit(
+            "weir_plugin_memory_peak",
+            "Most linear memory a plugin instance has held",
+            Unit::Bytes,
+            m.plugin_memory_peak.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -130,6 +170,9 @@ impl Metrics {
                     self.stream_in.get_or_create(&on("stream", stream)).inc_by(f.records_in);
                     self.stream_out.get_or_create(&on("stream", stream)).inc_by(f.records_out);
                     self.stream_busy.get_or_create(&on("stream", stream)).inc_by(f.busy_us as f64 / 1e6);
+                    if let Some(p) = &f.plugin {
+                        self.plugin(job, stream, p);
+                    }
                 }
             }
             JobEvent::BatchWritten { sink, records, write_ms, .. } => {
@@ -142,11 +185,27 @@ impl Metrics {
             JobEvent::PluginFailed { stream, .. } => {
                 self.plugin_failures.get_or_create(&on("stream", stream)).inc();
             }
-            JobEvent::CheckpointCommitted { time, .. } => {
+            JobEvent::CheckpointCommitted { time, duration_ms, bytes, .. } => {
                 self.checkpoints.get_or_create(&of_job()).inc();
                 self.checkpoint_batch.get_or_create(&of_job()).set(*time as i64);
+                self.checkpoint_duration.get_or_create(&of_job()).observe(secs(*duration_ms));
+                self.checkpoint_bytes.get_or_create(&of_job()).set(*bytes as i64);
             }
             _ => {}
+        }
+    }
+
+    /// Folds one batch's figures of `stream`'s plugin in.
+    fn plugin(&self, job: &str, stream: &str, p: &crate::event::PluginFigures) {
+        let on = vec![("job", job.to_string()), ("stream", stream.to_string())];
+        self.plugin_calls.get_or_create(&on).inc_by(p.calls);
+        self.plugin_busy.get_or_create(&on).inc_by(p.busy_us as f64 / 1e6);
+        self.plugin_memory_peak.get_or_create(&on).set(p.memory_peak as i64);
+        for (cause, n) in [("trap", p.traps), ("deadline", p.deadline_hits), ("memory_cap", p.memory_cap_hits)] {
+            let mut labels = on.clone();
+            labels.push(("cause", cause.to_string()));
+            // Every cause is listed from the first batch, at 0 until it happens.
+            self.plugin_failed_calls.get_or_create(&labels).inc_by(n);
         }
     }
 

@@ -166,10 +166,11 @@ impl Commits {
     /// let (ended, on_end) = tokio::sync::watch::channel(false);
     /// let mut commits = Commits::new("in", &events, on_end);
     /// let offsets = serde_json::json!({"in": {"units": 7}, "other": "start"});
-    /// events.emit(JobEvent::CheckpointCommitted { time: 1000, offsets });
+    /// events.emit(JobEvent::CheckpointCommitted { time: 1000, offsets, duration_ms: 5, bytes: 0 });
     /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     /// assert_eq!(rt.block_on(commits.next()), Some((1000, SourceOffset::Units(7))));
-    /// events.emit(JobEvent::CheckpointCommitted { time: 2000, offsets: serde_json::json!({"in": {"units": 9}}) });
+    /// let offsets = serde_json::json!({"in": {"units": 9}});
+    /// events.emit(JobEvent::CheckpointCommitted { time: 2000, offsets, duration_ms: 5, bytes: 0 });
     /// ended.send_replace(true);
     /// assert_eq!(rt.block_on(commits.next()), Some((2000, SourceOffset::Units(9))), "what came before the end");
     /// assert_eq!(rt.block_on(commits.next()), None);
@@ -183,7 +184,7 @@ impl Commits {
                 _ = self.ended.wait_for(|e| *e) => return None,
             };
             match got {
-                Ok(JobEvent::CheckpointCommitted { time, offsets }) => {
+                Ok(JobEvent::CheckpointCommitted { time, offsets, .. }) => {
                     let mine = offsets.get(&self.source).cloned();
                     match mine.map(serde_json::from_value::<SourceOffset>) {
                         Some(Ok(offset)) => return Some((time, offset)),

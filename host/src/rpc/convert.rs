@@ -103,10 +103,19 @@ pub(super) fn event(job_id: &str, e: JobEvent) -> proto::JobEvent {
             let streams = streams
                 .into_iter()
                 .map(|(s, f)| {
+                    let plugin = f.plugin.map(|p| proto::PluginFigures {
+                        calls: p.calls,
+                        busy_us: p.busy_us,
+                        traps: p.traps,
+                        deadline_hits: p.deadline_hits,
+                        memory_cap_hits: p.memory_cap_hits,
+                        memory_peak: p.memory_peak,
+                    });
                     let figures = proto::StreamFigures {
                         records_in: f.records_in,
                         records_out: f.records_out,
                         busy_us: f.busy_us,
+                        plugin,
                     };
                     (s, figures)
                 })
@@ -122,14 +131,19 @@ pub(super) fn event(job_id: &str, e: JobEvent) -> proto::JobEvent {
         JobEvent::PluginSwapped { stream, from_batch, version, hash } => {
             E::PluginSwapped(proto::PluginSwapped { stream, from_batch, version, digest: hash })
         }
-        JobEvent::CheckpointCommitted { time, offsets } => {
-            E::CheckpointCommitted(proto::CheckpointCommitted { time, offsets_json: offsets.to_string() })
+        JobEvent::CheckpointCommitted { time, offsets, duration_ms, bytes } => {
+            let offsets_json = offsets.to_string();
+            E::CheckpointCommitted(proto::CheckpointCommitted { time, offsets_json, duration_ms, bytes })
         }
         JobEvent::Stopping { how } => E::Stopping(proto::Stopping { how: how.to_string() }),
         JobEvent::Finished { batches, failed_batches, dead_letters } => {
             E::Finished(proto::Finished { batches, failed_batches, dead_letters })
         }
         JobEvent::Failed { error, users_fault } => E::Failed(proto::Failed { error, users_fault }),
+        JobEvent::ScreenUpdated { sink, stream, time, rows } => {
+            let rows = rows.into_iter().map(|(key, value)| proto::ScreenRow { key, value }).collect();
+            E::ScreenUpdated(proto::ScreenUpdated { sink, stream, time, rows })
+        }
     };
     proto::JobEvent { job_id: job_id.to_string(), event: Some(event) }
 }

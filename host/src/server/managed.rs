@@ -73,7 +73,7 @@ impl Managed {
         })
     }
 
-    /// Starts `plan` (its folder and record in `kept`), its events folded into `metrics` from the
+    /// Starts `plan` (its folder and record in `kept`), its events followed by `ui` from the
     /// first; the server supervises it (`Server::supervise`).
     pub(super) fn start(
         plan: Plan,
@@ -81,11 +81,11 @@ impl Managed {
         (home, record): (PathBuf, JobRecord),
         run: RunOptions,
         env: &Arc<Env>,
-        metrics: &Arc<crate::metrics::Metrics>,
+        ui: &Arc<crate::ui::Ui>,
     ) -> Result<Arc<Managed>, ServerError> {
         let name = plan.name.clone();
         let events = crate::event::Events::default();
-        metrics.follow(env.io(), &name, &events);
+        ui.follow(env.io(), &plan, &events);
         let handle = Job::start_with_events(plan, run, env, crate::job::Stopper::default(), events)?;
         Ok(Arc::new(Managed {
             name,

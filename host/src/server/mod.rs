@@ -82,8 +82,8 @@ pub struct SubmitOptions {
 pub struct Server {
     data: PathBuf,
     env: Arc<Env>,
-    /// Every job's metrics, for `weir serve --http`.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Every job's UI and metrics, for `weir serve --http`.
+    pub ui: Arc<crate::ui::Ui>,
     registry: Registry,
     jobs: Mutex<BTreeMap<String, Arc<Managed>>>,
     // Held from the check that a job is not running to its start, so two submissions (or a submission
@@ -105,7 +105,7 @@ impl Server {
         let server = Arc::new(Server {
             data: data.to_path_buf(),
             env,
-            metrics: Arc::default(),
+            ui: Arc::default(),
             registry,
             jobs: Mutex::default(),
             starting: Mutex::default(),
@@ -251,7 +251,7 @@ impl Server {
         record.desired = Desired::Running;
         record.save(&home).map_err(io(&home))?;
         let policy = placed.plan.restart;
-        let managed = Managed::start(placed.plan, placed.operators, (home, record), run, &self.env, &self.metrics)?;
+        let managed = Managed::start(placed.plan, placed.operators, (home, record), run, &self.env, &self.ui)?;
         self.insert(managed.clone());
         self.supervise(managed, policy, failures);
         Ok(())

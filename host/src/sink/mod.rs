@@ -22,6 +22,7 @@ mod rabbitmq;
 mod redis;
 
 pub mod retry;
+pub mod screen;
 #[cfg(feature = "webhook")]
 mod webhook;
 pub mod writer;
@@ -137,6 +138,10 @@ pub fn build(
         SinkSpec::Noop { .. } => return Ok(None),
         SinkSpec::Plugin { .. } => {
             let message = "its plugin was not loaded (the job builds plugin sinks)".into();
+            return Err(SinkError::Broker { sink: name.into(), message });
+        }
+        SinkSpec::Screen { .. } => {
+            let message = "a screen reports to the job's events (the job builds screens)".into();
             return Err(SinkError::Broker { sink: name.into(), message });
         }
         SinkSpec::Mariadb { url, table, mode, columns, column_types, primary_key, create_table, .. }

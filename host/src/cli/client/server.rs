@@ -45,7 +45,15 @@ pub fn event_json(e: &proto::JobEvent) -> serde_json::Value {
             "plugin_swapped",
             json!({"stream": p.stream, "from_batch": p.from_batch, "version": p.version, "digest": p.digest}),
         ),
-        Some(E::CheckpointCommitted(c)) => ("checkpoint_committed", json!({"time": c.time, "offsets": c.offsets_json})),
+        Some(E::CheckpointCommitted(c)) => (
+            "checkpoint_committed",
+            json!({"time": c.time, "offsets": c.offsets_json, "duration_ms": c.duration_ms, "bytes": c.bytes}),
+        ),
+        Some(E::ScreenUpdated(s)) => (
+            "screen_updated",
+            json!({"sink": s.sink, "stream": s.stream, "time": s.time,
+                   "rows": s.rows.iter().map(|r| json!([r.key, r.value])).collect::<Vec<_>>()}),
+        ),
         Some(E::Stopping(s)) => ("stopping", json!({"how": s.how})),
         Some(E::Finished(f)) => (
             "finished",

@@ -44,8 +44,7 @@ pub type Called<T> = Result<Result<T, String>, BatchFailure>;
 impl PluginInstance {
     /// What a source or sink says about itself.
     pub fn about(&mut self) -> Result<connector::About, PluginError> {
-        let ticks = self.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
+        self.arm();
         let r = match &self.world {
             World::Source(w) => w.call_describe(&mut self.store),
             World::Sink(w) => w.call_describe(&mut self.store),
@@ -56,9 +55,8 @@ impl PluginInstance {
 
     /// Moves a source to `at` (none: the start of its input).
     pub fn seek(&mut self, at: Option<&str>) -> Called<()> {
+        self.arm();
         let World::Source(w) = &self.world else { return Err(self.not_a("source")) };
-        let ticks = self.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
         let at = at.map(str::to_string);
         let r = w.call_seek(&mut self.store, at.as_ref());
         self.finish(r)
@@ -66,9 +64,8 @@ impl PluginInstance {
 
     /// Reads at most `max` records, none past `until`.
     pub fn poll(&mut self, max: u32, until: Option<&str>) -> Called<Polled> {
+        self.arm();
         let World::Source(w) = &self.world else { return Err(self.not_a("source")) };
-        let ticks = self.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
         let until = until.map(str::to_string);
         let r = w.call_poll_records(&mut self.store, max, until.as_ref());
         let polled = match self.finish(r)? {
@@ -89,28 +86,25 @@ impl PluginInstance {
 
     /// Tells a source a checkpoint holding `through` has committed.
     pub fn commit(&mut self, through: &str) -> Called<()> {
+        self.arm();
         let World::Source(w) = &self.world else { return Err(self.not_a("source")) };
-        let ticks = self.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
         let r = w.call_commit(&mut self.store, &through.to_string());
         self.finish(r)
     }
 
     /// The newest batch time a sink's target holds, if it can tell.
     pub fn holds_through(&mut self) -> Result<Option<i64>, BatchFailure> {
+        self.arm();
         let World::Sink(w) = &self.world else { return Err(self.not_a("sink")) };
-        let ticks = self.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
         let r = w.call_holds_through(&mut self.store);
         self.finish(r)
     }
 
     /// Writes the batch at `time` with a sink, and hands the batch back (to try it again).
     pub fn write(&mut self, time: u64, records: Batch) -> (Called<()>, Batch) {
+        self.arm();
         let World::Sink(w) = &self.world else { return (Err(self.not_a("sink")), records) };
         let batch: wit::Batch = weir_sdk::move_columns!(records => wit::Batch);
-        let ticks = self.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
         let r = w.call_write_batch(&mut self.store, time as i64, &batch);
         (self.finish(r), weir_sdk::move_columns!(batch => Batch))
     }

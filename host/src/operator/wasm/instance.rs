@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 use weir_sdk::packed::Batch;
@@ -15,6 +15,7 @@ use super::bindings::{
 };
 use super::engine::{LoadedPlugin, TICK, Ticker};
 use super::http::HttpGate;
+use super::meter::Meter;
 pub use super::sandbox::Limits;
 use super::sandbox::PluginState;
 use super::stdio::Capture;
@@ -57,6 +58,9 @@ pub struct PluginInstance {
     stderr: Capture,
     limits: Limits,
     pub(super) operator: Arc<str>,
+    /// Where its calls are counted, if anywhere; and when the current call began.
+    meter: Option<Arc<Meter>>,
+    armed: Instant,
     // Keeps the epoch moving while this instance lives, or its deadline could never fire.
     _ticker: Arc<Ticker>,
 }
@@ -113,8 +117,23 @@ impl PluginInstance {
             stderr,
             limits,
             operator: operator.into(),
+            meter: None,
+            armed: Instant::now(),
             _ticker: plugin.ticker.clone(),
         })
+    }
+
+    /// This instance with its calls counted on `meter`.
+    pub fn metered(mut self, meter: Arc<Meter>) -> PluginInstance {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// Starts a call: its deadline from now, and its clock.
+    pub(super) fn arm(&mut self) {
+        let ticks = self.deadline_ticks();
+        self.store.set_epoch_deadline(ticks);
+        self.armed = Instant::now();
     }
 
     fn ticks(d: Duration) -> u64 {
@@ -142,8 +161,7 @@ impl PluginInstance {
 
     /// Asks the plugin to describe itself.
     pub fn describe(&mut self) -> Result<wit::Descriptor, PluginError> {
-        let ticks = self.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
+        self.arm();
         let r = match &self.world {
             World::Transform(w) => w.call_describe(&mut self.store),
             World::Reducer(w) => w.call_describe(&mut self.store),
@@ -169,8 +187,7 @@ impl PluginInstance {
     pub fn init(&mut self, params: &BTreeMap<String, String>) -> Result<(), PluginError> {
         let params: Vec<wit::Param> =
             params.iter().map(|(k, v)| wit::Param { name: k.clone(), value: v.clone() }).collect();
-        let ticks = self.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
+        self.arm();
         let r = match &self.world {
             World::Transform(w) => w.call_init(&mut self.store, &params),
             World::Reducer(w) => w.call_init(&mut self.store, &params),
@@ -185,11 +202,10 @@ impl PluginInstance {
     /// Runs one batch and hands the input back (for dead letters). After a failure the instance is
     /// unusable: drop it and instantiate anew.
     pub fn process(&mut self, time: u64, input: Batch) -> (Result<Processed, BatchFailure>, Batch) {
+        self.arm();
         let World::Transform(w) = &self.world else { return (Err(self.not_a("transform")), input) };
         let n = input.len();
         let wit_in = to_wit(input);
-        let ticks = self.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
         let result = w.call_process(&mut self.store, time as i64, &wit_in);
         let result = self.finish(result).and_then(|out| Self::check(out, n));
         (result, from_wit(wit_in))
@@ -198,11 +214,10 @@ impl PluginInstance {
     /// Calls a reducer's `combine` (or, with `inverse`, its `inverse`) on all groups at once, and hands
     /// the groups back. Every output record must carry a key.
     pub fn reduce(&mut self, inverse: bool, input: Groups) -> (Result<Processed, BatchFailure>, Groups) {
+        self.arm();
         let World::Reducer(w) = &self.world else { return (Err(self.not_a("reducer")), input) };
         let n = input.values.len();
         let wit_in = wit::Groups { values: to_wit(input.values), bounds: input.bounds };
-        let ticks = self.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
         let result =
             if inverse { w.call_inverse(&mut self.store, &wit_in) } else { w.call_combine(&mut self.store, &wit_in) };
         let result = self.finish(result).and_then(|out| Self::check(out, n)).and_then(|p| {
@@ -216,6 +231,7 @@ impl PluginInstance {
 
     /// Calls a state updater's `update` on all keys at once, and hands the input back.
     pub fn update(&mut self, time: u64, input: StateInput) -> (Result<Updated, BatchFailure>, StateInput) {
+        self.arm();
         let World::State(w) = &self.world else { return (Err(self.not_a("state-updater")), input) };
         let (n, keys) = (input.values.values.len(), input.states.len());
         let wit_in = wit::StateInput {
@@ -223,8 +239,6 @@ impl PluginInstance {
             states: to_wit(input.states),
             status: input.flags,
         };
-        let ticks = self.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
         let result = w.call_update(&mut self.store, time as i64, &wit_in);
         let result = self.finish(result).and_then(|out| {
             let rejected = Self::rejected(out.errors, n)?;
@@ -250,8 +264,13 @@ impl PluginInstance {
 
     /// Logs the call's output and classifies a failed call.
     pub(super) fn finish<T>(&self, result: wasmtime::Result<T>) -> Result<T, BatchFailure> {
+        let took = self.armed.elapsed();
         let stderr_tail = self.flush_stdio();
-        result.map_err(|e| self.classify(e, &stderr_tail))
+        let result = result.map_err(|e| self.classify(e, &stderr_tail));
+        if let Some(m) = &self.meter {
+            m.record(took, result.as_ref().err(), self.store.data().limits.peak);
+        }
+        result
     }
 
     /// The refused records of a call with `n` input records; a fatal error fails the call.

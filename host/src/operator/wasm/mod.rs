@@ -7,6 +7,7 @@ pub mod connector;
 pub mod engine;
 pub mod http;
 pub mod instance;
+mod meter;
 mod sandbox;
 mod slot;
 mod stdio;
@@ -21,6 +22,7 @@ use weir_sdk::packed::Batch;
 
 pub use engine::{Description, LoadedPlugin, PluginEngine};
 pub use instance::{Limits, PluginInstance, Processed, Updated};
+pub use meter::{Meter, Meters};
 pub use slot::{PluginSlot, with_model};
 pub use versions::Versions;
 

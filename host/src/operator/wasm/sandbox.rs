@@ -5,9 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::StoreLimits;
-use wasmtime::StoreLimitsBuilder;
 use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::{connector, host, http_wit, types as wit};
@@ -27,7 +26,7 @@ pub struct Limits {
 pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(super) limits: StoreLimits,
+    pub(super) limits: Metered,
     job: Arc<str>,
     operator: Arc<str>,
     /// Where its HTTP requests may go (nowhere, but for a plugin source or sink granted hosts).
@@ -56,11 +55,14 @@ impl PluginState {
         PluginState {
             wasi,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory)
-                .instances(4)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: Metered {
+                limits: StoreLimitsBuilder::new()
+                    .memory_size(limits.memory)
+                    .instances(4)
+                    .trap_on_grow_failure(true)
+                    .build(),
+                peak: 0,
+            },
             job: job.into(),
             operator: operator.into(),
             http,
@@ -70,6 +72,39 @@ impl PluginState {
     /// The job this plugin runs in.
     pub(super) fn job(&self) -> &str {
         &self.job
+    }
+}
+
+/// The store's limits, remembering the most memory they let it grow to (the instance's high-water mark).
+pub(super) struct Metered {
+    limits: StoreLimits,
+    /// Bytes of linear memory at most, so far.
+    pub(super) peak: usize,
+}
+
+impl ResourceLimiter for Metered {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak = self.peak.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }
 

@@ -33,6 +33,8 @@ pub struct PluginSlot {
     pub events: Events,
     /// The live instance, if any.
     pub instance: Option<PluginInstance>,
+    /// Where the stream's plugin calls are counted.
+    pub meter: Arc<super::Meter>,
 }
 
 /// `params` with its `model` replaced by `model`.
@@ -63,7 +65,8 @@ impl PluginSlot {
         self.sync(time);
         if self.instance.is_none() {
             let mut inst = PluginInstance::new(&self.plugin, self.limits, &self.job, &self.name)
-                .map_err(|e| BatchFailure::Restart(e.to_string()))?;
+                .map_err(|e| BatchFailure::Restart(e.to_string()))?
+                .metered(self.meter.clone());
             let swapped = self.plugin.model.as_ref().map(|m| with_model(&self.params, m));
             inst.init(swapped.as_ref().unwrap_or(&self.params)).map_err(|e| BatchFailure::Restart(e.to_string()))?;
             self.instance = Some(inst);

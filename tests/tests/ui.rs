@@ -1,0 +1,203 @@
+//! The web UI, in a real browser: `examples/big_screen.toml` fed by `weir gen clicks --to listen://`,
+//! served by `weir run --http`, driven through Debian's headless chromium by `tests/browser/ui.mjs`
+//! (playwright-core): the job page's charts and batch table fill and grow, the big screen's numbers
+//! change, unknown jobs and streams are 404 pages, and no page logs a console error. Screenshots go to
+//! `target/ui-screenshots/`. Also: the UI of a job run for 10,000 batches stays bounded (RSS printed),
+//! and off loopback the server's UI needs its token.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use weir_tests::http::get;
+use weir_tests::{free_port, repo_root, weir_bin};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `weir run job.toml --http 127.0.0.1:0 ARGS` in `dir`; returns it and the UI's base URL.
+fn run_with_ui(dir: &Path, args: &[&str]) -> (Killed, String) {
+    let mut child = Command::new(weir_bin())
+        .args(["run", "job.toml", "--http", "127.0.0.1:0"])
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("the job printed no UI address").unwrap();
+        if let Some(at) = line.find("the UI at http://") {
+            break line[at + "the UI at ".len()..].trim().trim_end_matches('/').to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (Killed(child), base)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: 0 kB");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn in_chromium_the_job_page_and_the_big_screen_follow_a_running_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let operators = repo_root().join("operators");
+    let spec = std::fs::read_to_string(repo_root().join("examples/big_screen.toml"))
+        .unwrap()
+        .replace("port = 9999", &format!("port = {port}"))
+        .replace("\"../operators", &format!("\"{}", operators.display()));
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let to = format!("listen://127.0.0.1:{port}");
+    let generator = Command::new(weir_bin())
+        .args(["gen", "clicks", "--to", &to, "--rate", "400", "--bad-fraction", "0.01"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _generator = Killed(generator);
+    weir_tests::wait_listening(port, "weir gen clicks", Duration::from_secs(10));
+    let (_job, base) = run_with_ui(dir.path(), &[]);
+
+    let shots = repo_root().join("target/ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let browser = repo_root().join("tests/browser");
+    let out = Command::new("node")
+        .arg(browser.join("ui.mjs"))
+        .args([&base, "big-screen", "totals", shots.to_str().unwrap()])
+        .current_dir(&browser)
+        .output()
+        .expect("node runs (scripts/test.sh installs playwright-core and chromium)");
+    let said = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let seen: serde_json::Value = serde_json::from_str(said.trim())
+        .unwrap_or_else(|e| panic!("ui.mjs printed no result ({e}): {said}\n{stderr}"));
+    println!("the browser saw: {seen}");
+    assert!(seen.get("failure").is_none(), "{seen}");
+    assert_eq!(seen["errors"], serde_json::json!([]), "console errors");
+    assert_eq!(seen["charts"], 4, "Spark's four charts: {seen}");
+    assert!(seen["rows_later"].as_u64() > seen["rows_first"].as_u64(), "the batch table grows: {seen}");
+    // 400 clicks a second in 1 s batches: the newest row's input rate is near 400.
+    let rate: f64 = seen["first_rate"].as_str().unwrap_or("0").replace(',', "").parse().unwrap_or(0.0);
+    assert!(rate > 100.0, "input rate in the table: {seen}");
+    assert!(seen["averages"].as_array().unwrap().iter().all(|a| a.as_str().unwrap().starts_with("avg ")), "{seen}");
+    assert_eq!(seen["graph_nodes"], 4, "source, two streams, sink: {seen}");
+    assert_eq!(seen["state"], "running");
+    assert_ne!(seen["board_first"], seen["board_later"], "the big screen's numbers change");
+    let board = seen["board_later"].as_array().unwrap();
+    assert!(!board.is_empty() && board[0].as_str().unwrap().starts_with("1. phone"), "phones click most: {seen}");
+    assert!(seen["board_font_px"].as_f64().unwrap() >= 40.0, "large type: {seen}");
+    assert_eq!(seen["missing_job"][0], 404);
+    assert!(seen["missing_job"][1].as_str().unwrap().contains("no job `no-such-job` here; jobs: big-screen"));
+    assert_eq!(seen["missing_stream"][0], 404);
+    assert!(seen["missing_stream"][1].as_str().unwrap().contains("has no stream `no-such-stream`"), "{seen}");
+    for shot in ["job.png", "screen.png"] {
+        assert!(std::fs::metadata(shots.join(shot)).unwrap().len() > 10_000, "{shot} is a real screenshot");
+    }
+    // A stream without a screen sink says how to add one.
+    let answer = get(&format!("{base}/jobs/big-screen/screen/by_type"), &[]);
+    assert_eq!(answer.status, 404);
+    assert!(answer.body.contains("kind = &quot;screen&quot;"), "{}", answer.body);
+}
+
+/// Batches cut as fast as the job runs them (thousands a second): 5 lines each, words counted per batch.
+const LONG_RUN: &str = r#"
+[job]
+name = "long"
+batch_interval = "1s"
+clock = "manual"
+
+[sources.lines]
+kind = "generator"
+rate = 5
+words_per_line = 4
+vocabulary = 20
+
+[streams.words]
+op = "tokenize"
+from = "lines"
+
+[streams.pairs]
+op = "map_to_pair"
+from = "words"
+
+[streams.counts]
+op = "reduce_by_key"
+from = "pairs"
+reducer = "sum"
+
+[sinks.board]
+kind = "screen"
+from = "counts"
+"#;
+
+#[test]
+fn the_ui_of_a_job_run_for_10000_batches_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.toml"), LONG_RUN).unwrap();
+    // Far more batches than sampled, so the job still runs when batch 10,000 is seen.
+    let (job, base) = run_with_ui(dir.path(), &["--batches", "40000"]);
+    let pid = job.0.id();
+    let latest = || {
+        let answer = get(&format!("{base}/api/jobs/long"), &[]);
+        let v: serde_json::Value = serde_json::from_str(&answer.body).unwrap_or_default();
+        (v["batches"].as_array().map_or(0, Vec::len), v["batches"].as_array().and_then(|b| b.last().cloned()))
+    };
+    let batch_of = |row: &Option<serde_json::Value>| row.as_ref().and_then(|r| r["time"].as_u64()).unwrap_or(0) / 1000;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // RSS when the history has just filled, at batch 10,000 and at batch 20,000.
+    let marks = [1_000, 10_000, 20_000];
+    let mut seen: Vec<(u64, u64)> = Vec::new();
+    let mut kept = 0;
+    while Instant::now() < deadline && seen.len() < marks.len() {
+        let (n, last) = latest();
+        let batch = batch_of(&last);
+        if batch >= marks[seen.len()] {
+            seen.push((batch, rss_kib(pid)));
+            kept = n;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for (batch, rss) in &seen {
+        println!("RSS at batch {batch}: {rss} KiB");
+    }
+    assert_eq!(seen.len(), marks.len(), "batch 20,000 not reached in time: {seen:?}");
+    assert_eq!(kept, weir::ui::view::BATCHES, "the batch history is bounded");
+    let ((_, at_10k), (_, at_20k)) = (seen[1], seen[2]);
+    assert!(at_20k < at_10k + 4 * 1024, "RSS grew by more than 4 MiB over 10,000 batches: {seen:?}");
+}
+
+#[test]
+fn off_loopback_the_servers_ui_needs_its_token_and_a_browser_keeps_it_in_a_cookie() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
+    let http = format!("0.0.0.0:{port}");
+    let _server = weir_tests::served::Served::start(&dir.path().join("data"), &["--http", &http]);
+    let base = format!("http://127.0.0.1:{port}");
+    let token = weir_tests::served::TOKEN;
+    let refused = get(&format!("{base}/"), &[]);
+    assert_eq!(refused.status, 401);
+    assert!(refused.body.contains("?token=<token>"), "{}", refused.body);
+    let given = get(&format!("{base}/?token={token}"), &[]);
+    assert_eq!(given.status, 200);
+    assert!(given.headers.contains(&format!("set-cookie: weir_token={token}")), "{}", given.headers);
+    assert!(given.body.contains("No jobs yet."), "{}", given.body);
+    let with_cookie = get(&format!("{base}/api/jobs"), &[&format!("Cookie: weir_token={token}")]);
+    assert_eq!((with_cookie.status, with_cookie.body.as_str()), (200, "{}"));
+    let wrong = get(&format!("{base}/api/jobs"), &["Cookie: weir_token=nope"]);
+    assert_eq!(wrong.status, 401);
+    let missing = get(&format!("{base}/jobs/nope"), &[&format!("Authorization: Bearer {token}")]);
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("no job `nope` here; jobs: none"), "{}", missing.body);
+}
