@@ -89,6 +89,9 @@ pub enum JobEvent {
         /// one, a `map_to_pair` before an aggregation, is not listed: its records count as the next
         /// one's input).
         streams: BTreeMap<String, StreamFigures>,
+        /// The job's watermark after the batch (event-time ms), once an event-time stream has seen a
+        /// record.
+        watermark: Option<i64>,
     },
     /// A plugin call failed (trap, deadline, memory cap, malformed output): the batch counts as failed
     /// and the records the failure is blamed on went to the dead letters.

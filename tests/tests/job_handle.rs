@@ -260,3 +260,25 @@ fn a_completed_batch_tells_each_streams_records_in_and_out() {
     );
     assert_eq!(seen[1], (2000, vec![row("counts", 2, 1), row("lines", 1, 1), row("words", 1, 2)]));
 }
+
+#[test]
+fn each_completed_batch_tells_the_watermark_its_event_time_operators_folded() {
+    // tests/golden/event-time-append: the largest event time so far less 5 s, batch by batch.
+    let golden = weir_tests::repo_root().join("tests/golden/event-time-append");
+    for workers in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        weir_tests::copy_dir(&golden, dir.path());
+        let mut plan = weir::graph::load(&dir.path().join("job.toml")).unwrap();
+        plan.workers = workers;
+        let events = weir::event::Events::default();
+        let mut seen = events.subscribe();
+        let env = Env::process().unwrap();
+        let job = Job::start_with_events(plan, RunOptions::default(), &env, Default::default(), events).unwrap();
+        job.wait().unwrap();
+        let marks: Vec<Option<i64>> = std::iter::from_fn(|| seen.try_recv().ok())
+            .filter_map(|e| if let JobEvent::BatchCompleted { watermark, .. } = e { Some(watermark) } else { None })
+            .collect();
+        let want = [7_000, 16_000, 21_000, 35_000, 35_000].map(Some);
+        assert_eq!(marks, want, "{workers} workers");
+    }
+}

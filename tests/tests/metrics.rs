@@ -117,6 +117,7 @@ fn a_server_serves_its_jobs_metrics_and_off_loopback_only_with_its_token() {
     let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
     let http = format!("0.0.0.0:{port}");
     let server = weir_tests::served::Served::start(&dir.path().join("data"), &["--http", &http]);
+    weir_tests::wait_listening(port, "the metrics listener", Duration::from_secs(10));
     let input: String = (0..40).map(|i| if i < 10 { "[\"a b c\", \"b c\", \"c\"]\n" } else { "\n" }).collect();
     std::fs::write(dir.path().join("in.jsonl"), input).unwrap();
     let d = dir.path().display();

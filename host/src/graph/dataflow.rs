@@ -77,6 +77,8 @@ pub struct JobContext {
     pub taps: Taps,
     /// What each plugin stream's calls cost.
     pub meters: crate::operator::wasm::Meters,
+    /// The job's watermark after each batch, as its event-time operators folded it.
+    pub watermark: crate::operator::watermark::Shown,
 }
 
 impl JobContext {
@@ -159,6 +161,7 @@ impl JobContext {
             interval: step,
             shared: self.shared.clone(),
             hook: self.hook(name, worker, true),
+            watermark: self.watermark.clone(),
         }
     }
 

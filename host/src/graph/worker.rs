@@ -89,7 +89,9 @@ fn completed(ctx: &JobContext, (time, at, delay): (u64, Instant, Option<u64>)) {
         let plugin = ctx.meters.get(name).map(|m| m.take());
         streams.insert(name.clone(), StreamFigures { records_in, records_out: out.records, busy_us, plugin });
     }
-    ctx.events.emit(JobEvent::BatchCompleted { time, scheduling_delay_ms: delay, processing_ms, streams });
+    // Every event-time operator has folded batch `time` in (the probe passed it).
+    let watermark = ctx.watermark.take(time);
+    ctx.events.emit(JobEvent::BatchCompleted { time, scheduling_delay_ms: delay, processing_ms, streams, watermark });
 }
 
 fn wall_ms() -> u64 {

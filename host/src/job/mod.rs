@@ -313,6 +313,7 @@ fn run_in(
     let meters = Arc::new(plugins.keys().map(|s| (s.clone(), Arc::default())).collect());
     let ctx = Arc::new(JobContext {
         meters,
+        watermark: Default::default(),
         plan,
         plugins,
         dead: dead.clone(),

@@ -45,6 +45,7 @@ pub struct Metrics {
     plugin_busy: Family<Labels, Counter<f64, std::sync::atomic::AtomicU64>>,
     plugin_failed_calls: Family<Labels, Counter>,
     plugin_memory_peak: Family<Labels, Gauge>,
+    watermark: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -72,6 +73,7 @@ impl Default for Metrics {
             plugin_busy: Family::default(),
             plugin_failed_calls: Family::default(),
             plugin_memory_peak: Family::default(),
+            watermark: Family::default(),
             // Filled below, once the families exist to register.
             registry: Registry::default(),
         };
@@ -117,6 +119,12 @@ impl Default for Metrics {
             Unit::Bytes,
             m.checkpoint_bytes.clone(),
         );
+        r.register_with_unit(
+            "weir_watermark",
+            "The job's watermark: event time (Unix) before which no more records are awaited",
+            Unit::Seconds,
+            m.watermark.clone(),
+        );
         r.register("weir_plugin_calls", "Calls into a stream's plugin", m.plugin_calls.clone());
         r.register_with_unit(
             "weir_plugin_busy",
@@ -159,8 +167,11 @@ impl Metrics {
                     self.source_records.get_or_create(&on("source", source)).inc_by(*n);
                 }
             }
-            JobEvent::BatchCompleted { scheduling_delay_ms, processing_ms, streams, .. } => {
+            JobEvent::BatchCompleted { scheduling_delay_ms, processing_ms, streams, watermark, .. } => {
                 self.batches.get_or_create(&of_job()).inc();
+                if let Some(w) = watermark {
+                    self.watermark.get_or_create(&of_job()).set(*w as f64 / 1000.0);
+                }
                 self.processing.get_or_create(&of_job()).observe(secs(*processing_ms));
                 if let Some(d) = scheduling_delay_ms {
                     self.scheduling_delay.get_or_create(&of_job()).observe(secs(*d));

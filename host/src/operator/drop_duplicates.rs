@@ -39,6 +39,12 @@ struct Seen {
     keys: BTreeMap<Vec<u8>, i64>,
 }
 
+impl super::watermarked::Watermarked for Seen {
+    fn watermark(&self) -> i64 {
+        self.watermark.at
+    }
+}
+
 /// Extension trait for `drop_duplicates`.
 pub trait DropDuplicatesExt<'s> {
     /// The first record of each key of this stream (already on the worker owning its key) while the key

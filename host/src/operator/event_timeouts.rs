@@ -97,6 +97,10 @@ struct Held {
 }
 
 impl Checkpointed for Held {
+    fn watermark(&self) -> i64 {
+        self.watermark.at
+    }
+
     fn after_batch(&mut self, t: u64) {
         if let Some(h) = self.watermark_hook.as_mut() {
             h.after(t, &self.watermark);

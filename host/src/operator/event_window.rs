@@ -95,6 +95,12 @@ struct State {
     windows: BTreeMap<(Vec<u8>, i64), (i64, Agg)>,
 }
 
+impl super::watermarked::Watermarked for State {
+    fn watermark(&self) -> i64 {
+        self.watermark.at
+    }
+}
+
 impl State {
     /// Adds value `v` of `key` at event time `e` to its open windows: the windows it changed, or `None`
     /// when every window it falls in has closed (a late record).

@@ -5,6 +5,9 @@
 //! worker folds the same parts into the same watermark; a window operator keeps the fold in its
 //! checkpointed state, so a resumed job goes on from the very watermark it stopped at.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use serde::{Deserialize, Serialize};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::core::Concatenate;
@@ -14,6 +17,44 @@ use timely::dataflow::{Scope, Stream};
 
 use crate::graph::spec::WatermarkSpec;
 use crate::stream::BatchStream;
+
+/// The watermark after each batch as the event-time operators folded it, kept until the batch's
+/// completed event takes it (operators run ahead of that event, so each batch keeps its own).
+#[derive(Debug, Clone, Default)]
+pub struct Shown(Arc<Mutex<Noted>>);
+
+/// Watermarks by batch not yet taken, and the last one taken.
+type Noted = (BTreeMap<u64, i64>, Option<i64>);
+
+impl Shown {
+    /// An operator folded watermark `w` after batch `t` (every worker folds the same one).
+    pub fn note(&self, t: u64, w: i64) {
+        let mut shown = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let at = shown.0.entry(t).or_insert(w);
+        *at = (*at).max(w);
+    }
+
+    /// The watermark after batch `t` (the latest noted at or before it), once a record has moved it;
+    /// forgets the batches up to `t`.
+    ///
+    /// ```
+    /// let shown = weir::operator::watermark::Shown::default();
+    /// shown.note(1000, i64::MIN);
+    /// assert_eq!(shown.take(1000), None);
+    /// shown.note(2000, 7);
+    /// shown.note(3000, 9);
+    /// assert_eq!((shown.take(2000), shown.take(3000), shown.take(4000)), (Some(7), Some(9), Some(9)));
+    /// ```
+    pub fn take(&self, t: u64) -> Option<i64> {
+        let mut shown = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let later = shown.0.split_off(&(t + 1));
+        let done = std::mem::replace(&mut shown.0, later);
+        if let Some((_, w)) = done.last_key_value() {
+            shown.1 = Some(*w);
+        }
+        shown.1.filter(|w| *w != i64::MIN)
+    }
+}
 
 /// A source's largest event time in one batch on one worker: `(source index, event time)`.
 pub type Part = (u32, i64);

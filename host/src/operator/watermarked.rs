@@ -33,6 +33,8 @@ pub struct Timing {
     pub shared: Arc<Shared>,
     /// The checkpoint hook.
     pub hook: HookSlot,
+    /// Where the job's watermark is shown (the batch-completed event reads it).
+    pub watermark: super::watermark::Shown,
 }
 
 /// One input of the operator: records of this worker's keys, or a part of the watermark.
@@ -54,6 +56,14 @@ pub trait Checkpointed {
     fn after_batch(&mut self, t: u64);
     /// The input ended: save what the final checkpoint must hold (called again on later activations).
     fn at_input_end(&mut self);
+    /// The watermark the state has folded so far.
+    fn watermark(&self) -> i64;
+}
+
+/// A state that folds the job's watermark.
+pub trait Watermarked {
+    /// The watermark folded so far.
+    fn watermark(&self) -> i64;
 }
 
 /// A state saved whole, through one hook.
@@ -62,13 +72,17 @@ struct Whole<S> {
     hook: Option<PartHook>,
 }
 
-impl<S: Serialize> Checkpointed for Whole<S> {
+impl<S: Serialize + Watermarked> Checkpointed for Whole<S> {
     fn after_batch(&mut self, t: u64) {
         self.hook.after_batch(t, &self.state);
     }
 
     fn at_input_end(&mut self) {
         self.hook.at_input_end(true, &self.state);
+    }
+
+    fn watermark(&self) -> i64 {
+        self.state.watermark()
     }
 }
 
@@ -89,7 +103,7 @@ pub fn watermarked<'s, S>(
     mut step: impl FnMut(&mut S, u64, &[Batch], &[Part]) -> (Batch, Batch) + 'static,
 ) -> Outputs<'s>
 where
-    S: Serialize + DeserializeOwned + 'static,
+    S: Serialize + DeserializeOwned + Watermarked + 'static,
 {
     let hook = timing.hook.open(&mut state, &timing.shared);
     let whole = Whole { state, hook };
@@ -141,6 +155,7 @@ pub fn frame<'s, C: Checkpointed + 'static>(
                 let (records, parts) = stash.remove(&t).unwrap_or_default();
                 let (written, too_late) = step(&mut state, t, &records, &parts);
                 state.after_batch(t);
+                timing.watermark.note(t, state.watermark());
                 if let Some((c, lc)) = &cap {
                     if !written.is_empty() {
                         out.session(&c.delayed(&t)).give(written);

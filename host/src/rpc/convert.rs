@@ -99,7 +99,7 @@ pub(super) fn event(job_id: &str, e: JobEvent) -> proto::JobEvent {
         JobEvent::BatchWritten { sink, time, records, write_ms, queued } => {
             E::BatchWritten(proto::BatchWritten { sink, time, records, write_ms, queued })
         }
-        JobEvent::BatchCompleted { time, scheduling_delay_ms, processing_ms, streams } => {
+        JobEvent::BatchCompleted { time, scheduling_delay_ms, processing_ms, streams, watermark } => {
             let streams = streams
                 .into_iter()
                 .map(|(s, f)| {
@@ -120,7 +120,7 @@ pub(super) fn event(job_id: &str, e: JobEvent) -> proto::JobEvent {
                     (s, figures)
                 })
                 .collect();
-            E::BatchCompleted(proto::BatchCompleted { time, scheduling_delay_ms, processing_ms, streams })
+            E::BatchCompleted(proto::BatchCompleted { time, scheduling_delay_ms, processing_ms, streams, watermark })
         }
         JobEvent::PluginFailed { stream, batch_time, reason } => {
             E::PluginFailed(proto::PluginFailed { stream, batch_time, reason })

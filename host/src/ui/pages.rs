@@ -66,7 +66,7 @@ pub fn job(name: &str, graph_svg: &str, screens: &[String]) -> String {
 <main><div class="charts">{c1}{c2}{c3}{c4}</div>
 <h2>Job graph</h2><div id="graph">{graph_svg}</div>
 <h2>Recent batches</h2><table id="batches"><thead><tr><th>Batch time</th><th>Records</th><th>Records/s</th>
-<th>Scheduling delay ms</th><th>Processing ms</th><th>Total delay ms</th><th>Per stream: ms of work (in → out)</th></tr></thead><tbody></tbody></table>
+<th>Scheduling delay ms</th><th>Processing ms</th><th>Total delay ms</th><th>Watermark</th><th>Per stream: ms of work (in → out)</th></tr></thead><tbody></tbody></table>
 <div class="panels">
 <section><h2>Receivers</h2><table id="receivers"></table></section>
 <section><h2>Sinks</h2><table id="sinks"></table></section>

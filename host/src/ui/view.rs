@@ -33,6 +33,8 @@ pub struct BatchRow {
     pub total_delay_ms: Option<u64>,
     /// Per stream: records in, out, and milliseconds of work.
     pub streams: BTreeMap<String, (u64, u64, f64)>,
+    /// The job's watermark after it (event-time ms), when the job follows event time.
+    pub watermark: Option<i64>,
 }
 
 /// A source's receiver.
@@ -129,7 +131,7 @@ impl JobView {
     /// use weir::event::JobEvent;
     /// let mut v = weir::ui::view::JobView::new(1000, &[], &[]);
     /// v.observe(&JobEvent::BatchCut { time: 1000, records: [("in".into(), 5)].into(), queued: 0 });
-    /// let done = JobEvent::BatchCompleted { time: 1000, scheduling_delay_ms: Some(2), processing_ms: 3, streams: Default::default() };
+    /// let done = JobEvent::BatchCompleted { time: 1000, scheduling_delay_ms: Some(2), processing_ms: 3, streams: Default::default(), watermark: None };
     /// let (name, data) = v.observe(&done).unwrap();
     /// assert_eq!((name, data["batch"]["records"].as_u64()), ("batch", Some(5)));
     /// ```
@@ -148,7 +150,7 @@ impl JobView {
                 }
                 push(&mut self.cut, (*time, records.values().sum()), IN_FLIGHT);
             }
-            JobEvent::BatchCompleted { time, scheduling_delay_ms, processing_ms, streams } => {
+            JobEvent::BatchCompleted { time, scheduling_delay_ms, processing_ms, streams, watermark } => {
                 let records = self.cut.iter().find(|(t, _)| t == time).map_or(0, |(_, n)| *n);
                 self.cut.retain(|(t, _)| t > time);
                 let row = BatchRow {
@@ -158,6 +160,7 @@ impl JobView {
                     scheduling_delay_ms: *scheduling_delay_ms,
                     processing_ms: *processing_ms,
                     total_delay_ms: scheduling_delay_ms.map(|d| d + processing_ms),
+                    watermark: *watermark,
                     streams: streams
                         .iter()
                         .map(|(s, f)| (s.clone(), (f.records_in, f.records_out, f.busy_us as f64 / 1000.0)))
@@ -281,7 +284,13 @@ mod tests {
         for t in 1..=5000u64 {
             v.observe(&JobEvent::BatchCut { time: t, records: [("in".into(), 1)].into(), queued: 0 });
             let streams = Default::default();
-            v.observe(&JobEvent::BatchCompleted { time: t, scheduling_delay_ms: None, processing_ms: 1, streams });
+            v.observe(&JobEvent::BatchCompleted {
+                time: t,
+                scheduling_delay_ms: None,
+                processing_ms: 1,
+                streams,
+                watermark: None,
+            });
             v.observe(&JobEvent::DeadLetter { operator: "s".into(), batch_time: Some(t), reason: "r".into() });
             v.observe(&JobEvent::CheckpointCommitted { time: t, offsets: Json::Null, duration_ms: 1, bytes: 9 });
             v.observe(&JobEvent::PluginFailed { stream: "p".into(), batch_time: t, reason: "trap".into() });
@@ -302,10 +311,12 @@ mod tests {
             scheduling_delay_ms: Some(4),
             processing_ms: 6,
             streams: Default::default(),
+            watermark: Some(120),
         };
         let (_, data) = v.observe(&done).unwrap();
         assert_eq!(data["batch"]["rate"], 20.0);
         assert_eq!(data["batch"]["total_delay_ms"], 10);
+        assert_eq!(data["batch"]["watermark"], 120);
         assert_eq!(data["panels"]["receivers"]["b"]["total"], 7);
     }
 }

@@ -75,7 +75,8 @@ function jobPage(job) {
       const streams = Object.entries(b.streams)
         .map(([s, [i, o, ms]]) => `${s} ${ms.toFixed(1)} (${i} → ${o})`)
         .join(", ");
-      [b.time, fmt(b.records), fmt(b.rate), fmt(b.scheduling_delay_ms), fmt(b.processing_ms), fmt(b.total_delay_ms), streams]
+      const watermark = b.watermark === null || b.watermark === undefined ? "" : new Date(b.watermark).toISOString();
+      [b.time, fmt(b.records), fmt(b.rate), fmt(b.scheduling_delay_ms), fmt(b.processing_ms), fmt(b.total_delay_ms), watermark, streams]
         .forEach((c) => tr.appendChild(el("td", c)));
       body.appendChild(tr);
     }
