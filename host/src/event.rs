@@ -61,6 +61,9 @@ pub enum JobEvent {
         /// Chunks received and waiting for the batcher when the batch was cut: at the channel's bound
         /// (64) the sources wait and read no further, so a slow job slows its sources down.
         queued: u64,
+        /// Records waiting for each source that can tell, past what it has read (a Kafka consumer's
+        /// lag behind its partitions' ends), as last told.
+        lag: BTreeMap<String, u64>,
     },
     /// Sink `sink` wrote batch `time` (or found it written before).
     BatchWritten {

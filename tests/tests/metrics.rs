@@ -251,3 +251,51 @@ fn plugin_calls_traps_deadline_and_memory_cap_hits_and_checkpoint_sizes_are_coun
     assert!(v("weir_checkpoint_size_bytes", &[("job", "misbehaving")]) > 0.0, "the running counts are state");
     assert!(v("weir_checkpoint_duration_seconds_count", &[("job", "misbehaving")]) >= 10.0);
 }
+
+#[test]
+fn a_kafka_source_tells_its_lag_and_it_falls_to_zero_as_the_job_catches_up() {
+    let tansu = weir_tests::tansu::Tansu::start();
+    tansu.create_topic("lagging", 2);
+    let lines: Vec<String> = (0..4000).map(|i| format!("w{} w{}", i % 7, i % 3)).collect();
+    tansu.publish("lagging", &lines, Some(2));
+    let spec = format!(
+        "[job]\nname = \"lagging\"\nbatch_interval = \"500ms\"\n\n\
+         [sources.topic]\nkind = \"kafka\"\nbrokers = \"{}\"\ntopic = \"lagging\"\nmax_rate = 800\n\n\
+         [streams.words]\nop = \"tokenize\"\nfrom = \"topic\"\n\n\
+         [sinks.out]\nkind = \"noop\"\nfrom = \"words\"\n",
+        tansu.brokers()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.toml"), spec).unwrap();
+    let (child, url) = start(dir.path());
+    let _job = KillOnDrop(child);
+    // 4,000 messages read at 800 a second: the lag starts in the thousands and ends at 0.
+    let (mut lags, deadline) = (Vec::new(), Instant::now() + Duration::from_secs(60));
+    loop {
+        let samples = scrape_with(&url, &[]);
+        let read = value(&samples, "weir_source_records_total", &[("source", "topic")]).unwrap_or(0.0);
+        if let Some(lag) = value(&samples, "weir_source_lag_records", &[("job", "lagging"), ("source", "topic")]) {
+            lags.push((read, lag));
+        }
+        if read >= 4000.0 && lags.last().is_some_and(|(_, lag)| *lag == 0.0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not caught up in 60 s: {lags:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    println!("(records read, lag): {lags:?}");
+    assert!(lags.iter().any(|(_, lag)| *lag >= 1000.0), "early on, thousands waited: {lags:?}");
+    // Nothing more is published, so the lag only falls; and what was read and what waits add up to what
+    // was published, give or take the lag's age (statistics each second, told each second).
+    assert!(lags.windows(2).all(|w| w[1].1 <= w[0].1), "the lag grew: {lags:?}");
+    assert!(lags.iter().all(|(read, lag)| (read + lag - 4000.0).abs() <= 2000.0), "{lags:?}");
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

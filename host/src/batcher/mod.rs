@@ -111,6 +111,8 @@ pub struct Batcher {
     /// Realtime clock: batches cut before a crash after the checkpoint resumed from, with the offsets
     /// they were cut at (from the batch log); they are cut again at exactly those offsets.
     pub recut: Vec<(u64, Vec<SourceOffset>)>,
+    /// The lag each source that can tell last told, by source index.
+    pub lag: std::sync::Mutex<BTreeMap<usize, u64>>,
 }
 
 /// The last batch cut and where the sources were when it was cut.
@@ -151,6 +153,10 @@ impl Batcher {
                 self.dead.raw(&self.sources[source], &input, &reason);
                 None
             }
+            SourceEvent::Lag(n) => {
+                self.lag.lock().unwrap_or_else(|e| e.into_inner()).insert(source, n);
+                None
+            }
             SourceEvent::Failed(reason) => {
                 self.shared.record_error(reason);
                 Some(SourceEvent::Finished)
@@ -186,7 +192,14 @@ impl Batcher {
         let records = parts.iter().map(|chunks| chunks.iter().map(|b| b.len() as u64).sum::<u64>());
         let records: BTreeMap<String, u64> = self.sources.iter().cloned().zip(records).collect();
         self.dead.inputs(records.values().sum());
-        self.events.emit(JobEvent::BatchCut { time, records, queued: self.rx.len() as u64 });
+        let lag = self
+            .lag
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(s, n)| (self.sources[*s].clone(), *n))
+            .collect();
+        self.events.emit(JobEvent::BatchCut { time, records, queued: self.rx.len() as u64, lag });
         self.at_boundary.try_iter().for_each(|work| work(time));
         for (source, mut chunks) in parts.into_iter().enumerate() {
             for t in chunks.iter_mut().flat_map(|c| c.event_times.iter_mut()).filter(|t| **t == 0) {

@@ -89,7 +89,8 @@ pub(super) fn run(b: &Batcher, cut: &mut Cut) -> u64 {
         let from = r.offsets.clone();
         while !r.done() && !b.failed() && !r.reached(b, *time, &from, target, quiet) {
             let got = b.rx.recv_timeout(Duration::from_millis(100));
-            if got.is_ok() {
+            // A source telling its lag has not moved toward the logged offsets.
+            if got.as_ref().is_ok_and(|e| !matches!(e.event, SourceEvent::Lag(_))) {
                 quiet = Instant::now();
             }
             r.take(b, got);

@@ -297,6 +297,7 @@ fn run_in(
         events: events.clone(),
         at_boundary,
         start,
+        lag: Default::default(),
         resumed_from,
         recut,
     };

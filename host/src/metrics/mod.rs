@@ -46,6 +46,7 @@ pub struct Metrics {
     plugin_failed_calls: Family<Labels, Counter>,
     plugin_memory_peak: Family<Labels, Gauge>,
     watermark: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    source_lag: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -74,6 +75,7 @@ impl Default for Metrics {
             plugin_failed_calls: Family::default(),
             plugin_memory_peak: Family::default(),
             watermark: Family::default(),
+            source_lag: Family::default(),
             // Filled below, once the families exist to register.
             registry: Registry::default(),
         };
@@ -119,6 +121,11 @@ impl Default for Metrics {
             Unit::Bytes,
             m.checkpoint_bytes.clone(),
         );
+        r.register(
+            "weir_source_lag_records",
+            "Records waiting for a source past what it has read (a Kafka consumer's lag)",
+            m.source_lag.clone(),
+        );
         r.register_with_unit(
             "weir_watermark",
             "The job's watermark: event time (Unix) before which no more records are awaited",
@@ -154,7 +161,7 @@ impl Metrics {
     /// use weir::event::JobEvent;
     /// let m = weir::metrics::Metrics::default();
     /// let records = [("in".to_string(), 3)].into();
-    /// m.observe("j", &JobEvent::BatchCut { time: 1000, records, queued: 0 });
+    /// m.observe("j", &JobEvent::BatchCut { time: 1000, records, queued: 0, lag: Default::default() });
     /// assert!(m.encode().contains(r#"weir_source_records_total{job="j",source="in"} 3"#));
     /// ```
     pub fn observe(&self, job: &str, event: &JobEvent) {
@@ -162,9 +169,12 @@ impl Metrics {
         let of_job = || vec![("job", job.to_string())];
         let secs = |ms: u64| ms as f64 / 1000.0;
         match event {
-            JobEvent::BatchCut { records, .. } => {
+            JobEvent::BatchCut { records, lag, .. } => {
                 for (source, n) in records {
                     self.source_records.get_or_create(&on("source", source)).inc_by(*n);
+                }
+                for (source, n) in lag {
+                    self.source_lag.get_or_create(&on("source", source)).set(*n as i64);
                 }
             }
             JobEvent::BatchCompleted { scheduling_delay_ms, processing_ms, streams, watermark, .. } => {

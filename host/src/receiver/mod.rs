@@ -59,6 +59,9 @@ pub enum SourceEvent {
     },
     /// How far the source has read, covering the data sent before it (see `checkpoint::offsets`).
     Mark(OffsetMark),
+    /// How many records the source knows are waiting for it past what it has read (a Kafka consumer's
+    /// lag), told now and then; it changes no batch.
+    Lag(u64),
     /// The source has no more data.
     Finished,
     /// The source cannot go on (its input cannot be read): it is finished, and the job fails with `reason`.

@@ -93,9 +93,12 @@ pub(super) fn event(job_id: &str, e: JobEvent) -> proto::JobEvent {
     use proto::job_event::Event as E;
     let event = match e {
         JobEvent::Started { first_time, resumed_from } => E::Started(proto::Started { first_time, resumed_from }),
-        JobEvent::BatchCut { time, records, queued } => {
-            E::BatchCut(proto::BatchCut { time, records: records.into_iter().collect(), queued })
-        }
+        JobEvent::BatchCut { time, records, queued, lag } => E::BatchCut(proto::BatchCut {
+            time,
+            records: records.into_iter().collect(),
+            queued,
+            lag: lag.into_iter().collect(),
+        }),
         JobEvent::BatchWritten { sink, time, records, write_ms, queued } => {
             E::BatchWritten(proto::BatchWritten { sink, time, records, write_ms, queued })
         }

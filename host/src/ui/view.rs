@@ -43,6 +43,7 @@ struct Receiver {
     last_batch: u64,
     last_records: u64,
     total: u64,
+    lag: Option<u64>,
 }
 
 /// A sink's writer.
@@ -130,7 +131,7 @@ impl JobView {
     /// ```
     /// use weir::event::JobEvent;
     /// let mut v = weir::ui::view::JobView::new(1000, &[], &[]);
-    /// v.observe(&JobEvent::BatchCut { time: 1000, records: [("in".into(), 5)].into(), queued: 0 });
+    /// v.observe(&JobEvent::BatchCut { time: 1000, records: [("in".into(), 5)].into(), queued: 0, lag: Default::default() });
     /// let done = JobEvent::BatchCompleted { time: 1000, scheduling_delay_ms: Some(2), processing_ms: 3, streams: Default::default(), watermark: None };
     /// let (name, data) = v.observe(&done).unwrap();
     /// assert_eq!((name, data["batch"]["records"].as_u64()), ("batch", Some(5)));
@@ -143,10 +144,11 @@ impl JobView {
                 self.say(format!("started at batch {first_time}{from}"));
                 return Some(("state", self.state_json()));
             }
-            JobEvent::BatchCut { time, records, .. } => {
+            JobEvent::BatchCut { time, records, lag, .. } => {
                 for (source, n) in records {
                     let r = self.receivers.entry(source.clone()).or_default();
                     (r.last_batch, r.last_records, r.total) = (*time, *n, r.total + n);
+                    r.lag = lag.get(source).copied();
                 }
                 push(&mut self.cut, (*time, records.values().sum()), IN_FLIGHT);
             }
@@ -282,7 +284,12 @@ mod tests {
     fn every_history_stays_bounded() {
         let mut v = JobView::new(10, &[], &[]);
         for t in 1..=5000u64 {
-            v.observe(&JobEvent::BatchCut { time: t, records: [("in".into(), 1)].into(), queued: 0 });
+            v.observe(&JobEvent::BatchCut {
+                time: t,
+                records: [("in".into(), 1)].into(),
+                queued: 0,
+                lag: Default::default(),
+            });
             let streams = Default::default();
             v.observe(&JobEvent::BatchCompleted {
                 time: t,
@@ -305,7 +312,8 @@ mod tests {
     #[test]
     fn a_batch_row_has_its_cut_records_and_rate() {
         let mut v = JobView::new(500, &[], &[]);
-        v.observe(&JobEvent::BatchCut { time: 500, records: [("a".into(), 3), ("b".into(), 7)].into(), queued: 0 });
+        let records = [("a".into(), 3), ("b".into(), 7)].into();
+        v.observe(&JobEvent::BatchCut { time: 500, records, queued: 0, lag: [("b".into(), 40)].into() });
         let done = JobEvent::BatchCompleted {
             time: 500,
             scheduling_delay_ms: Some(4),
@@ -318,5 +326,6 @@ mod tests {
         assert_eq!(data["batch"]["total_delay_ms"], 10);
         assert_eq!(data["batch"]["watermark"], 120);
         assert_eq!(data["panels"]["receivers"]["b"]["total"], 7);
+        assert_eq!(data["panels"]["receivers"]["b"]["lag"], 40);
     }
 }

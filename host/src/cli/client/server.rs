@@ -17,12 +17,26 @@ pub enum ServerCommand {
     Info,
 }
 
+/// One stream's figures in a completed batch, with its plugin's calls when it has a plugin.
+fn stream_json(f: &proto::StreamFigures) -> serde_json::Value {
+    let mut v = json!({"in": f.records_in, "out": f.records_out, "busy_us": f.busy_us});
+    if let Some(p) = &f.plugin {
+        v["plugin"] = json!({
+            "calls": p.calls, "busy_us": p.busy_us, "traps": p.traps, "deadline_hits": p.deadline_hits,
+            "memory_cap_hits": p.memory_cap_hits, "memory_peak": p.memory_peak,
+        });
+    }
+    v
+}
+
 /// A job event as one JSON object.
 pub fn event_json(e: &proto::JobEvent) -> serde_json::Value {
     use proto::job_event::Event as E;
     let (kind, body) = match &e.event {
         Some(E::Started(s)) => ("started", json!({"first_time": s.first_time, "resumed_from": s.resumed_from})),
-        Some(E::BatchCut(b)) => ("batch_cut", json!({"time": b.time, "records": b.records, "queued": b.queued})),
+        Some(E::BatchCut(b)) => {
+            ("batch_cut", json!({"time": b.time, "records": b.records, "queued": b.queued, "lag": b.lag}))
+        }
         Some(E::BatchWritten(b)) => (
             "batch_written",
             json!({"sink": b.sink, "time": b.time, "records": b.records, "write_ms": b.write_ms, "queued": b.queued}),
@@ -31,8 +45,8 @@ pub fn event_json(e: &proto::JobEvent) -> serde_json::Value {
             "batch_completed",
             json!({
                 "time": b.time, "scheduling_delay_ms": b.scheduling_delay_ms, "processing_ms": b.processing_ms,
-                "streams": b.streams.iter().map(|(s, f)| (s.clone(), json!({"in": f.records_in, "out": f.records_out, "busy_us": f.busy_us})))
-                    .collect::<serde_json::Map<_, _>>(),
+                "streams": b.streams.iter().map(|(s, f)| (s.clone(), stream_json(f))).collect::<serde_json::Map<_, _>>(),
+                "watermark": b.watermark,
             }),
         ),
         Some(E::PluginFailed(p)) => {

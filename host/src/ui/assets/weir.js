@@ -97,8 +97,8 @@ function jobPage(job) {
 
   function panels(p) {
     document.getElementById("state").textContent = p.state;
-    fill(document.getElementById("receivers"), ["Source", "Last batch", "Records", "Total"],
-      Object.entries(p.receivers).map(([n, r]) => [n, r.last_batch, fmt(r.last_records), fmt(r.total)]));
+    fill(document.getElementById("receivers"), ["Source", "Last batch", "Records", "Total", "Lag"],
+      Object.entries(p.receivers).map(([n, r]) => [n, r.last_batch, fmt(r.last_records), fmt(r.total), fmt(r.lag)]));
     fill(document.getElementById("sinks"), ["Sink", "Last batch", "Batches", "Records", "Write ms", "Queued"],
       Object.entries(p.sinks).map(([n, s]) => [n, s.last_batch, fmt(s.batches), fmt(s.records), s.last_write_ms, s.queued]));
     fill(document.getElementById("plugins"),
