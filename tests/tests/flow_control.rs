@@ -76,9 +76,7 @@ fn slow_receiver(dir: &Path, records_per_second: u64) -> (Receiver, u16) {
 
 /// Resident memory of process `pid`, in MiB.
 fn rss_mib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next());
-    kib.and_then(|k| k.parse::<u64>().ok()).unwrap_or(0) / 1024
+    weir_tests::rss_kib(pid) / 1024
 }
 
 /// Records the receiver has answered for by now.

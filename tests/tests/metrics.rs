@@ -5,8 +5,7 @@
 //! and off loopback only to a scrape that brings the server's token; `weir job status` shows the job's
 //! one-line status, which `weir run` draws on a terminal only.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use weir_tests::{read_jsonl, repo_root, weir_bin};
@@ -50,26 +49,10 @@ fn value(samples: &[(String, serde_json::Value, f64)], name: &str, labels: &[(&s
     samples.iter().find(|(n, l, _)| n == name && fits(l)).map(|s| s.2)
 }
 
-/// Starts the job with `--http 127.0.0.1:0` and reads the address it bound from its log.
+/// Starts the job with `--http 127.0.0.1:0`; returns it and its metrics' URL.
 fn start(dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(weir_bin())
-        .args(["run", "job.toml", "--http", "127.0.0.1:0"])
-        .current_dir(dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("the job logged no metrics address").unwrap();
-        if let Some(at) = line.find("http://") {
-            break line[at..].split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // Keep reading the log so the job never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, url)
+    let (child, base) = weir_tests::http::run_with_http(dir, &[]);
+    (child, format!("{base}/metrics"))
 }
 
 #[test]
@@ -268,7 +251,7 @@ fn a_kafka_source_tells_its_lag_and_it_falls_to_zero_as_the_job_catches_up() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("job.toml"), spec).unwrap();
     let (child, url) = start(dir.path());
-    let _job = KillOnDrop(child);
+    let _job = weir_tests::Killed(child);
     // 4,000 messages read at 800 a second: the lag starts in the thousands and ends at 0.
     let (mut lags, deadline) = (Vec::new(), Instant::now() + Duration::from_secs(60));
     loop {
@@ -289,13 +272,4 @@ fn a_kafka_source_tells_its_lag_and_it_falls_to_zero_as_the_job_catches_up() {
     // was published, give or take the lag's age (statistics each second, told each second).
     assert!(lags.windows(2).all(|w| w[1].1 <= w[0].1), "the lag grew: {lags:?}");
     assert!(lags.iter().all(|(read, lag)| (read + lag - 4000.0).abs() <= 2000.0), "{lags:?}");
-}
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -5,49 +5,11 @@
 //! `target/ui-screenshots/`. Also: the UI of a job run for 10,000 batches stays bounded (RSS printed),
 //! and off loopback the server's UI needs its token.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use weir_tests::http::get;
-use weir_tests::{free_port, repo_root, weir_bin};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `weir run job.toml --http 127.0.0.1:0 ARGS` in `dir`; returns it and the UI's base URL.
-fn run_with_ui(dir: &Path, args: &[&str]) -> (Killed, String) {
-    let mut child = Command::new(weir_bin())
-        .args(["run", "job.toml", "--http", "127.0.0.1:0"])
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("the job printed no UI address").unwrap();
-        if let Some(at) = line.find("the UI at http://") {
-            break line[at + "the UI at ".len()..].trim().trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (Killed(child), base)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: 0 kB");
-    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0)
-}
+use weir_tests::http::{get, run_with_http};
+use weir_tests::{Killed, free_port, repo_root, rss_kib, weir_bin};
 
 #[test]
 fn in_chromium_the_job_page_and_the_big_screen_follow_a_running_job() {
@@ -68,7 +30,8 @@ fn in_chromium_the_job_page_and_the_big_screen_follow_a_running_job() {
         .unwrap();
     let _generator = Killed(generator);
     weir_tests::wait_listening(port, "weir gen clicks", Duration::from_secs(10));
-    let (_job, base) = run_with_ui(dir.path(), &[]);
+    let (job, base) = run_with_http(dir.path(), &[]);
+    let _job = Killed(job);
 
     let shots = repo_root().join("target/ui-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
@@ -154,7 +117,8 @@ fn the_ui_of_a_job_run_for_10000_batches_stays_bounded() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("job.toml"), LONG_RUN).unwrap();
     // Far more batches than sampled, so the job still runs when batch 10,000 is seen.
-    let (job, base) = run_with_ui(dir.path(), &["--batches", "40000"]);
+    let (job, base) = run_with_http(dir.path(), &["--batches", "40000"]);
+    let job = Killed(job);
     let pid = job.0.id();
     let latest = || {
         let answer = get(&format!("{base}/api/jobs/long"), &[]);
@@ -208,4 +172,15 @@ fn off_loopback_the_servers_ui_needs_its_token_and_a_browser_keeps_it_in_a_cooki
     let missing = get(&format!("{base}/jobs/nope"), &[&format!("Authorization: Bearer {token}")]);
     assert_eq!(missing.status, 404);
     assert!(missing.body.contains("no job `nope` here; jobs: none"), "{}", missing.body);
+}
+
+#[test]
+fn a_screen_of_no_keys_and_a_generator_that_cannot_listen_are_refused_naming_what() {
+    let spec = "[job]\nname = \"s\"\nbatch_interval = \"1s\"\n[sources.in]\nkind = \"socket\"\nhost = \"127.0.0.1\"\n\
+                port = 1\n[sinks.board]\nkind = \"screen\"\nfrom = \"in\"\ntop = 0\n";
+    let err = weir::graph::plan::parse(std::path::Path::new("s.toml"), spec).unwrap_err().to_string();
+    assert!(err.contains("sinks.board.top") && err.contains("1 to 100"), "{err}");
+    let out = Command::new(weir_bin()).args(["gen", "clicks", "--to", "listen://nowhere"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("--to `listen://nowhere`: cannot listen"), "{said}");
 }

@@ -92,9 +92,7 @@ async fn metrics(State(ui): State<Arc<Ui>>) -> Response {
 }
 
 async fn job_list(State(ui): State<Arc<Ui>>) -> Html<String> {
-    let jobs: Vec<_> =
-        ui.job_names().into_iter().filter_map(|j| ui.with_job(&j, |_, v| (j.clone(), v.summary()))).collect();
-    Html(pages::jobs(&jobs))
+    Html(pages::jobs(&ui.summaries()))
 }
 
 async fn job_page(State(ui): State<Arc<Ui>>, Path(job): Path<String>) -> Response {
@@ -125,9 +123,7 @@ async fn screen_page(State(ui): State<Arc<Ui>>, Path((job, stream)): Path<(Strin
 }
 
 async fn api_jobs(State(ui): State<Arc<Ui>>) -> Response {
-    let jobs: serde_json::Map<_, _> =
-        ui.job_names().into_iter().filter_map(|j| ui.with_job(&j, |_, v| (j.clone(), v.summary()))).collect();
-    json(&serde_json::Value::Object(jobs))
+    json(&serde_json::Value::Object(ui.summaries().into_iter().collect()))
 }
 
 async fn api_job(State(ui): State<Arc<Ui>>, Path(job): Path<String>) -> Response {

@@ -102,6 +102,14 @@ impl Ui {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
     }
 
+    /// Every followed job's one-line summary, by name (one lock for all).
+    fn summaries(&self) -> Vec<(String, serde_json::Value)> {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.iter()
+            .map(|(name, f)| (name.clone(), f.view.lock().unwrap_or_else(|e| e.into_inner()).summary()))
+            .collect()
+    }
+
     /// Runs `f` on job `job`'s view and page parts, if it is followed.
     fn with_job<T>(&self, job: &str, f: impl FnOnce(&Followed, &view::JobView) -> T) -> Option<T> {
         let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
