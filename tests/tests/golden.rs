@@ -1,7 +1,8 @@
 //! Golden per-batch tests, as data: every folder under `tests/golden/` holds a `job.toml` (scripted
 //! source, manual clock, a `jsonl` sink writing `out.jsonl`), the `input.jsonl` it reads, the
 //! `expected.jsonl` its sink must write, and optionally `expected_dead.jsonl` (dead letters, compared
-//! without the order). Each case runs with 1 and with 2 workers; both must match exactly.
+//! without the order). Each case runs with 1 and with 2 workers, then across 2 and 3 processes (`weir
+//! cluster run`, one worker each): every run must match exactly.
 
 use std::path::Path;
 
@@ -15,13 +16,32 @@ fn copy_case(case: &Path, to: &Path) {
     }
 }
 
-fn sorted_dead(path: &Path) -> Vec<String> {
-    if !path.exists() {
-        return Vec::new();
+/// The dead letters of a run in `dir`, sorted: `dead.jsonl` and, from a cluster's other processes,
+/// `dead.process-I.jsonl`.
+fn sorted_dead(dir: &Path) -> Vec<String> {
+    let mut v = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "dead.jsonl" || (name.starts_with("dead.process-") && name.ends_with(".jsonl")) {
+            v.extend(read_jsonl(&path).into_iter().map(|v| v.to_string()));
+        }
     }
-    let mut v: Vec<String> = read_jsonl(path).into_iter().map(|v| v.to_string()).collect();
     v.sort();
     v
+}
+
+/// Runs the case in `dir` across `processes` processes of one worker each.
+fn run_cluster(dir: &Path, processes: usize) -> Result<(), String> {
+    let out = std::process::Command::new(weir_tests::weir_bin())
+        .current_dir(dir)
+        .args(["cluster", "run", "job.toml", "--workers", "1", "--processes", &processes.to_string()])
+        .output()
+        .unwrap();
+    match out.status.success() {
+        true => Ok(()),
+        false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+    }
 }
 
 fn run_case(name: &str) {
@@ -39,24 +59,37 @@ fn run_case(name: &str) {
     assert!(!outputs.is_empty(), "case `{name}` has no expected*.jsonl");
     let spec = std::fs::read_to_string(case.join("job.toml")).unwrap();
     assert!(spec.contains("[dead_letter]\npath = \"dead.jsonl\""), "case `{name}`: its dead letters are not compared");
-    let expected_dead = sorted_dead(&case.join("expected_dead.jsonl"));
-    for workers in [1, 2] {
+    let expected_dead = match case.join("expected_dead.jsonl").exists() {
+        true => {
+            let mut v: Vec<String> =
+                read_jsonl(&case.join("expected_dead.jsonl")).iter().map(|v| v.to_string()).collect();
+            v.sort();
+            v
+        }
+        false => Vec::new(),
+    };
+    let runs = [(1, 0), (2, 0), (1, 2), (1, 3)];
+    for (workers, processes) in runs {
+        let how = match processes {
+            0 => format!("{workers} worker(s)"),
+            p => format!("{p} processes"),
+        };
         let dir = tempfile::tempdir().unwrap();
         copy_case(&case, dir.path());
-        let report = run_spec(&dir.path().join("job.toml"), workers).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        if processes == 0 {
+            let report = run_spec(&dir.path().join("job.toml"), workers).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert_eq!(report.failed_batches, 0, "case `{name}`: failed batches");
+        } else {
+            run_cluster(dir.path(), processes).unwrap_or_else(|e| panic!("{name}, {how}: {e}"));
+        }
         for (out, expected) in &outputs {
             let got = read_jsonl(&dir.path().join(out));
             for (i, (g, e)) in got.iter().zip(expected).enumerate() {
-                assert_eq!(g, e, "case `{name}`, {out}, {workers} worker(s): line {} differs", i + 1);
+                assert_eq!(g, e, "case `{name}`, {out}, {how}: line {} differs", i + 1);
             }
-            assert_eq!(got.len(), expected.len(), "case `{name}`, {out}, {workers} worker(s): line count");
+            assert_eq!(got.len(), expected.len(), "case `{name}`, {out}, {how}: line count");
         }
-        assert_eq!(report.failed_batches, 0, "case `{name}`: failed batches");
-        assert_eq!(
-            sorted_dead(&dir.path().join("dead.jsonl")),
-            expected_dead,
-            "case `{name}`, {workers} worker(s): dead letters"
-        );
+        assert_eq!(sorted_dead(dir.path()), expected_dead, "case `{name}`, {how}: dead letters");
     }
 }
 

@@ -163,7 +163,7 @@ fn two_jobs_run_side_by_side_in_one_environment() {
     let jobs: Vec<_> = dirs
         .iter()
         .enumerate()
-        .map(|(i, d)| Job::start(plan(d.path(), &format!("side-{i}"), 2, ""), opts, &env).unwrap())
+        .map(|(i, d)| Job::start(plan(d.path(), &format!("side-{i}"), 2, ""), opts.clone(), &env).unwrap())
         .collect();
     for (job, dir) in jobs.into_iter().zip(&dirs) {
         assert_eq!(job.wait().unwrap().batches, 8);

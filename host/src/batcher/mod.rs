@@ -21,8 +21,8 @@ use crate::event::{Events, JobEvent};
 use crate::operator::dead_letter::DeadLetters;
 use crate::receiver::{Envelope, SourceEvent};
 
-/// What the batcher sends a worker.
-#[derive(Debug)]
+/// What the batcher sends a worker (through timely, to another process's worker: so it serializes).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Feed {
     /// This worker's share of source `source`'s records for batch `time`.
     Data {

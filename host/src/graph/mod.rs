@@ -9,6 +9,7 @@ mod locate;
 pub mod millis;
 pub mod placement;
 pub mod plan;
+pub mod relay;
 pub mod restart;
 mod sink_spec;
 mod source_spec;

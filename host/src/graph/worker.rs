@@ -8,6 +8,7 @@ use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
 use super::dataflow::{self, JobContext};
+use super::relay::Relay;
 use super::spec::ClockMode;
 use crate::batcher::Feed;
 use crate::event::{JobEvent, StreamFigures};
@@ -15,8 +16,9 @@ use crate::event::{JobEvent, StreamFigures};
 /// How far (in batches) a worker may run ahead of its slowest sink before it stops taking input.
 const MAX_BATCHES_IN_FLIGHT: u64 = 1;
 
-/// Runs one worker until the batcher is done and every batch has reached the sinks.
-pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {
+/// Runs one worker until the batcher is done and every batch has reached the sinks. In a cluster,
+/// worker 0 of process 0 also moves the other processes' feeds into the `relay`.
+pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>, mut relay: Option<Relay>) {
     let probe = ProbeHandle::new();
     let mut inputs = worker.dataflow::<u64, _, _>(|scope| dataflow::build(scope, ctx, &probe));
     for input in inputs.iter_mut() {
@@ -29,7 +31,10 @@ pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {
     let mut closed: VecDeque<(u64, Instant, Option<u64>)> = VecDeque::new();
     let tells = worker.index() == 0;
     let realtime = ctx.plan.clock == ClockMode::Realtime;
+    // The batcher sends batch t's close to every worker before batch t + 1's data to any: moving the
+    // relay first means no remote worker waits on a close this worker has yet to pass on.
     loop {
+        pump(&mut relay);
         while let Some(&done) = closed.front().filter(|(t, ..)| !probe.less_equal(t)) {
             closed.pop_front();
             completed(ctx, done);
@@ -39,12 +44,15 @@ pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {
                 // Backpressure: do not queue more work while sinks are far behind.
                 let floor = time.saturating_sub(MAX_BATCHES_IN_FLIGHT * interval);
                 while probe.less_than(&floor) {
+                    pump(&mut relay);
                     worker.step_or_park(park);
                 }
                 inputs[source].send(batch);
                 worker.step();
             }
             Ok(Feed::Close { time }) => {
+                // Another process's batcher said so (this one's already did): before the inputs move.
+                ctx.shared.closed_through.fetch_max(time, std::sync::atomic::Ordering::SeqCst);
                 if tells {
                     let delay = realtime.then(|| wall_ms().saturating_sub(time));
                     closed.push_back((time, Instant::now(), delay));
@@ -61,6 +69,9 @@ pub fn run(worker: &mut Worker, ctx: &JobContext, feed: flume::Receiver<Feed>) {
         }
     }
     drop(inputs);
+    while pump(&mut relay) {
+        worker.step_or_park(park);
+    }
     while worker.step_or_park(park) {}
     closed.into_iter().for_each(|done| completed(ctx, done));
 }
@@ -96,4 +107,9 @@ fn completed(ctx: &JobContext, (time, at, delay): (u64, Instant, Option<u64>)) {
 
 fn wall_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Moves the remote workers' feeds on, when this worker relays them; true while more may come.
+fn pump(relay: &mut Option<Relay>) -> bool {
+    relay.as_mut().is_some_and(Relay::pump)
 }

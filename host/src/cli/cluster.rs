@@ -1,0 +1,188 @@
+//! `weir cluster run job.toml --processes N`: one job across N processes on this machine. It picks N
+//! loopback ports, writes the hosts file, starts `weir run --process I --hosts FILE` for each process
+//! and supervises them: each process's log lines carry its index; the first Ctrl-C or SIGTERM asks
+//! process 0 to stop (the others end with it), a second cancels, a third kills them all; if one
+//! process fails, the others are killed and the launcher fails naming it.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// `weir cluster …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClusterCommand {
+    /// Run one job across N local processes (each with the spec's workers, or --workers).
+    Run(ClusterRunArgs),
+}
+
+/// `weir cluster run`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct ClusterRunArgs {
+    /// The job spec (TOML).
+    spec: PathBuf,
+    /// How many processes (1 to 64).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    processes: u16,
+    /// Workers of each process (default: the spec's).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: Option<u16>,
+    /// Stop after this many batches.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    batches: Option<u64>,
+    /// Stop after this long (e.g. 30s, 5m).
+    #[arg(long)]
+    duration: Option<String>,
+    /// On Ctrl-C or SIGTERM, stop at the current batch boundary instead of draining.
+    #[arg(long)]
+    no_drain: bool,
+    /// Ports base, base+1, … on 127.0.0.1 for the processes (default: free ports).
+    #[arg(long)]
+    base_port: Option<u16>,
+}
+
+/// Runs `weir cluster run`.
+pub fn run(args: ClusterRunArgs) -> ExitCode {
+    match launch(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `n` loopback addresses: from `base`, or ports free now.
+fn addresses(n: usize, base: Option<u16>) -> std::io::Result<Vec<String>> {
+    if let Some(base) = base {
+        return Ok((0..n).map(|i| format!("127.0.0.1:{}", base as usize + i)).collect());
+    }
+    // Holding every listener until all are picked keeps the ports distinct.
+    let held: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    held.iter().map(|l| l.local_addr().map(|a| a.to_string())).collect()
+}
+
+fn launch(args: &ClusterRunArgs) -> Result<ExitCode, String> {
+    let n = usize::from(args.processes);
+    let dir = tempfile::Builder::new().prefix("weir-cluster-").tempdir().map_err(|e| e.to_string())?;
+    let hosts = dir.path().join("hosts.txt");
+    let addresses = addresses(n, args.base_port).map_err(|e| format!("cannot pick ports: {e}"))?;
+    std::fs::write(&hosts, addresses.join("\n") + "\n").map_err(|e| format!("{}: {e}", hosts.display()))?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let signals = Arc::new(AtomicUsize::new(0));
+    let mut incoming = Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot listen for signals: {e}"))?;
+    let count = signals.clone();
+    std::thread::spawn(move || incoming.forever().for_each(|_| _ = count.fetch_add(1, Ordering::SeqCst)));
+    let mut children = Vec::new();
+    for i in 0..n {
+        let mut cmd = Command::new(&exe);
+        cmd.arg("run").arg(&args.spec).args(["--process", &i.to_string(), "--processes", &n.to_string()]);
+        cmd.arg("--hosts").arg(&hosts);
+        if let Some(w) = args.workers {
+            cmd.args(["--workers", &w.to_string()]);
+        }
+        if let Some(b) = args.batches {
+            cmd.args(["--batches", &b.to_string()]);
+        }
+        if let Some(d) = &args.duration {
+            cmd.args(["--duration", d]);
+        }
+        if args.no_drain {
+            cmd.arg("--no-drain");
+        }
+        // Its own process group: a terminal's Ctrl-C reaches the launcher only, which tells process 0.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.stderr(Stdio::piped()).spawn().map_err(|e| format!("cannot start process {i}: {e}"))?;
+        prefix_lines(i, child.stderr.take());
+        children.push(child);
+    }
+    eprintln!("weir cluster: {n} processes at {}", addresses.join(", "));
+    Ok(supervise(&mut children, &signals))
+}
+
+/// Copies a child's stderr to ours, each line prefixed with its process index.
+fn prefix_lines(i: usize, from: Option<std::process::ChildStderr>) {
+    let Some(from) = from else { return };
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            eprintln!("[process {i}] {line}");
+        }
+    });
+}
+
+/// Waits for every process; returns the launcher's exit code.
+fn supervise(children: &mut [Child], signals: &AtomicUsize) -> ExitCode {
+    let mut told = 0;
+    let mut done: Vec<Option<std::process::ExitStatus>> = vec![None; children.len()];
+    loop {
+        let asked = signals.load(Ordering::SeqCst);
+        while told < asked {
+            told += 1;
+            if told >= 3 {
+                kill_all(children);
+                return ExitCode::from(130);
+            }
+            // The leader stops the job; the others end when its feed does.
+            signal(&children[0], libc::SIGTERM);
+        }
+        for (i, child) in children.iter_mut().enumerate() {
+            if done[i].is_some() {
+                continue;
+            }
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    done[i] = Some(status);
+                    if !status.success() {
+                        // Those still running may be ending on their own (process 0 writing its last batch).
+                        let stopped = stop_within(children, &mut done, GRACE);
+                        eprintln!("weir cluster: process {i} failed ({status}); {stopped}");
+                        return ExitCode::from(status.code().map_or(1, |c| c.clamp(1, 255) as u8));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("weir cluster: cannot wait for process {i}: {e}"),
+            }
+        }
+        if done.iter().all(Option::is_some) {
+            return ExitCode::SUCCESS;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How long the others may take to end after one process failed.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Waits up to `grace` for the processes not yet `done`, then kills the rest; says what it did.
+fn stop_within(children: &mut [Child], done: &mut [Option<std::process::ExitStatus>], grace: Duration) -> String {
+    let until = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < until {
+        for (c, d) in children.iter_mut().zip(done.iter_mut()).filter(|(_, d)| d.is_none()) {
+            *d = c.try_wait().ok().flatten();
+        }
+        if done.iter().all(Option::is_some) {
+            return "the others have ended".into();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill_all(children);
+    format!("killed the others after {grace:?}")
+}
+
+fn signal(child: &Child, sig: libc::c_int) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+}
+
+fn kill_all(children: &mut [Child]) {
+    for c in children.iter_mut() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}

@@ -1,0 +1,314 @@
+//! The run of one job in this process, from loading its plugins to its report. In a cluster, process 0
+//! (the leader) runs it whole and spreads every batch over all processes' workers; any other process
+//! runs only its workers, fed through the leader (see `graph/relay.rs`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::cluster::{self, Cluster, ClusterError};
+use super::connectors::{self, Connectors};
+use super::handle::Control;
+use super::plugins::{Swapper, load_plugins};
+use super::resume::{checkpointer, recut_batches, resume};
+use super::{Env, JobError, RunOptions, RunReport, open_state, stop};
+use crate::batcher::{self, Batcher, Feed, Shared};
+use crate::checkpoint::SourceOffset;
+use crate::event::{Events, JobEvent};
+use crate::graph::Plan;
+use crate::graph::dataflow::JobContext;
+use crate::graph::spec::{ClockMode, SinkSpec};
+use crate::operator::dead_letter::DeadLetters;
+use crate::operator::wasm::FailedBatches;
+use crate::receiver;
+use crate::sink::Sink;
+use crate::sink::plugin::PluginSink;
+use crate::table::StaticTable;
+
+/// Runs `plan` in `env` on this thread until it ends, stopping when `control` asks, telling `events`.
+pub(super) fn run_in(
+    plan: Plan,
+    opts: RunOptions,
+    control: &Control,
+    env: &Arc<Env>,
+    events: &Events,
+) -> Result<RunReport, JobError> {
+    let stopper = &control.stopper;
+    crate::memory::keep_freed_memory();
+    // Every log line of the job carries its name: its own threads enter this span, its tasks carry it.
+    let span = tracing::info_span!("job", job = %plan.name);
+    let _entered = span.clone().entered();
+    let cluster = opts.cluster.as_ref();
+    if let Some(c) = cluster {
+        runs_in_cluster(&plan, c)?;
+    }
+    let leads = cluster.is_none_or(Cluster::leads);
+    let (plugins, records) = load_plugins(&plan, env)?;
+    let connectors = if leads { connectors::load_connectors(&plan, env)? } else { Connectors::default() };
+    // One process per checkpoint directory: two would resume from the same checkpoint and both write.
+    let _lock = match &plan.checkpoint {
+        Some(ck) => Some(crate::lock::DirLock::acquire(&ck.dir, "checkpoint directory")?),
+        None => None,
+    };
+    let restored = match &plan.checkpoint {
+        Some(ck) if opts.start_over => crate::checkpoint::discard(&ck.dir).map(|_| None)?,
+        Some(ck) => crate::checkpoint::latest(&ck.dir)?,
+        None => None,
+    };
+    let recut = match &restored {
+        Some(r) => recut_batches(&plan, r.manifest.time, &r.manifest.offsets, &r.manifest.pending)?,
+        None => recut_batches(&plan, 0, &BTreeMap::new(), &[])?,
+    };
+    // Sinks keep what they hold when the job resumes, or when it cuts logged batches again.
+    let resuming = restored.is_some() || !recut.is_empty();
+    let (state, initial) = open_state(&plan, restored.is_some(), cluster)?;
+    let resumed = resume(&plan, restored, state.as_deref(), opts.allow_dropped_state)?;
+    let dead_path = plan.dead_letter.as_deref().map(|p| cluster.map_or_else(|| p.to_path_buf(), |c| c.own_file(p)));
+    let dead = DeadLetters::open(&plan.name, dead_path.as_deref()).map_err(JobError::DeadLetter)?;
+    let dead = Arc::new(dead.with_policy(plan.dead_letter_policy.clone()).with_events(events.clone()));
+    let manual = plan.clock == ClockMode::Manual;
+    let mut first_time = match (&resumed, recut.first()) {
+        (_, Some((t, _))) => *t,
+        // Realtime: the batches of the time the job was down are cut at once, as Spark does.
+        (Some(r), None) => r.time + plan.interval,
+        (None, None) if manual => plan.interval,
+        (None, None) => batcher::realtime_first_time(plan.interval),
+    };
+    // Every process must agree on the first batch: the leader's word is taken.
+    let sockets = match cluster {
+        Some(c) => {
+            let (sockets, told) =
+                c.connect(cluster::fingerprint(&plan.text, plan.workers), leads.then_some(first_time))?;
+            first_time = told;
+            Some(sockets)
+        }
+        None => None,
+    };
+    let resumed_from = resumed.as_ref().map_or(0, |r| r.time);
+    let (offsets, windows) = resumed.map(|r| (r.offsets, r.windows)).unwrap_or_default();
+    let start: Vec<SourceOffset> =
+        plan.sources.iter().map(|(n, _)| offsets.get(n).cloned().unwrap_or_default()).collect();
+    let mut tables = HashMap::new();
+    for (name, spec) in &plan.tables {
+        tables.insert(name.clone(), Arc::new(StaticTable::open(name, spec, first_time, env.io())?));
+    }
+    let sinks = if leads { open_sinks(&plan, &connectors, resuming, events, env)? } else { HashMap::new() };
+    if resuming && plan.clock == ClockMode::Realtime {
+        // A sink holding a batch the log does not know of means entries at the log's end were lost.
+        let last_cut = recut.last().map_or(resumed_from, |(t, _)| *t).max(resumed_from);
+        if let Some((name, t)) =
+            sinks.iter().find_map(|(n, s)| s.holds_through().filter(|t| *t > last_cut).map(|t| (n, t)))
+        {
+            let root = plan.checkpoint.as_ref().map(|c| c.dir.clone()).unwrap_or_default();
+            let reason = format!(
+                "sink `{name}` holds batch {t}, but the batch log ends at batch {last_cut}: its last entries are missing"
+            );
+            return Err(crate::checkpoint::CheckpointError::Refused { root, reason }.into());
+        }
+    }
+    let shared = Arc::new(Shared::default());
+    let shared_end = shared.clone();
+    let checkpoint = checkpointer(&plan, records, &sinks, &shared, events, windows)?;
+    let rt = env.io();
+    let (tx, rx) = flume::bounded(64);
+    let (drain_tx, drain) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    let acks = receiver::source::Acknowledgers::default();
+    let pace = Arc::new(crate::pace::Pace::new(plan.backpressure));
+    for (i, (name, spec)) in plan.sources.iter().enumerate().filter(|_| leads) {
+        let from = receiver::Start {
+            job: &plan.name,
+            index: i,
+            name,
+            offset: start[i].clone(),
+            cuts: recut.iter().map(|(_, o)| o[i].clone()).collect(),
+            pace: pace.clone(),
+            sources: plan.sources.len(),
+            connector: connectors.sources.get(name).cloned(),
+        };
+        let checkpoint = plan.checkpoint.as_ref();
+        tasks.push(receiver::spawn(rt, from, spec, plan.clock, checkpoint, events, &acks, tx.clone(), drain.clone()));
+    }
+    drop(tx);
+    let watch = stop::watch(stopper.subscribe(), shared.clone(), drain_tx, events.clone());
+    tasks.push(rt.spawn(tracing::Instrument::in_current_span(watch)));
+
+    // The batcher feeds every worker of every process: this process's directly, the others' through
+    // the relay that worker 0 keeps.
+    let workers = plan.workers;
+    let all = workers * cluster.map_or(1, Cluster::processes);
+    let (feeds, mut feed_rx): (Vec<_>, Vec<_>) = (0..all).map(|_| flume::bounded::<Feed>(2)).unzip();
+    let remote: Vec<(usize, flume::Receiver<Feed>)> = (workers..).zip(feed_rx.drain(workers..)).collect();
+    if !leads {
+        // Another process's workers are all fed through the relay.
+        feed_rx.clear();
+    }
+    // From here the job's plugins can be swapped: the batcher puts a swap in at a batch boundary.
+    let (swaps, at_boundary) = flume::unbounded();
+    let plan = Arc::new(plan);
+    let swapper = Swapper {
+        plan: plan.clone(),
+        env: env.clone(),
+        plugins: plugins.clone(),
+        at_boundary: swaps,
+        events: events.clone(),
+        checkpoint: checkpoint.clone(),
+    };
+    let _ = control.swapper.set(swapper);
+    let batcher = Batcher {
+        interval: plan.interval,
+        first_time,
+        sources: plan.sources.iter().map(|(n, _)| n.clone()).collect(),
+        rx,
+        feeds,
+        shared: shared.clone(),
+        limits: batcher::Limits { max_batches: opts.max_batches, until: opts.duration.map(|d| Instant::now() + d) },
+        dead: dead.clone(),
+        checkpoint: checkpoint.clone(),
+        events: events.clone(),
+        at_boundary,
+        start,
+        lag: Default::default(),
+        resumed_from,
+        recut,
+    };
+    events.emit(JobEvent::Started { first_time, resumed_from: (resumed_from > 0).then_some(resumed_from) });
+    let clock = if leads {
+        let span = span.clone();
+        let thread = std::thread::Builder::new().name("weir-batcher".into());
+        Some(
+            thread
+                .spawn(move || span.in_scope(|| batcher.run(manual)))
+                .map_err(|e| JobError::Runtime(e.to_string()))?,
+        )
+    } else {
+        drop(batcher);
+        None
+    };
+
+    let failures = FailedBatches::default();
+    let meters = Arc::new(plugins.keys().map(|s| (s.clone(), Arc::default())).collect());
+    let ctx = Arc::new(JobContext {
+        meters,
+        watermark: Default::default(),
+        plan,
+        plugins,
+        dead: dead.clone(),
+        failures: failures.clone(),
+        shared,
+        events: events.clone(),
+        pace,
+        first_time,
+        state: state.clone(),
+        initial,
+        tables,
+        sinks: Mutex::new(sinks),
+        checkpoint: checkpoint.clone(),
+        taps: control.taps.clone(),
+    });
+    let errors = execute(ctx, span, feed_rx, remote, cluster.map(|c| c.process).unwrap_or(0), sockets)?;
+    let batches = match clock {
+        Some(clock) => clock.join().map_err(|_| JobError::Runtime("the batch clock panicked".into()))?,
+        None => 0,
+    };
+    // The receivers and the stop watcher share the runtime with other jobs: they end with this one,
+    // after the sources have acknowledged what the last checkpoint holds.
+    acks.finish(rt);
+    tasks.iter().for_each(tokio::task::JoinHandle::abort);
+    dead.flush();
+    if let Some(db) = &state {
+        db.sync()?;
+    }
+    if !errors.is_empty() {
+        return Err(JobError::Runtime(errors.join("; ")));
+    }
+    if let Some(t) = checkpoint.as_ref().and_then(|c| c.committed()) {
+        tracing::info!(batch_time = t, "last checkpoint committed");
+    }
+    let errors = std::mem::take(&mut *shared_end.errors.lock().unwrap_or_else(|e| e.into_inner()));
+    if !errors.is_empty() {
+        return Err(JobError::Source(errors.join("; ")));
+    }
+    if let Some(reason) = dead.failure() {
+        return Err(JobError::Refused(reason));
+    }
+    let failed_batches = failures.lock().map_or(0, |f| f.len() as u64);
+    Ok(RunReport { batches, failed_batches, dead_letters: dead.count(), refused: dead.tally() })
+}
+
+/// Refuses what a job across processes cannot do yet: checkpoints are taken by one process's
+/// coordinator, which the other processes' operators cannot reach.
+fn runs_in_cluster(plan: &Plan, c: &Cluster) -> Result<(), ClusterError> {
+    if c.processes() > 1 && plan.checkpoint.is_some() {
+        return Err(ClusterError::Unsupported(format!(
+            "job `{}`: [checkpoint] is not yet supported across processes; run it in one process (--workers) or \
+             remove [checkpoint]",
+            plan.name
+        )));
+    }
+    Ok(())
+}
+
+/// Opens the job's sinks, before any worker starts.
+fn open_sinks(
+    plan: &Plan,
+    connectors: &Connectors,
+    resuming: bool,
+    events: &Events,
+    env: &Env,
+) -> Result<HashMap<String, Box<dyn Sink>>, JobError> {
+    let mut sinks = HashMap::new();
+    for (name, spec) in &plan.sinks {
+        let state = plan.checkpoint.as_ref().map(|c| c.dir.join("sinks").join(name));
+        if let (Some(c), SinkSpec::Plugin { params, .. }) = (connectors.sinks.get(name), spec) {
+            let sink = PluginSink::new(&plan.name, name, c.clone(), params.clone(), resuming, state.as_deref())?;
+            sinks.insert(name.clone(), Box::new(sink) as Box<dyn Sink>);
+        } else if let SinkSpec::Screen { from, top } = spec {
+            let screen = crate::sink::screen::Screen::new(name, from, *top, events.clone());
+            sinks.insert(name.clone(), Box::new(screen) as Box<dyn Sink>);
+        } else if let Some(sink) = crate::sink::build(&plan.name, name, spec, resuming, state.as_deref(), env.io())? {
+            sinks.insert(name.clone(), sink);
+        }
+    }
+    Ok(sinks)
+}
+
+/// Runs the timely workers of this process to the end: `feed_rx` holds each local worker's feed,
+/// `remote` the other processes' workers' (relayed by worker 0 of process 0), `sockets` the connections
+/// to the other processes. Returns the workers' errors.
+fn execute(
+    ctx: Arc<JobContext>,
+    span: tracing::Span,
+    feed_rx: Vec<flume::Receiver<Feed>>,
+    remote: Vec<(usize, flume::Receiver<Feed>)>,
+    process: usize,
+    sockets: Option<Vec<Option<std::net::TcpStream>>>,
+) -> Result<Vec<String>, JobError> {
+    let clustered = sockets.is_some();
+    let (builders, others) = cluster::allocators(ctx.plan.workers, process, sockets).map_err(JobError::Runtime)?;
+    let feed_rx: Vec<Mutex<Option<flume::Receiver<Feed>>>> = feed_rx.into_iter().map(|r| Mutex::new(Some(r))).collect();
+    let remote = Mutex::new(Some(remote));
+    let guards = timely::execute::execute_from(builders, others, timely::WorkerConfig::default(), move |worker| {
+        let _entered = span.clone().entered();
+        // Every worker builds the relay first (timely needs every worker to build the same dataflows in
+        // the same order); the leader's workers are fed directly, the others' through it.
+        let (relay, relayed) = match clustered {
+            true => {
+                let remote = if worker.index() == 0 { take(&remote) } else { None };
+                let (relay, relayed) = crate::graph::relay::build(worker, remote);
+                (relay, Some(relayed))
+            }
+            false => (None, None),
+        };
+        let local = feed_rx.get(worker.index()).and_then(|f| take(f));
+        let feed = local.or(relayed).expect("one feed per worker");
+        crate::graph::worker::run(worker, &ctx, feed, relay);
+    })
+    .map_err(JobError::Runtime)?;
+    Ok(guards.join().into_iter().filter_map(Result::err).collect())
+}
+
+/// Takes what `m` holds: each worker takes its own feed once.
+fn take<T>(m: &Mutex<Option<T>>) -> Option<T> {
+    m.lock().ok().and_then(|mut f| f.take())
+}
