@@ -161,12 +161,12 @@ impl Cluster {
         })?;
         let mut sockets: Vec<Option<TcpStream>> = (0..self.processes()).map(|_| None).collect();
         let mut learned = first_time;
-        for peer in 0..me {
+        for (peer, socket) in sockets.iter_mut().enumerate().take(me) {
             let (stream, told) = self.dial(peer, fingerprint, deadline)?;
             if peer == 0 {
                 learned = Some(told);
             }
-            sockets[peer] = Some(stream);
+            *socket = Some(stream);
         }
         let hello = Hello { process: me as u64, processes: self.processes() as u64, fingerprint };
         self.accept(&listener, &mut sockets, hello, learned.unwrap_or(0), deadline)?;

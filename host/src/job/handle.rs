@@ -292,6 +292,12 @@ impl JobHandle {
 
     /// Waits for the job to end and returns its report.
     pub fn wait(self) -> Result<RunReport, JobError> {
-        self.thread.join().unwrap_or_else(|_| Err(JobError::Runtime("the job's thread panicked".into())))
+        self.thread.join().unwrap_or_else(|panic| {
+            // Timely panics when a peer process goes away; its message says so.
+            let said =
+                panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            let said = said.map_or_else(String::new, |s| format!(": {s}"));
+            Err(JobError::Runtime(format!("the job's thread panicked{said}")))
+        })
     }
 }

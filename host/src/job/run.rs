@@ -74,6 +74,11 @@ pub(super) fn run_in(
         (None, None) if manual => plan.interval,
         (None, None) => batcher::realtime_first_time(plan.interval),
     };
+    let resumed_from = resumed.as_ref().map_or(0, |r| r.time);
+    let (offsets, windows) = resumed.map(|r| (r.offsets, r.windows)).unwrap_or_default();
+    let start: Vec<SourceOffset> =
+        plan.sources.iter().map(|(n, _)| offsets.get(n).cloned().unwrap_or_default()).collect();
+    let sinks = if leads { open_sinks(&plan, &connectors, resuming, events, env)? } else { HashMap::new() };
     // Every process must agree on the first batch: the leader's word is taken.
     let sockets = match cluster {
         Some(c) => {
@@ -84,15 +89,10 @@ pub(super) fn run_in(
         }
         None => None,
     };
-    let resumed_from = resumed.as_ref().map_or(0, |r| r.time);
-    let (offsets, windows) = resumed.map(|r| (r.offsets, r.windows)).unwrap_or_default();
-    let start: Vec<SourceOffset> =
-        plan.sources.iter().map(|(n, _)| offsets.get(n).cloned().unwrap_or_default()).collect();
     let mut tables = HashMap::new();
     for (name, spec) in &plan.tables {
         tables.insert(name.clone(), Arc::new(StaticTable::open(name, spec, first_time, env.io())?));
     }
-    let sinks = if leads { open_sinks(&plan, &connectors, resuming, events, env)? } else { HashMap::new() };
     if resuming && plan.clock == ClockMode::Realtime {
         // A sink holding a batch the log does not know of means entries at the log's end were lost.
         let last_cut = recut.last().map_or(resumed_from, |(t, _)| *t).max(resumed_from);
@@ -300,7 +300,7 @@ fn execute(
             }
             false => (None, None),
         };
-        let local = feed_rx.get(worker.index()).and_then(|f| take(f));
+        let local = feed_rx.get(worker.index()).and_then(take);
         let feed = local.or(relayed).expect("one feed per worker");
         crate::graph::worker::run(worker, &ctx, feed, relay);
     })
