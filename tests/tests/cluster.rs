@@ -26,38 +26,13 @@ fn word_count(dir: &Path, batches: usize) {
         lines.push(serde_json::to_string(&batch).unwrap());
     }
     std::fs::write(dir.join("input.jsonl"), lines.join("\n") + "\n").unwrap();
-    let spec = r#"
-[job]
-name = "cluster-wordcount"
-batch_interval = "1s"
-clock = "manual"
-workers = 1
-
-[sources.lines]
-kind = "scripted"
-path = "input.jsonl"
-
-[streams.words]
-op = "tokenize"
-from = "lines"
-
-[streams.pairs]
-op = "map_to_pair"
-from = "words"
-
-[streams.counts]
-op = "update_state_by_key"
-from = "pairs"
-updater = "sum"
-
-[sinks.out]
-kind = "jsonl"
-from = "counts"
-path = "out.jsonl"
-
-[state]
-ephemeral = true
-"#;
+    let spec = format!(
+        "[job]\nname = \"cluster-wordcount\"\nbatch_interval = \"1s\"\nclock = \"manual\"\nworkers = 1\n\n\
+         [sources.lines]\nkind = \"scripted\"\npath = \"input.jsonl\"\n{}{}\n\
+         [sinks.out]\nkind = \"jsonl\"\nfrom = \"counts\"\npath = \"out.jsonl\"\n\n[state]\nephemeral = true\n",
+        weir_tests::spec::word_pairs("lines", None),
+        weir_tests::spec::running_counts("counts", ""),
+    );
     std::fs::write(dir.join("job.toml"), spec).unwrap();
 }
 
