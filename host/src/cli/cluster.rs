@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -68,18 +68,37 @@ fn addresses(n: usize, base: Option<u16>) -> std::io::Result<Vec<String>> {
     held.iter().map(|l| l.local_addr().map(|a| a.to_string())).collect()
 }
 
+/// Times the launcher picks other free ports when one it picked was taken before a process bound it.
+const ATTEMPTS: usize = 3;
+
 fn launch(args: &ClusterRunArgs) -> Result<ExitCode, String> {
+    let signals = Arc::new(AtomicUsize::new(0));
+    let mut incoming = Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot listen for signals: {e}"))?;
+    let count = signals.clone();
+    std::thread::spawn(move || incoming.forever().for_each(|_| _ = count.fetch_add(1, Ordering::SeqCst)));
+    for attempt in 1.. {
+        let taken = Arc::new(AtomicBool::new(false));
+        match start(args, &signals, &taken)? {
+            Err(_) if taken.load(Ordering::SeqCst) && args.base_port.is_none() && attempt < ATTEMPTS => {
+                // Free a moment ago, taken since: nothing ran yet, so start again on other ports.
+                eprintln!("weir cluster: a port was taken before a process could listen on it; starting again");
+            }
+            Err(code) => return Ok(ExitCode::from(code)),
+            Ok(()) => return Ok(ExitCode::SUCCESS),
+        }
+    }
+    unreachable!("the attempts end in a return")
+}
+
+/// Starts the processes once and supervises them. `taken` is set when one could not listen.
+fn start(args: &ClusterRunArgs, signals: &AtomicUsize, taken: &Arc<AtomicBool>) -> Result<Result<(), u8>, String> {
     let n = usize::from(args.processes);
     let dir = tempfile::Builder::new().prefix("weir-cluster-").tempdir().map_err(|e| e.to_string())?;
     let hosts = dir.path().join("hosts.txt");
     let addresses = addresses(n, args.base_port).map_err(|e| format!("cannot pick ports: {e}"))?;
     std::fs::write(&hosts, addresses.join("\n") + "\n").map_err(|e| format!("{}: {e}", hosts.display()))?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let signals = Arc::new(AtomicUsize::new(0));
-    let mut incoming = Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot listen for signals: {e}"))?;
-    let count = signals.clone();
-    std::thread::spawn(move || incoming.forever().for_each(|_| _ = count.fetch_add(1, Ordering::SeqCst)));
-    let mut children = Vec::new();
+    let (mut children, mut said) = (Vec::new(), Vec::new());
     for i in 0..n {
         let mut cmd = Command::new(&exe);
         cmd.arg("run").arg(&args.spec).args(["--process", &i.to_string(), "--processes", &n.to_string()]);
@@ -99,25 +118,36 @@ fn launch(args: &ClusterRunArgs) -> Result<ExitCode, String> {
         // Its own process group: a terminal's Ctrl-C reaches the launcher only, which tells process 0.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.stderr(Stdio::piped()).spawn().map_err(|e| format!("cannot start process {i}: {e}"))?;
-        prefix_lines(i, child.stderr.take());
+        said.push(prefix_lines(i, child.stderr.take(), taken.clone()));
         children.push(child);
     }
     eprintln!("weir cluster: {n} processes at {}", addresses.join(", "));
-    Ok(supervise(&mut children, &signals))
+    let ended = supervise(&mut children, signals);
+    // Every process has ended: what they said is read to its end.
+    said.into_iter().flatten().for_each(|t| _ = t.join());
+    Ok(ended)
 }
 
-/// Copies a child's stderr to ours, each line prefixed with its process index.
-fn prefix_lines(i: usize, from: Option<std::process::ChildStderr>) {
-    let Some(from) = from else { return };
-    std::thread::spawn(move || {
+/// Copies a child's stderr to ours, each line prefixed with its process index; sets `taken` when the
+/// child could not listen on its port.
+fn prefix_lines(
+    i: usize,
+    from: Option<std::process::ChildStderr>,
+    taken: Arc<AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
+    let from = from?;
+    Some(std::thread::spawn(move || {
         for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if line.contains("cannot listen on") && line.contains("in use") {
+                taken.store(true, Ordering::SeqCst);
+            }
             eprintln!("[process {i}] {line}");
         }
-    });
+    }))
 }
 
-/// Waits for every process; returns the launcher's exit code.
-fn supervise(children: &mut [Child], signals: &AtomicUsize) -> ExitCode {
+/// Waits for every process; an error holds the launcher's exit code.
+fn supervise(children: &mut [Child], signals: &AtomicUsize) -> Result<(), u8> {
     let mut told = 0;
     let mut done: Vec<Option<std::process::ExitStatus>> = vec![None; children.len()];
     loop {
@@ -126,7 +156,7 @@ fn supervise(children: &mut [Child], signals: &AtomicUsize) -> ExitCode {
             told += 1;
             if told >= 3 {
                 kill_all(children);
-                return ExitCode::from(130);
+                return Err(130);
             }
             // The leader stops the job; the others end when its feed does.
             signal(&children[0], libc::SIGTERM);
@@ -142,7 +172,7 @@ fn supervise(children: &mut [Child], signals: &AtomicUsize) -> ExitCode {
                         // Those still running may be ending on their own (process 0 writing its last batch).
                         let stopped = stop_within(children, &mut done, GRACE);
                         eprintln!("weir cluster: process {i} failed ({status}); {stopped}");
-                        return ExitCode::from(status.code().map_or(1, |c| c.clamp(1, 255) as u8));
+                        return Err(status.code().map_or(1, |c| c.clamp(1, 255) as u8));
                     }
                 }
                 Ok(None) => {}
@@ -150,7 +180,7 @@ fn supervise(children: &mut [Child], signals: &AtomicUsize) -> ExitCode {
             }
         }
         if done.iter().all(Option::is_some) {
-            return ExitCode::SUCCESS;
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
