@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Crash soak: the crash-recovery test with many more SIGKILLs (default 300), seeded and reproducible.
-#   scripts/soak.sh [KILLS] [SEED]
+# Crash soak: the crash-recovery tests with many more SIGKILLs, seeded and reproducible: one process
+# (default 300 kills), then a 2-process cluster restarted by `weir cluster run --restarts` (default 100).
+#   scripts/soak.sh [KILLS] [SEED] [CLUSTER_KILLS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -9,3 +10,5 @@ bash scripts/build-operators.sh
 cargo build -p weir --features connectors
 WEIR_CRASH_KILLS="${1:-300}" WEIR_CRASH_SEED="${2:-20261121}" \
   cargo test -p weir-tests --test recovery -- a_job_killed_at_random_moments --nocapture
+WEIR_CLUSTER_KILLS="${3:-100}" WEIR_CRASH_SEED="${2:-20261121}" \
+  cargo test -p weir-tests --test cluster_recovery -- a_cluster_killed_at_random_moments --nocapture

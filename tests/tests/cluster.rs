@@ -1,7 +1,7 @@
 //! One job across processes (`weir run --process I --hosts FILE`, `weir cluster run`): the same result as
 //! one process over real network namespaces, and clear refusals for a peer that cannot be reached, a peer
-//! running another job, a bad hosts file and a job the cluster cannot run yet. The golden cases on 2 and
-//! 3 processes are in `golden.rs`.
+//! running another job, a bad hosts file and restarts without checkpoints. The golden cases on 2 and 3
+//! processes are in `golden.rs`; checkpoints, kills and rescaling in `cluster_recovery.rs`.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -172,7 +172,7 @@ fn a_peer_running_another_job_is_refused() {
 }
 
 #[test]
-fn bad_hosts_files_and_unsupported_jobs_are_refused_naming_what() {
+fn bad_hosts_files_and_restarts_without_checkpoints_are_refused_naming_what() {
     let dir = tempfile::tempdir().unwrap();
     word_count(dir.path(), 3);
     let refused = |hosts: &str, args: &[&str]| {
@@ -194,11 +194,14 @@ fn bad_hosts_files_and_unsupported_jobs_are_refused_naming_what() {
     assert!(e.contains("it lists 2 processes; there is no process 2"), "{e}");
     let e = refused("127.0.0.1:7400\n127.0.0.1:7401\n", &["--process", "0", "--processes", "3"]);
     assert!(e.contains("--processes 3, but the hosts file"), "{e}");
-    // A job that checkpoints cannot run across processes yet: refused before any process waits.
-    let spec = std::fs::read_to_string(dir.path().join("job.toml")).unwrap();
-    std::fs::write(dir.path().join("job.toml"), spec + "\n[checkpoint]\ndir = \"ck\"\nevery = 1\n").unwrap();
-    let e = refused("127.0.0.1:7400\n127.0.0.1:7401\n", &["--process", "0"]);
-    assert!(e.contains("[checkpoint] is not yet supported across processes"), "{e}");
+    // Restarting a cluster needs checkpoints: without them its output would be written again.
+    let out = Command::new(weir_bin())
+        .args(["cluster", "run", "job.toml", "--processes", "2", "--restarts", "3"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--restarts: job `cluster-wordcount` has no [checkpoint]"), "{}", stderr(&out));
 }
 
 #[test]

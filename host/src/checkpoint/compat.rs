@@ -92,7 +92,13 @@ fn key_origins(plan: &Plan, shapes: &BTreeMap<String, String>) -> BTreeMap<Strin
 
 /// Checks that `plan` can take over `manifest`'s state. Returns the streams whose state is dropped
 /// (allowed only with `allow_dropped`).
-pub fn check(plan: &Plan, manifest: &Manifest, allow_dropped: bool) -> Result<Vec<String>, CheckpointError> {
+/// `workers` counts the workers of every process the job now runs on.
+pub fn check(
+    plan: &Plan,
+    manifest: &Manifest,
+    workers: usize,
+    allow_dropped: bool,
+) -> Result<Vec<String>, CheckpointError> {
     let now = shapes(plan);
     let now_keys = key_origins(plan, &now);
     let mut dropped = Vec::new();
@@ -121,11 +127,15 @@ pub fn check(plan: &Plan, manifest: &Manifest, allow_dropped: bool) -> Result<Ve
     let per_worker =
         |shape: &str| ["window", "event_window", "drop_duplicates", "watermark"].iter().any(|p| shape.starts_with(p));
     let windowed = manifest.state.iter().any(|(s, shape)| per_worker(shape) && !dropped.contains(s));
-    if windowed && manifest.workers != plan.workers {
+    if windowed && manifest.workers != workers {
+        let m = manifest.workers;
+        let fix = match workers == plan.workers {
+            true => format!("run with `workers = {m}`"),
+            false => format!("run with {m} workers in all, workers × processes (it now runs {workers})"),
+        };
         return Err(CheckpointError::Incompatible(format!(
-            "the checkpoint holds window buffers, event-time windows or a watermark of {} workers; run with \
-             `workers = {}` (that state is per worker)",
-            manifest.workers, manifest.workers
+            "the checkpoint holds window buffers, event-time windows or a watermark of {m} workers; {fix} (that \
+             state is per worker)"
         )));
     }
     for (stream, old) in &manifest.plugins {

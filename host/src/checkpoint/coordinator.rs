@@ -4,11 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::batch_log::{BatchLog, LoggedBatch};
 use super::file::{checkpoint_dir, checkpoint_time, encode_part, write_atomic};
 use super::manifest::{Manifest, PartRecord, PluginRecord};
+use super::peers::{self, Peers};
 use super::{CheckpointError, SourceOffset};
 use crate::batcher::Shared;
 use crate::event::{Events, JobEvent};
@@ -60,6 +62,8 @@ pub struct CheckpointPlan {
     pub base: Manifest,
     /// Names of the sinks that must confirm each checkpointed batch.
     pub sinks: BTreeSet<String>,
+    /// This process among the job's processes (see `peers.rs`); `base.workers` counts all of theirs.
+    pub peers: Peers,
 }
 
 /// Coordinates the checkpoints of one running job.
@@ -72,6 +76,8 @@ pub struct Checkpointer {
     restored: Mutex<HashMap<(String, usize), Vec<u8>>>,
     /// The batch log, made when the first realtime batch is logged (manual-clock jobs have none).
     batches: OnceLock<BatchLog>,
+    /// Set when the job has ended: process 0 stops looking for other processes' parts.
+    closed: AtomicBool,
 }
 
 impl Checkpointer {
@@ -85,7 +91,8 @@ impl Checkpointer {
     ) -> Result<Checkpointer, CheckpointError> {
         std::fs::create_dir_all(&plan.root)
             .map_err(|source| CheckpointError::Io { path: plan.root.clone(), source })?;
-        let parts_expected = plan.base.state.len() * plan.base.workers;
+        // The parts this process's own workers write.
+        let parts_expected = plan.base.state.len() * plan.base.workers / plan.peers.processes.max(1);
         // The checkpoints already kept still need their part of the write-ahead logs and the batch log.
         let mut kept = VecDeque::new();
         for (t, dir) in super::committed(&plan.root)?.into_iter().take(plan.keep) {
@@ -102,7 +109,50 @@ impl Checkpointer {
             progress,
             restored: Mutex::new(restored),
             batches: OnceLock::new(),
+            closed: AtomicBool::new(false),
         })
+    }
+
+    /// Starts what this process's part in the checkpoints needs beyond its workers' calls: process 0 of
+    /// several looks for the others' parts.
+    pub fn start(self: &Arc<Self>) {
+        if self.plan.peers.commits() && self.plan.peers.processes > 1 {
+            peers::watch(self);
+        }
+    }
+
+    /// The job's workers have ended well: process 0 of several waits a moment for the others' parts of
+    /// the final checkpoint (they write them as their input ends, as process 0's workers do).
+    pub fn await_final(&self) {
+        let until = std::time::Instant::now() + FINAL_WAIT;
+        while self.plan.peers.processes > 1 && std::time::Instant::now() < until {
+            self.retry_pending();
+            let p = self.progress();
+            if p.final_time.is_none_or(|t| p.committed.is_some_and(|c| c >= t)) {
+                break;
+            }
+            drop(p);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// The job has ended: process 0 stops looking for the other processes' parts.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Tries again to commit every pending checkpoint, oldest first (process 0 of several: another
+    /// process's parts may have come in).
+    pub(super) fn retry_pending(&self) {
+        let mut p = self.progress();
+        let times: Vec<u64> = p.pending.keys().copied().collect();
+        for t in times {
+            self.try_commit(&mut p, t);
+        }
     }
 
     fn progress(&self) -> MutexGuard<'_, Progress> {
@@ -114,8 +164,13 @@ impl Checkpointer {
         t.is_multiple_of(self.plan.period)
     }
 
-    /// The batch of the final checkpoint, once the batcher has cut its last batch.
+    /// The batch of the final checkpoint, once the batcher has cut its last batch. Another process than
+    /// process 0 has no batcher: asked once its input has ended, its last batch is the last one closed.
     pub fn final_time(&self) -> Option<u64> {
+        if !self.plan.peers.commits() {
+            let last = self.shared.closed_through.load(Ordering::SeqCst);
+            return (last > 0).then_some(last);
+        }
         self.progress().final_time
     }
 
@@ -209,13 +264,24 @@ impl Checkpointer {
 
     fn try_commit(&self, p: &mut Progress, t: u64) {
         let Some(pending) = p.pending.get(&t) else { return };
+        if !self.plan.peers.commits() {
+            return self.list_parts(p, t);
+        }
         let complete = pending.parts.len() == self.parts_expected
             && pending.sinks.len() == self.plan.sinks.len()
             && pending.offsets.is_some();
         if !complete || p.committed.is_some_and(|c| c >= t) {
             return;
         }
-        let pending = p.pending.remove(&t).expect("checked above");
+        let others = match peers::read_lists(&self.plan.root, t, self.plan.peers.processes) {
+            Ok(Some(others)) => others,
+            Ok(None) => return,
+            Err(e) => return self.shared.fail(format!("checkpoint of batch {t}: {e}")),
+        };
+        let mut pending = p.pending.remove(&t).expect("checked above");
+        for record in others {
+            pending.parts.insert((record.stream.clone(), record.worker), record);
+        }
         let mut manifest = self.plan.base.clone();
         manifest.time = t;
         for (_, stream, record) in p.swapped.iter().filter(|(from, ..)| *from <= t) {
@@ -251,6 +317,19 @@ impl Checkpointer {
         self.prune_logs(p);
     }
 
+    /// Another process than process 0: once its workers have written all their parts of batch `t`,
+    /// lists them for process 0.
+    fn list_parts(&self, p: &mut Progress, t: u64) {
+        if p.pending.get(&t).is_none_or(|pending| pending.parts.len() < self.parts_expected) {
+            return;
+        }
+        let pending = p.pending.remove(&t).expect("checked above");
+        let parts: Vec<PartRecord> = pending.parts.into_values().collect();
+        if let Err(e) = peers::write_list(&self.plan.root, t, self.plan.peers.process, &parts) {
+            self.shared.fail(format!("checkpoint of batch {t}: {e}"));
+        }
+    }
+
     /// Deletes what no kept checkpoint needs: write-ahead log segments and logged batches.
     fn prune_logs(&self, p: &Progress) {
         let Some((oldest, _)) = p.kept.front() else { return };
@@ -266,6 +345,9 @@ impl Checkpointer {
         }
     }
 }
+
+/// How long process 0 waits at the end for the other processes' parts of the final checkpoint.
+const FINAL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Removes committed checkpoints beyond the newest `keep`, and uncommitted ones older than `latest`.
 pub fn prune(root: &Path, latest: u64, keep: usize) -> std::io::Result<()> {

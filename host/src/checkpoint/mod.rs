@@ -15,6 +15,7 @@ mod hook;
 mod keyed;
 mod manifest;
 mod offsets;
+mod peers;
 mod recover;
 
 use std::path::PathBuf;
@@ -40,6 +41,7 @@ pub fn manifest_format() -> u32 {
     manifest::FORMAT
 }
 pub use offsets::{OffsetMark, SourceOffset};
+pub use peers::{Peers, clear_uncommitted};
 pub use recover::{Restored, committed, discard, latest, load, mark_committed};
 
 /// Why a checkpoint could not be written or used.

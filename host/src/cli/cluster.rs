@@ -2,7 +2,8 @@
 //! loopback ports, writes the hosts file, starts `weir run --process I --hosts FILE` for each process
 //! and supervises them: each process's log lines carry its index; the first Ctrl-C or SIGTERM asks
 //! process 0 to stop (the others end with it), a second cancels, a third kills them all; if one
-//! process fails, the others are killed and the launcher fails naming it.
+//! process fails, the others are killed and the launcher fails naming it, or, with `--restarts`, starts
+//! them all again: a job with `[checkpoint]` resumes from its last committed batch.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -14,6 +15,8 @@ use std::time::Duration;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+
+use super::run::EXIT_BAD_SPEC;
 
 /// `weir cluster …`.
 #[derive(Debug, clap::Subcommand)]
@@ -45,6 +48,10 @@ pub struct ClusterRunArgs {
     /// Ports base, base+1, … on 127.0.0.1 for the processes (default: free ports).
     #[arg(long)]
     base_port: Option<u16>,
+    /// When a process fails, start every process again, up to this many times; the job resumes from
+    /// its last checkpoint, so it needs [checkpoint]. --batches and --duration count from each start.
+    #[arg(long, default_value_t = 0)]
+    restarts: u32,
 }
 
 /// Runs `weir cluster run`.
@@ -72,26 +79,66 @@ fn addresses(n: usize, base: Option<u16>) -> std::io::Result<Vec<String>> {
 const ATTEMPTS: usize = 3;
 
 fn launch(args: &ClusterRunArgs) -> Result<ExitCode, String> {
+    if let Err(e) = check_restarts(args) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(EXIT_BAD_SPEC));
+    }
     let signals = Arc::new(AtomicUsize::new(0));
     let mut incoming = Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot listen for signals: {e}"))?;
     let count = signals.clone();
     std::thread::spawn(move || incoming.forever().for_each(|_| _ = count.fetch_add(1, Ordering::SeqCst)));
-    for attempt in 1.. {
+    let (mut attempt, mut restarts) = (1, 0);
+    loop {
         let taken = Arc::new(AtomicBool::new(false));
-        match start(args, &signals, &taken)? {
+        // Restarting, the others are killed at once: they resume from the checkpoint anyway.
+        let restarting = restarts < args.restarts;
+        match start(args, &signals, &taken, if restarting { Duration::ZERO } else { GRACE })? {
             Err(_) if taken.load(Ordering::SeqCst) && args.base_port.is_none() && attempt < ATTEMPTS => {
                 // Free a moment ago, taken since: nothing ran yet, so start again on other ports.
                 eprintln!("weir cluster: a port was taken before a process could listen on it; starting again");
+                attempt += 1;
+            }
+            // A refused spec fails again; a signal asked the launcher to stop.
+            Err(code) if restarting && code != EXIT_BAD_SPEC && signals.load(Ordering::SeqCst) == 0 => {
+                restarts += 1;
+                eprintln!(
+                    "weir cluster: restarting every process from the last checkpoint (restart {restarts} of {})",
+                    args.restarts
+                );
+                std::thread::sleep(RESTART_PAUSE);
             }
             Err(code) => return Ok(ExitCode::from(code)),
             Ok(()) => return Ok(ExitCode::SUCCESS),
         }
     }
-    unreachable!("the attempts end in a return")
 }
 
+/// Restarting needs checkpoints: without them a restarted job would write its output again.
+fn check_restarts(args: &ClusterRunArgs) -> Result<(), String> {
+    if args.restarts == 0 {
+        return Ok(());
+    }
+    let plan = weir::graph::load(&args.spec).map_err(|e| e.to_string())?;
+    match plan.checkpoint {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "--restarts: job `{}` has no [checkpoint], so a restarted job would write its output again from the \
+             start; add [checkpoint] or leave out --restarts",
+            plan.name
+        )),
+    }
+}
+
+/// A pause before a restart, so a process that fails at once does not spin.
+const RESTART_PAUSE: Duration = Duration::from_millis(500);
+
 /// Starts the processes once and supervises them. `taken` is set when one could not listen.
-fn start(args: &ClusterRunArgs, signals: &AtomicUsize, taken: &Arc<AtomicBool>) -> Result<Result<(), u8>, String> {
+fn start(
+    args: &ClusterRunArgs,
+    signals: &AtomicUsize,
+    taken: &Arc<AtomicBool>,
+    grace: Duration,
+) -> Result<Result<(), u8>, String> {
     let n = usize::from(args.processes);
     let dir = tempfile::Builder::new().prefix("weir-cluster-").tempdir().map_err(|e| e.to_string())?;
     let hosts = dir.path().join("hosts.txt");
@@ -122,7 +169,7 @@ fn start(args: &ClusterRunArgs, signals: &AtomicUsize, taken: &Arc<AtomicBool>) 
         children.push(child);
     }
     eprintln!("weir cluster: {n} processes at {}", addresses.join(", "));
-    let ended = supervise(&mut children, signals);
+    let ended = supervise(&mut children, signals, grace);
     // Every process has ended: what they said is read to its end.
     said.into_iter().flatten().for_each(|t| _ = t.join());
     Ok(ended)
@@ -146,8 +193,9 @@ fn prefix_lines(
     }))
 }
 
-/// Waits for every process; an error holds the launcher's exit code.
-fn supervise(children: &mut [Child], signals: &AtomicUsize) -> Result<(), u8> {
+/// Waits for every process; an error holds the launcher's exit code. After a failure the others get
+/// `grace` to end on their own.
+fn supervise(children: &mut [Child], signals: &AtomicUsize, grace: Duration) -> Result<(), u8> {
     let mut told = 0;
     let mut done: Vec<Option<std::process::ExitStatus>> = vec![None; children.len()];
     loop {
@@ -170,7 +218,7 @@ fn supervise(children: &mut [Child], signals: &AtomicUsize) -> Result<(), u8> {
                     done[i] = Some(status);
                     if !status.success() {
                         // Those still running may be ending on their own (process 0 writing its last batch).
-                        let stopped = stop_within(children, &mut done, GRACE);
+                        let stopped = stop_within(children, &mut done, grace);
                         eprintln!("weir cluster: process {i} failed ({status}); {stopped}");
                         return Err(status.code().map_or(1, |c| c.clamp(1, 255) as u8));
                     }

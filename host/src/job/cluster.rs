@@ -52,7 +52,8 @@ pub enum ClusterError {
     },
     /// A peer runs another spec, another worker count or another cluster size.
     #[error(
-        "process {process}: process {peer} at {address} runs another job (its spec, workers or process count differ)"
+        "process {process}: process {peer} at {address} runs another job (its spec, workers or process count differ, or it \
+         resumed from another checkpoint)"
     )]
     Mismatch {
         /// This process.
@@ -62,9 +63,6 @@ pub enum ClusterError {
         /// The peer's address.
         address: String,
     },
-    /// The job asks for something a cluster cannot do yet.
-    #[error("{0}")]
-    Unsupported(String),
 }
 
 /// Where this process sits in a cluster: its index and every process's address (timely's addressing).
@@ -291,11 +289,13 @@ fn words<const N: usize>(b: &[u8]) -> [u64; N] {
     std::array::from_fn(|i| u64::from_be_bytes(b[i * 8..(i + 1) * 8].try_into().expect("8 bytes")))
 }
 
-/// What every process of one job must agree on: its spec and its workers per process.
-pub(crate) fn fingerprint(spec_text: &str, workers: usize) -> u64 {
+/// What every process of one job must agree on: its spec, its workers per process and the checkpoint
+/// it resumed from (0: none).
+pub(crate) fn fingerprint(spec_text: &str, workers: usize, resumed_from: u64) -> u64 {
     let mut h = Sha256::new();
     h.update(spec_text.as_bytes());
     h.update((workers as u64).to_be_bytes());
+    h.update(resumed_from.to_be_bytes());
     u64::from_be_bytes(h.finalize()[..8].try_into().expect("8 bytes"))
 }
 

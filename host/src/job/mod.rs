@@ -95,7 +95,6 @@ impl JobError {
             JobError::Params { .. }
                 | JobError::Connector { .. }
                 | JobError::Plugin(PluginError::Load { .. } | PluginError::Init { .. } | PluginError::Start { .. })
-                | JobError::Cluster(ClusterError::Unsupported(_))
         )
     }
 

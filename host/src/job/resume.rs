@@ -7,23 +7,31 @@ use std::sync::Arc;
 use super::JobError;
 use crate::batcher::Shared;
 use crate::checkpoint::{
-    BatchLog, CheckpointError, CheckpointPlan, Checkpointer, Manifest, PluginRecord, Restored, SourceOffset,
+    BatchLog, CheckpointError, CheckpointPlan, Checkpointer, Manifest, Peers, PluginRecord, Restored, SourceOffset,
 };
 use crate::event::Events;
 use crate::graph::Plan;
 use crate::graph::spec::ClockMode;
+use crate::operator::keyed_state::owned_groups;
 use crate::state::{KeyedPart, StateDb};
 
-/// Checks the checkpoint to resume from fits `plan`, and loads its keyed state into `state`.
-/// Returns the checkpoint's manifest and the window parts the operators take back.
+/// Checks the checkpoint to resume from fits `plan` run by `peers`, and loads into `state` the keyed
+/// state of the key groups this process's workers own (whatever the number of workers and processes
+/// that wrote it). Returns the checkpoint's manifest and the window parts the operators take back.
 pub(super) fn resume(
     plan: &Plan,
     restored: Option<Restored>,
     state: Option<&StateDb>,
     allow_dropped: bool,
+    peers: Peers,
 ) -> Result<Option<Resumed>, JobError> {
     let Some(restored) = restored else { return Ok(None) };
-    let dropped = crate::checkpoint::check(plan, &restored.manifest, allow_dropped)?;
+    let all = plan.workers * peers.processes;
+    let dropped = crate::checkpoint::check(plan, &restored.manifest, all, allow_dropped)?;
+    let mut owned = [false; 256];
+    for worker in peers.process * plan.workers..(peers.process + 1) * plan.workers {
+        owned_groups(worker, all).for_each(|g| owned[usize::from(g)] = true);
+    }
     let m = &restored.manifest;
     tracing::info!(batch_time = m.time, dir = %restored.dir.display(), "resuming from the checkpoint");
     let mut windows = HashMap::new();
@@ -32,11 +40,15 @@ pub(super) fn resume(
         match m.state.get(&stream) {
             _ if dropped.contains(&stream) => {}
             Some(shape) if shape.starts_with("keyed") => {
-                let part = postcard::from_bytes(&payload).map_err(|e| CheckpointError::Decode {
+                let mut part: KeyedPart = postcard::from_bytes(&payload).map_err(|e| CheckpointError::Decode {
                     stream: stream.clone(),
                     worker,
                     reason: e.to_string(),
                 })?;
+                // Both kinds of entry start with their key group.
+                let ours = |k: &[u8]| k.first().is_some_and(|g| owned[usize::from(*g)]);
+                part.entries.retain(|(k, _)| ours(k));
+                part.timeouts.retain(|k| ours(k));
                 keyed.entry(stream).or_default().push(part);
             }
             _ => {
@@ -84,9 +96,10 @@ pub(super) fn recut_batches(
     Ok(cuts.collect())
 }
 
-/// The checkpoint coordinator of `plan`, if it checkpoints.
+/// The checkpoint coordinator of `plan` in this process of `peers`, if it checkpoints.
 pub(super) fn checkpointer(
     plan: &Plan,
+    peers: Peers,
     records: BTreeMap<String, PluginRecord>,
     sinks: &HashMap<String, Box<dyn crate::sink::Sink>>,
     shared: &Arc<Shared>,
@@ -99,7 +112,7 @@ pub(super) fn checkpointer(
         job: plan.name.clone(),
         time: 0,
         interval: plan.interval,
-        workers: plan.workers,
+        workers: plan.workers * peers.processes,
         spec: plan.text.clone(),
         plugins: records,
         state: crate::checkpoint::shapes(plan),
@@ -114,6 +127,9 @@ pub(super) fn checkpointer(
         keep: ck.keep,
         base,
         sinks: sinks.keys().cloned().collect(),
+        peers,
     };
-    Ok(Some(Arc::new(Checkpointer::new(cp, shared.clone(), events.clone(), windows)?)))
+    let ckpt = Arc::new(Checkpointer::new(cp, shared.clone(), events.clone(), windows)?);
+    ckpt.start();
+    Ok(Some(ckpt))
 }

@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::cluster::{self, Cluster, ClusterError};
+use super::cluster::{self, Cluster};
 use super::connectors::{self, Connectors};
 use super::handle::Control;
 use super::plugins::{Swapper, load_plugins};
 use super::resume::{checkpointer, recut_batches, resume};
 use super::{Env, JobError, RunOptions, RunReport, open_state, stop};
 use crate::batcher::{self, Batcher, Feed, Shared};
-use crate::checkpoint::SourceOffset;
+use crate::checkpoint::{Peers, SourceOffset};
 use crate::event::{Events, JobEvent};
 use crate::graph::Plan;
 use crate::graph::dataflow::JobContext;
@@ -39,22 +39,30 @@ pub(super) fn run_in(
     let span = tracing::info_span!("job", job = %plan.name);
     let _entered = span.clone().entered();
     let cluster = opts.cluster.as_ref();
-    if let Some(c) = cluster {
-        runs_in_cluster(&plan, c)?;
-    }
     let leads = cluster.is_none_or(Cluster::leads);
+    let peers = cluster.map_or_else(Peers::default, |c| Peers { process: c.process, processes: c.processes() });
     let (plugins, records) = load_plugins(&plan, env)?;
     let connectors = if leads { connectors::load_connectors(&plan, env)? } else { Connectors::default() };
-    // One process per checkpoint directory: two would resume from the same checkpoint and both write.
+    // One job per checkpoint directory: two would resume from the same checkpoint and both write. The
+    // other processes of a cluster lock a directory of their own inside it.
     let _lock = match &plan.checkpoint {
-        Some(ck) => Some(crate::lock::DirLock::acquire(&ck.dir, "checkpoint directory")?),
+        Some(ck) if leads => Some(crate::lock::DirLock::acquire(&ck.dir, "checkpoint directory")?),
+        Some(ck) => Some(crate::lock::DirLock::acquire(
+            &ck.dir.join(format!("process-{}", peers.process)),
+            "checkpoint directory",
+        )?),
         None => None,
     };
+    // Only process 0 changes the directory before the processes connect; the others only read it.
     let restored = match &plan.checkpoint {
-        Some(ck) if opts.start_over => crate::checkpoint::discard(&ck.dir).map(|_| None)?,
+        Some(ck) if opts.start_over && leads => crate::checkpoint::discard(&ck.dir).map(|_| None)?,
+        Some(_) if opts.start_over => None,
         Some(ck) => crate::checkpoint::latest(&ck.dir)?,
         None => None,
     };
+    if let (Some(ck), true) = (&plan.checkpoint, leads) {
+        crate::checkpoint::clear_uncommitted(&ck.dir)?;
+    }
     let recut = match &restored {
         Some(r) => recut_batches(&plan, r.manifest.time, &r.manifest.offsets, &r.manifest.pending)?,
         None => recut_batches(&plan, 0, &BTreeMap::new(), &[])?,
@@ -62,7 +70,7 @@ pub(super) fn run_in(
     // Sinks keep what they hold when the job resumes, or when it cuts logged batches again.
     let resuming = restored.is_some() || !recut.is_empty();
     let (state, initial) = open_state(&plan, restored.is_some(), cluster)?;
-    let resumed = resume(&plan, restored, state.as_deref(), opts.allow_dropped_state)?;
+    let resumed = resume(&plan, restored, state.as_deref(), opts.allow_dropped_state, peers)?;
     let dead_path = plan.dead_letter.as_deref().map(|p| cluster.map_or_else(|| p.to_path_buf(), |c| c.own_file(p)));
     let dead = DeadLetters::open(&plan.name, dead_path.as_deref()).map_err(JobError::DeadLetter)?;
     let dead = Arc::new(dead.with_policy(plan.dead_letter_policy.clone()).with_events(events.clone()));
@@ -79,11 +87,12 @@ pub(super) fn run_in(
     let start: Vec<SourceOffset> =
         plan.sources.iter().map(|(n, _)| offsets.get(n).cloned().unwrap_or_default()).collect();
     let sinks = if leads { open_sinks(&plan, &connectors, resuming, events, env)? } else { HashMap::new() };
-    // Every process must agree on the first batch: the leader's word is taken.
+    // Every process must agree on the first batch: the leader's word is taken. They must have resumed
+    // from the same checkpoint: it is part of what they compare.
     let sockets = match cluster {
         Some(c) => {
-            let (sockets, told) =
-                c.connect(cluster::fingerprint(&plan.text, plan.workers), leads.then_some(first_time))?;
+            let job = cluster::fingerprint(&plan.text, plan.workers, resumed_from);
+            let (sockets, told) = c.connect(job, leads.then_some(first_time))?;
             first_time = told;
             Some(sockets)
         }
@@ -108,7 +117,7 @@ pub(super) fn run_in(
     }
     let shared = Arc::new(Shared::default());
     let shared_end = shared.clone();
-    let checkpoint = checkpointer(&plan, records, &sinks, &shared, events, windows)?;
+    let checkpoint = checkpointer(&plan, peers, records, &sinks, &shared, events, windows)?;
     let rt = env.io();
     let (tx, rx) = flume::bounded(64);
     let (drain_tx, drain) = tokio::sync::watch::channel(false);
@@ -206,7 +215,13 @@ pub(super) fn run_in(
         checkpoint: checkpoint.clone(),
         taps: control.taps.clone(),
     });
-    let errors = execute(ctx, span, feed_rx, remote, cluster.map(|c| c.process).unwrap_or(0), sockets)?;
+    let errors = execute(ctx, span, feed_rx, remote, peers.process, sockets)?;
+    if let Some(c) = &checkpoint {
+        if errors.is_empty() {
+            c.await_final();
+        }
+        c.close();
+    }
     let batches = match clock {
         Some(clock) => clock.join().map_err(|_| JobError::Runtime("the batch clock panicked".into()))?,
         None => 0,
@@ -234,19 +249,6 @@ pub(super) fn run_in(
     }
     let failed_batches = failures.lock().map_or(0, |f| f.len() as u64);
     Ok(RunReport { batches, failed_batches, dead_letters: dead.count(), refused: dead.tally() })
-}
-
-/// Refuses what a job across processes cannot do yet: checkpoints are taken by one process's
-/// coordinator, which the other processes' operators cannot reach.
-fn runs_in_cluster(plan: &Plan, c: &Cluster) -> Result<(), ClusterError> {
-    if c.processes() > 1 && plan.checkpoint.is_some() {
-        return Err(ClusterError::Unsupported(format!(
-            "job `{}`: [checkpoint] is not yet supported across processes; run it in one process (--workers) or \
-             remove [checkpoint]",
-            plan.name
-        )));
-    }
-    Ok(())
 }
 
 /// Opens the job's sinks, before any worker starts.
