@@ -226,3 +226,40 @@ fn the_launcher_fails_naming_the_process_that_died() {
     assert!(e.contains("[process 0] error:"), "{e}");
     assert!(e.contains("weir cluster: process 0 failed"), "{e}");
 }
+
+#[test]
+fn a_process_killed_while_the_job_runs_is_named_by_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    word_count(dir.path(), 200);
+    let spec = std::fs::read_to_string(dir.path().join("job.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("job.toml"),
+        spec.replace("path = \"input.jsonl\"", "path = \"input.jsonl\"\npace = \"50ms\""),
+    )
+    .unwrap();
+    let launcher = Command::new(weir_bin())
+        .args(["cluster", "run", "job.toml", "--processes", "2"])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let launcher = Killed(launcher);
+    // Process 1, once it has joined and batches flow.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let written = || std::fs::read_to_string(dir.path().join("out.jsonl")).map_or(0, |t| t.lines().count());
+    while written() < 3 {
+        assert!(std::time::Instant::now() < until, "the cluster wrote no batch");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let ps =
+        Command::new("pgrep").args(["-P", &launcher.0.id().to_string(), "-f", "--", "--process 1 "]).output().unwrap();
+    let follower = String::from_utf8_lossy(&ps.stdout).lines().next().expect("process 1 runs").trim().to_string();
+    assert!(Command::new("kill").args(["-KILL", &follower]).status().unwrap().success());
+    let (status, err) = finish(launcher);
+    assert!(!status.success());
+    assert!(err.contains("[process 0] error: process 0: lost process 1 at 127.0.0.1:"), "{err}");
+    assert!(err.contains("with [checkpoint] the job resumes"), "{err}");
+    // Timely's own panics are not shown: the one line above says it.
+    assert!(!err.contains("panicked") && !err.contains("Send thread panic"), "{err}");
+    assert!(err.contains("weir cluster: process 1 failed (signal: 9"), "{err}");
+}

@@ -219,7 +219,7 @@ fn supervise(children: &mut [Child], signals: &AtomicUsize, grace: Duration) -> 
                     if !status.success() {
                         // Those still running may be ending on their own (process 0 writing its last batch).
                         let stopped = stop_within(children, &mut done, grace);
-                        eprintln!("weir cluster: process {i} failed ({status}); {stopped}");
+                        eprintln!("weir cluster: {}; {stopped}", failures(&done, i));
                         return Err(status.code().map_or(1, |c| c.clamp(1, 255) as u8));
                     }
                 }
@@ -232,6 +232,16 @@ fn supervise(children: &mut [Child], signals: &AtomicUsize, grace: Duration) -> 
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Every process that failed, those killed by a signal first (the others most likely failed because
+/// they lost it), else `first`, the failure seen first.
+fn failures(done: &[Option<std::process::ExitStatus>], first: usize) -> String {
+    let mut failed: Vec<(usize, std::process::ExitStatus)> =
+        done.iter().enumerate().filter_map(|(i, d)| d.filter(|s| !s.success()).map(|s| (i, s))).collect();
+    failed.sort_by_key(|(i, s)| (s.code().is_some(), *i != first, *i));
+    let named: Vec<String> = failed.iter().map(|(i, s)| format!("process {i} failed ({s})")).collect();
+    named.join(", ")
 }
 
 /// How long the others may take to end after one process failed.

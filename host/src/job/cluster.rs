@@ -50,6 +50,19 @@ pub enum ClusterError {
         /// The last error seen.
         reason: String,
     },
+    /// The connection to a peer broke while the job ran: timely's model stops the whole job.
+    #[error(
+        "process {process}: lost process {peer} at {address} (its connection broke); the job stops here. Start \
+         every process again: with [checkpoint] the job resumes from its last committed batch"
+    )]
+    Lost {
+        /// This process.
+        process: usize,
+        /// The peer.
+        peer: usize,
+        /// The peer's address in the hosts file.
+        address: String,
+    },
     /// A peer runs another spec, another worker count or another cluster size.
     #[error(
         "process {process}: process {peer} at {address} runs another job (its spec, workers or process count differ, or it \

@@ -12,6 +12,7 @@ mod cluster;
 pub mod connectors;
 mod env;
 mod handle;
+mod lost;
 mod plugins;
 mod resume;
 mod run;
@@ -20,6 +21,7 @@ mod stop;
 pub use cluster::{Cluster, ClusterError};
 pub use env::Env;
 pub use handle::{Job, JobHandle, JobState, JobStatus, status_line};
+pub use lost::network_peer;
 use run::run_in;
 pub use stop::{StopRequest, Stopper};
 

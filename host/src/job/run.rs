@@ -215,7 +215,7 @@ pub(super) fn run_in(
         checkpoint: checkpoint.clone(),
         taps: control.taps.clone(),
     });
-    let errors = execute(ctx, span, feed_rx, remote, peers.process, sockets)?;
+    let errors = execute(ctx, span, feed_rx, remote, cluster, sockets)?;
     if let Some(c) = &checkpoint {
         if errors.is_empty() {
             c.await_final();
@@ -277,17 +277,21 @@ fn open_sinks(
 
 /// Runs the timely workers of this process to the end: `feed_rx` holds each local worker's feed,
 /// `remote` the other processes' workers' (relayed by worker 0 of process 0), `sockets` the connections
-/// to the other processes. Returns the workers' errors.
+/// to the other processes of `cluster`. Returns the workers' errors.
 fn execute(
     ctx: Arc<JobContext>,
     span: tracing::Span,
     feed_rx: Vec<flume::Receiver<Feed>>,
     remote: Vec<(usize, flume::Receiver<Feed>)>,
-    process: usize,
+    cluster: Option<&Cluster>,
     sockets: Option<Vec<Option<std::net::TcpStream>>>,
 ) -> Result<Vec<String>, JobError> {
     let clustered = sockets.is_some();
+    let process = cluster.map_or(0, |c| c.process);
     let (builders, others) = cluster::allocators(ctx.plan.workers, process, sockets).map_err(JobError::Runtime)?;
+    if clustered {
+        super::lost::watch();
+    }
     let feed_rx: Vec<Mutex<Option<flume::Receiver<Feed>>>> = feed_rx.into_iter().map(|r| Mutex::new(Some(r))).collect();
     let remote = Mutex::new(Some(remote));
     let guards = timely::execute::execute_from(builders, others, timely::WorkerConfig::default(), move |worker| {
@@ -307,7 +311,11 @@ fn execute(
         crate::graph::worker::run(worker, &ctx, feed, relay);
     })
     .map_err(JobError::Runtime)?;
-    Ok(guards.join().into_iter().filter_map(Result::err).collect())
+    let results = match cluster {
+        Some(c) => super::lost::join_naming_lost(c, || guards.join())?,
+        None => guards.join(),
+    };
+    Ok(results.into_iter().filter_map(Result::err).collect())
 }
 
 /// Takes what `m` holds: each worker takes its own feed once.
