@@ -161,3 +161,34 @@ fn a_cluster_killed_at_random_moments_writes_every_batch_once_into_postgresql() 
     assert!(want == got, "totals.jsonl differs after {kills} kills (seed {seed})");
     psql(&format!("DROP TABLE IF EXISTS {ref_table}; DROP TABLE IF EXISTS {crash_table}"));
 }
+
+/// `weir state dump --stream counts` of the checkpoints in `dir`.
+fn dump(dir: &Path) -> String {
+    let out = Command::new(weir_bin())
+        .args(["state", "dump", "--stream", "totals", "checkpoints"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn state_that_reaches_no_sink_is_committed_only_with_every_process_part() {
+    // The running counts feed no sink: the sinks confirm each batch without waiting for them, so process
+    // 0 commits only once it has found process 1's list of parts.
+    let text = script(10, 5);
+    let no_sink =
+        |s: String| s.replace("from = \"totals\"\npath = \"totals.jsonl\"", "from = \"words\"\npath = \"words.jsonl\"");
+    let reference = setup(&no_sink(spec("nosink", "0ms", None)), &text);
+    weir_ok(reference.path(), &["run", "job.toml"]);
+    let dir = setup(&no_sink(spec("nosink", "0ms", None)), &text);
+    weir_ok(dir.path(), &["cluster", "run", "job.toml", "--processes", "2"]);
+    let m = newest_manifest(dir.path());
+    assert_eq!(m["time"], 10_000, "{m}");
+    let writers: Vec<u64> = m["parts"].as_array().unwrap().iter().map(|p| p["worker"].as_u64().unwrap()).collect();
+    assert_eq!(writers, [0, 1], "{m}");
+    let want = dump(reference.path());
+    assert!(want.lines().count() > 250, "the reference holds too few keys: {want}");
+    assert!(dump(dir.path()) == want, "the 2-process checkpoint's counts differ from one process's");
+}

@@ -164,25 +164,26 @@ pub(super) fn run_in(
         checkpoint: checkpoint.clone(),
     };
     let _ = control.swapper.set(swapper);
-    let batcher = Batcher {
-        interval: plan.interval,
-        first_time,
-        sources: plan.sources.iter().map(|(n, _)| n.clone()).collect(),
-        rx,
-        feeds,
-        shared: shared.clone(),
-        limits: batcher::Limits { max_batches: opts.max_batches, until: opts.duration.map(|d| Instant::now() + d) },
-        dead: dead.clone(),
-        checkpoint: checkpoint.clone(),
-        events: events.clone(),
-        at_boundary,
-        start,
-        lag: Default::default(),
-        resumed_from,
-        recut,
-    };
     events.emit(JobEvent::Started { first_time, resumed_from: (resumed_from > 0).then_some(resumed_from) });
+    // Only the leader cuts batches; another process's workers are fed through the relay.
     let clock = if leads {
+        let batcher = Batcher {
+            interval: plan.interval,
+            first_time,
+            sources: plan.sources.iter().map(|(n, _)| n.clone()).collect(),
+            rx,
+            feeds,
+            shared: shared.clone(),
+            limits: batcher::Limits { max_batches: opts.max_batches, until: opts.duration.map(|d| Instant::now() + d) },
+            dead: dead.clone(),
+            checkpoint: checkpoint.clone(),
+            events: events.clone(),
+            at_boundary,
+            start,
+            lag: Default::default(),
+            resumed_from,
+            recut,
+        };
         let span = span.clone();
         let thread = std::thread::Builder::new().name("weir-batcher".into());
         Some(
@@ -191,7 +192,6 @@ pub(super) fn run_in(
                 .map_err(|e| JobError::Runtime(e.to_string()))?,
         )
     } else {
-        drop(batcher);
         None
     };
 
