@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): builds release binaries and operators, generates the anchor corpus, sets up
-# Spark (pyspark 4.3.0 in target/bench/.venv-spark; WEIR_SKIP_SPARK=1 to use the README's figures), and
+# Spark (pyspark 4.3.0 in target/bench/.venv-spark; WEIR_SKIP_SPARK=1 to run without it: no ratio is printed), and
 # prints figures and ratios. See docs/BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

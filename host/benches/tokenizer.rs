@@ -20,15 +20,17 @@ use weir_sdk::packed::{Batch, ValueRef};
 
 const ROUNDS: usize = 20;
 
-/// Best time of `ROUNDS` runs of `f` on `batch`, in nanoseconds per output record.
-fn best(batch: &Batch, mut f: impl FnMut(Batch) -> (Batch, Batch)) -> f64 {
+/// Best time of `ROUNDS` runs of `f` on `batch`, in nanoseconds per word of the input (`words`,
+/// counted without the engine); every run must give exactly that many words.
+fn best(batch: &Batch, words: usize, mut f: impl FnMut(Batch) -> (Batch, Batch)) -> f64 {
     let mut input = batch.clone();
     let mut best = f64::MAX;
     for _ in 0..ROUNDS {
         let start = Instant::now();
         let (out, back) = f(input);
         let secs = start.elapsed().as_secs_f64();
-        best = best.min(secs * 1e9 / out.len() as f64);
+        assert_eq!(out.len(), words, "the tokenizer's words differ from the independent count");
+        best = best.min(secs * 1e9 / words as f64);
         input = back;
     }
     best
@@ -42,15 +44,18 @@ fn main() {
     let text = std::fs::read_to_string(corpus().join("part-0000.txt")).expect("corpus");
     let mut batch = Batch::new();
     text.lines().for_each(|l| batch.push(None, ValueRef::Text(l), 1000));
+    let words = text.split_ascii_whitespace().count();
     let engine = PluginEngine::new().expect("engine");
     let plugin = engine.load(&tokenizer()).expect("tokenizer component");
     let limits = Limits { deadline: Duration::from_secs(10), memory: 1 << 30 };
     let mut instance = PluginInstance::new(&plugin, limits, "bench", "tokenize").expect("instance");
-    let wasm = best(&batch, |b| {
+    let wasm = best(&batch, words, |b| {
         let (out, back) = instance.process(1000, b);
-        (out.expect("batch").records, back)
+        let out = out.expect("the plugin's batch");
+        assert!(out.rejected.is_empty(), "the plugin refused records: {:?}", out.rejected.first());
+        (out.records, back)
     });
-    let native = best(&batch, |b| (Tokenize.process(1000, b.clone()), b));
+    let native = best(&batch, words, |b| (Tokenize.process(1000, b.clone()), b));
     println!("tokenizer on {} lines, best of {ROUNDS} calls", batch.len());
     println!("wasm    {wasm:>6.1} ns/word");
     println!("native  {native:>6.1} ns/word (includes cloning the input)");

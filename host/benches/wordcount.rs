@@ -5,20 +5,22 @@
 //!
 //! The corpus is `../shared/bench/anchors/gen.py 20 100000` (2,000,000 lines of 10 Zipf words, 94 MB),
 //! generated once into target/bench/data. The job reads it from a directory source under the manual
-//! clock, two files per batch (10 batches), so the figure is the engine's own throughput.
+//! clock, two files per batch (10 batches), so the figure is the engine's own throughput. Each run's
+//! per-batch counts, summed, must equal the corpus's counts made without the engine (`common/check.rs`).
 
 mod common;
 
 use std::path::Path;
 use std::time::Instant;
 
+use common::check::{Counts, assert_clean, corpus_counts, summed_output};
 use common::{FLOOR, LINES, corpus, floor};
 
 use weir::job::{RunOptions, run};
 
 const RUNS: usize = 3;
 
-fn spec(data: &Path, tokenizer: &str, workers: usize) -> String {
+fn spec(data: &Path, tokenizer: &str, workers: usize, out: &Path) -> String {
     let op = match tokenizer {
         "wasm" => format!("op = \"wasm\"\nplugin = \"{}\"", common::tokenizer().display()),
         _ => "op = \"tokenize\"".to_string(),
@@ -53,22 +55,25 @@ reducer = "sum"
 [sinks.out]
 kind = "jsonl"
 from = "counts"
-path = "/dev/null"
+path = "{out}"
 "#,
-        data = data.display()
+        data = data.display(),
+        out = out.display(),
     )
 }
 
-/// Best of `RUNS` runs, in lines per second.
-fn measure(data: &Path, tokenizer: &str, workers: usize) -> f64 {
-    let text = spec(data, tokenizer, workers);
+/// Best of `RUNS` runs, in lines per second; every run's output is checked against `expected`.
+fn measure(data: &Path, tokenizer: &str, workers: usize, expected: Counts) -> f64 {
     let mut best = 0.0f64;
     for _ in 0..RUNS {
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let text = spec(data, tokenizer, workers, out.path());
         let plan = weir::graph::parse(&data.join("bench.toml"), &text).expect("bench spec");
         let start = Instant::now();
         let report = run(plan, RunOptions::default()).expect("bench job");
         let secs = start.elapsed().as_secs_f64();
-        assert_eq!(report.batches, 10, "expected 10 batches of 2 files");
+        assert_clean(&report, 10);
+        expected.assert_same(summed_output(out.path()), &format!("{tokenizer}, {workers} worker(s)"));
         best = best.max(LINES / secs);
     }
     best
@@ -80,6 +85,7 @@ fn main() {
         return;
     }
     let data = corpus();
+    let expected = corpus_counts(&data);
     println!("per-batch word count, 2,000,000 lines (20 files, 2 per batch), best of {RUNS} runs");
     println!("{:<10} {:>8} {:>14}", "tokenizer", "workers", "lines/s");
     let mut results = Vec::new();
@@ -94,7 +100,7 @@ fn main() {
             if only.as_ref().is_some_and(|o| *o != format!("{tokenizer}-{workers}")) {
                 continue;
             }
-            let lps = measure(&data, tokenizer, workers);
+            let lps = measure(&data, tokenizer, workers, expected);
             println!("{tokenizer:<10} {workers:>8} {lps:>14.0}");
             results.push((tokenizer, workers, lps));
         }

@@ -1,4 +1,5 @@
-//! What the benchmarks share: the repository root and the anchor corpus.
+//! What the benchmarks share: the repository root, the anchor corpus, and the checks of what they
+//! timed (`check.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -7,6 +8,9 @@ use std::time::Instant;
 use weir::graph::spec::ReducerKind;
 use weir::operator::keytable::{KeyTable, hash, pack_at};
 use weir::operator::reduce::Agg;
+
+#[allow(dead_code)] // the word-count benchmarks check their counts; the others their own output
+pub mod check;
 
 /// The allocator the `weir` binary runs on (`host/src/main.rs`), so the figures are the binary's.
 #[global_allocator]
