@@ -2,6 +2,7 @@
 //! times `t = k × interval`, spreads each batch over the workers and then closes `t` on every worker
 //! (the timely epoch for `t` ends). Runs on its own thread so the clock never waits on a tokio task.
 
+mod follow;
 mod manual;
 mod realtime;
 mod times;
@@ -90,8 +91,13 @@ pub struct Batcher {
     pub sources: Vec<String>,
     /// Where records arrive from.
     pub rx: flume::Receiver<Envelope>,
-    /// One feed per worker.
+    /// One feed per worker: this process's first, then (on process 0 of several) the other processes'.
     pub feeds: Vec<flume::Sender<Feed>>,
+    /// This process's workers: the first of `feeds`.
+    pub local_workers: usize,
+    /// By source index: read by every process of a cluster, each its share (`SourceSpec::spreads`).
+    /// Such a source's records stay on the workers of the process that read them.
+    pub spread: Vec<bool>,
     /// Shared progress and stop flag.
     pub shared: Arc<Shared>,
     /// Stop conditions.
@@ -201,11 +207,9 @@ impl Batcher {
             .collect();
         self.events.emit(JobEvent::BatchCut { time, records, queued: self.rx.len() as u64, lag });
         self.at_boundary.try_iter().for_each(|work| work(time));
-        for (source, mut chunks) in parts.into_iter().enumerate() {
-            for t in chunks.iter_mut().flat_map(|c| c.event_times.iter_mut()).filter(|t| **t == 0) {
-                *t = time as i64;
-            }
-            for (worker, share) in split(chunks, self.feeds.len()).into_iter().enumerate() {
+        for (source, chunks) in parts.into_iter().enumerate() {
+            let workers = if self.spread[source] { self.local_workers } else { self.feeds.len() };
+            for (worker, share) in shares(time, chunks, workers).into_iter().enumerate() {
                 if !share.is_empty() && self.feeds[worker].send(Feed::Data { source, time, batch: share }).is_err() {
                     return false;
                 }
@@ -217,17 +221,45 @@ impl Batcher {
         self.feeds.iter().all(|f| f.send(Feed::Close { time }).is_ok())
     }
 
-    /// Runs the realtime or the manual clock until the sources finish or a limit is hit, then has the
-    /// final checkpoint taken at the last batch. Returns the number of batches cut.
-    pub fn run(self, manual: bool) -> u64 {
+    /// Runs `clock` until the sources finish or a limit is hit (following: until process 0's feed
+    /// ends), then has the final checkpoint taken at the last batch. Returns the number of batches cut.
+    pub fn run(self, clock: Clock) -> u64 {
         let mut cut = Cut { time: None, offsets: self.start.clone() };
-        let batches = if manual { manual::run(&self, &mut cut) } else { realtime::run(&self, &mut cut) };
+        let batches = match clock {
+            Clock::Manual => manual::run(&self, &mut cut),
+            Clock::Realtime => realtime::run(&self, &mut cut),
+            Clock::Follow { relayed, first_worker } => follow::run(&self, &relayed, first_worker, &mut cut),
+        };
         let cancelled = self.shared.cancelled.load(Ordering::SeqCst);
         if let (Some(ck), Some(t), false) = (&self.checkpoint, cut.time, cancelled) {
             ck.finish(t, self.named(&cut.offsets));
         }
         batches
     }
+}
+
+/// What decides when a batch is cut.
+pub enum Clock {
+    /// The wall clock (`batcher/realtime.rs`).
+    Realtime,
+    /// Every source's next unit (`batcher/manual.rs`).
+    Manual,
+    /// Another process than process 0 of a cluster: process 0's closes, with what it sends this
+    /// process's workers, arriving through the relay by global worker index (`batcher/follow.rs`).
+    Follow {
+        /// What the relay delivers.
+        relayed: flume::Receiver<(usize, Feed)>,
+        /// The global index of this process's first worker.
+        first_worker: usize,
+    },
+}
+
+/// One source's records of batch `time` in `n` shares, records without an event time given the batch's.
+fn shares(time: u64, mut chunks: Vec<Batch>, n: usize) -> Vec<Batch> {
+    for t in chunks.iter_mut().flat_map(|c| c.event_times.iter_mut()).filter(|t| **t == 0) {
+        *t = time as i64;
+    }
+    split(chunks, n)
 }
 
 /// Splits one source's chunks for a batch into `n` contiguous shares of (nearly) equal record counts.

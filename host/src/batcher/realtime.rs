@@ -19,19 +19,31 @@ pub fn first_batch_time(interval: u64) -> u64 {
 }
 
 /// What the sources have sent so far and not yet cut into a batch.
-struct Received {
-    offsets: Vec<SourceOffset>,
+pub(super) struct Received {
+    pub(super) offsets: Vec<SourceOffset>,
     pending: Vec<Vec<Batch>>,
     finished: Vec<bool>,
 }
 
 impl Received {
+    /// Nothing received yet from `b`'s sources; those not read here (`read`) count as finished.
+    pub(super) fn new(b: &Batcher, read: impl Fn(usize) -> bool) -> Received {
+        let n = b.sources.len();
+        let finished = (0..n).map(|s| !read(s)).collect();
+        Received { offsets: b.start.clone(), pending: (0..n).map(|_| Vec::new()).collect(), finished }
+    }
+
     fn done(&self) -> bool {
         self.finished.iter().all(|f| *f)
     }
 
+    /// Records received and not yet cut.
+    pub(super) fn held(&self) -> usize {
+        self.pending.iter().flatten().map(Batch::len).sum()
+    }
+
     /// Takes in one event, or notes that every source is gone.
-    fn take(&mut self, b: &Batcher, got: Result<Envelope, flume::RecvTimeoutError>) {
+    pub(super) fn take(&mut self, b: &Batcher, got: Result<Envelope, flume::RecvTimeoutError>) {
         match got {
             Ok(env) => match b.absorb(env.source, env.event, &mut self.pending[env.source]) {
                 Some(SourceEvent::Finished) => self.finished[env.source] = true,
@@ -46,7 +58,14 @@ impl Received {
     /// True once every source has reached `target` (or finished), setting out from `from`. A source that
     /// went past it, or that stays silent for [`STALL`], cannot be cut exactly: the batch is cut as it
     /// is, with a warning.
-    fn reached(&self, b: &Batcher, time: u64, from: &[SourceOffset], target: &[SourceOffset], quiet: Instant) -> bool {
+    pub(super) fn reached(
+        &self,
+        b: &Batcher,
+        time: u64,
+        from: &[SourceOffset],
+        target: &[SourceOffset],
+        quiet: Instant,
+    ) -> bool {
         let open: Vec<usize> =
             (0..target.len()).filter(|&s| !self.finished[s] && self.offsets[s] != target[s]).collect();
         if open.is_empty() {
@@ -67,8 +86,23 @@ impl Received {
         false
     }
 
-    fn cut(&mut self) -> Vec<Vec<Batch>> {
+    pub(super) fn cut(&mut self) -> Vec<Vec<Batch>> {
         self.pending.iter_mut().map(std::mem::take).collect()
+    }
+
+    /// Receives until every source has replayed up to `target`, the offsets batch `time` was logged
+    /// at (or has finished, or cannot get there; see [`Received::reached`]), or the job fails.
+    pub(super) fn replay(&mut self, b: &Batcher, time: u64, target: &[SourceOffset]) {
+        let mut quiet = Instant::now();
+        let from = self.offsets.clone();
+        while !self.done() && !b.failed() && !self.reached(b, time, &from, target, quiet) {
+            let got = b.rx.recv_timeout(Duration::from_millis(100));
+            // A source telling its lag has not moved toward the logged offsets.
+            if got.as_ref().is_ok_and(|e| !matches!(e.event, SourceEvent::Lag(_))) {
+                quiet = Instant::now();
+            }
+            self.take(b, got);
+        }
     }
 }
 
@@ -76,25 +110,14 @@ impl Received {
 const STALL: Duration = Duration::from_secs(10);
 
 pub(super) fn run(b: &Batcher, cut: &mut Cut) -> u64 {
-    let n = b.sources.len();
-    let mut r =
-        Received { offsets: b.start.clone(), pending: (0..n).map(|_| Vec::new()).collect(), finished: vec![false; n] };
+    let mut r = Received::new(b, |_| true);
     let mut batches = 0;
     // Batches logged before a crash: each is cut once every source has replayed up to its logged end.
     // A stop (a limit, a signal) waits until every one is cut again: stopping half way would cut a
     // logged batch short and put the rest of its data in a later batch. Only a failure ends it early,
     // and then without cutting the batch being replayed.
     for (time, target) in &b.recut {
-        let mut quiet = Instant::now();
-        let from = r.offsets.clone();
-        while !r.done() && !b.failed() && !r.reached(b, *time, &from, target, quiet) {
-            let got = b.rx.recv_timeout(Duration::from_millis(100));
-            // A source telling its lag has not moved toward the logged offsets.
-            if got.as_ref().is_ok_and(|e| !matches!(e.event, SourceEvent::Lag(_))) {
-                quiet = Instant::now();
-            }
-            r.take(b, got);
-        }
+        r.replay(b, *time, target);
         if b.failed() || !b.emit(*time, r.cut(), &r.offsets, cut) {
             return batches;
         }

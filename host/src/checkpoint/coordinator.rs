@@ -233,7 +233,7 @@ impl Checkpointer {
     ) -> Result<(), CheckpointError> {
         let log = match self.batches.get() {
             Some(log) => log,
-            None => self.batches.get_or_init(|| BatchLog::new(&self.plan.root)).create()?,
+            None => self.batches.get_or_init(|| BatchLog::new(&self.log_root())).create()?,
         };
         let batch = LoggedBatch { time: t, offsets, after: Some(after) };
         let before = self.progress().last_logged.take();
@@ -279,7 +279,7 @@ impl Checkpointer {
             Err(e) => return self.shared.fail(format!("checkpoint of batch {t}: {e}")),
         };
         let mut pending = p.pending.remove(&t).expect("checked above");
-        for record in others {
+        for record in others.parts {
             pending.parts.insert((record.stream.clone(), record.worker), record);
         }
         let mut manifest = self.plan.base.clone();
@@ -288,6 +288,7 @@ impl Checkpointer {
             manifest.plugins.insert(stream.clone(), record.clone());
         }
         manifest.offsets = pending.offsets.unwrap_or_default();
+        peers::merge_offsets(&mut manifest.offsets, &others.offsets);
         manifest.parts = pending.parts.into_values().collect();
         p.logged.retain(|&b| b > t);
         manifest.pending = p.logged.iter().copied().collect();
@@ -317,17 +318,34 @@ impl Checkpointer {
         self.prune_logs(p);
     }
 
-    /// Another process than process 0: once its workers have written all their parts of batch `t`,
-    /// lists them for process 0.
+    /// Another process than process 0: once its workers have written all their parts of batch `t` and
+    /// its cutter has given its offsets, lists them for process 0.
     fn list_parts(&self, p: &mut Progress, t: u64) {
-        if p.pending.get(&t).is_none_or(|pending| pending.parts.len() < self.parts_expected) {
+        let ready = |pending: &Pending| pending.parts.len() >= self.parts_expected && pending.offsets.is_some();
+        if !p.pending.get(&t).is_some_and(ready) {
             return;
         }
         let pending = p.pending.remove(&t).expect("checked above");
-        let parts: Vec<PartRecord> = pending.parts.into_values().collect();
-        if let Err(e) = peers::write_list(&self.plan.root, t, self.plan.peers.process, &parts) {
-            self.shared.fail(format!("checkpoint of batch {t}: {e}"));
+        let listed = peers::Listed {
+            parts: pending.parts.into_values().collect(),
+            offsets: pending.offsets.unwrap_or_default(),
+        };
+        if let Err(e) = peers::write_list(&self.plan.root, t, self.plan.peers.process, &listed) {
+            return self.shared.fail(format!("checkpoint of batch {t}: {e}"));
         }
+        // This process's batch log is kept back to the oldest checkpoint process 0 keeps.
+        let kept = super::committed(&self.plan.root).map(|c| c.into_iter().take(self.plan.keep).next_back());
+        if let (Ok(Some((oldest, _))), Some(log)) = (kept, self.batches.get())
+            && let Err(e) = log.prune(oldest)
+        {
+            tracing::warn!("cannot prune the batch log: {e}");
+        }
+    }
+
+    /// Where this process keeps its batch log: in the checkpoint directory, or, for another process
+    /// than process 0 (which cuts its own spread sources' batches), in its own folder there.
+    fn log_root(&self) -> PathBuf {
+        self.plan.peers.own_dir(&self.plan.root)
     }
 
     /// Deletes what no kept checkpoint needs: write-ahead log segments and logged batches.

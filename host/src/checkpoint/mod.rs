@@ -41,7 +41,7 @@ pub fn manifest_format() -> u32 {
     manifest::FORMAT
 }
 pub use offsets::{OffsetMark, SourceOffset};
-pub use peers::{Peers, clear_uncommitted};
+pub use peers::{Peers, clear_uncommitted, merge_offsets};
 pub use recover::{Restored, committed, discard, latest, load, mark_committed};
 
 /// Why a checkpoint could not be written or used.

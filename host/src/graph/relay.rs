@@ -2,7 +2,9 @@
 //! feed (their share of each batch, and each batch's close) through timely itself: a small dataflow,
 //! built on every worker before the job's, into which worker 0 of process 0 puts each remote worker's
 //! feed and which hands it, in order, to that worker's loop. One sender and one channel per receiver
-//! keep the order the batcher sent in: a worker never sees a batch's close before its data.
+//! keep the order the batcher sent in: a worker never sees a batch's close before its data. On the
+//! other processes every worker's deliveries go, tagged with the worker's global index, to one channel,
+//! which that process's follower (`batcher/follow.rs`) passes on with its own sources' records.
 
 use timely::dataflow::InputHandleVec;
 use timely::dataflow::channels::pact::Exchange;
@@ -12,7 +14,7 @@ use timely::worker::Worker;
 use crate::batcher::Feed;
 
 /// One feed on its way, to the worker with this global index.
-type Routed = (usize, Feed);
+pub type Routed = (usize, Feed);
 
 /// Worker 0 of process 0's end: the remote workers' feeds from the batcher, and the input they go into.
 pub struct Relay {
@@ -56,21 +58,21 @@ impl Relay {
 }
 
 /// Builds the relay dataflow on `worker`. `remote` is the batcher's feeds to the other processes'
-/// workers, on worker 0 of process 0 only. Returns that worker's [`Relay`] and, on every other
-/// process's worker, the feed the relay delivers.
+/// workers, on worker 0 of process 0 only; `deliver`, on the other processes' workers, is where the feed
+/// arriving for this worker goes. Returns worker 0 of process 0's [`Relay`].
 pub fn build(
     worker: &mut Worker,
     remote: Option<Vec<(usize, flume::Receiver<Feed>)>>,
-) -> (Option<Relay>, flume::Receiver<Feed>) {
-    let (tx, rx) = flume::unbounded();
+    deliver: Option<flume::Sender<Routed>>,
+) -> Option<Relay> {
     let input = worker.dataflow::<u64, _, _>(|scope| {
         let mut input = InputHandleVec::new();
-        let mut tx = Some(tx);
+        let mut tx = deliver;
         input.to_stream(scope).sink(Exchange::new(|r: &Routed| r.0 as u64), "relay", move |(input, frontier)| {
             input.for_each(|_cap, data| {
-                for (_, feed) in data.drain(..) {
+                for routed in data.drain(..) {
                     if let Some(tx) = &tx {
-                        let _ = tx.send(feed);
+                        let _ = tx.send(routed);
                     }
                 }
             });
@@ -81,6 +83,5 @@ pub fn build(
         });
         input
     });
-    let relay = remote.map(|from| Relay { input: Some(input), from });
-    (relay, rx)
+    remote.map(|from| Relay { input: Some(input), from })
 }

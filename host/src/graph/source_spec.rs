@@ -298,6 +298,12 @@ pub enum SourceSpec {
 }
 
 impl SourceSpec {
+    /// True for a source that every process of a cluster reads a share of (Kafka: partition `p` on
+    /// process `p mod processes`); any other source is read on process 0 only.
+    pub fn spreads(&self) -> bool {
+        matches!(self, SourceSpec::Kafka { .. })
+    }
+
     /// The source's `max_rate`, if it has one.
     pub fn max_rate(&self) -> Option<std::num::NonZeroU64> {
         match self {

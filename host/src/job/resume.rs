@@ -71,11 +71,14 @@ pub(super) struct Resumed {
     pub(super) windows: HashMap<(String, usize), Vec<u8>>,
 }
 
-/// Realtime clock: the batches the batch log holds after batch `after` (the checkpoint resumed from, 0
-/// for none, where the sources were at `base`), each with every source's offset by the plan's source order, to be cut again. `pending`:
-/// the batches the checkpoint says were already cut, which the log must hold.
+/// Realtime clock: the batches this process's batch log holds after batch `after` (the checkpoint
+/// resumed from, 0 for none, where the sources were at `base`), each with every source's offset by the
+/// plan's source order, to be cut again. `pending`: the batches the checkpoint says process 0 had
+/// already cut, which its log must hold (another process may not have had their close yet: then none
+/// of their output was written, and it cuts them afresh).
 pub(super) fn recut_batches(
     plan: &Plan,
+    peers: Peers,
     after: u64,
     base: &BTreeMap<String, SourceOffset>,
     pending: &[u64],
@@ -83,7 +86,8 @@ pub(super) fn recut_batches(
     let Some(ck) = plan.checkpoint.as_ref().filter(|_| plan.clock == ClockMode::Realtime) else {
         return Ok(Vec::new());
     };
-    let logged = BatchLog::new(&ck.dir)
+    let pending = if peers.commits() { pending } else { &[] };
+    let logged = BatchLog::new(&peers.own_dir(&ck.dir))
         .after(after, base, pending)
         .map_err(|e| CheckpointError::Refused { root: ck.dir.clone(), reason: e.to_string() })?;
     if let Some(last) = logged.last() {

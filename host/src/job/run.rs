@@ -12,7 +12,7 @@ use super::handle::Control;
 use super::plugins::{Swapper, load_plugins};
 use super::resume::{checkpointer, recut_batches, resume};
 use super::{Env, JobError, RunOptions, RunReport, open_state, stop};
-use crate::batcher::{self, Batcher, Feed, Shared};
+use crate::batcher::{self, Batcher, Clock, Feed, Shared};
 use crate::checkpoint::{Peers, SourceOffset};
 use crate::event::{Events, JobEvent};
 use crate::graph::Plan;
@@ -46,11 +46,7 @@ pub(super) fn run_in(
     // One job per checkpoint directory: two would resume from the same checkpoint and both write. The
     // other processes of a cluster lock a directory of their own inside it.
     let _lock = match &plan.checkpoint {
-        Some(ck) if leads => Some(crate::lock::DirLock::acquire(&ck.dir, "checkpoint directory")?),
-        Some(ck) => Some(crate::lock::DirLock::acquire(
-            &ck.dir.join(format!("process-{}", peers.process)),
-            "checkpoint directory",
-        )?),
+        Some(ck) => Some(crate::lock::DirLock::acquire(&peers.own_dir(&ck.dir), "checkpoint directory")?),
         None => None,
     };
     // Only process 0 changes the directory before the processes connect; the others only read it.
@@ -64,8 +60,8 @@ pub(super) fn run_in(
         crate::checkpoint::clear_uncommitted(&ck.dir)?;
     }
     let recut = match &restored {
-        Some(r) => recut_batches(&plan, r.manifest.time, &r.manifest.offsets, &r.manifest.pending)?,
-        None => recut_batches(&plan, 0, &BTreeMap::new(), &[])?,
+        Some(r) => recut_batches(&plan, peers, r.manifest.time, &r.manifest.offsets, &r.manifest.pending)?,
+        None => recut_batches(&plan, peers, 0, &BTreeMap::new(), &[])?,
     };
     // Sinks keep what they hold when the job resumes, or when it cuts logged batches again.
     let resuming = restored.is_some() || !recut.is_empty();
@@ -84,8 +80,17 @@ pub(super) fn run_in(
     };
     let resumed_from = resumed.as_ref().map_or(0, |r| r.time);
     let (offsets, windows) = resumed.map(|r| (r.offsets, r.windows)).unwrap_or_default();
-    let start: Vec<SourceOffset> =
-        plan.sources.iter().map(|(n, _)| offsets.get(n).cloned().unwrap_or_default()).collect();
+    // A spread source is read on every process of a cluster, each its share; any other on process 0.
+    let spread: Vec<bool> = plan.sources.iter().map(|(_, s)| cluster.is_some() && s.spreads() && !manual).collect();
+    let start: Vec<SourceOffset> = plan
+        .sources
+        .iter()
+        .zip(&spread)
+        .map(|((n, _), spread)| {
+            let whole = offsets.get(n).cloned().unwrap_or_default();
+            if *spread { peers.share(&whole) } else { whole }
+        })
+        .collect();
     let sinks = if leads { open_sinks(&plan, &connectors, resuming, events, env)? } else { HashMap::new() };
     // Every process must agree on the first batch: the leader's word is taken. They must have resumed
     // from the same checkpoint: it is part of what they compare.
@@ -124,7 +129,7 @@ pub(super) fn run_in(
     let mut tasks = Vec::new();
     let acks = receiver::source::Acknowledgers::default();
     let pace = Arc::new(crate::pace::Pace::new(plan.backpressure));
-    for (i, (name, spec)) in plan.sources.iter().enumerate().filter(|_| leads) {
+    for (i, (name, spec)) in plan.sources.iter().enumerate().filter(|(i, _)| leads || spread[*i]) {
         let from = receiver::Start {
             job: &plan.name,
             index: i,
@@ -134,6 +139,7 @@ pub(super) fn run_in(
             pace: pace.clone(),
             sources: plan.sources.len(),
             connector: connectors.sources.get(name).cloned(),
+            peers,
         };
         let checkpoint = plan.checkpoint.as_ref();
         tasks.push(receiver::spawn(rt, from, spec, plan.clock, checkpoint, events, &acks, tx.clone(), drain.clone()));
@@ -142,16 +148,15 @@ pub(super) fn run_in(
     let watch = stop::watch(stopper.subscribe(), shared.clone(), drain_tx, events.clone());
     tasks.push(rt.spawn(tracing::Instrument::in_current_span(watch)));
 
-    // The batcher feeds every worker of every process: this process's directly, the others' through
-    // the relay that worker 0 keeps.
+    // Process 0's batcher feeds every worker of every process: its own directly, the others' through
+    // the relay that its worker 0 keeps. Another process's follower feeds its own workers with what the
+    // relay brings and what its spread sources read; unbounded, as process 0's feeds already hold back.
     let workers = plan.workers;
-    let all = workers * cluster.map_or(1, Cluster::processes);
-    let (feeds, mut feed_rx): (Vec<_>, Vec<_>) = (0..all).map(|_| flume::bounded::<Feed>(2)).unzip();
+    let all = if leads { workers * cluster.map_or(1, Cluster::processes) } else { workers };
+    let feed = || if leads { flume::bounded::<Feed>(2) } else { flume::unbounded() };
+    let (feeds, mut feed_rx): (Vec<_>, Vec<_>) = (0..all).map(|_| feed()).unzip();
     let remote: Vec<(usize, flume::Receiver<Feed>)> = (workers..).zip(feed_rx.drain(workers..)).collect();
-    if !leads {
-        // Another process's workers are all fed through the relay.
-        feed_rx.clear();
-    }
+    let (relayed_tx, relayed) = flume::unbounded();
     // From here the job's plugins can be swapped: the batcher puts a swap in at a batch boundary.
     let (swaps, at_boundary) = flume::unbounded();
     let plan = Arc::new(plan);
@@ -165,35 +170,36 @@ pub(super) fn run_in(
     };
     let _ = control.swapper.set(swapper);
     events.emit(JobEvent::Started { first_time, resumed_from: (resumed_from > 0).then_some(resumed_from) });
-    // Only the leader cuts batches; another process's workers are fed through the relay.
-    let clock = if leads {
-        let batcher = Batcher {
-            interval: plan.interval,
-            first_time,
-            sources: plan.sources.iter().map(|(n, _)| n.clone()).collect(),
-            rx,
-            feeds,
-            shared: shared.clone(),
-            limits: batcher::Limits { max_batches: opts.max_batches, until: opts.duration.map(|d| Instant::now() + d) },
-            dead: dead.clone(),
-            checkpoint: checkpoint.clone(),
-            events: events.clone(),
-            at_boundary,
-            start,
-            lag: Default::default(),
-            resumed_from,
-            recut,
-        };
-        let span = span.clone();
-        let thread = std::thread::Builder::new().name("weir-batcher".into());
-        Some(
-            thread
-                .spawn(move || span.in_scope(|| batcher.run(manual)))
-                .map_err(|e| JobError::Runtime(e.to_string()))?,
-        )
-    } else {
-        None
+    // Process 0 runs the batch clock; another process follows its closes through the relay.
+    let batcher = Batcher {
+        interval: plan.interval,
+        first_time,
+        sources: plan.sources.iter().map(|(n, _)| n.clone()).collect(),
+        rx,
+        feeds,
+        local_workers: workers,
+        spread,
+        shared: shared.clone(),
+        limits: batcher::Limits { max_batches: opts.max_batches, until: opts.duration.map(|d| Instant::now() + d) },
+        dead: dead.clone(),
+        checkpoint: checkpoint.clone(),
+        events: events.clone(),
+        at_boundary,
+        start,
+        lag: Default::default(),
+        resumed_from,
+        recut,
     };
+    let clock = match cluster {
+        Some(c) if !c.leads() => Clock::Follow { relayed, first_worker: c.process * workers },
+        _ if manual => Clock::Manual,
+        _ => Clock::Realtime,
+    };
+    let span_clock = span.clone();
+    let clock = std::thread::Builder::new()
+        .name("weir-batcher".into())
+        .spawn(move || span_clock.in_scope(|| batcher.run(clock)))
+        .map_err(|e| JobError::Runtime(e.to_string()))?;
 
     let failures = FailedBatches::default();
     let meters = Arc::new(plugins.keys().map(|s| (s.clone(), Arc::default())).collect());
@@ -215,17 +221,15 @@ pub(super) fn run_in(
         checkpoint: checkpoint.clone(),
         taps: control.taps.clone(),
     });
-    let errors = execute(ctx, span, feed_rx, remote, cluster, sockets)?;
+    let deliver = (!leads).then_some(relayed_tx);
+    let errors = execute(ctx, span, feed_rx, remote, deliver, cluster, sockets)?;
     if let Some(c) = &checkpoint {
         if errors.is_empty() {
             c.await_final();
         }
         c.close();
     }
-    let batches = match clock {
-        Some(clock) => clock.join().map_err(|_| JobError::Runtime("the batch clock panicked".into()))?,
-        None => 0,
-    };
+    let batches = clock.join().map_err(|_| JobError::Runtime("the batch clock panicked".into()))?;
     // The receivers and the stop watcher share the runtime with other jobs: they end with this one,
     // after the sources have acknowledged what the last checkpoint holds.
     acks.finish(rt);
@@ -276,13 +280,15 @@ fn open_sinks(
 }
 
 /// Runs the timely workers of this process to the end: `feed_rx` holds each local worker's feed,
-/// `remote` the other processes' workers' (relayed by worker 0 of process 0), `sockets` the connections
-/// to the other processes of `cluster`. Returns the workers' errors.
+/// `remote` the other processes' workers' (relayed by worker 0 of process 0), `deliver` (on the other
+/// processes) where the relay hands what arrives for this process's workers, `sockets` the
+/// connections to the other processes of `cluster`. Returns the workers' errors.
 fn execute(
     ctx: Arc<JobContext>,
     span: tracing::Span,
     feed_rx: Vec<flume::Receiver<Feed>>,
     remote: Vec<(usize, flume::Receiver<Feed>)>,
+    deliver: Option<flume::Sender<crate::graph::relay::Routed>>,
     cluster: Option<&Cluster>,
     sockets: Option<Vec<Option<std::net::TcpStream>>>,
 ) -> Result<Vec<String>, JobError> {
@@ -294,20 +300,21 @@ fn execute(
     }
     let feed_rx: Vec<Mutex<Option<flume::Receiver<Feed>>>> = feed_rx.into_iter().map(|r| Mutex::new(Some(r))).collect();
     let remote = Mutex::new(Some(remote));
+    // One sender per worker, each dropped by its relay when the feed ends: the follower then ends.
+    let delivers: Vec<Mutex<Option<_>>> = feed_rx.iter().map(|_| Mutex::new(deliver.clone())).collect();
+    drop(deliver);
     let guards = timely::execute::execute_from(builders, others, timely::WorkerConfig::default(), move |worker| {
         let _entered = span.clone().entered();
         // Every worker builds the relay first (timely needs every worker to build the same dataflows in
-        // the same order); the leader's workers are fed directly, the others' through it.
-        let (relay, relayed) = match clustered {
+        // the same order); the other processes' workers get what it brings through their follower.
+        let relay = match clustered {
             true => {
                 let remote = if worker.index() == 0 { take(&remote) } else { None };
-                let (relay, relayed) = crate::graph::relay::build(worker, remote);
-                (relay, Some(relayed))
+                crate::graph::relay::build(worker, remote, take(&delivers[worker.index() % ctx.plan.workers]))
             }
-            false => (None, None),
+            false => None,
         };
-        let local = feed_rx.get(worker.index()).and_then(take);
-        let feed = local.or(relayed).expect("one feed per worker");
+        let feed = feed_rx.get(worker.index() % ctx.plan.workers).and_then(take).expect("one feed per worker");
         crate::graph::worker::run(worker, &ctx, feed, relay);
     })
     .map_err(JobError::Runtime)?;

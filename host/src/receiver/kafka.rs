@@ -2,7 +2,8 @@
 //! to itself (as Spark's direct stream does), so a batch's offsets are Weir's to keep: they go into
 //! its checkpoint, and are committed to the consumer group only after that checkpoint commits. A
 //! resumed job seeks every partition to its checkpointed offset and cuts the batches logged before a
-//! crash again at exactly their logged offsets. The batcher spreads each batch over the workers.
+//! crash again at exactly their logged offsets. The batcher spreads each batch over the workers. In a
+//! cluster every process reads the partitions it owns (`Peers::owns_partition`) with its own consumer.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -128,10 +129,17 @@ impl KafkaSource {
         let (behind, starts) = (Arc::new(AtomicI64::new(-1)), Arc::<std::sync::Mutex<Positions>>::default());
         let lag = LagContext { topic: self.topic.clone(), behind: behind.clone(), starts: starts.clone() };
         let consumer = Arc::new(self.consumer(&ctx, lag)?);
-        let Some(parts) = self.partitions(&consumer, &ctx.name, out).await else {
+        let Some(all) = self.partitions(&consumer, &ctx.name, out).await else {
             out.send(SourceEvent::Finished).await;
             return Ok(());
         };
+        // In a cluster each process reads its own partitions; the others read the rest.
+        let parts: Vec<i32> = all.iter().copied().filter(|p| ctx.peers.owns_partition(*p)).collect();
+        if parts.is_empty() {
+            tracing::info!(source = %ctx.name, topic = %self.topic, "no partition of {} is this process's", all.len());
+            out.send(SourceEvent::Finished).await;
+            return Ok(());
+        }
         let resumed = positions(&ctx.start).unwrap_or_default();
         let this = self.clone();
         let at = blocking(&consumer, move |c| this.starting(c, &parts, &resumed)).await?;
@@ -141,7 +149,8 @@ impl KafkaSource {
         }
         consumer.assign(&tpl).map_err(|e| format!("cannot assign the partitions: {e}"))?;
         *starts.lock().unwrap_or_else(|e| e.into_inner()) = at.clone();
-        tracing::info!(source = %ctx.name, topic = %self.topic, partitions = at.len(), "reading from {at:?}");
+        let of = all.len();
+        tracing::info!(source = %ctx.name, topic = %self.topic, partitions = at.len(), "reading from {at:?} ({of} in all)");
         let (committer, topic, name) = (consumer.clone(), self.topic.clone(), ctx.name.clone());
         ctx.acknowledge(|commits| commit_loop(committer, topic, name, commits));
         let telling = tokio::spawn(tell_lag(behind, out.clone()));

@@ -283,6 +283,8 @@ pub struct Start<'a> {
     pub sources: usize,
     /// A plugin source's component, loaded and checked by the job.
     pub connector: Option<crate::operator::wasm::connector::Connector>,
+    /// This process among the job's: a spread source reads only its share.
+    pub peers: crate::checkpoint::Peers,
 }
 
 /// Starts the receiver of `start.name` on `rt`. `checkpoint`: the job's checkpoints, under which
@@ -309,6 +311,7 @@ pub fn spawn(
     );
     let mut ctx = SourceContext::new(start.job, start.name, start.offset, events, acks);
     ctx.cuts = start.cuts;
+    ctx.peers = start.peers;
     ctx.manual = clock == ClockMode::Manual;
     ctx.state_dir = checkpoint.map(|c| c.dir.join("sources").join(start.name));
     let source = match (start.connector, spec) {

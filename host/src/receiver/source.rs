@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
 use super::Outbox;
-use crate::checkpoint::SourceOffset;
+use crate::checkpoint::{Peers, SourceOffset};
 use crate::event::{Events, JobEvent};
 
 /// A running source: the future its task runs.
@@ -65,6 +65,9 @@ pub struct SourceContext {
     pub manual: bool,
     /// With checkpoints: the folder under which this source keeps what a resumed job needs.
     pub state_dir: Option<PathBuf>,
+    /// This process among the job's: a spread source (see `SourceSpec::spreads`) reads only the
+    /// partitions this process owns.
+    pub peers: Peers,
     /// Offsets of this source in checkpoints as they commit, until a task takes them.
     commits: Option<Commits>,
     /// Where the job finds the acknowledging task, to let it finish when the job ends.
@@ -82,6 +85,7 @@ impl SourceContext {
             cuts: Vec::new(),
             manual: false,
             state_dir: None,
+            peers: Peers::default(),
             commits: Some(Commits::new(name, events, acks.ended.subscribe())),
             acks: acks.clone(),
         }
