@@ -21,6 +21,7 @@ fi
 cargo bench -p weir --bench running_wordcount
 cargo bench -p weir --bench sentiment
 cargo bench -p weir --bench event_window
+cargo bench -p weir --bench latency
 # The user-behaviour pipeline over Kafka (Tansu) into MariaDB: needs the services and a release weir.
 source scripts/services.sh
 cargo build --release -p weir --features connectors --quiet

@@ -1,8 +1,10 @@
 //! Benchmark (not a test): the running word count — Wasm tokenizer, counts kept as keyed state in sled —
-//! side by side with the Spark anchors on the same corpus, then the memory of 10 M keys of state.
+//! side by side with the Spark anchors on the same corpus, then the memory of 10 M keys of state, short
+//! and long.
 //!
 //!     cargo bench -p weir --bench running_wordcount      (or scripts/bench.sh, which sets up Spark)
 //!     WEIR_BENCH=map_with_state cargo bench -p weir --bench running_wordcount    (that job alone)
+//!     WEIR_BENCH=state_memory cargo bench -p weir --bench running_wordcount      (the memory runs alone)
 //!
 //! Weir runs `update_state_by_key` (every key output every batch, as the DStream anchor) and
 //! `map_with_state` (updated keys only, as Structured Streaming's update mode), 2 workers, 10 batches of
@@ -133,8 +135,12 @@ fn dir_size(dir: &Path) -> u64 {
 /// How long the state memory job may run (it takes about a minute for 10 M keys).
 const STATE_JOB_LIMIT: Duration = Duration::from_secs(1200);
 
-/// Runs the `weir` binary on `keys` distinct keys of `map_with_state` state; returns (peak RSS, bytes on disk).
-fn state_memory(keys: u64) -> (u64, u64) {
+/// Before every key of the long-key state run: keys of 27 to 33 bytes (`customer-account-session-w1234567`).
+const LONG_KEYS: &str = "customer-account-session-";
+
+/// Runs the `weir` binary on `keys` distinct keys of `map_with_state` state, each `prefix` and `w<n>`;
+/// returns (peak RSS, bytes on disk).
+fn state_memory(keys: u64, prefix: &str) -> (u64, u64) {
     let dir = tempfile::tempdir().unwrap();
     let spec = format!(
         r#"
@@ -154,6 +160,7 @@ words_per_line = 1
 vocabulary = {keys}
 sequential = true
 limit = {keys}
+prefix = "{prefix}"
 
 [streams.pairs]
 op = "map_to_pair"
@@ -198,6 +205,9 @@ fn main() {
         println!("running_wordcount: benchmark");
         return;
     }
+    if std::env::var("WEIR_BENCH").is_ok_and(|b| b == "state_memory") {
+        return state_memories();
+    }
     let data = corpus();
     let expected = corpus_counts(&data);
     // Runs one Weir job (best of `RUNS`) and prints its figure under `label`.
@@ -239,14 +249,21 @@ fn main() {
         println!("25x structured streaming = {:.0}% of the floor", 100.0 * 25.0 * ss / light);
     }
 
+    state_memories();
+}
+
+/// The memory of 10 M keys (`WEIR_BENCH_KEYS`) of state, with short keys and with long ones.
+fn state_memories() {
     let keys = std::env::var("WEIR_BENCH_KEYS").ok().and_then(|k| k.parse().ok()).unwrap_or(10_000_000u64);
-    let (rss, disk) = state_memory(keys);
-    println!(
-        "state of {} M keys (map_with_state, 2 workers, 100 k-key cache per worker): peak RSS {} MiB = {:.0} bytes/key; sled on disk {} MiB = {:.0} bytes/key",
-        keys / 1_000_000,
-        rss >> 20,
-        rss as f64 / keys as f64,
-        disk >> 20,
-        disk as f64 / keys as f64
-    );
+    for (prefix, what) in [("", "short keys, 2 to 8 bytes"), (LONG_KEYS, "long keys, 27 to 33 bytes")] {
+        let (rss, disk) = state_memory(keys, prefix);
+        println!(
+            "state of {} M {what} (map_with_state, 2 workers): peak RSS {} MiB = {:.0} bytes/key; sled on disk {} MiB = {:.0} bytes/key",
+            keys / 1_000_000,
+            rss >> 20,
+            rss as f64 / keys as f64,
+            disk >> 20,
+            disk as f64 / keys as f64
+        );
+    }
 }

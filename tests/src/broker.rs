@@ -105,3 +105,14 @@ impl Copies {
         assert!(self.missing.is_empty(), "missing: {:?}", &self.missing[..self.missing.len().min(10)]);
     }
 }
+
+/// The offsets the newest checkpoint under `dir` holds for broker source `source`, by partition.
+pub fn checkpointed(dir: &Path, source: &str) -> BTreeMap<i32, i64> {
+    let (_, ck) = crate::crash::newest_checkpoint(dir);
+    let path = ck.join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(weir::checkpoint::file::open_json(&path, &text).unwrap()).unwrap();
+    let own = &manifest["offsets"][source]["own"];
+    own.as_object().unwrap().iter().map(|(p, o)| (p.parse().unwrap(), o.as_i64().unwrap())).collect()
+}

@@ -184,3 +184,37 @@ pub fn generated(name: &str) -> String {
     let source = "kind = \"generator\"\nrate = 10000\nlimit = 20000\nwords_per_line = 2\nvocabulary = 20\nseed = 3";
     word_count(name, source, 3)
 }
+
+/// The children of process `parent` now.
+pub fn children(parent: u32) -> Vec<u32> {
+    let out = Command::new("pgrep").args(["-P", &parent.to_string()]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+/// For a cluster launcher restarting its processes: waits (60 s at most) until `launcher` has `n`
+/// children of which none is in `seen`, lets them run a random moment in `after` (ms), then kills one
+/// of them at random with SIGKILL and adds them all to `seen`. Fails the test, naming `log`, when the
+/// launcher ends or no fresh set of processes comes.
+pub fn kill_one_of_fresh(
+    launcher: &mut Child,
+    n: usize,
+    seen: &mut Vec<u32>,
+    rng: &mut Rng,
+    after: std::ops::Range<u64>,
+    log: &Path,
+) {
+    let until = Instant::now() + Duration::from_secs(60);
+    let fresh = loop {
+        assert!(launcher.try_wait().unwrap().is_none(), "the cluster ended; see {}", log.display());
+        let now = children(launcher.id());
+        if now.len() == n && now.iter().all(|p| !seen.contains(p)) {
+            break now;
+        }
+        assert!(Instant::now() < until, "no fresh set of {n} processes; see {}", log.display());
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    std::thread::sleep(Duration::from_millis(after.start + rng.below(after.end - after.start)));
+    let victim = fresh[rng.below(n as u64) as usize];
+    assert!(Command::new("kill").args(["-KILL", &victim.to_string()]).status().unwrap().success());
+    seen.extend(fresh);
+}

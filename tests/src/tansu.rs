@@ -97,6 +97,11 @@ impl Tansu {
             .unwrap()
     }
 
+    /// The values of every message in `topic`.
+    pub fn values(&self, topic: &str) -> Vec<String> {
+        self.read_all(topic).into_iter().map(|r| r.value).collect()
+    }
+
     /// Every message of `topic` now: (key, value, headers), partition by partition. Reads each partition
     /// to its end as the fetch reports it (Tansu 0.6's ListOffsets answers wrong high watermarks).
     pub fn read_all(&self, topic: &str) -> Vec<Read> {

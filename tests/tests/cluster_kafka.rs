@@ -6,10 +6,9 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use weir_tests::broker::{Copies, copy_job, drain_when};
-use weir_tests::crash::{Rng, env_or, newest_checkpoint, setup};
+use weir_tests::broker::{Copies, checkpointed, copy_job, drain_when};
+use weir_tests::crash::{Rng, env_or, kill_one_of_fresh, setup};
 use weir_tests::tansu::{Publisher, Tansu};
 use weir_tests::weir_bin;
 
@@ -34,21 +33,6 @@ fn cluster(dir: &Path, extra: &[&str]) -> std::process::Child {
         .unwrap()
 }
 
-/// The offsets of source `events` in the newest checkpoint, by partition.
-fn checkpointed(dir: &Path) -> std::collections::BTreeMap<i32, i64> {
-    let (_, ck) = newest_checkpoint(dir);
-    let path = ck.join("manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let manifest: serde_json::Value =
-        serde_json::from_str(weir::checkpoint::file::open_json(&path, &text).unwrap()).unwrap();
-    let own = &manifest["offsets"]["events"]["own"];
-    own.as_object().unwrap().iter().map(|(p, o)| (p.parse().unwrap(), o.as_i64().unwrap())).collect()
-}
-
-fn values_out(tansu: &Tansu) -> Vec<String> {
-    tansu.read_all("out").into_iter().map(|r| r.value).collect()
-}
-
 #[test]
 fn each_process_reads_its_own_partitions_and_the_checkpoint_holds_them_all() {
     let tansu = Tansu::start();
@@ -60,23 +44,17 @@ fn each_process_reads_its_own_partitions_and_the_checkpoint_holds_them_all() {
     let child = cluster(dir.path(), &[]);
     drain_when(child, dir.path(), || tansu.read_all("out").len() >= values.len());
 
-    Copies::of(&values_out(&tansu), &values, 0).assert_exactly_once();
+    Copies::of(&tansu.values("out"), &values, 0).assert_exactly_once();
     let log = std::fs::read_to_string(dir.path().join("runs.log")).unwrap();
     for (process, partitions) in [(0, "{0: 0, 2: 0}"), (1, "{1: 0, 3: 0}")] {
         let said = log.lines().any(|l| l.contains(&format!("reading from {partitions} (4 in all)")));
         assert!(said, "process {process} does not say it reads partitions {partitions}:\n{log}");
     }
     // Process 0 read partitions 0 and 2 only: the others' offsets came from process 1's lists.
-    let offsets = checkpointed(dir.path());
+    let offsets = checkpointed(dir.path(), "events");
     assert_eq!(offsets.keys().copied().collect::<Vec<_>>(), [0, 1, 2, 3], "{offsets:?}");
     assert_eq!(offsets.values().sum::<i64>(), 2000, "{offsets:?}");
     assert_eq!(tansu.committed("weir.copy.events", "in", 4), offsets, "the group holds what the checkpoint holds");
-}
-
-/// The launcher's children now.
-fn children(launcher: u32) -> Vec<u32> {
-    let out = Command::new("pgrep").args(["-P", &launcher.to_string()]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
 #[test]
@@ -84,37 +62,25 @@ fn a_cluster_killed_while_messages_arrive_writes_each_message_once() {
     let tansu = Tansu::start();
     tansu.create_topic("in", 4);
     tansu.create_topic("out", 4);
-    let (kills, seed) = (env_or("WEIR_CLUSTER_KAFKA_KILLS", 6), env_or("WEIR_CRASH_SEED", 27));
+    let (kills, seed) = (env_or("WEIR_CLUSTER_KAFKA_KILLS", 10), env_or("WEIR_CRASH_SEED", 27));
     let values: Vec<String> = (0..env_or("WEIR_KAFKA_MESSAGES", 6000)).map(|i| format!("m{i:06}")).collect();
     let dir = setup(&job(&tansu.brokers()));
     let publisher = Publisher::new(&tansu.brokers());
-    let launcher = cluster(dir.path(), &["--restarts", &(kills + 3).to_string()]);
+    let mut launcher = cluster(dir.path(), &["--restarts", &(kills + 3).to_string()]);
     let see_log = || format!("see {}", dir.path().join("runs.log").display());
     let (mut rng, mut seen) = (Rng(seed | 1), Vec::new());
     let mut slices = values.chunks(values.len().div_ceil(kills as usize + 1));
-    for killed in 0..kills {
+    for _ in 0..kills {
         if let Some(slice) = slices.next() {
             publisher.send("in", slice, Some(4));
         }
-        let until = Instant::now() + Duration::from_secs(60);
-        let pair = loop {
-            let now = children(launcher.id());
-            if now.len() == 2 && now.iter().all(|p| !seen.contains(p)) {
-                break now;
-            }
-            assert!(Instant::now() < until, "no fresh pair of processes after kill {killed}; {}", see_log());
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        std::thread::sleep(Duration::from_millis(300 + rng.below(1200)));
-        let victim = pair[rng.below(2) as usize];
-        assert!(Command::new("kill").args(["-KILL", &victim.to_string()]).status().unwrap().success());
-        seen.extend(pair);
+        kill_one_of_fresh(&mut launcher, 2, &mut seen, &mut rng, 300..1500, &dir.path().join("runs.log"));
     }
     slices.for_each(|slice| publisher.send("in", slice, Some(4)));
     drain_when(launcher, dir.path(), || tansu.read_all("out").len() >= values.len());
 
-    Copies::of(&values_out(&tansu), &values, kills).assert_exactly_once();
+    Copies::of(&tansu.values("out"), &values, kills).assert_exactly_once();
     let log = std::fs::read_to_string(dir.path().join("runs.log")).unwrap();
     assert_eq!(log.matches("weir cluster: restarting every process").count() as u64, kills, "{}", see_log());
-    assert_eq!(checkpointed(dir.path()).values().sum::<i64>(), values.len() as i64);
+    assert_eq!(checkpointed(dir.path(), "events").values().sum::<i64>(), values.len() as i64);
 }

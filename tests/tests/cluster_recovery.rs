@@ -6,9 +6,8 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use weir_tests::crash::{PG_URL, Rng, env_or, psql};
+use weir_tests::crash::{PG_URL, Rng, env_or, kill_one_of_fresh, psql};
 use weir_tests::{Killed, read_jsonl, weir_bin};
 
 /// `batches` scripted batches of 20 lines of 6 words from a vocabulary of 300.
@@ -89,12 +88,6 @@ fn rescaling_from_2_to_3_to_1_processes_keeps_the_running_counts() {
     assert!(got == expected, "2 → 3 → 1 processes: the running counts differ from one process's");
 }
 
-/// The launcher's children now.
-fn children(launcher: u32) -> Vec<u32> {
-    let out = Command::new("pgrep").args(["-P", &launcher.to_string()]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()
-}
-
 #[test]
 fn a_cluster_killed_at_random_moments_writes_every_batch_once_into_postgresql() {
     let (kills, seed) = (env_or("WEIR_CLUSTER_KILLS", 20), env_or("WEIR_CRASH_SEED", 20_261_207));
@@ -124,24 +117,9 @@ fn a_cluster_killed_at_random_moments_writes_every_batch_once_into_postgresql() 
         .unwrap();
     let mut launcher = Killed(launcher);
     let see_log = || format!("see {}", dir.path().join("cluster.log").display());
-    let (mut rng, mut seen, mut killed) = (Rng(seed | 1), Vec::new(), 0);
-    while killed < kills {
-        // A fresh pair of processes, then a random moment in its run.
-        let until = Instant::now() + Duration::from_secs(60);
-        let pair = loop {
-            assert!(launcher.0.try_wait().unwrap().is_none(), "the cluster ended after {killed} kills; {}", see_log());
-            let now = children(launcher.0.id());
-            if now.len() == 2 && now.iter().all(|p| !seen.contains(p)) {
-                break now;
-            }
-            assert!(Instant::now() < until, "no fresh pair of processes after kill {killed}; {}", see_log());
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        std::thread::sleep(Duration::from_millis(200 + rng.below(800)));
-        let victim = pair[rng.below(2) as usize];
-        assert!(Command::new("kill").args(["-KILL", &victim.to_string()]).status().unwrap().success());
-        seen.extend(pair);
-        killed += 1;
+    let (mut rng, mut seen) = (Rng(seed | 1), Vec::new());
+    for _ in 0..kills {
+        kill_one_of_fresh(&mut launcher.0, 2, &mut seen, &mut rng, 200..1000, &dir.path().join("cluster.log"));
     }
     let status = launcher.0.wait().unwrap();
     assert!(status.success(), "the last run failed: {status}; {}", see_log());

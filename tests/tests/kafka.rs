@@ -4,14 +4,12 @@
 //! every published message in the output topic exactly once. Tansu keeps topics in memory, so these
 //! tests restart Weir, never the broker.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Stdio;
 
 use weir_tests::broker::{
-    Copies, assert_good_once_and_bad_dead, copy_job, drain_when, kill_while_publishing, some_malformed,
+    Copies, assert_good_once_and_bad_dead, checkpointed, copy_job, drain_when, kill_while_publishing, some_malformed,
 };
-use weir_tests::crash::{env_or, newest_checkpoint, setup, weir};
+use weir_tests::crash::{env_or, setup, weir};
 use weir_tests::tansu::Tansu;
 
 /// A job copying topic `in` to topic `out`.
@@ -19,21 +17,6 @@ fn job(brokers: &str, interval: &str, every: u64, format: &str) -> String {
     let source = format!("kind = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"in\"\nformat = \"{format}\"");
     let sink = format!("kind = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"out\"");
     copy_job(interval, every, &source, &sink)
-}
-
-/// The offsets the newest checkpoint holds for source `events`.
-fn checkpointed(dir: &Path) -> BTreeMap<i32, i64> {
-    let (_, ck) = newest_checkpoint(dir);
-    let path = ck.join("manifest.json");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let manifest: serde_json::Value =
-        serde_json::from_str(weir::checkpoint::file::open_json(&path, &text).unwrap()).unwrap();
-    let own = &manifest["offsets"]["events"]["own"];
-    own.as_object().unwrap().iter().map(|(p, o)| (p.parse().unwrap(), o.as_i64().unwrap())).collect()
-}
-
-fn values_out(tansu: &Tansu) -> Vec<String> {
-    tansu.read_all("out").into_iter().map(|r| r.value).collect()
 }
 
 #[test]
@@ -49,10 +32,10 @@ fn every_partition_is_read_bad_messages_are_dead_letters_and_offsets_commit_afte
 
     let out = tansu.read_all("out");
     assert!(out.iter().all(|r| r.headers.get("weir-sink").map(String::as_str) == Some("copy/out")));
-    assert_good_once_and_bad_dead(values_out(&tansu), &values, dir.path());
+    assert_good_once_and_bad_dead(tansu.values("out"), &values, dir.path());
     // The group holds what the last checkpoint holds: every partition read to its end.
     let committed = tansu.committed("weir.copy.events", "in", 3);
-    assert_eq!(committed, checkpointed(dir.path()));
+    assert_eq!(committed, checkpointed(dir.path(), "events"));
     assert_eq!(committed.values().sum::<i64>(), 2000, "{committed:?}");
 }
 
@@ -71,7 +54,7 @@ fn killed_at_random_moments_while_messages_arrive_the_output_holds_each_message_
     let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(log).spawn().unwrap();
     drain_when(child, dir.path(), || tansu.read_all("out").len() >= total);
 
-    Copies::of(&values_out(&tansu), &values, kills).assert_exactly_once();
+    Copies::of(&tansu.values("out"), &values, kills).assert_exactly_once();
     assert_eq!(tansu.committed("weir.copy.events", "in", 3).values().sum::<i64>(), total as i64);
 }
 

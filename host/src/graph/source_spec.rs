@@ -93,6 +93,10 @@ pub enum SourceSpec {
         /// Random seed (default 42).
         #[serde(default = "seed")]
         seed: u64,
+        /// Put before every word, for longer keys: `prefix = "customer-account-"` makes words
+        /// `customer-account-w0`, … (default none).
+        #[serde(default)]
+        prefix: String,
     },
     /// Messages from a Kafka topic, every partition, each message value one line (a build with the
     /// `kafka` feature; see docs/CONNECTORS.md).

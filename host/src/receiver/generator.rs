@@ -1,5 +1,5 @@
-//! Generator source: lines of words `w0..wN`, Zipf-distributed or in sequence, at a rate, for demos and
-//! benchmarks.
+//! Generator source: lines of words `w0..wN` (each after an optional prefix, for longer keys),
+//! Zipf-distributed or in sequence, at a rate, for demos and benchmarks.
 
 use std::time::Duration;
 
@@ -28,6 +28,8 @@ pub struct Config {
     pub limit: Option<u64>,
     /// Random seed.
     pub seed: u64,
+    /// Put before every word.
+    pub prefix: String,
     /// Manual clock: one unit = `rate` lines.
     pub manual: bool,
 }
@@ -41,6 +43,7 @@ struct Lines {
     rng: StdRng,
     per_line: usize,
     line: Vec<u8>,
+    prefix: String,
 }
 
 impl Lines {
@@ -53,7 +56,7 @@ impl Lines {
                 }
                 if self.words.is_empty() {
                     use std::io::Write;
-                    let _ = write!(self.line, "w{}", self.next);
+                    let _ = write!(self.line, "{}w{}", self.prefix, self.next);
                     self.next = (self.next + 1) % self.vocabulary;
                 } else {
                     let k = self.zipf.sample(&mut self.rng) as usize - 1;
@@ -88,13 +91,17 @@ async fn emit(lines: &mut Lines, mut n: u64, made: &mut u64, out: &Outbox) -> bo
 pub async fn run(cfg: Config, skip: u64, cuts: Vec<u64>, out: Outbox) {
     let zipf = Zipf::new(cfg.vocabulary as f64, cfg.zipf).expect("zipf parameters checked by the plan");
     let mut lines = Lines {
-        words: if cfg.sequential { Vec::new() } else { (0..cfg.vocabulary).map(|i| format!("w{i}")).collect() },
+        words: match cfg.sequential {
+            true => Vec::new(),
+            false => (0..cfg.vocabulary).map(|i| format!("{}w{i}", cfg.prefix)).collect(),
+        },
         next: 0,
         vocabulary: cfg.vocabulary,
         zipf,
         rng: StdRng::seed_from_u64(cfg.seed),
         per_line: cfg.words_per_line,
         line: Vec::new(),
+        prefix: cfg.prefix,
     };
     let mut rest = skip;
     while rest > 0 {

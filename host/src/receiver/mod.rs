@@ -352,7 +352,7 @@ fn build(name: &str, spec: &SourceSpec, checkpoint: Option<&CheckpointSpec>) -> 
                 Box::pin(directory::run(name, cfg, ctx.start, ctx.cuts, out))
             })
         }
-        SourceSpec::Generator { rate, words_per_line, vocabulary, zipf, sequential, limit, seed } => {
+        SourceSpec::Generator { rate, words_per_line, vocabulary, zipf, sequential, limit, seed, prefix } => {
             Box::new(move |ctx: SourceContext, out: Outbox| -> SourceTask {
                 let cfg = generator::Config {
                     rate,
@@ -362,6 +362,7 @@ fn build(name: &str, spec: &SourceSpec, checkpoint: Option<&CheckpointSpec>) -> 
                     sequential,
                     limit,
                     seed,
+                    prefix,
                     manual: ctx.manual,
                 };
                 let cuts = ctx.cuts.iter().map(SourceOffset::units).collect();
