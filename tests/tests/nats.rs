@@ -6,7 +6,7 @@
 use std::process::Stdio;
 
 use weir_tests::broker::{
-    Copies, assert_good_once_and_bad_dead, copy_job, drain_when, kill_while_publishing, some_malformed,
+    Copies, assert_good_once_and_bad_dead, checkpointed, copy_job, drain_when, kill_while_publishing, some_malformed,
 };
 use weir_tests::crash::{env_or, setup, weir};
 use weir_tests::nats::{NATS_URL, NatsStreams};
@@ -52,4 +52,29 @@ fn killed_at_random_moments_while_messages_arrive_the_output_holds_each_message_
 
     Copies::of(&values_out(&n), &values, kills).assert_exactly_once();
     assert_eq!(n.ack_floor("weir-copy-events"), total as u64);
+}
+
+#[test]
+fn in_a_cluster_process_0_reads_the_stream_and_a_resumed_job_goes_on_from_its_checkpoint() {
+    // Another process holds this source's offset where the job resumed: only process 0's may commit.
+    let n = NatsStreams::new("cluster");
+    let values: Vec<String> = (0..2000).map(|i| format!("c{i:05}")).collect();
+    let dir = setup(&job(&n, "100ms", 1, "text"));
+    for (run, half) in values.chunks(1000).enumerate() {
+        n.publish(half);
+        let log = std::fs::File::create(dir.path().join("runs.log")).unwrap();
+        let child = std::process::Command::new(weir_tests::weir_bin())
+            .args(["cluster", "run", "job.toml", "--processes", "2"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let want = (run + 1) * 1000;
+        drain_when(child, dir.path(), || n.read_all("out").len() >= want);
+        assert_eq!(n.ack_floor("weir-copy-events"), want as u64, "run {run}: acknowledged what the checkpoint holds");
+        let next = checkpointed(dir.path(), "events");
+        assert_eq!(next[&0], want as i64 + 1, "run {run}: the checkpoint holds the stream read to its end");
+    }
+    Copies::of(&values_out(&n), &values, 0).assert_exactly_once();
 }

@@ -81,7 +81,7 @@ pub(super) fn run(b: &Batcher, relayed: &flume::Receiver<(usize, Feed)>, first_w
 /// checkpointed, and returns each local worker's records.
 fn cut_share(b: &Batcher, time: u64, r: &mut Received, cut: &mut Cut) -> Vec<Vec<Feed>> {
     if let Some(ck) = b.checkpoint.as_ref().filter(|ck| ck.due(time)) {
-        ck.offsets(time, b.named(&r.offsets));
+        ck.offsets(time, b.named_if(&r.offsets, |s| b.spread[s]));
     }
     let mut parts: Vec<Vec<Feed>> = (0..b.feeds.len()).map(|_| Vec::new()).collect();
     for (source, chunks) in r.cut().into_iter().enumerate() {

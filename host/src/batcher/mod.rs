@@ -186,7 +186,14 @@ impl Batcher {
     }
 
     fn named(&self, offsets: &[SourceOffset]) -> BTreeMap<String, SourceOffset> {
-        self.sources.iter().cloned().zip(offsets.iter().cloned()).collect()
+        self.named_if(offsets, |_| true)
+    }
+
+    /// [`Batcher::named`], of the sources `keep` says. Another process than process 0 gives only its
+    /// spread sources': it holds the others at where the job resumed, and process 0 has them now.
+    fn named_if(&self, offsets: &[SourceOffset], keep: impl Fn(usize) -> bool) -> BTreeMap<String, SourceOffset> {
+        let pairs = self.sources.iter().zip(offsets).enumerate().filter(|(s, _)| keep(*s));
+        pairs.map(|(_, (n, o))| (n.clone(), o.clone())).collect()
     }
 
     /// Sends batch `time`, cut when the sources were at `offsets`, to the workers and closes it. False
@@ -225,6 +232,7 @@ impl Batcher {
     /// ends), then has the final checkpoint taken at the last batch. Returns the number of batches cut.
     pub fn run(self, clock: Clock) -> u64 {
         let mut cut = Cut { time: None, offsets: self.start.clone() };
+        let follows = matches!(clock, Clock::Follow { .. });
         let batches = match clock {
             Clock::Manual => manual::run(&self, &mut cut),
             Clock::Realtime => realtime::run(&self, &mut cut),
@@ -232,7 +240,9 @@ impl Batcher {
         };
         let cancelled = self.shared.cancelled.load(Ordering::SeqCst);
         if let (Some(ck), Some(t), false) = (&self.checkpoint, cut.time, cancelled) {
-            ck.finish(t, self.named(&cut.offsets));
+            let offsets =
+                if follows { self.named_if(&cut.offsets, |s| self.spread[s]) } else { self.named(&cut.offsets) };
+            ck.finish(t, offsets);
         }
         batches
     }
