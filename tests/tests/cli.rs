@@ -60,6 +60,11 @@ fn a_good_spec_runs_to_the_end_of_its_input() {
 }
 
 #[test]
+fn a_generator_prefix_with_a_space_is_refused_naming_the_field() {
+    refused(&GOOD.replace("rate = 10", "rate = 10\nprefix = \"two words\""), &["sources.in.prefix", "no spaces"]);
+}
+
+#[test]
 fn unknown_field_is_refused_naming_field_and_line() {
     refused(
         &GOOD.replace("rate = 10", "rate = 10\ncolour = \"red\""),

@@ -24,7 +24,9 @@ enum Got {
 /// number of batches cut.
 pub(super) fn run(b: &Batcher, relayed: &flume::Receiver<(usize, Feed)>, first_worker: usize, cut: &mut Cut) -> u64 {
     let mut r = Received::new(b, |s| b.spread[s]);
-    let mut sources_open = b.spread.iter().any(|s| *s);
+    // Whether this process reads any source at all: only then does it log its cuts.
+    let reads = b.spread.iter().any(|s| *s);
+    let mut sources_open = reads;
     let mut recut = b.recut.iter().peekable();
     // Per batch cut and not yet closed on every local worker: each worker's share still to hand over,
     // and how many workers have not had their close.
@@ -54,7 +56,6 @@ pub(super) fn run(b: &Batcher, relayed: &flume::Receiver<(usize, Feed)>, first_w
                     if let Some((_, target)) = recut.next_if(|(t, _)| *t == time) {
                         r.replay(b, time, target);
                     }
-                    let reads = b.spread.iter().any(|s| *s);
                     if reads && !b.log_cut(time, cut.time.unwrap_or(b.resumed_from), &r.offsets) {
                         return batches;
                     }

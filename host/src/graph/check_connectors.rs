@@ -93,11 +93,14 @@ pub(super) fn source(
                 false => refuse("path", format!("{} does not exist", path.display())),
             }
         }
-        SourceSpec::Generator { rate, vocabulary, zipf, words_per_line, .. } => {
+        SourceSpec::Generator { rate, vocabulary, zipf, words_per_line, prefix, .. } => {
             if *rate == 0 || *vocabulary == 0 || *words_per_line == 0 {
                 refuse("rate", "rate, vocabulary and words_per_line must be above 0")
             } else if *zipf <= 0.0 || !zipf.is_finite() {
                 refuse("zipf", "the Zipf exponent must be above 0")
+            } else if prefix.chars().any(char::is_whitespace) {
+                // A space or a newline would split every word, or every line, in two.
+                refuse("prefix", "must hold no spaces or line breaks: it is part of every word")
             } else {
                 Ok(())
             }
