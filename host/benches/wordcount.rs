@@ -1,5 +1,6 @@
-//! Benchmark (not a test): per-batch word count over the anchor corpus, Wasm tokenizer vs the built-in
-//! native tokenizer, with 1 and 2 workers. Prints lines/s and the Wasm/native ratio.
+//! Benchmark (not a test): per-batch word count over the anchor corpus and the natural-text one
+//! (`WEIR_BENCH_CORPUS` picks one), Wasm tokenizer vs the built-in native tokenizer, with 1 and 2
+//! workers. Prints lines/s, words/s and the Wasm/native ratio.
 //!
 //!     cargo bench -p weir --bench wordcount          (or scripts/bench.sh)
 //!
@@ -14,7 +15,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use common::check::{Counts, assert_clean, corpus_counts, summed_output};
-use common::{FLOOR, LINES, corpus, floor};
+use common::{Corpus, FLOOR, LINES, floor};
 
 use weir::job::{RunOptions, run};
 
@@ -84,44 +85,50 @@ fn main() {
         println!("wordcount: benchmark");
         return;
     }
-    let data = corpus();
-    let expected = corpus_counts(&data);
-    println!("per-batch word count, 2,000,000 lines (20 files, 2 per batch), best of {RUNS} runs");
-    println!("{:<10} {:>8} {:>14}", "tokenizer", "workers", "lines/s");
-    let mut results = Vec::new();
     // WEIR_BENCH=wasm-2 (say) runs just that configuration, for profiling.
     let only = std::env::var("WEIR_BENCH").ok();
-    if only.as_deref() == Some("floor") {
-        println!("{FLOOR}: {:.0} lines/s", floor(&data));
-        return;
-    }
-    for workers in [1, 2] {
-        for tokenizer in ["native", "wasm"] {
-            if only.as_ref().is_some_and(|o| *o != format!("{tokenizer}-{workers}")) {
-                continue;
-            }
-            let lps = measure(&data, tokenizer, workers, expected);
-            println!("{tokenizer:<10} {workers:>8} {lps:>14.0}");
-            results.push((tokenizer, workers, lps));
+    for corpus in Corpus::chosen() {
+        let data = corpus.dir();
+        if only.as_deref() == Some("floor") {
+            println!("{} corpus, {FLOOR}: {:.0} lines/s", corpus.name(), floor(&data));
+            continue;
         }
+        let expected = corpus_counts(&data);
+        let per_line = expected.words as f64 / LINES;
+        println!(
+            "\nper-batch word count, {} corpus: 2,000,000 lines (20 files, 2 per batch), {per_line:.1} words a line, best of {RUNS} runs",
+            corpus.name()
+        );
+        println!("{:<10} {:>8} {:>14} {:>14}", "tokenizer", "workers", "lines/s", "words/s");
+        let mut results = Vec::new();
+        for workers in [1, 2] {
+            for tokenizer in ["native", "wasm"] {
+                if only.as_ref().is_some_and(|o| *o != format!("{tokenizer}-{workers}")) {
+                    continue;
+                }
+                let lps = measure(&data, tokenizer, workers, expected);
+                println!("{tokenizer:<10} {workers:>8} {lps:>14.0} {:>14.0}", lps * per_line);
+                results.push((tokenizer, workers, lps));
+            }
+        }
+        if only.is_some() {
+            continue;
+        }
+        let get = |t: &str, w: usize| results.iter().find(|r| r.0 == t && r.1 == w).map(|r| r.2).unwrap();
+        for workers in [1, 2] {
+            let ratio = get("wasm", workers) / get("native", workers);
+            println!("wasm/native ratio, {workers} worker(s): {ratio:.2} (target >= 0.70)");
+        }
+        let wasm2 = get("wasm", 2);
+        println!("wasm, 2 workers: {:.2} M lines/s (target >= 5 M lines/s)", wasm2 / 1e6);
+        println!("scaling 1 -> 2 workers (wasm): {:.2}x", wasm2 / get("wasm", 1));
+        let light = floor(&data);
+        println!(
+            "{FLOOR}: {:.2} M lines/s; weir wasm 2 workers = {:.0}% of it, \
+             the 5 M target = {:.0}% of it",
+            light / 1e6,
+            100.0 * wasm2 / light,
+            100.0 * 5e6 / light
+        );
     }
-    if only.is_some() {
-        return;
-    }
-    let get = |t: &str, w: usize| results.iter().find(|r| r.0 == t && r.1 == w).map(|r| r.2).unwrap();
-    for workers in [1, 2] {
-        let ratio = get("wasm", workers) / get("native", workers);
-        println!("wasm/native ratio, {workers} worker(s): {ratio:.2} (target >= 0.70)");
-    }
-    let wasm2 = get("wasm", 2);
-    println!("wasm, 2 workers: {:.2} M lines/s (target >= 5 M lines/s)", wasm2 / 1e6);
-    println!("scaling 1 -> 2 workers (wasm): {:.2}x", wasm2 / get("wasm", 1));
-    let light = floor(&data);
-    println!(
-        "{FLOOR}: {:.2} M lines/s; weir wasm 2 workers = {:.0}% of it, \
-         the 5 M target = {:.0}% of it",
-        light / 1e6,
-        100.0 * wasm2 / light,
-        100.0 * 5e6 / light
-    );
 }

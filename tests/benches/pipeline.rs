@@ -4,7 +4,8 @@
 //!
 //! - Throughput: a backlog of click events already in the topic; the time from the job's start until the
 //!   per-batch table holds every good click (checked against the generator's own count).
-//! - Latency: events published at a steady rate while the job runs; a 2 % sample (publish ms divisible
+//! - Latency: events published at a steady rate while the job runs (at 100 ms batches, rising rates:
+//!   `WEIR_BENCH_RATES`); every click must be counted once; a 2 % sample (publish ms divisible
 //!   by 50) is also written one row per event with its publish time (`event_time`); the bench notes when
 //!   each batch's marker row appears in MariaDB (polling every 5 ms), and an event's latency is that
 //!   moment minus its publish time: publish → committed row.
@@ -119,25 +120,36 @@ fn throughput(tansu: &Tansu, interval_ms: u64, events: u64) -> f64 {
 
 struct Latency {
     samples: usize,
+    /// Sampled events committed more than 4 s after the last was published.
+    late: usize,
     p50: i64,
     p99: i64,
     max: i64,
+    /// How much longer than planned the publisher took, in ms: past a few, the rate was not offered.
+    behind: u64,
 }
 
 fn latency(tansu: &Tansu, interval_ms: u64, rate: u64, secs: u64) -> Latency {
-    let tag = format!("lat{interval_ms}");
+    let tag = format!("lat{interval_ms}r{rate}");
     tansu.create_topic(&tag, 3);
     drop_tables(&tag);
     let dir = setup(&spec(&tansu.brokers(), &tag, interval_ms, true));
     let child = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     std::thread::sleep(Duration::from_secs(2));
     let mut publisher = publish(&tansu.brokers(), &tag, rate * secs, rate, 4).spawn().unwrap();
+    let published = Instant::now();
+    let mut took = None;
     // When each batch's marker appeared: the batch is committed.
     let mut seen: BTreeMap<i64, i64> = BTreeMap::new();
     let job = format!("bench-{tag}");
     let poll = format!("SELECT batch_time FROM weir_sink_commits WHERE job = '{job}' AND sink = 'samples'");
-    let end = Instant::now() + Duration::from_secs(secs + 4);
-    while Instant::now() < end {
+    // Polls until 4 s after the last event is published, however long publishing takes.
+    let mut end = Instant::now() + Duration::from_secs(secs + 4);
+    while Instant::now() < end || took.is_none() {
+        if took.is_none() && publisher.try_wait().unwrap().is_some() {
+            took = Some(published.elapsed());
+            end = end.max(Instant::now() + Duration::from_secs(4));
+        }
         let last = seen.keys().next_back().copied().unwrap_or(0);
         let at = now_ms();
         for t in mariadb(&format!("{poll} AND batch_time > {last}")) {
@@ -147,6 +159,8 @@ fn latency(tansu: &Tansu, interval_ms: u64, rate: u64, secs: u64) -> Latency {
     }
     assert!(publisher.wait().unwrap().success());
     assert!(drain(child).status.success());
+    let want = expected_clicks(rate * secs, 4);
+    assert_eq!(clicks_in(&format!("bench_batch_{tag}")), want, "rate {rate}: every click once");
     let rows = mariadb(&format!("SELECT published, batch_time FROM bench_sample_{tag}"));
     let mut lat: Vec<i64> = rows
         .iter()
@@ -157,9 +171,12 @@ fn latency(tansu: &Tansu, interval_ms: u64, rate: u64, secs: u64) -> Latency {
         .collect();
     lat.sort_unstable();
     assert!(!lat.is_empty(), "no sampled rows");
+    // A sampled row whose batch was committed only after polling stopped has no latency: more than 4 s.
+    let late = rows.len() - lat.len();
     let q = |f: f64| lat[((lat.len() - 1) as f64 * f) as usize];
     drop_tables(&tag);
-    Latency { samples: lat.len(), p50: q(0.5), p99: q(0.99), max: *lat.last().unwrap() }
+    let behind = took.unwrap_or_default().as_millis().saturating_sub(u128::from(secs) * 1000) as u64;
+    Latency { samples: lat.len(), late, p50: q(0.5), p99: q(0.99), max: *lat.last().unwrap(), behind }
 }
 
 fn main() {
@@ -169,16 +186,24 @@ fn main() {
     let tansu = Tansu::start();
     let events = weir_tests::crash::env_or("WEIR_BENCH_EVENTS", 300_000);
     let rate = weir_tests::crash::env_or("WEIR_BENCH_RATE", 5_000);
+    // At 100 ms batches, rising rates up to what the broker and the job take on two cores (issue 28).
+    let rates: Vec<u64> = std::env::var("WEIR_BENCH_RATES")
+        .unwrap_or_else(|_| "5000,20000,50000,100000".into())
+        .split(',')
+        .map(|r| r.trim().parse().expect("WEIR_BENCH_RATES: numbers, comma-separated"))
+        .collect();
     println!("pipeline: Kafka (Tansu, 3 partitions) → parse-clicks → per batch and 10 s window sums → MariaDB");
     println!("weir: {}", weir_bin().display());
     for interval in [1000, 100] {
         let tp = throughput(&tansu, interval, events);
         println!("{interval:>5} ms batches: backlog of {events} events processed at {tp:>9.0} events/s");
-        let l = latency(&tansu, interval, rate, 15);
-        println!(
-            "{interval:>5} ms batches: {rate} events/s for 15 s, publish → committed row over {} samples: \
-             p50 {} ms, p99 {} ms, max {} ms",
-            l.samples, l.p50, l.p99, l.max
-        );
+        for &rate in if interval == 100 { &rates[..] } else { std::slice::from_ref(&rate) } {
+            let l = latency(&tansu, interval, rate, 15);
+            println!(
+                "{interval:>5} ms batches: {rate:>6} events/s for 15 s, publish → committed row over {:>5} samples: \
+                 p50 {:>4} ms, p99 {:>4} ms, max {:>4} ms; publisher {} ms behind; {} samples later than 4 s",
+                l.samples, l.p50, l.p99, l.max, l.behind, l.late
+            );
+        }
     }
 }

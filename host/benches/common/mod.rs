@@ -29,16 +29,65 @@ pub fn repo() -> PathBuf {
 /// generated on first use.
 #[allow(dead_code)] // the platform benchmark generates its lines
 pub fn corpus() -> PathBuf {
-    let dir = repo().join("target/bench");
-    let data = dir.join("data");
-    if !data.join("part-0019.txt").is_file() {
-        std::fs::create_dir_all(&dir).unwrap();
-        let gen_py = repo().join("../shared/bench/anchors/gen.py");
-        eprintln!("generating the corpus with {}", gen_py.display());
-        let ok = Command::new("python3").arg(&gen_py).args(["20", "100000"]).current_dir(&dir).status().unwrap();
-        assert!(ok.success(), "gen.py failed");
+    Corpus::Anchor.dir()
+}
+
+/// The word-count corpora: the anchor, and one shaped like natural text (issue 28). Both have
+/// 2,000,000 lines in 20 files, so lines/s compare; words/s is what compares across them.
+#[allow(dead_code)] // the scenario benchmarks read neither
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corpus {
+    /// `../shared/bench/anchors/gen.py 20 100000`: 10 words a line, `w0`..`w99999`, ASCII.
+    Anchor,
+    /// `scripts/gen-natural.py 20 100000`: 3 to 25 words a line of 1 to 24 characters, Zipf over
+    /// 200,000 words, about 3 % of them accented or CJK.
+    Natural,
+}
+
+#[allow(dead_code)]
+impl Corpus {
+    /// The corpora `WEIR_BENCH_CORPUS` names (`anchor`, `natural`, or `both`, the default).
+    pub fn chosen() -> Vec<Corpus> {
+        match std::env::var("WEIR_BENCH_CORPUS").as_deref() {
+            Ok("anchor") => vec![Corpus::Anchor],
+            Ok("natural") => vec![Corpus::Natural],
+            Ok("both") | Err(_) => vec![Corpus::Anchor, Corpus::Natural],
+            Ok(other) => panic!("WEIR_BENCH_CORPUS={other}: expected anchor, natural or both"),
+        }
     }
-    data
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Corpus::Anchor => "anchor",
+            Corpus::Natural => "natural",
+        }
+    }
+
+    /// The directory the Spark anchor scripts run in: they read `data` below it.
+    pub fn home(self) -> PathBuf {
+        match self {
+            Corpus::Anchor => repo().join("target/bench"),
+            Corpus::Natural => repo().join("target/bench/natural"),
+        }
+    }
+
+    /// The corpus's files (`part-0000.txt`..`part-0019.txt`), generated on first use.
+    pub fn dir(self) -> PathBuf {
+        let home = self.home();
+        let data = home.join("data");
+        if !data.join("part-0019.txt").is_file() {
+            std::fs::create_dir_all(&home).unwrap();
+            let (script, out) = match self {
+                Corpus::Anchor => (repo().join("../shared/bench/anchors/gen.py"), None),
+                Corpus::Natural => (repo().join("scripts/gen-natural.py"), Some(&data)),
+            };
+            eprintln!("generating the {} corpus with {}", self.name(), script.display());
+            let mut script_run = Command::new("python3");
+            script_run.arg(&script).args(["20", "100000"]).args(out).current_dir(&home);
+            assert!(script_run.status().unwrap().success(), "{} failed", script.display());
+        }
+        data
+    }
 }
 
 /// The Wasm tokenizer component; `WEIR_BENCH_TOKENIZER` names another build of it (to compare two).

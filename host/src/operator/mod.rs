@@ -16,6 +16,7 @@ pub mod grouped;
 pub mod join_table;
 pub mod keyed_state;
 pub mod keytable;
+pub mod longtable;
 pub mod map_with_state;
 pub mod native;
 pub mod partials;

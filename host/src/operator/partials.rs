@@ -1,6 +1,6 @@
 //! Per-key partial aggregates. Keys of up to 15 bytes (nearly every word) go to a [`KeyTable`] of packed
-//! keys, split by hash into [`PARTS`] tables small enough to stay in the L2 cache; longer keys go to an
-//! ordinary byte-keyed map.
+//! keys, split by hash into [`PARTS`] tables small enough to stay in the L2 cache; longer keys go to a
+//! [`LongTable`], which keeps their bytes in one buffer.
 //!
 //! [`Partials::add_values`] takes whole batches: it first scatters the packed keys by part, then folds
 //! each part in turn, so the random probes of one part hit a table that is already in cache. On the
@@ -8,11 +8,11 @@
 //! all the batches that arrived together at once: folding each small batch alone would bring all the
 //! tables into cache again for every batch.
 
-use rustc_hash::FxHashMap;
 use weir_sdk::packed::{Batch, Kind};
 
 use super::agg::{Agg, numeric};
 use super::keytable::{KeyTable, hash, pack, pack_at, unpack};
+use super::longtable::LongTable;
 use super::native::value_as_key;
 use crate::graph::spec::ReducerKind;
 
@@ -28,14 +28,14 @@ fn part(h: u64) -> usize {
 #[derive(Debug, Clone)]
 pub struct Partials {
     parts: Vec<KeyTable>,
-    large: FxHashMap<Box<[u8]>, Agg>,
+    long: LongTable,
     // Packed keys by part, 16 bytes each: the hash is cheaper to compute again than to store and load.
     scratch: Vec<Vec<u128>>,
 }
 
 impl Default for Partials {
     fn default() -> Self {
-        Partials { parts: vec![KeyTable::default(); PARTS], large: FxHashMap::default(), scratch: Vec::new() }
+        Partials { parts: vec![KeyTable::default(); PARTS], long: LongTable::default(), scratch: Vec::new() }
     }
 }
 
@@ -57,12 +57,7 @@ impl Partials {
     pub fn add(&mut self, key: &[u8], v: Agg, r: ReducerKind) {
         match pack(key) {
             Some(k) => self.add_packed(k, v, r),
-            None => match self.large.get_mut(key) {
-                Some(a) => *a = a.combine(v, r),
-                None => {
-                    self.large.insert(key.into(), v);
-                }
-            },
+            None => self.long.add(key, v, r),
         }
     }
 
@@ -123,7 +118,7 @@ impl Partials {
             // Reads the key in one 16-byte load from the batch's key bytes: `pack` copies it piece by piece.
             match pack_at(&b.keys, start, end - start) {
                 Some(k) => self.add_packed(k, v, r),
-                None => self.add(&b.keys[start..end], v, r),
+                None => self.long.add(&b.keys[start..end], v, r),
             }
         }
     }
@@ -157,13 +152,13 @@ impl Partials {
                 let h = hash(k);
                 self.parts[part(h)].get(k, h)
             }
-            None => self.large.get(key).copied(),
+            None => self.long.get(key),
         }
     }
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.parts.iter().map(KeyTable::len).sum::<usize>() + self.large.len()
+        self.parts.iter().map(KeyTable::len).sum::<usize>() + self.long.len()
     }
 
     /// True when no key has a partial.
@@ -174,7 +169,7 @@ impl Partials {
     /// Forgets every partial, keeping the room for the next batch.
     pub fn clear(&mut self) {
         self.parts.iter_mut().for_each(KeyTable::clear);
-        self.large.clear();
+        self.long.clear();
     }
 
     /// Calls `f` with every key and its partial.
@@ -194,7 +189,7 @@ impl Partials {
             let (bytes, len) = unpack(k);
             f(&bytes[..len], v);
         }
-        for (k, &v) in &self.large {
+        for (k, v) in self.long.iter() {
             f(k, v);
         }
     }
