@@ -131,7 +131,12 @@ fn batch_log_records() -> Vec<f64> {
             let current = Some(("part-00020.txt".to_string(), t * 4096));
             let offsets = [(
                 "lines".to_string(),
-                SourceOffset::Files { done: done.clone(), current, skipped: Default::default() },
+                SourceOffset::Files {
+                    done: done.clone(),
+                    current,
+                    skipped: Default::default(),
+                    reading: Default::default(),
+                },
             )]
             .into();
             let start = Instant::now();

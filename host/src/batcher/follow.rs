@@ -35,8 +35,11 @@ pub(super) fn run(b: &Batcher, relayed: &flume::Receiver<(usize, Feed)>, first_w
     loop {
         let mut select = flume::Selector::new().recv(relayed, Got::Relayed);
         // Process 0's clock holds back when the job is behind; then its closes stop coming, and what
-        // this process's sources read waits in them (a Kafka consumer's bounded queue), not here.
-        if sources_open && r.held() < HOLD {
+        // this process's sources read waits in them (a Kafka consumer's bounded queue), not here. A
+        // source that has replayed up to the end of the next logged batch waits there for its close,
+        // so it cannot run past it.
+        let at_logged_end = recut.peek().is_some_and(|(_, target)| r.at(target));
+        if sources_open && r.held() < HOLD && !at_logged_end {
             select = select.recv(&b.rx, Got::Source);
         }
         match select.wait() {
@@ -51,12 +54,14 @@ pub(super) fn run(b: &Batcher, relayed: &flume::Receiver<(usize, Feed)>, first_w
                     continue;
                 };
                 if cut.time.is_none_or(|c| c < time) {
-                    // A batch logged before a crash is cut again at its logged offsets.
+                    // A batch logged before a crash is cut again at its logged offsets, and its entry
+                    // is kept as it is, as on process 0.
                     while recut.next_if(|(t, _)| *t < time).is_some() {}
-                    if let Some((_, target)) = recut.next_if(|(t, _)| *t == time) {
+                    let logged = recut.next_if(|(t, _)| *t == time);
+                    if let Some((_, target)) = logged {
                         r.replay(b, time, target);
                     }
-                    if reads && !b.log_cut(time, cut.time.unwrap_or(b.resumed_from), &r.offsets) {
+                    if reads && logged.is_none() && !b.log_cut(time, cut.time.unwrap_or(b.resumed_from), &r.offsets) {
                         return batches;
                     }
                     held.insert(time, (cut_share(b, time, &mut r, cut), b.feeds.len()));

@@ -55,6 +55,11 @@ impl Received {
         }
     }
 
+    /// True when every source is exactly at `target` or has finished.
+    pub(super) fn at(&self, target: &[SourceOffset]) -> bool {
+        (0..target.len()).all(|s| self.finished[s] || self.offsets[s] == target[s])
+    }
+
     /// True once every source has reached `target` (or finished), setting out from `from`. A source that
     /// went past it, or that stays silent for [`STALL`], cannot be cut exactly: the batch is cut as it
     /// is, with a warning.

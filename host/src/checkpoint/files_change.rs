@@ -2,7 +2,7 @@
 //! the change from the batch logged before it, so an entry costs the files of one batch, not the names
 //! of every file in the directory; a manifest keeps the whole offset.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,9 @@ pub struct FilesChange {
     pub gone: BTreeSet<String>,
     /// The file being read and the byte offset reached.
     pub current: Option<(String, u64)>,
+    /// Other files partly read (see [`SourceOffset::Files`]), whole: there are few.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reading: BTreeMap<String, u64>,
 }
 
 impl FilesChange {
@@ -51,6 +54,10 @@ impl FilesChange {
             skipped: skipped.difference(had_skipped).cloned().collect(),
             gone: had.difference(done).cloned().collect(),
             current: after.file_position().map(|(f, p)| (f.to_string(), p)),
+            reading: match after {
+                SourceOffset::Files { reading, .. } => reading.clone(),
+                _ => BTreeMap::new(),
+            },
         })
     }
 
@@ -66,6 +73,6 @@ impl FilesChange {
         }
         done.extend(self.done.iter().cloned());
         skipped.extend(self.skipped.iter().cloned());
-        SourceOffset::Files { done, current: self.current.clone(), skipped }
+        SourceOffset::Files { done, current: self.current.clone(), skipped, reading: self.reading.clone() }
     }
 }

@@ -2,7 +2,7 @@
 //! exactly what came after. Receivers send [`OffsetMark`]s in line with their data; the batcher folds
 //! them into one [`SourceOffset`] per source and records it with each checkpointed batch.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,10 @@ pub enum SourceOffset {
         /// Of `done`, the files present at the start and skipped unread (`include_existing = false`).
         #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
         skipped: BTreeSet<String>,
+        /// Other files partly read, by the byte reached: in a cluster's checkpoint, the file each other
+        /// process was reading; after rescaling, the files one process takes over.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        reading: BTreeMap<String, u64>,
     },
     /// Write-ahead log position: bytes of the log already in batches.
     Log(u64),
@@ -70,7 +74,15 @@ impl SourceOffset {
             OffsetMark::Own(v) => *self = SourceOffset::Own(v),
             OffsetMark::FileAt(file, pos) => {
                 self.as_files();
-                if let SourceOffset::Files { current, .. } = self {
+                if let SourceOffset::Files { done, current, reading, .. } = self {
+                    reading.remove(&file);
+                    // A file left unfinished keeps its place: it is read on from there.
+                    if let Some((f, p)) = current.take()
+                        && f != file
+                        && !done.contains(&f)
+                    {
+                        reading.insert(f, p);
+                    }
                     *current = Some((file, pos));
                 }
             }
@@ -82,17 +94,19 @@ impl SourceOffset {
                 }
             }
             OffsetMark::FileGone(file) => {
-                if let SourceOffset::Files { done, skipped, .. } = self {
+                if let SourceOffset::Files { done, skipped, reading, .. } = self {
                     done.remove(&file);
                     skipped.remove(&file);
+                    reading.remove(&file);
                 }
             }
             OffsetMark::FileDone(file) => {
                 self.as_files();
-                if let SourceOffset::Files { done, current, .. } = self {
+                if let SourceOffset::Files { done, current, reading, .. } = self {
                     if current.as_ref().is_some_and(|(f, _)| *f == file) {
                         *current = None;
                     }
+                    reading.remove(&file);
                     done.insert(file);
                 }
             }
@@ -101,7 +115,12 @@ impl SourceOffset {
 
     fn as_files(&mut self) {
         if !matches!(self, SourceOffset::Files { .. }) {
-            *self = SourceOffset::Files { done: BTreeSet::new(), current: None, skipped: BTreeSet::new() };
+            *self = SourceOffset::Files {
+                done: BTreeSet::new(),
+                current: None,
+                skipped: BTreeSet::new(),
+                reading: BTreeMap::new(),
+            };
         }
     }
 
@@ -147,6 +166,7 @@ impl SourceOffset {
     ///     done: names.iter().map(|n| n.to_string()).collect(),
     ///     current: None,
     ///     skipped: BTreeSet::new(),
+    ///     reading: Default::default(),
     /// };
     /// // `a` left the directory on the way to the target: not past it.
     /// assert!(!files(&["a", "b"]).passed(&files(&["a", "b"]), &files(&["b", "c"])));
@@ -157,20 +177,16 @@ impl SourceOffset {
         match (self, target) {
             (SourceOffset::Start, _) => false,
             (_, SourceOffset::Start) => true,
-            (SourceOffset::Files { done, current, .. }, SourceOffset::Files { current: t_current, .. }) => {
-                let listed = |o: &SourceOffset, f: &String| match o {
-                    SourceOffset::Files { done, current, .. } => {
-                        done.contains(f) || current.as_ref().is_some_and(|(c, _)| c == f)
-                    }
-                    _ => false,
+            (SourceOffset::Files { done, .. }, SourceOffset::Files { .. }) => {
+                let listed = |o: &SourceOffset, f: &str| {
+                    o.files_done().is_some_and(|d| d.contains(f)) || o.position_of(f).is_some()
                 };
-                let new_beyond = |f: &String| !listed(target, f) && !listed(from, f);
-                done.iter().any(new_beyond)
-                    || match (current, t_current) {
-                        (Some((f, p)), Some((g, q))) if f == g => p > q,
-                        (Some((f, _)), _) => new_beyond(f),
-                        _ => false,
-                    }
+                let new_beyond = |f: &str| !listed(target, f) && !listed(from, f);
+                done.iter().any(|f| new_beyond(f))
+                    || self.positions().any(|(f, p)| match target.position_of(f) {
+                        Some(q) => p > q,
+                        None => new_beyond(f),
+                    })
             }
             (SourceOffset::Own(_), _) | (_, SourceOffset::Own(_)) => false,
             (a, b) => a.units() > b.units(),
@@ -183,5 +199,28 @@ impl SourceOffset {
             SourceOffset::Files { current: Some((f, p)), .. } => Some((f.as_str(), *p)),
             _ => None,
         }
+    }
+
+    /// Directory source: every file partly read and how far, the current one first.
+    ///
+    /// ```
+    /// use weir::checkpoint::{OffsetMark, SourceOffset};
+    /// let mut o = SourceOffset::Start;
+    /// o.apply(OffsetMark::FileAt("a".into(), 3));
+    /// o.apply(OffsetMark::FileAt("b".into(), 4)); // `a` is not done: it keeps its place
+    /// assert_eq!(o.positions().collect::<Vec<_>>(), [("b", 4), ("a", 3)]);
+    /// assert_eq!(o.position_of("a"), Some(3));
+    /// ```
+    pub fn positions(&self) -> impl Iterator<Item = (&str, u64)> {
+        let reading = match self {
+            SourceOffset::Files { reading, .. } => Some(reading.iter().map(|(f, p)| (f.as_str(), *p))),
+            _ => None,
+        };
+        self.file_position().into_iter().chain(reading.into_iter().flatten())
+    }
+
+    /// Directory source: how far `file` was read, when it is partly read.
+    pub fn position_of(&self, file: &str) -> Option<u64> {
+        self.positions().find(|(f, _)| *f == file).map(|(_, p)| p)
     }
 }

@@ -5,9 +5,10 @@
 //! list are in. A list is written atomically and only after the parts it names, so one that exists is
 //! complete; process 0 polls for them, since the other processes cannot call it.
 //!
-//! A spread source (Kafka: partition `p` is read by process `p mod processes`) is read on every process;
-//! each lists its own offsets of the batch beside its parts, and process 0 merges them into the
-//! manifest's, so a checkpoint holds every partition whatever process read it.
+//! A spread source (Kafka: partition `p` is read by process `p mod processes`; a directory: each file by
+//! the process its name's hash picks) is read on every process; each lists its own offsets of the batch
+//! beside its parts, and process 0 merges them into the manifest's, so a checkpoint holds every
+//! partition and file whatever process read it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
@@ -66,15 +67,39 @@ impl Peers {
         p.rem_euclid(self.processes.max(1) as i32) as usize == self.process
     }
 
-    /// This process's share of a spread source's offset: the partitions it reads. Offsets of other
-    /// kinds are whole.
+    /// True when this process reads the file named `name` of a spread directory source: the CRC-32 of
+    /// the name, modulo the processes. A hash, not an order, so a file keeps its process however many
+    /// files come and go; it moves only when the number of processes changes.
     ///
     /// ```
-    /// use weir::checkpoint::{Peers, SourceOffset};
+    /// use weir::checkpoint::Peers;
+    /// let [first, second] = [0, 1].map(|process| Peers { process, processes: 2 });
+    /// let names = ["a.txt", "b.txt", "c.txt", "d.txt"];
+    /// assert!(names.iter().all(|n| first.owns_file(n) != second.owns_file(n)));
+    /// assert!(names.iter().all(|n| Peers::default().owns_file(n)));
+    /// ```
+    pub fn owns_file(&self, name: &str) -> bool {
+        crc32fast::hash(name.as_bytes()) as usize % self.processes.max(1) == self.process
+    }
+
+    /// This process's share of a spread source's offset: the partitions or files it reads (a file it
+    /// takes over partly read becomes its current one). Offsets of other kinds are whole.
+    ///
+    /// ```
+    /// use weir::checkpoint::{OffsetMark, Peers, SourceOffset};
     /// let all = SourceOffset::Own(serde_json::json!({"0": 5, "1": 7, "2": 9}));
     /// let first = Peers { process: 0, processes: 2 };
     /// assert_eq!(first.share(&all), SourceOffset::Own(serde_json::json!({"0": 5, "2": 9})));
     /// assert_eq!(first.share(&SourceOffset::Units(3)), SourceOffset::Units(3));
+    /// let mut files = SourceOffset::Start;
+    /// files.apply(OffsetMark::FileDone("a".into()));
+    /// files.apply(OffsetMark::FileAt("b".into(), 4));
+    /// for process in [0, 1] {
+    ///     let peers = Peers { process, processes: 2 };
+    ///     let share = peers.share(&files);
+    ///     assert_eq!(share.file_position().is_some(), peers.owns_file("b"));
+    ///     assert_eq!(share.files_done().unwrap().contains("a"), peers.owns_file("a"));
+    /// }
     /// ```
     pub fn share(&self, offset: &SourceOffset) -> SourceOffset {
         match offset {
@@ -82,13 +107,26 @@ impl Peers {
                 let mine = parts.iter().filter(|(p, _)| p.parse().is_ok_and(|p| self.owns_partition(p)));
                 SourceOffset::Own(serde_json::Value::Object(mine.map(|(p, o)| (p.clone(), o.clone())).collect()))
             }
+            SourceOffset::Files { done, skipped, .. } => {
+                let mine = |f: &&String| self.owns_file(f);
+                let mut reading: BTreeMap<String, u64> =
+                    offset.positions().filter(|(f, _)| self.owns_file(f)).map(|(f, p)| (f.to_string(), p)).collect();
+                let current = reading.pop_first();
+                SourceOffset::Files {
+                    done: done.iter().filter(mine).cloned().collect(),
+                    skipped: skipped.iter().filter(mine).cloned().collect(),
+                    current,
+                    reading,
+                }
+            }
             other => other.clone(),
         }
     }
 }
 
-/// Puts another process's offsets of a spread source into `into`: their partitions join these. An offset
-/// that is not per partition stays as `into` has it (only process 0 reads such a source).
+/// Puts another process's offsets of a spread source into `into`: their partitions, or their files, join
+/// these (their partly read files as `reading`). Any other offset stays as `into` has it (only process 0
+/// reads such a source).
 ///
 /// ```
 /// use std::collections::BTreeMap;
@@ -101,13 +139,24 @@ impl Peers {
 /// ```
 pub fn merge_offsets(into: &mut BTreeMap<String, SourceOffset>, from: &BTreeMap<String, SourceOffset>) {
     for (source, theirs) in from {
-        let SourceOffset::Own(serde_json::Value::Object(parts)) = theirs else { continue };
-        match into.entry(source.clone()).or_insert_with(|| SourceOffset::Own(serde_json::json!({}))) {
-            SourceOffset::Own(serde_json::Value::Object(mine)) => {
+        if !matches!(theirs, SourceOffset::Own(_) | SourceOffset::Files { .. }) {
+            continue;
+        }
+        let mine = into.entry(source.clone()).or_default();
+        match (mine, theirs) {
+            // Nothing read on process 0 yet: the others' partitions or files are all there is.
+            (mine @ SourceOffset::Start, SourceOffset::Own(_) | SourceOffset::Files { .. }) => *mine = theirs.clone(),
+            (
+                SourceOffset::Own(serde_json::Value::Object(mine)),
+                SourceOffset::Own(serde_json::Value::Object(parts)),
+            ) => {
                 mine.extend(parts.iter().map(|(p, o)| (p.clone(), o.clone())));
             }
-            // Nothing read on process 0 yet: the others' partitions are all there is.
-            mine @ SourceOffset::Start => *mine = theirs.clone(),
+            (SourceOffset::Files { done, skipped, reading, .. }, SourceOffset::Files { .. }) => {
+                done.extend(theirs.files_done().into_iter().flatten().cloned());
+                skipped.extend(theirs.files_skipped().into_iter().flatten().cloned());
+                reading.extend(theirs.positions().map(|(f, p)| (f.to_string(), p)));
+            }
             _ => {}
         }
     }
@@ -181,5 +230,71 @@ pub(super) fn watch(ckpt: &Arc<Checkpointer>) {
     });
     if let Err(e) = spawned {
         tracing::error!("cannot start the thread that collects other processes' checkpoint parts: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::OffsetMark;
+
+    /// What process `process` of `processes` read of the files `names`: all done but `partly`, read to
+    /// byte 5.
+    fn read_by(process: usize, processes: usize, names: &[String], partly: Option<&str>) -> SourceOffset {
+        let peers = Peers { process, processes };
+        let mut at = SourceOffset::Start;
+        for f in names.iter().filter(|f| peers.owns_file(f) && Some(f.as_str()) != partly) {
+            at.apply(OffsetMark::FileAt(f.clone(), 9));
+            at.apply(OffsetMark::FileDone(f.clone()));
+        }
+        if let Some(f) = partly.filter(|f| peers.owns_file(f)) {
+            at.apply(OffsetMark::FileAt(f.into(), 5));
+        }
+        at
+    }
+
+    #[test]
+    fn directory_offsets_merge_and_share_out_again_on_any_number_of_processes() {
+        let names: Vec<String> = (0..40).map(|i| format!("f{i:02}.txt")).collect();
+        let owner = |f: &str, n: usize| (0..n).find(|p| Peers { process: *p, processes: n }.owns_file(f)).unwrap();
+        // One partly read file on each of 3 processes.
+        let partly: Vec<&String> = (0..3).map(|p| names.iter().find(|f| owner(f, 3) == p).unwrap()).collect();
+        let mut merged: BTreeMap<String, SourceOffset> = BTreeMap::new();
+        for (p, partly) in partly.iter().enumerate() {
+            let theirs = read_by(p, 3, &names, Some(partly.as_str()));
+            // What a process lists is exactly its share of the merged offset, so it resumes where it was.
+            assert_eq!(Peers { process: p, processes: 3 }.share(&theirs), theirs);
+            merge_offsets(&mut merged, &BTreeMap::from([("in".to_string(), theirs)]));
+        }
+        let all = &merged["in"];
+        assert_eq!(all.files_done().unwrap().len(), 37);
+        assert_eq!(all.positions().count(), 3, "{all:?}");
+        for (p, partly) in partly.iter().enumerate() {
+            let peers = Peers { process: p, processes: 3 };
+            assert_eq!(peers.share(all), read_by(p, 3, &names, Some(partly.as_str())), "process {p}");
+        }
+        // Rescaled to 2 and to 1: every file once, each partly read file from its byte.
+        for n in [1, 2] {
+            let shares: Vec<SourceOffset> = (0..n).map(|p| Peers { process: p, processes: n }.share(all)).collect();
+            let done: usize = shares.iter().map(|s| s.files_done().unwrap().len()).sum();
+            assert_eq!(done, 37, "{n} processes");
+            for f in &partly {
+                let at: Vec<u64> = shares.iter().filter_map(|s| s.position_of(f)).collect();
+                assert_eq!(at, [5], "{f} on {n} processes");
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_left_unfinished_keeps_its_place_when_another_is_read() {
+        let mut at = SourceOffset::Start;
+        at.apply(OffsetMark::FileAt("a".into(), 5));
+        at.apply(OffsetMark::FileAt("b".into(), 3));
+        at.apply(OffsetMark::FileDone("b".into()));
+        at.apply(OffsetMark::FileAt("a".into(), 8));
+        assert_eq!(at.positions().collect::<Vec<_>>(), [("a", 8)]);
+        at.apply(OffsetMark::FileDone("a".into()));
+        assert_eq!(at.positions().count(), 0);
+        assert_eq!(at.files_done().unwrap().len(), 2);
     }
 }

@@ -115,8 +115,8 @@ fn offset(at: &SourceOffset) -> String {
         SourceOffset::Units(n) => format!("{n} lines"),
         SourceOffset::Log(n) => format!("byte {n} of its write-ahead log"),
         SourceOffset::Own(v) => format!("its own offset {v}"),
-        SourceOffset::Files { done, current, .. } => {
-            let at = current.as_ref().map_or(String::new(), |(f, p)| format!(", and byte {p} of {f}"));
+        SourceOffset::Files { done, .. } => {
+            let at: String = at.positions().map(|(f, p)| format!(", and byte {p} of {f}")).collect();
             format!("{} files{at}", done.len())
         }
     }

@@ -303,9 +303,10 @@ pub enum SourceSpec {
 
 impl SourceSpec {
     /// True for a source that every process of a cluster reads a share of (Kafka: partition `p` on
-    /// process `p mod processes`); any other source is read on process 0 only.
+    /// process `p mod processes`; a directory: each file on the process its name's hash picks); any
+    /// other source is read on process 0 only.
     pub fn spreads(&self) -> bool {
-        matches!(self, SourceSpec::Kafka { .. })
+        matches!(self, SourceSpec::Kafka { .. } | SourceSpec::Directory { .. })
     }
 
     /// The source's `max_rate`, if it has one.

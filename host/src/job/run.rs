@@ -59,8 +59,14 @@ pub(super) fn run_in(
     if let (Some(ck), true) = (&plan.checkpoint, leads) {
         crate::checkpoint::clear_uncommitted(&ck.dir)?;
     }
+    let manual = plan.clock == ClockMode::Manual;
+    // A spread source is read on every process of a cluster, each its share; any other on process 0.
+    let spread: Vec<bool> = plan.sources.iter().map(|(_, s)| cluster.is_some() && s.spreads() && !manual).collect();
     let recut = match &restored {
-        Some(r) => recut_batches(&plan, peers, r.manifest.time, &r.manifest.offsets, &r.manifest.pending)?,
+        Some(r) => {
+            let own = own_share(&plan, &spread, peers, &r.manifest.offsets);
+            recut_batches(&plan, peers, r.manifest.time, &own, &r.manifest.pending)?
+        }
         None => recut_batches(&plan, peers, 0, &BTreeMap::new(), &[])?,
     };
     // Sinks keep what they hold when the job resumes, or when it cuts logged batches again.
@@ -70,7 +76,6 @@ pub(super) fn run_in(
     let dead_path = plan.dead_letter.as_deref().map(|p| cluster.map_or_else(|| p.to_path_buf(), |c| c.own_file(p)));
     let dead = DeadLetters::open(&plan.name, dead_path.as_deref()).map_err(JobError::DeadLetter)?;
     let dead = Arc::new(dead.with_policy(plan.dead_letter_policy.clone()).with_events(events.clone()));
-    let manual = plan.clock == ClockMode::Manual;
     let mut first_time = match (&resumed, recut.first()) {
         (_, Some((t, _))) => *t,
         // Realtime: the batches of the time the job was down are cut at once, as Spark does.
@@ -80,17 +85,8 @@ pub(super) fn run_in(
     };
     let resumed_from = resumed.as_ref().map_or(0, |r| r.time);
     let (offsets, windows) = resumed.map(|r| (r.offsets, r.windows)).unwrap_or_default();
-    // A spread source is read on every process of a cluster, each its share; any other on process 0.
-    let spread: Vec<bool> = plan.sources.iter().map(|(_, s)| cluster.is_some() && s.spreads() && !manual).collect();
-    let start: Vec<SourceOffset> = plan
-        .sources
-        .iter()
-        .zip(&spread)
-        .map(|((n, _), spread)| {
-            let whole = offsets.get(n).cloned().unwrap_or_default();
-            if *spread { peers.share(&whole) } else { whole }
-        })
-        .collect();
+    let own = own_share(&plan, &spread, peers, &offsets);
+    let start: Vec<SourceOffset> = plan.sources.iter().map(|(n, _)| own.get(n).cloned().unwrap_or_default()).collect();
     let sinks = if leads { open_sinks(&plan, &connectors, resuming, events, env)? } else { HashMap::new() };
     // Every process must agree on the first batch: the leader's word is taken. They must have resumed
     // from the same checkpoint: it is part of what they compare.
@@ -139,7 +135,8 @@ pub(super) fn run_in(
             pace: pace.clone(),
             sources: plan.sources.len(),
             connector: connectors.sources.get(name).cloned(),
-            peers,
+            // A source that does not spread is read whole, on process 0.
+            peers: if spread[i] { peers } else { Peers::default() },
         };
         let checkpoint = plan.checkpoint.as_ref();
         tasks.push(receiver::spawn(rt, from, spec, plan.clock, checkpoint, events, &acks, tx.clone(), drain.clone()));
@@ -328,4 +325,16 @@ fn execute(
 /// Takes what `m` holds: each worker takes its own feed once.
 fn take<T>(m: &Mutex<Option<T>>) -> Option<T> {
     m.lock().ok().and_then(|mut f| f.take())
+}
+
+/// This process's part of a checkpoint's offsets `whole`: its share of each spread source (as its own
+/// batch log recorded it), the others whole.
+fn own_share(
+    plan: &Plan,
+    spread: &[bool],
+    peers: Peers,
+    whole: &BTreeMap<String, SourceOffset>,
+) -> BTreeMap<String, SourceOffset> {
+    let spreads = |name: &String| plan.sources.iter().zip(spread).any(|((n, _), s)| n == name && *s);
+    whole.iter().map(|(n, o)| (n.clone(), if spreads(n) { peers.share(o) } else { o.clone() })).collect()
 }

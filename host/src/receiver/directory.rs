@@ -1,14 +1,15 @@
 //! Directory source: each new file in a directory is read once, as Spark's `textFileStream`. Writers must
 //! make files appear by atomic rename; hidden files (`.name`) and `*.tmp` / `*._COPYING_` are skipped.
+//! In a cluster every process reads the files its peers position gives it (`Peers::owns_file`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Outbox, SourceEvent};
 use crate::checkpoint::file::{open_json, seal_json, write_atomic};
-use crate::checkpoint::{OffsetMark, SourceOffset};
+use crate::checkpoint::{OffsetMark, Peers, SourceOffset};
 
 /// Directory source settings.
 pub struct Config {
@@ -23,13 +24,15 @@ pub struct Config {
     /// With a checkpoint: where the files present at the job's first start are recorded (see
     /// [`existing_files`]).
     pub existing_record: Option<PathBuf>,
+    /// This process among the job's: it reads only the files it owns.
+    pub peers: Peers,
 }
 
 /// The files present when the job first started, to skip. With a checkpoint they are recorded before
 /// any is skipped and read back by a later start, so a file that came after the first start is new
 /// even when the job was killed before it logged a batch.
 fn existing_files(cfg: &Config) -> std::io::Result<Vec<OsString>> {
-    let Some(record) = &cfg.existing_record else { return ready_files(&cfg.path) };
+    let Some(record) = &cfg.existing_record else { return ready_files(cfg) };
     match std::fs::read_to_string(record) {
         Ok(text) => {
             let json = open_json(record, &text).map_err(std::io::Error::other)?;
@@ -39,7 +42,7 @@ fn existing_files(cfg: &Config) -> std::io::Result<Vec<OsString>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let files = ready_files(&cfg.path)?;
+    let files = ready_files(cfg)?;
     let names: Vec<String> = files.iter().map(|f| f.to_string_lossy().into_owned()).collect();
     std::fs::create_dir_all(record.parent().unwrap_or(Path::new(".")))?;
     let json = serde_json::to_string(&names).map_err(std::io::Error::other)?;
@@ -47,13 +50,17 @@ fn existing_files(cfg: &Config) -> std::io::Result<Vec<OsString>> {
     Ok(files)
 }
 
-fn ready_files(dir: &Path) -> std::io::Result<Vec<OsString>> {
+/// The files of the directory this process reads, by name.
+fn ready_files(cfg: &Config) -> std::io::Result<Vec<OsString>> {
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
+    for entry in std::fs::read_dir(&cfg.path)? {
         let entry = entry?;
         let name = entry.file_name();
         let s = name.to_string_lossy();
         if s.starts_with('.') || s.ends_with(".tmp") || s.ends_with("._COPYING_") || !entry.file_type()?.is_file() {
+            continue;
+        }
+        if !cfg.peers.owns_file(&s) {
             continue;
         }
         names.push(name);
@@ -64,7 +71,7 @@ fn ready_files(dir: &Path) -> std::io::Result<Vec<OsString>> {
 
 /// Runs until the job stops (realtime), every file has been read (manual clock), or the job drains: then
 /// the files already there are read, and the source finishes. A resumed job skips the files `start`
-/// lists as read and continues the file it was in from the byte it had reached; first, it reads again
+/// lists as read and continues each file it was in from the byte it had reached; first, it reads again
 /// what the batches logged before the crash held, ending each at its logged offset (`cuts`).
 pub async fn run(name: String, cfg: Config, start: SourceOffset, cuts: Vec<SourceOffset>, out: Outbox) {
     // One read buffer for every file: its pages are faulted in once, not once per file.
@@ -72,7 +79,7 @@ pub async fn run(name: String, cfg: Config, start: SourceOffset, cuts: Vec<Sourc
     let fresh_start = start == SourceOffset::Start;
     let Some(start) = replay(&name, &cfg.path, start, &cuts, &mut bytes, &out).await else { return };
     let mut seen: HashSet<OsString> = HashSet::new();
-    let mut resume = start.file_position().map(|(f, p)| (OsString::from(f), p as usize));
+    let mut resume: HashMap<OsString, usize> = start.positions().map(|(f, p)| (f.into(), p as usize)).collect();
     match start.files_done() {
         Some(done) => seen.extend(done.iter().map(OsString::from)),
         // With logged batches, the files present at the first start are known from the log.
@@ -98,7 +105,7 @@ pub async fn run(name: String, cfg: Config, start: SourceOffset, cuts: Vec<Sourc
     let mut in_unit = 0;
     let mut last_pass = false;
     loop {
-        let files = match ready_files(&cfg.path) {
+        let files = match ready_files(&cfg) {
             Ok(f) if forget_gone(&mut seen, &f, &out).await => f,
             Ok(_) => return,
             Err(e) => {
@@ -111,13 +118,7 @@ pub async fn run(name: String, cfg: Config, start: SourceOffset, cuts: Vec<Sourc
             seen.insert(file.clone());
             let path = cfg.path.join(file);
             bytes.clear();
-            let from = match resume.take() {
-                Some((f, pos)) if f == *file => pos,
-                other => {
-                    resume = other;
-                    0
-                }
-            };
+            let from = resume.remove(file).unwrap_or(0);
             match read_into(&path, &mut bytes).await {
                 Ok(()) => {
                     if !send_lines(&file.to_string_lossy(), &bytes, from, &out).await {
@@ -187,14 +188,14 @@ async fn replay(
             at.apply(mark);
         }
         for (file, end) in reads {
-            let from = at.file_position().filter(|(f, _)| *f == file).map_or(0, |(_, p)| p as usize);
+            let from = at.position_of(&file).map_or(0, |p| p as usize);
             bytes.clear();
             if let Err(e) = read_into(&dir.join(&file), bytes).await {
                 tracing::warn!(source = %name, "cannot read {file} again: {e}");
                 continue;
             }
             let end = end.map_or(bytes.len(), |e| (e as usize).min(bytes.len()));
-            let finished = cut.file_position().is_none_or(|(f, _)| *f != file);
+            let finished = cut.position_of(&file).is_none();
             for mark in resend(&file, &bytes[..end], from, finished, out).await? {
                 at.apply(mark);
             }
@@ -214,12 +215,11 @@ struct CutReads {
 fn cut_reads(at: &SourceOffset, cut: &SourceOffset) -> Option<CutReads> {
     let (done, skipped) = (cut.files_done()?, cut.files_skipped()?);
     let had = at.files_done().cloned().unwrap_or_default();
-    // The file being read when the last batch was cut comes first, as it did then.
-    let current = at.file_position().map(|(f, _)| f.to_string());
+    // The files being read when the last batch was cut come first, as they did then.
     let mut finish: Vec<&String> = done.difference(&had).filter(|f| !skipped.contains(*f)).collect();
-    finish.sort_by_key(|f| Some(f.as_str()) != current.as_deref());
+    finish.sort_by_key(|f| at.position_of(f).is_none());
     let mut reads: Vec<(String, Option<u64>)> = finish.into_iter().map(|f| (f.clone(), None)).collect();
-    reads.extend(cut.file_position().filter(|(f, _)| !had.contains(*f)).map(|(f, p)| (f.to_string(), Some(p))));
+    reads.extend(cut.positions().filter(|(f, _)| !had.contains(*f)).map(|(f, p)| (f.to_string(), Some(p))));
     let gone = had.difference(done).cloned().collect();
     Some(CutReads { gone, skipped: skipped.difference(&had).cloned().collect(), reads })
 }

@@ -347,7 +347,9 @@ fn build(name: &str, spec: &SourceSpec, checkpoint: Option<&CheckpointSpec>) -> 
                     include_existing,
                     files_per_batch,
                     manual: ctx.manual,
-                    existing_record: ctx.state_dir.map(|d| d.join("existing.json")),
+                    // Each process records what it skips itself: the others may list a moment later.
+                    existing_record: ctx.state_dir.map(|d| ctx.peers.own_dir(&d).join("existing.json")),
+                    peers: ctx.peers,
                 };
                 Box::pin(directory::run(name, cfg, ctx.start, ctx.cuts, out))
             })
