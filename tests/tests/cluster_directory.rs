@@ -130,3 +130,40 @@ fn a_cluster_killed_while_files_arrive_writes_each_line_once() {
     assert_eq!(log.matches("weir cluster: restarting every process").count() as u64, kills, "see runs.log");
     assert!(!log.contains("cannot cut the logged batch again"), "a logged batch was not cut exactly:\n{log}");
 }
+
+#[test]
+fn files_follow_their_new_process_when_the_job_is_rescaled_from_2_to_3_to_1() {
+    let dir = setup(&job());
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    let mut values = Vec::new();
+    let runs: [&[&str]; 3] = [
+        &["cluster", "run", "job.toml", "--processes", "2"],
+        &["cluster", "run", "job.toml", "--processes", "3"],
+        &["run", "job.toml"],
+    ];
+    for (run, args) in runs.iter().enumerate() {
+        // Files there at the start, and files that come while the job runs.
+        values.extend((0..8).flat_map(|i| write_file(&input, run * 100 + i, 300, false)));
+        let job = Command::new(weir_tests::weir_bin())
+            .args(*args)
+            .args(["--duration", "2s"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        values.extend((8..16).flat_map(|i| write_file(&input, run * 100 + i, 300, false)));
+        let out = job.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let (_, ck) = newest_checkpoint(dir.path());
+        let manifest = std::fs::read_to_string(ck.join("manifest.json")).unwrap();
+        let unlisted: Vec<String> = (0..=run)
+            .flat_map(|r| (0..16).map(move |i| name(r * 100 + i)))
+            .filter(|f| !manifest.contains(f.as_str()))
+            .collect();
+        assert!(unlisted.is_empty(), "run {run}: the final checkpoint does not list {unlisted:?}:\n{manifest}");
+    }
+    Copies::of(&written(dir.path()), &values, 0).assert_exactly_once();
+}

@@ -122,13 +122,19 @@ impl Checkpointer {
     }
 
     /// The job's workers have ended well: process 0 of several waits a moment for the others' parts of
-    /// the final checkpoint (they write them as their input ends, as process 0's workers do).
+    /// the final checkpoint (they write them as their input ends, as process 0's workers do); another
+    /// process, until it has listed its own.
     pub fn await_final(&self) {
         let until = std::time::Instant::now() + FINAL_WAIT;
         while self.plan.peers.processes > 1 && std::time::Instant::now() < until {
             self.retry_pending();
             let p = self.progress();
-            if p.final_time.is_none_or(|t| p.committed.is_some_and(|c| c >= t)) {
+            let done = match p.final_time {
+                None => true,
+                Some(t) if self.plan.peers.commits() => p.committed.is_some_and(|c| c >= t),
+                Some(t) => !p.pending.contains_key(&t),
+            };
+            if done {
                 break;
             }
             drop(p);
@@ -364,7 +370,8 @@ impl Checkpointer {
     }
 }
 
-/// How long process 0 waits at the end for the other processes' parts of the final checkpoint.
+/// How long process 0 waits at the end for the other processes' parts of the final checkpoint, and
+/// another process for its own.
 const FINAL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Removes committed checkpoints beyond the newest `keep`, and uncommitted ones older than `latest`.
