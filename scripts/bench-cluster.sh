@@ -6,7 +6,7 @@
 #   (each file on the process its name's hash picks), so lines never cross.
 # Each run is checked: its last batch must hold every one of the vocabulary's words at exactly the count
 # the input implies.
-#   bash scripts/bench-cluster.sh            (BATCHES, LINES, RUNS to change the size)
+#   bash scripts/bench-cluster.sh            (BATCHES, LINES, FILES, RUNS to change the size)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BATCHES=${BATCHES:-20}
@@ -84,10 +84,12 @@ run_once() {
   python3 -c "print(f'{$end - $start:.3f}')"
 }
 
-# The files: BATCHES files of LINES lines holding the generator's words in its order, and the job reading
-# them on the realtime clock (batches of 100 ms).
+# The files: FILES files holding the generator's lines in its order, and the job reading them on the
+# realtime clock (batches of 100 ms). All are there at the start: each batch takes what was read while the
+# one before ran, as a job catching up on a backlog does.
+FILES=${FILES:-400}
 mkdir -p "$dir/files/in"
-python3 - "$dir/files/in" "$BATCHES" "$LINES" "$WORDS" "$VOCABULARY" <<'PY'
+python3 - "$dir/files/in" "$FILES" "$((LINES * BATCHES / FILES))" "$WORDS" "$VOCABULARY" <<'PY'
 import sys
 out, files, lines, words, vocabulary = sys.argv[1], *map(int, sys.argv[2:])
 n = 0

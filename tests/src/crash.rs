@@ -191,6 +191,20 @@ pub fn children(parent: u32) -> Vec<u32> {
     String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
+/// `weir cluster run job.toml --processes 2 EXTRA` in `dir`, logging at `info` into `dir/runs.log`.
+pub fn cluster_of_two(dir: &Path, extra: &[&str]) -> Child {
+    let log = std::fs::File::create(dir.join("runs.log")).unwrap();
+    Command::new(crate::weir_bin())
+        .args(["cluster", "run", "job.toml", "--processes", "2"])
+        .args(extra)
+        .current_dir(dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
 /// For a cluster launcher restarting its processes: waits (60 s at most) until `launcher` has `n`
 /// children of which none is in `seen`, lets them run a random moment in `after` (ms), then kills one
 /// of them at random with SIGKILL and adds them all to `seen`. Fails the test, naming `log`, when the

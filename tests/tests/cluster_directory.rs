@@ -8,27 +8,13 @@ use std::process::{Command, Stdio};
 
 use weir::checkpoint::Peers;
 use weir_tests::broker::{Copies, copy_job, drain_when};
-use weir_tests::crash::{Rng, env_or, kill_one_of_fresh, newest_checkpoint, setup};
+use weir_tests::crash::{Rng, cluster_of_two, env_or, kill_one_of_fresh, newest_checkpoint, setup};
 use weir_tests::read_jsonl;
 
 /// A job copying the JSON lines of directory `in` to `out.jsonl`, 2 workers per process.
 fn job() -> String {
     let source = "kind = \"directory\"\npath = \"in\"\ninclude_existing = true\nformat = \"json\"";
     copy_job("100ms", 2, source, "kind = \"jsonl\"\npath = \"out.jsonl\"")
-}
-
-/// `weir cluster run job.toml --processes 2 EXTRA` in `dir`, its log in `dir/runs.log`.
-fn cluster(dir: &Path, extra: &[&str]) -> std::process::Child {
-    let log = std::fs::File::create(dir.join("runs.log")).unwrap();
-    Command::new(weir_tests::weir_bin())
-        .args(["cluster", "run", "job.toml", "--processes", "2"])
-        .args(extra)
-        .current_dir(dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
 }
 
 /// File `i` of `lines` lines `{"f":i,"n":n}`, written by atomic rename, and what it holds. With `bad`,
@@ -78,7 +64,7 @@ fn each_process_reads_the_files_its_hash_picks_and_the_checkpoint_lists_them_all
     let input = dir.path().join("in");
     std::fs::create_dir(&input).unwrap();
     let values: Vec<String> = (0..16).flat_map(|i| write_file(&input, i, 200, true)).collect();
-    let child = cluster(dir.path(), &[]);
+    let child = cluster_of_two(dir.path(), &[]);
     drain_when(child, dir.path(), || written_so_far(dir.path()) >= values.len());
 
     Copies::of(&written(dir.path()), &values, 0).assert_exactly_once();
@@ -105,7 +91,7 @@ fn a_cluster_killed_while_files_arrive_writes_each_line_once() {
     let dir = setup(&job());
     let input = dir.path().join("in");
     std::fs::create_dir(&input).unwrap();
-    let mut launcher = cluster(dir.path(), &["--restarts", &(kills + 3).to_string()]);
+    let mut launcher = cluster_of_two(dir.path(), &["--restarts", &(kills + 3).to_string()]);
     let feeder = {
         let input = input.clone();
         // Every 10th file large enough to be cut into batches in pieces: a checkpoint can fall inside it.

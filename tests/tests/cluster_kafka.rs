@@ -4,33 +4,16 @@
 //! --restarts`, every message reaches the output topic exactly once. Tansu keeps topics in memory: the
 //! broker is never restarted.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 
 use weir_tests::broker::{Copies, checkpointed, copy_job, drain_when};
-use weir_tests::crash::{Rng, env_or, kill_one_of_fresh, setup};
+use weir_tests::crash::{Rng, cluster_of_two, env_or, kill_one_of_fresh, setup};
 use weir_tests::tansu::{Publisher, Tansu};
-use weir_tests::weir_bin;
 
 /// A job copying the 4 partitions of topic `in` to topic `out`, 2 workers per process.
 fn job(brokers: &str) -> String {
     let source = format!("kind = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"in\"");
     let sink = format!("kind = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"out\"");
     copy_job("100ms", 2, &source, &sink)
-}
-
-/// `weir cluster run job.toml --processes 2 EXTRA` in `dir`, its log in `dir/runs.log`.
-fn cluster(dir: &Path, extra: &[&str]) -> std::process::Child {
-    let log = std::fs::File::create(dir.join("runs.log")).unwrap();
-    Command::new(weir_bin())
-        .args(["cluster", "run", "job.toml", "--processes", "2"])
-        .args(extra)
-        .current_dir(dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
 }
 
 #[test]
@@ -41,7 +24,7 @@ fn each_process_reads_its_own_partitions_and_the_checkpoint_holds_them_all() {
     let values: Vec<String> = (0..2000).map(|i| format!("m{i:05}")).collect();
     tansu.publish("in", &values, Some(4));
     let dir = setup(&job(&tansu.brokers()));
-    let child = cluster(dir.path(), &[]);
+    let child = cluster_of_two(dir.path(), &[]);
     drain_when(child, dir.path(), || tansu.read_all("out").len() >= values.len());
 
     Copies::of(&tansu.values("out"), &values, 0).assert_exactly_once();
@@ -66,7 +49,7 @@ fn a_cluster_killed_while_messages_arrive_writes_each_message_once() {
     let values: Vec<String> = (0..env_or("WEIR_KAFKA_MESSAGES", 6000)).map(|i| format!("m{i:06}")).collect();
     let dir = setup(&job(&tansu.brokers()));
     let publisher = Publisher::new(&tansu.brokers());
-    let mut launcher = cluster(dir.path(), &["--restarts", &(kills + 3).to_string()]);
+    let mut launcher = cluster_of_two(dir.path(), &["--restarts", &(kills + 3).to_string()]);
     let see_log = || format!("see {}", dir.path().join("runs.log").display());
     let (mut rng, mut seen) = (Rng(seed | 1), Vec::new());
     let mut slices = values.chunks(values.len().div_ceil(kills as usize + 1));
