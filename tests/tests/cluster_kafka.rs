@@ -4,7 +4,6 @@
 //! --restarts`, every message reaches the output topic exactly once. Tansu keeps topics in memory: the
 //! broker is never restarted.
 
-
 use weir_tests::broker::{Copies, checkpointed, copy_job, drain_when};
 use weir_tests::crash::{Rng, cluster_of_two, env_or, kill_one_of_fresh, setup};
 use weir_tests::tansu::{Publisher, Tansu};
