@@ -1,6 +1,6 @@
 //! Directory source: each new file in a directory is read once, as Spark's `textFileStream`. Writers must
 //! make files appear by atomic rename; hidden files (`.name`) and `*.tmp` / `*._COPYING_` are skipped.
-//! In a cluster every process reads the files its peers position gives it (`Peers::owns_file`).
+//! In a cluster each process reads only the files whose names hash to it (`Peers::owns_file`).
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
