@@ -6,7 +6,6 @@
 //! them all again: a job with `[checkpoint]` resumes from its last committed batch.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
@@ -23,6 +22,9 @@ use super::run::EXIT_BAD_SPEC;
 pub enum ClusterCommand {
     /// Run one job across N local processes (each with the spec's workers, or --workers).
     Run(ClusterRunArgs),
+    /// One of the other processes of a job `weir serve` runs across processes (the server starts it).
+    #[command(hide = true)]
+    Follow(super::follow::FollowArgs),
 }
 
 /// `weir cluster run`'s arguments.
@@ -30,9 +32,9 @@ pub enum ClusterCommand {
 pub struct ClusterRunArgs {
     /// The job spec (TOML).
     spec: PathBuf,
-    /// How many processes (1 to 64).
+    /// How many processes (1 to 64; default: the spec's `[job] processes`).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
-    processes: u16,
+    processes: Option<u16>,
     /// Workers of each process (default: the spec's).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: Option<u16>,
@@ -65,24 +67,17 @@ pub fn run(args: ClusterRunArgs) -> ExitCode {
     }
 }
 
-/// `n` loopback addresses: from `base`, or ports free now.
-fn addresses(n: usize, base: Option<u16>) -> std::io::Result<Vec<String>> {
-    if let Some(base) = base {
-        return Ok((0..n).map(|i| format!("127.0.0.1:{}", base as usize + i)).collect());
-    }
-    // Holding every listener until all are picked keeps the ports distinct.
-    let held: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
-    held.iter().map(|l| l.local_addr().map(|a| a.to_string())).collect()
-}
-
 /// Times the launcher picks other free ports when one it picked was taken before a process bound it.
 const ATTEMPTS: usize = 3;
 
 fn launch(args: &ClusterRunArgs) -> Result<ExitCode, String> {
-    if let Err(e) = check_restarts(args) {
-        eprintln!("error: {e}");
-        return Ok(ExitCode::from(EXIT_BAD_SPEC));
-    }
+    let n = match processes(args).and_then(|n| check_restarts(args).map(|_| n)) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_SPEC));
+        }
+    };
     let signals = Arc::new(AtomicUsize::new(0));
     let mut incoming = Signals::new([SIGINT, SIGTERM]).map_err(|e| format!("cannot listen for signals: {e}"))?;
     let count = signals.clone();
@@ -92,7 +87,7 @@ fn launch(args: &ClusterRunArgs) -> Result<ExitCode, String> {
         let taken = Arc::new(AtomicBool::new(false));
         // Restarting, the others are killed at once: they resume from the checkpoint anyway.
         let restarting = restarts < args.restarts;
-        match start(args, &signals, &taken, if restarting { Duration::ZERO } else { GRACE })? {
+        match start(args, n, &signals, &taken, if restarting { Duration::ZERO } else { GRACE })? {
             Err(_) if taken.load(Ordering::SeqCst) && args.base_port.is_none() && attempt < ATTEMPTS => {
                 // Free a moment ago, taken since: nothing ran yet, so start again on other ports.
                 eprintln!("weir cluster: a port was taken before a process could listen on it; starting again");
@@ -110,6 +105,14 @@ fn launch(args: &ClusterRunArgs) -> Result<ExitCode, String> {
             Err(code) => return Ok(ExitCode::from(code)),
             Ok(()) => return Ok(ExitCode::SUCCESS),
         }
+    }
+}
+
+/// How many processes: `--processes`, or the spec's `[job] processes`.
+fn processes(args: &ClusterRunArgs) -> Result<usize, String> {
+    match args.processes {
+        Some(n) => Ok(n.into()),
+        None => weir::graph::load(&args.spec).map(|plan| plan.processes).map_err(|e| e.to_string()),
     }
 }
 
@@ -135,14 +138,14 @@ const RESTART_PAUSE: Duration = Duration::from_millis(500);
 /// Starts the processes once and supervises them. `taken` is set when one could not listen.
 fn start(
     args: &ClusterRunArgs,
+    n: usize,
     signals: &AtomicUsize,
     taken: &Arc<AtomicBool>,
     grace: Duration,
 ) -> Result<Result<(), u8>, String> {
-    let n = usize::from(args.processes);
     let dir = tempfile::Builder::new().prefix("weir-cluster-").tempdir().map_err(|e| e.to_string())?;
     let hosts = dir.path().join("hosts.txt");
-    let addresses = addresses(n, args.base_port).map_err(|e| format!("cannot pick ports: {e}"))?;
+    let addresses = weir::job::loopback_addresses(n, args.base_port).map_err(|e| format!("cannot pick ports: {e}"))?;
     std::fs::write(&hosts, addresses.join("\n") + "\n").map_err(|e| format!("{}: {e}", hosts.display()))?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let (mut children, mut said) = (Vec::new(), Vec::new());

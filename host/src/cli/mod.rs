@@ -5,6 +5,7 @@
 mod checkpoint;
 mod client;
 mod cluster;
+mod follow;
 mod gen_clicks;
 mod model;
 mod op;
@@ -97,6 +98,7 @@ pub fn main(logs: weir::server::JobLogs) -> ExitCode {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Cluster { command: cluster::ClusterCommand::Run(args) } => cluster::run(args),
+        Command::Cluster { command: cluster::ClusterCommand::Follow(args) } => follow::run(args),
         Command::Serve(args) => serve::run(args, logs),
         Command::Job { command } => client::finish(client::job::run(&cli.conn, command)),
         Command::Server { command } => client::finish(client::server::run(&cli.conn, command)),

@@ -109,6 +109,15 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_SPEC);
         }
     };
+    if cluster.is_none() && plan.processes > 1 {
+        eprintln!(
+            "error: {}: [job] processes = {}: start it with `weir cluster run`, submit it to `weir serve`, or run \
+             each process with `weir run --process I --hosts FILE`",
+            args.spec.display(),
+            plan.processes
+        );
+        return ExitCode::from(EXIT_BAD_SPEC);
+    }
     let opts = RunOptions {
         max_batches: args.batches,
         duration: args.duration,

@@ -54,8 +54,10 @@ pub struct Plan {
     pub name: String,
     /// Batch interval in milliseconds.
     pub interval: u64,
-    /// Worker threads.
+    /// Worker threads (of each process).
     pub workers: usize,
+    /// Processes (`[job] processes`).
+    pub processes: usize,
     /// What cuts batches.
     pub clock: ClockMode,
     /// Slow the sources to a lagging sink (`[job] backpressure`).
@@ -193,6 +195,9 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
     }
     if !(1..=64).contains(&job.workers) {
         return Err(c.err("job", "", "workers", format!("must be between 1 and 64, not {}", job.workers)));
+    }
+    if !(1..=64).contains(&job.processes) {
+        return Err(c.err("job", "", "processes", format!("must be between 1 and 64, not {}", job.processes)));
     }
     if spec.limits.deadline.0 == 0 || spec.limits.memory.as_u64() < 1 << 20 {
         return Err(c.err("limits", "", "memory", "limits need a deadline above 0 and at least 1 MiB of memory"));
@@ -397,6 +402,7 @@ fn check(c: &Checker<'_>, mut spec: JobSpec, base: &Path, placement: &Placement<
         name: spec.job.name,
         interval,
         workers: spec.job.workers,
+        processes: spec.job.processes,
         clock: spec.job.clock,
         backpressure: spec.job.backpressure,
         limits: spec.limits,

@@ -141,9 +141,13 @@ pub struct JobSection {
     pub name: String,
     /// Micro-batch interval.
     pub batch_interval: Millis,
-    /// Worker threads (default 1).
+    /// Worker threads (default 1); across processes, of each process.
     #[serde(default = "one")]
     pub workers: usize,
+    /// Processes the job runs on (default 1). `weir serve` starts them on its machine; `weir cluster
+    /// run` takes it as its `--processes`; one process of a cluster is `weir run --process I`.
+    #[serde(default = "one")]
+    pub processes: usize,
     /// What cuts batches: the wall clock (default) or the sources (`manual`, for tests and benchmarks).
     #[serde(default)]
     pub clock: ClockMode,

@@ -78,6 +78,25 @@ pub enum ClusterError {
     },
 }
 
+/// `n` addresses on 127.0.0.1 for the processes of a cluster on this machine: ports `base`, `base + 1`,
+/// …, or ports free now.
+///
+/// ```
+/// let picked = weir::job::loopback_addresses(3, None).unwrap();
+/// assert_eq!(picked.len(), 3);
+/// assert!(picked.iter().all(|a| a.starts_with("127.0.0.1:")));
+/// assert_eq!(weir::job::loopback_addresses(2, Some(7400)).unwrap(), ["127.0.0.1:7400", "127.0.0.1:7401"]);
+/// ```
+pub fn loopback_addresses(n: usize, base: Option<u16>) -> std::io::Result<Vec<String>> {
+    if let Some(base) = base {
+        return Ok((0..n).map(|i| format!("127.0.0.1:{}", base as usize + i)).collect());
+    }
+    // Holding every listener until all are picked keeps the ports distinct.
+    let held: Vec<std::net::TcpListener> =
+        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    held.iter().map(|l| l.local_addr().map(|a| a.to_string())).collect()
+}
+
 /// Where this process sits in a cluster: its index and every process's address (timely's addressing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cluster {

@@ -18,7 +18,7 @@ mod resume;
 mod run;
 mod stop;
 
-pub use cluster::{Cluster, ClusterError};
+pub use cluster::{Cluster, ClusterError, loopback_addresses};
 pub use env::Env;
 pub use handle::{Job, JobHandle, JobState, JobStatus, status_line};
 pub use lost::network_peer;

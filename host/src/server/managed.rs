@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::followers::Followers;
 use super::record::{Desired, JobRecord};
 use super::{ServerError, io};
 use crate::event::JobEvent;
@@ -54,6 +55,8 @@ pub(super) struct Managed {
     handle: Option<JobHandle>,
     shutting_down: AtomicBool,
     restarting: AtomicBool,
+    /// Processes 1.. of a job across processes, ended with the run.
+    followers: Mutex<Option<Followers>>,
     // From the start until the supervisor has written down how the run ended and will not restart it.
     active: AtomicBool,
 }
@@ -69,6 +72,7 @@ impl Managed {
             handle: None,
             shutting_down: AtomicBool::new(false),
             restarting: AtomicBool::new(false),
+            followers: Mutex::default(),
             active: AtomicBool::new(false),
         })
     }
@@ -95,8 +99,14 @@ impl Managed {
             handle: Some(handle),
             shutting_down: AtomicBool::new(false),
             restarting: AtomicBool::new(false),
+            followers: Mutex::default(),
             active: AtomicBool::new(true),
         }))
+    }
+
+    /// Keeps the other processes of this run, to end them with it.
+    pub(super) fn hold(&self, followers: Option<Followers>) {
+        *self.followers.lock().unwrap_or_else(|e| e.into_inner()) = followers;
     }
 
     fn record(&self) -> std::sync::MutexGuard<'_, JobRecord> {
@@ -146,6 +156,10 @@ impl Managed {
     /// Writes down how the run ended, unless the server stops it to resume it at its next start; a job
     /// its restart policy will start again stays marked running, and shows as restarting.
     pub(super) fn record_end(&self, will_restart: bool) {
+        // Process 0 has ended: the others end with it (a restart starts new ones).
+        if let Some(mut followers) = self.followers.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            followers.end();
+        }
         if self.shutting_down.load(Ordering::SeqCst) {
             self.settle();
             return;
@@ -237,6 +251,13 @@ impl Managed {
         path: &Path,
         model: Option<Arc<str>>,
     ) -> Result<u64, ServerError> {
+        if self.followers.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            return Err(ServerError::Precondition(format!(
+                "job `{}` runs across processes, and a plugin is swapped in one process only: stop the job, \
+                 push the operator and submit the job again (it resumes from its last checkpoint)",
+                self.name
+            )));
+        }
         let from = self.running()?.swap_model(stream, path, model.clone(), SWAP_TIMEOUT)?;
         self.operators.lock().unwrap_or_else(|e| e.into_inner()).insert(stream.to_string(), op.clone());
         let mut record = self.record();

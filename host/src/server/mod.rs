@@ -2,6 +2,7 @@
 //! registry and one folder per job (spec, record, checkpoints, state), the jobs running in one shared
 //! [`Env`], and what a restarted server does: start again every job that was running.
 
+mod followers;
 mod logs;
 mod managed;
 mod place;
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
 
+pub use followers::follower_plan;
 pub use logs::{JobLogs, LogLine};
 pub use managed::{JobView, PluginView};
 use managed::{Managed, WATCH_EVERY};
@@ -251,7 +253,18 @@ impl Server {
         record.desired = Desired::Running;
         record.save(&home).map_err(io(&home))?;
         let policy = placed.plan.restart;
+        // Across processes: the others start first, so process 0 finds them as it connects.
+        let mut run = run;
+        let followers = match placed.plan.processes {
+            1 => None,
+            n => {
+                let (followers, cluster) = followers::Followers::start(&self.data, &home, &placed.plan.name, n)?;
+                run.cluster = Some(cluster);
+                Some(followers)
+            }
+        };
         let managed = Managed::start(placed.plan, placed.operators, (home, record), run, &self.env, &self.ui)?;
+        managed.hold(followers);
         self.insert(managed.clone());
         self.supervise(managed, policy, failures);
         Ok(())
@@ -273,7 +286,8 @@ impl Server {
             };
             managed.record_end(wait.is_some());
             let Some(wait) = wait else { return };
-            tracing::warn!(job = %managed.name, "failed; restart {} of {} in {wait:?}", failures + 1, policy.attempts);
+            let why = managed.view().status.error.unwrap_or_default();
+            tracing::warn!(job = %managed.name, "failed: {why}; restart {} of {} in {wait:?}", failures + 1, policy.attempts);
             tokio::time::sleep(wait).await;
             let failed = managed.clone();
             let restarted = tokio::task::spawn_blocking(move || {
