@@ -238,6 +238,17 @@ fn a_directory_whose_manifests_are_gone_is_refused_and_start_over_starts_afresh(
 }
 
 #[test]
+fn a_crash_between_a_manifest_and_the_committed_mark_resumes_and_marks_it() {
+    let killed = killed_with_logged_batches("unmarked", 1, |s| s);
+    // The first manifest is written before the mark: a kill between the two leaves a manifest alone.
+    std::fs::remove_file(killed.path().join("checkpoints/COMMITTED")).unwrap();
+    let out = weir(killed.path(), &["--duration", "1s"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("resuming from the checkpoint"), "{}", stderr(&out));
+    assert!(killed.path().join("checkpoints/COMMITTED").is_file(), "the resume marks the checkpoint it took");
+}
+
+#[test]
 fn a_second_process_on_a_checkpoint_directory_is_refused_naming_it_and_its_holder() {
     let dir = setup(&generated("twice").replace("rate = 10000", "rate = 1000"));
     let first = weir(dir.path(), &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();

@@ -301,8 +301,8 @@ impl Checkpointer {
         let dir = checkpoint_dir(&self.plan.root, t);
         let written = std::fs::create_dir_all(&dir)
             .map_err(|source| CheckpointError::Io { path: dir.clone(), source })
-            .and_then(|_| super::mark_committed(&self.plan.root, t))
-            .and_then(|_| manifest.write(&dir));
+            .and_then(|_| manifest.write(&dir))
+            .and_then(|_| super::mark_committed(&self.plan.root, t));
         if let Err(e) = written {
             self.shared.fail(format!("checkpoint of batch {t}: {e}"));
             return;

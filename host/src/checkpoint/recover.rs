@@ -78,7 +78,10 @@ pub fn latest(root: &Path) -> Result<Option<Restored>, CheckpointError> {
 /// A file at the root whose presence says a checkpoint was committed there once.
 const EVER_COMMITTED: &str = "COMMITTED";
 
-/// Records, before the first manifest of `root` is written, that it holds committed checkpoints.
+/// Records, once the first manifest of `root` is written, that it holds committed checkpoints. After
+/// the manifest, not before: a crash between the two must not leave a mark with no manifest, which a
+/// restart would refuse as lost checkpoints. A crash the other way round is mended by the next start,
+/// which marks the checkpoint it resumes from.
 pub fn mark_committed(root: &Path, time: u64) -> Result<(), CheckpointError> {
     let path = root.join(EVER_COMMITTED);
     if path.exists() { Ok(()) } else { write_atomic(&path, format!("first checkpoint: batch {time}\n").as_bytes()) }

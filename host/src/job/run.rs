@@ -58,6 +58,9 @@ pub(super) fn run_in(
     };
     if let (Some(ck), true) = (&plan.checkpoint, leads) {
         crate::checkpoint::clear_uncommitted(&ck.dir)?;
+        if let Some(r) = &restored {
+            crate::checkpoint::mark_committed(&ck.dir, r.manifest.time)?;
+        }
     }
     let manual = plan.clock == ClockMode::Manual;
     // A spread source is read on every process of a cluster, each its share; any other on process 0.
