@@ -65,6 +65,14 @@ fn a_generator_prefix_with_a_space_is_refused_naming_the_field() {
 }
 
 #[test]
+fn processes_out_of_range_are_refused_naming_the_field() {
+    for bad in ["0", "65"] {
+        let spec = GOOD.replace("clock = \"manual\"", &format!("clock = \"manual\"\nprocesses = {bad}"));
+        refused(&spec, &["job.processes", &format!("must be between 1 and 64, not {bad}")]);
+    }
+}
+
+#[test]
 fn unknown_field_is_refused_naming_field_and_line() {
     refused(
         &GOOD.replace("rate = 10", "rate = 10\ncolour = \"red\""),
